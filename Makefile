@@ -1,0 +1,109 @@
+# coapsim: GNU Make build.
+#   make          build build/coapsim
+#   make test     unit + scenario tests (Criterion), installs missing deps first
+#   make demo     run scenarios/quickstart.ini
+#   make asan     build and run the tests under AddressSanitizer + UBSan
+#   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
+#   make bench    benchmarks (exchanges per wall second, peak memory)
+#   make deps     install the Debian packages the project uses (as root)
+
+CC      ?= cc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP
+LDLIBS  := -lpcap -linih -ljansson -lpthread -lm
+
+BUILD   ?= build
+SRCS    := $(shell find sim -name '*.c' ! -path 'sim/cli/main.c' ! -path 'sim/ns3/*' | sort)
+OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN    := $(BUILD)/obj/sim/cli/main.o
+TSRCS   := $(sort $(wildcard tests/test_*.c))
+TOBJS   := $(TSRCS:%.c=$(BUILD)/obj/%.o)
+LIB     := $(BUILD)/libcoapsim.a
+BIN     := $(BUILD)/coapsim
+TESTBIN := $(BUILD)/unit_tests
+
+# Debian packages: header or tool each one provides.
+DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
+            gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind
+DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
+              test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
+              test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
+              command -v gnuplot >/dev/null && echo yes)
+
+.PHONY: all test demo asan fuzz bench deps clean check-deps format
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(MAIN) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(TESTBIN): $(TOBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
+
+check-deps:
+ifneq ($(DEPS_OK),yes)
+	@$(MAKE) --no-print-directory deps
+endif
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian packages: $(DEB_PKGS)"; \
+	  { [ -n "$$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit)" ] || apt-get update -qq; } && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	else \
+	  echo "coapsim needs Debian packages; run as root:"; \
+	  echo "  sudo apt-get install -y $(DEB_PKGS)"; exit 1; \
+	fi
+
+# The test command CI runs (see README).  TEST_JOBS limits Criterion workers.
+test: check-deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	COAPSIM=$(abspath $(BIN)) $(TESTBIN) --jobs $${TEST_JOBS:-2}
+
+demo: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(BIN) run scenarios/quickstart.ini
+
+asan: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" build/asan/coapsim build/asan/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  COAPSIM=$(abspath build/asan/coapsim) build/asan/unit_tests --jobs 1
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	  OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libcoapsim.a
+	@for t in $(FUZZ_TARGETS); do \
+	  clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
+	    build/fuzz/libcoapsim.a -o build/fuzz/$$t $(LDLIBS) || exit 1; \
+	  mkdir -p build/fuzz/corpus-$$t; \
+	  seeds=; [ -d tests/fuzz/seeds/$$t ] && seeds=tests/fuzz/seeds/$$t; \
+	  echo "== $$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/corpus-$$t $$seeds || exit 1; \
+	done
+
+bench: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	tests/bench/run.sh
+
+format:
+	clang-format -i $$(find sim tests -name '*.[ch]')
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(MAIN:.o=.d) $(TOBJS:.o=.d)

@@ -1,0 +1,17 @@
+#include "sim.h"
+
+const char *sim_strerror(int err)
+{
+	switch (err) {
+	case SIM_OK: return "success";
+	case SIM_ERR_NOMEM: return "out of memory";
+	case SIM_ERR_INVAL: return "invalid argument";
+	case SIM_ERR_MALFORMED: return "malformed message";
+	case SIM_ERR_NOSPACE: return "buffer too small";
+	case SIM_ERR_IO: return "I/O error";
+	case SIM_ERR_NOTFOUND: return "not found";
+	case SIM_ERR_BUSY: return "resource busy";
+	case SIM_ERR_UNSUPPORTED: return "unsupported";
+	default: return "unknown error";
+	}
+}

@@ -1,0 +1,4 @@
+#ifndef COAPSIM_VERSION_H
+#define COAPSIM_VERSION_H
+#define COAPSIM_VERSION "0.1.0"
+#endif

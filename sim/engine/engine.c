@@ -1,0 +1,121 @@
+#include "engine.h"
+
+#include <stdlib.h>
+
+int sim_engine_init(struct sim_engine *e, size_t capacity_hint)
+{
+	*e = (struct sim_engine){0};
+	e->cap = capacity_hint > 16 ? (uint32_t)capacity_hint : 16;
+	e->heap = malloc(sizeof(*e->heap) * e->cap);
+	return e->heap ? 0 : SIM_ERR_NOMEM;
+}
+
+void sim_engine_free(struct sim_engine *e)
+{
+	free(e->heap);
+	e->heap = NULL;
+	e->len = e->cap = 0;
+}
+
+static inline bool before(const struct sim_heap_ent *a,
+			  const struct sim_heap_ent *b)
+{
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static inline void place(struct sim_engine *e, uint32_t i,
+			 struct sim_heap_ent ent)
+{
+	e->heap[i] = ent;
+	ent.t->slot = i + 1;
+}
+
+static void sift_up(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
+{
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+		if (!before(&ent, &e->heap[parent]))
+			break;
+		place(e, i, e->heap[parent]);
+		i = parent;
+	}
+	place(e, i, ent);
+}
+
+static void sift_down(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
+{
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= e->len)
+			break;
+		if (c + 1 < e->len && before(&e->heap[c + 1], &e->heap[c]))
+			c++;
+		if (!before(&e->heap[c], &ent))
+			break;
+		place(e, i, e->heap[c]);
+		i = c;
+	}
+	place(e, i, ent);
+}
+
+static void remove_at(struct sim_engine *e, uint32_t i)
+{
+	struct sim_heap_ent last = e->heap[--e->len];
+
+	if (i == e->len)
+		return;
+	if (i > 0 && before(&last, &e->heap[(i - 1) / 2]))
+		sift_up(e, i, last);
+	else
+		sift_down(e, i, last);
+}
+
+int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
+{
+	if (when < e->now)
+		when = e->now;
+	if (t->slot) {
+		remove_at(e, t->slot - 1);
+		t->slot = 0;
+	}
+	if (e->len == e->cap) {
+		uint32_t ncap = e->cap * 2;
+		struct sim_heap_ent *n = realloc(e->heap, sizeof(*n) * ncap);
+		if (!n)
+			return SIM_ERR_NOMEM;
+		e->heap = n;
+		e->cap = ncap;
+	}
+	t->when = when;
+	struct sim_heap_ent ent = {when, e->seq++, t};
+	sift_up(e, e->len++, ent);
+	return 0;
+}
+
+void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
+{
+	if (!t->slot)
+		return;
+	remove_at(e, t->slot - 1);
+	t->slot = 0;
+	t->when = SIM_TIME_NEVER;
+}
+
+uint64_t sim_engine_run(struct sim_engine *e, sim_time until)
+{
+	uint64_t n = 0;
+
+	e->stop = false;
+	while (e->len && !e->stop) {
+		struct sim_heap_ent top = e->heap[0];
+		if (top.when > until)
+			break;
+		remove_at(e, 0);
+		top.t->slot = 0;
+		e->now = top.when;
+		top.t->fn(e, top.t);
+		n++;
+	}
+	e->events += n;
+	return n;
+}

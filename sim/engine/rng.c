@@ -1,0 +1,80 @@
+#include "rng.h"
+
+#include <math.h>
+
+#include <Random123/philox.h>
+
+void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
+		  enum sim_rng_kind kind)
+{
+	r->seed = seed;
+	r->id = (owner << 8) | (uint64_t)kind;
+	r->ctr = 0;
+}
+
+static philox2x64_ctr_t draw2(struct sim_rng *r)
+{
+	philox2x64_ctr_t c = {{r->ctr++, r->id}};
+	philox2x64_key_t k = {{r->seed}};
+	return philox2x64(c, k);
+}
+
+uint64_t sim_rng_u64(struct sim_rng *r)
+{
+	return draw2(r).v[0];
+}
+
+static double to_unit(uint64_t x)
+{
+	return (double)(x >> 11) * 0x1.0p-53;
+}
+
+double sim_rng_unit(struct sim_rng *r)
+{
+	return to_unit(sim_rng_u64(r));
+}
+
+int sim_rng_bernoulli(struct sim_rng *r, double p)
+{
+	if (p <= 0.0)
+		return 0;
+	if (p >= 1.0)
+		return 1;
+	return sim_rng_unit(r) < p;
+}
+
+double sim_rng_exp(struct sim_rng *r, double mean)
+{
+	/* 1 - u is in (0, 1], so the log is finite. */
+	return -mean * log(1.0 - sim_rng_unit(r));
+}
+
+double sim_rng_dist(struct sim_rng *r, const struct dist *d)
+{
+	double v = 0.0;
+
+	switch (d->kind) {
+	case DIST_NONE:
+		return 0.0;
+	case DIST_CONST:
+		v = d->a;
+		break;
+	case DIST_UNIFORM:
+		v = d->a + (d->b - d->a) * sim_rng_unit(r);
+		break;
+	case DIST_NORMAL: {
+		/* Box-Muller on the two words of one Philox block. */
+		philox2x64_ctr_t w = draw2(r);
+		double u1 = 1.0 - to_unit(w.v[0]), u2 = to_unit(w.v[1]);
+		v = d->a + d->b * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+		break;
+	}
+	case DIST_EXP:
+		v = sim_rng_exp(r, d->a);
+		break;
+	case DIST_PARETO:
+		v = d->b * pow(1.0 - sim_rng_unit(r), -1.0 / d->a);
+		break;
+	}
+	return v < 0.0 ? 0.0 : v;
+}

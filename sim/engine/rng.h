@@ -1,0 +1,48 @@
+/* Deterministic, local randomness: Random123 Philox2x64-10, a counter-based
+ * generator.  Each stream is keyed by (run seed, stream id) and advanced by
+ * its own counter, so an endpoint's draws never depend on how many draws any
+ * other endpoint made or in what order events ran. */
+#ifndef COAPSIM_RNG_H
+#define COAPSIM_RNG_H
+
+#include <stdint.h>
+
+#include "../scenario/scenario.h"
+
+struct sim_rng {
+	uint64_t seed; /* Philox key */
+	uint64_t id;   /* second counter word: who owns the stream */
+	uint64_t ctr;  /* first counter word: draws so far */
+};
+
+/* Stream ids: (owner << 8) | kind.  Owner is an endpoint index, or
+ * SIM_RNG_OWNER_SHARED for streams of shared things (server, bottleneck). */
+enum sim_rng_kind {
+	RNG_APP = 1,       /* traffic generation */
+	RNG_COAP = 2,      /* CoAP client: initial timeout, MID, token */
+	RNG_LINK_UP = 3,   /* endpoint -> server channel */
+	RNG_LINK_DOWN = 4, /* server -> endpoint channel */
+	RNG_SERVER = 5,    /* server processing and its retransmission draws */
+};
+#define SIM_RNG_OWNER_SHARED 0xffffffffull
+
+void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
+		  enum sim_rng_kind kind);
+
+/* 64 uniformly random bits. */
+uint64_t sim_rng_u64(struct sim_rng *r);
+
+/* Uniform in [0, 1) with 53 bits. */
+double sim_rng_unit(struct sim_rng *r);
+
+/* True with probability p (p <= 0 never, p >= 1 always, without a draw
+ * for those two so adding a zero-probability feature changes no draw). */
+int sim_rng_bernoulli(struct sim_rng *r, double p);
+
+/* A draw from a distribution (scenario units: ns for time), never negative. */
+double sim_rng_dist(struct sim_rng *r, const struct dist *d);
+
+/* Exponential with this mean. */
+double sim_rng_exp(struct sim_rng *r, double mean);
+
+#endif

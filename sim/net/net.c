@@ -1,0 +1,300 @@
+#include "net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Where a packet is on its route.  A route is two hops: upstream the
+ * endpoint's link then the bottleneck, downstream the reverse. */
+enum stage { ST_ENQUEUE, ST_DEPART, ST_DELIVER, ST_DELIVER_DUP };
+
+struct net_pkt {
+	struct sim_timer t;
+	struct net *n;
+	struct net_pkt *next_free;
+	uint8_t *data;
+	struct net_meta meta;
+	uint32_t ep;
+	uint32_t len;
+	uint32_t id;
+	uint16_t nfrag;
+	uint8_t dir;
+	uint8_t stage;
+	uint8_t hop; /* 0 or 1 */
+	uint8_t big;
+	uint8_t inl[NET_PKT_INLINE];
+};
+
+#define POOL_BLOCK 1024
+
+uint32_t net_frag_count(size_t udp_payload, uint32_t mtu)
+{
+	size_t ip_payload = NET_UDP_HDR + udp_payload;
+	if (NET_IPV6_HDR + ip_payload <= mtu)
+		return 1;
+	/* RFC 8200 §4.5: every fragment but the last carries a multiple of
+	 * 8 bytes of the fragmentable part, after IPv6 + Fragment headers. */
+	size_t per = ((mtu - NET_IPV6_HDR - NET_FRAG_HDR) / 8) * 8;
+	return (uint32_t)((ip_payload + per - 1) / per);
+}
+
+uint64_t net_ip_bytes(size_t udp_payload, uint32_t mtu)
+{
+	uint32_t nf = net_frag_count(udp_payload, mtu);
+	uint64_t hdr = nf == 1 ? NET_IPV6_HDR : (uint64_t)nf * (NET_IPV6_HDR + NET_FRAG_HDR);
+	return hdr + NET_UDP_HDR + udp_payload;
+}
+
+static void pkt_fire(struct sim_engine *e, struct sim_timer *t);
+
+static int pool_grow(struct net *n, bool big)
+{
+	size_t count = big ? 16 : POOL_BLOCK;
+	size_t each = sizeof(struct net_pkt) + (big ? SIM_MAX_DATAGRAM : 0);
+	char *blk;
+
+	if (n->n_blocks == n->cap_blocks) {
+		size_t nc = n->cap_blocks ? n->cap_blocks * 2 : 16;
+		void **nb = realloc(n->blocks, nc * sizeof(*nb));
+		if (!nb)
+			return SIM_ERR_NOMEM;
+		n->blocks = nb;
+		n->cap_blocks = nc;
+	}
+	blk = malloc(count * each);
+	if (!blk)
+		return SIM_ERR_NOMEM;
+	n->blocks[n->n_blocks++] = blk;
+	for (size_t i = 0; i < count; i++) {
+		struct net_pkt *p = (struct net_pkt *)(void *)(blk + i * each);
+		p->big = big;
+		p->data = big ? (uint8_t *)(p + 1) : p->inl;
+		p->n = n;
+		sim_timer_init(&p->t, pkt_fire);
+		struct net_pkt **head = big ? &n->free_big : &n->free_small;
+		p->next_free = *head;
+		*head = p;
+	}
+	return 0;
+}
+
+static struct net_pkt *pkt_get(struct net *n, size_t len)
+{
+	bool big = len > NET_PKT_INLINE;
+	struct net_pkt **head = big ? &n->free_big : &n->free_small;
+
+	if (!*head && pool_grow(n, big) < 0)
+		return NULL;
+	struct net_pkt *p = *head;
+	*head = p->next_free;
+	return p;
+}
+
+static void pkt_put(struct net *n, struct net_pkt *p)
+{
+	struct net_pkt **head = p->big ? &n->free_big : &n->free_small;
+	p->next_free = *head;
+	*head = p;
+	n->in_flight--;
+}
+
+int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
+	     const struct link_cfg *up, const struct link_cfg *down,
+	     const struct bottleneck_cfg *bn, uint64_t seed,
+	     const struct net_cb *cb, void *ud)
+{
+	*n = (struct net){0};
+	n->eng = eng;
+	n->cfg[NET_UP] = up;
+	n->cfg[NET_DOWN] = down;
+	n->bn_cfg = bn;
+	n->n_ep = n_ep;
+	n->cb = cb;
+	n->ud = ud;
+	for (int d = 0; d < 2; d++) {
+		n->link[d] = calloc(n_ep ? n_ep : 1, sizeof(*n->link[d]));
+		n->rng[d] = malloc((n_ep ? n_ep : 1) * sizeof(*n->rng[d]));
+		if (!n->link[d] || !n->rng[d]) {
+			net_free(n);
+			return SIM_ERR_NOMEM;
+		}
+		for (uint32_t i = 0; i < n_ep; i++)
+			sim_rng_init(&n->rng[d][i], seed, i,
+				     d == NET_UP ? RNG_LINK_UP : RNG_LINK_DOWN);
+	}
+	return 0;
+}
+
+void net_free(struct net *n)
+{
+	for (size_t i = 0; i < n->n_blocks; i++)
+		free(n->blocks[i]);
+	free(n->blocks);
+	for (int d = 0; d < 2; d++) {
+		free(n->link[d]);
+		free(n->rng[d]);
+	}
+	*n = (struct net){0};
+}
+
+/* The hop a packet is on: its endpoint's link, or the bottleneck. */
+static bool hop_is_ep(const struct net_pkt *p)
+{
+	return (p->dir == NET_UP) == (p->hop == 0);
+}
+
+static int n_hops(const struct net *n)
+{
+	return n->bn_cfg && n->bn_cfg->present ? 2 : 1;
+}
+
+/* Per-packet loss on an endpoint link: Bernoulli, or Gilbert-Elliott with
+ * the state moving once per packet before the packet is judged. */
+static bool lose_one(const struct loss_cfg *l, struct net_link *lk,
+		     struct sim_rng *r)
+{
+	if (l->kind == LOSS_BERNOULLI)
+		return sim_rng_bernoulli(r, l->p);
+	if (lk->ge_bad) {
+		if (sim_rng_bernoulli(r, l->ge_r))
+			lk->ge_bad = 0;
+	} else if (sim_rng_bernoulli(r, l->ge_p)) {
+		lk->ge_bad = 1;
+	}
+	return sim_rng_bernoulli(r, lk->ge_bad ? l->loss_bad : l->loss_good);
+}
+
+static void drop(struct net *n, struct net_pkt *p)
+{
+	n->st.packets_lost++;
+	pkt_put(n, p);
+}
+
+static void arm(struct net *n, struct net_pkt *p, sim_time when)
+{
+	/* The heap only grows on arm; on failure we drop the packet rather
+	 * than lose track of it. */
+	if (sim_timer_arm(n->eng, &p->t, when) < 0)
+		drop(n, p);
+}
+
+/* The packet reaches the input of its current hop. */
+static void enqueue(struct net *n, struct net_pkt *p)
+{
+	sim_time now = n->eng->now;
+	bool ep = hop_is_ep(p);
+	struct net_link *lk = ep ? &n->link[p->dir][p->ep] : &n->bn[p->dir];
+	uint64_t rate = ep ? n->cfg[p->dir]->rate_bps : n->bn_cfg->rate_bps;
+	uint32_t queue = ep ? n->cfg[p->dir]->queue : n->bn_cfg->queue;
+
+	p->stage = ST_DEPART;
+	if (rate == 0) {
+		pkt_fire(n->eng, &p->t);
+		return;
+	}
+	/* Drop-tail: the whole datagram (all its fragments) must fit. */
+	if (lk->qlen + p->nfrag > queue) {
+		n->st.queue_drops++;
+		drop(n, p);
+		return;
+	}
+	uint64_t bits = net_ip_bytes(p->len, n->cfg[p->dir]->mtu) * 8;
+	sim_time start = lk->busy_until > now ? lk->busy_until : now;
+	lk->busy_until = start + (sim_time)((bits * 1000000000ull + rate - 1) / rate);
+	lk->qlen += p->nfrag;
+	arm(n, p, lk->busy_until);
+}
+
+static void depart(struct net *n, struct net_pkt *p)
+{
+	sim_time now = n->eng->now;
+	bool ep = hop_is_ep(p);
+	const struct link_cfg *c = n->cfg[p->dir];
+	sim_time delay;
+
+	if (ep) {
+		struct net_link *lk = &n->link[p->dir][p->ep];
+		struct sim_rng *r = &n->rng[p->dir][p->ep];
+		if (c->rate_bps)
+			lk->qlen -= p->nfrag;
+		bool lost = false;
+		for (uint16_t i = 0; i < p->nfrag; i++)
+			lost |= lose_one(&c->loss, lk, r);
+		if (lost) {
+			drop(n, p);
+			return;
+		}
+		delay = c->latency + (sim_time)sim_rng_dist(r, &c->jitter);
+	} else {
+		if (n->bn_cfg->rate_bps)
+			n->bn[p->dir].qlen -= p->nfrag;
+		delay = n->bn_cfg->latency;
+	}
+	if (p->hop + 1 < n_hops(n)) {
+		p->hop++;
+		p->stage = ST_ENQUEUE;
+	} else {
+		p->stage = ST_DELIVER;
+	}
+	arm(n, p, now + delay);
+}
+
+static void deliver(struct net *n, struct net_pkt *p, bool dup)
+{
+	sim_time now = n->eng->now;
+	const struct link_cfg *c = n->cfg[p->dir];
+
+	if (n->cb->on_recv)
+		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, now);
+	n->cb->deliver(n->ud, n, p->ep, p->dir, p->data, p->len, &p->meta, dup);
+	if (!dup && sim_rng_bernoulli(&n->rng[p->dir][p->ep], c->duplicate)) {
+		/* The copy trails the original by one more jitter draw. */
+		n->st.duplicates++;
+		p->stage = ST_DELIVER_DUP;
+		arm(n, p, now + (sim_time)sim_rng_dist(&n->rng[p->dir][p->ep], &c->jitter));
+		return;
+	}
+	pkt_put(n, p);
+}
+
+static void pkt_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct net_pkt *p = sim_container_of(t, struct net_pkt, t);
+	struct net *n = p->n;
+
+	(void)e;
+	switch (p->stage) {
+	case ST_ENQUEUE: enqueue(n, p); break;
+	case ST_DEPART: depart(n, p); break;
+	case ST_DELIVER: deliver(n, p, false); break;
+	case ST_DELIVER_DUP: deliver(n, p, true); break;
+	}
+}
+
+int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+	     size_t len, const struct net_meta *meta)
+{
+	if (len > SIM_MAX_DATAGRAM || ep >= n->n_ep)
+		return SIM_ERR_INVAL;
+	struct net_pkt *p = pkt_get(n, len);
+	if (!p)
+		return SIM_ERR_NOMEM;
+
+	uint32_t mtu = n->cfg[dir]->mtu;
+	memcpy(p->data, buf, len);
+	p->len = (uint32_t)len;
+	p->ep = ep;
+	p->dir = (uint8_t)dir;
+	p->hop = 0;
+	p->nfrag = (uint16_t)net_frag_count(len, mtu);
+	p->meta = meta ? *meta : (struct net_meta){0};
+	p->id = (uint32_t)n->st.packets_sent++;
+	n->st.bytes_sent += net_ip_bytes(len, mtu);
+	if (p->nfrag > 1)
+		n->st.fragments += p->nfrag;
+	if (++n->in_flight > n->st.in_flight_max)
+		n->st.in_flight_max = n->in_flight;
+	if (n->cb->on_send)
+		n->cb->on_send(n->ud, ep, dir, p->id, buf, len, n->eng->now);
+	enqueue(n, p);
+	return 0;
+}

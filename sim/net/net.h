@@ -1,0 +1,107 @@
+/* The channel: every endpoint's link to the server (up and down), and an
+ * optional bottleneck next to the server shared by all traffic.
+ *
+ * A datagram handed to net_send() goes, as IPv6 packets (fragments when it
+ * exceeds the MTU), through a FIFO drop-tail queue and serialisation at the
+ * link rate, then propagation latency + jitter (so reordering follows from
+ * jitter), Bernoulli or Gilbert-Elliott loss per packet (a datagram is lost
+ * when any fragment is), and at the receiver a possible duplicate.  Upstream
+ * the order is endpoint link -> bottleneck -> server; downstream the reverse.
+ * Packets live in a pool: nothing is allocated per packet once the pool has
+ * grown to the run's peak.
+ *
+ * Packets carry a small metadata block (like ns-3 packet tags) that is not
+ * on the wire: the harness uses it to attribute deliveries to messages. */
+#ifndef COAPSIM_NET_H
+#define COAPSIM_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/sim.h"
+#include "../engine/engine.h"
+#include "../engine/rng.h"
+#include "../scenario/scenario.h"
+
+enum net_dir { NET_UP = 0, NET_DOWN = 1 };
+
+#define NET_IPV6_HDR 40
+#define NET_UDP_HDR 8
+#define NET_FRAG_HDR 8
+#define NET_PKT_INLINE 96
+
+/* Not on the wire: who the datagram is for, in harness terms. */
+struct net_meta {
+	sim_time first_tx; /* first transmission of the message it belongs to */
+	uint8_t counted;   /* the message counts in statistics (after warmup) */
+	uint8_t kind;      /* harness-defined */
+};
+
+/* One direction of one link. */
+struct net_link {
+	sim_time busy_until; /* serialisation of the queue ends */
+	uint32_t qlen;       /* packets queued or being serialised */
+	uint8_t ge_bad;      /* Gilbert-Elliott state */
+};
+
+struct net_pkt;
+struct net;
+
+struct net_cb {
+	/* Required: a datagram arrived (dir says at which end). */
+	void (*deliver)(void *ud, struct net *n, uint32_t ep, enum net_dir dir,
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			bool duplicate);
+	/* Optional: a datagram was handed to the channel / arrived (trace). */
+	void (*on_send)(void *ud, uint32_t ep, enum net_dir dir, uint32_t pkt_id,
+			const uint8_t *buf, size_t len, sim_time now);
+	void (*on_recv)(void *ud, uint32_t ep, enum net_dir dir, uint32_t pkt_id,
+			const uint8_t *buf, size_t len, sim_time now);
+};
+
+struct net_stats {
+	uint64_t packets_sent;  /* datagrams handed to the channel */
+	uint64_t packets_lost;  /* of those, never delivered */
+	uint64_t bytes_sent;    /* IP bytes of every packet (fragments) sent */
+	uint64_t queue_drops;   /* datagrams dropped by a full queue */
+	uint64_t duplicates;    /* extra copies delivered */
+	uint64_t fragments;     /* IP packets of fragmented datagrams */
+	uint64_t in_flight_max; /* most datagrams in the channel at once */
+};
+
+struct net {
+	struct sim_engine *eng;
+	const struct link_cfg *cfg[2];   /* NET_UP, NET_DOWN */
+	const struct bottleneck_cfg *bn_cfg;
+	uint32_t n_ep;
+	struct net_link *link[2];        /* per endpoint */
+	struct sim_rng *rng[2];          /* per endpoint */
+	struct net_link bn[2];
+	const struct net_cb *cb;
+	void *ud;
+	struct net_stats st;
+	uint64_t in_flight;
+	/* packet pool */
+	struct net_pkt *free_small, *free_big;
+	void **blocks;
+	size_t n_blocks, cap_blocks;
+};
+
+/* Set up for n endpoints.  cfg pointers must outlive the net.
+ * Returns 0 or SIM_ERR_NOMEM. */
+int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
+	     const struct link_cfg *up, const struct link_cfg *down,
+	     const struct bottleneck_cfg *bn, uint64_t seed,
+	     const struct net_cb *cb, void *ud);
+void net_free(struct net *n);
+
+/* Send a UDP payload of len bytes between endpoint ep and the server.
+ * Returns 0, SIM_ERR_INVAL (len > SIM_MAX_DATAGRAM) or SIM_ERR_NOMEM. */
+int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+	     size_t len, const struct net_meta *meta);
+
+/* IP packets and IP bytes a UDP payload of len bytes becomes at this MTU. */
+uint32_t net_frag_count(size_t udp_payload, uint32_t mtu);
+uint64_t net_ip_bytes(size_t udp_payload, uint32_t mtu);
+
+#endif

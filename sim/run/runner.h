@@ -1,0 +1,51 @@
+/* The run matrix: every point of a scenario's sweep, each `replications`
+ * times, over `jobs` worker threads; then summary.json, runs.csv (and
+ * exchanges.csv) in the results folder and a table on stdout.
+ *
+ * Results do not depend on the number of jobs: every run is independent,
+ * seeded from (base seed + replication), and written in run order. */
+#ifndef COAPSIM_RUNNER_H
+#define COAPSIM_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../scenario/scenario.h"
+#include "metrics.h"
+
+struct runner_opts {
+	unsigned jobs;          /* >= 1 */
+	bool have_seed;
+	uint64_t seed;          /* --seed */
+	uint32_t replications;  /* --replications, 0 = scenario's */
+	const char *out_dir;    /* --out, NULL = output.dir */
+	bool no_pcap;
+	bool quiet;             /* no progress, no table */
+	const char *command_line; /* recorded in summary.json */
+};
+
+/* Exit statuses of the contract. */
+enum { EXIT_OK = 0, EXIT_EXPECT = 1, EXIT_USAGE = 2, EXIT_RUN = 3 };
+
+/* Run everything and write the results.  Returns an exit status; on failure
+ * a one-line message has gone to stderr.  Writes are atomic per file: a
+ * failed run leaves no summary.json behind. */
+int runner_run(const struct scenario_src *src, const struct runner_opts *o);
+
+/* One metric as a flat name ("latency_ms.p99") and a value or null. */
+struct metric_field {
+	const char *name;
+	double value;
+	bool null;
+	bool integer; /* a count: printed without decimals */
+};
+#define METRIC_FIELDS_MAX 48
+/* Fill out[] with the contract's metrics (plus extras) of m; returns count. */
+size_t metric_fields(const struct run_metrics *m, bool channel_known,
+		     struct metric_field out[METRIC_FIELDS_MAX]);
+
+/* Two-sided 95% Student t quantile for df degrees of freedom. */
+double student_t95(unsigned df);
+
+#endif

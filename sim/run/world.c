@@ -1,0 +1,480 @@
+#include "world.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../coap/coap_ep.h"
+#include "../engine/engine.h"
+#include "../engine/rng.h"
+#include "../net/net.h"
+#include "../trace/trace.h"
+
+const char *const world_exchanges_header =
+	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions";
+
+/* One virtual device and the server's state about it. */
+struct endpoint {
+	struct sim_timer app_t; /* next application message */
+	struct sim_timer cli_t; /* client expiry */
+	struct sim_timer srv_t; /* server session expiry */
+	struct coap_client cli;
+	struct coap_srv_session srv;
+	struct sim_rng rng_app, rng_coap, rng_srv;
+	uint8_t group;
+};
+
+struct group_acc {
+	struct run_metrics m;
+	struct hist lat, dlat;
+};
+
+struct world {
+	struct sim_engine eng;
+	struct net net;
+	const struct scenario_cfg *cfg;
+	const struct run_opts *opts;
+	struct coap_params cp;
+	struct coap_req_tmpl tmpl[SIM_MAX_GROUPS];
+	struct coap_client_cb cli_cb;
+	struct coap_srv_session_cb srv_cb;
+	struct net_cb net_cb;
+	struct endpoint *ep;
+	uint32_t n_ep;
+	struct coap_exch *exch;
+	struct coap_pending *pend;
+	struct group_acc acc[SIM_MAX_GROUPS];
+	const struct net_meta *cur_meta; /* of the datagram being delivered */
+	int err;
+};
+
+static struct world *world_of(struct sim_engine *e)
+{
+	return sim_container_of(e, struct world, eng);
+}
+
+static uint32_t ep_index(const struct world *w, const struct endpoint *ep)
+{
+	return (uint32_t)(ep - w->ep);
+}
+
+static void client_env(struct world *w, struct endpoint *ep,
+		       struct coap_client_env *env)
+{
+	*env = (struct coap_client_env){
+		.p = &w->cp, .req = &w->tmpl[ep->group], .cb = &w->cli_cb,
+		.ud = w, .rng = &ep->rng_coap, .id = ep_index(w, ep),
+	};
+}
+
+static void server_env(struct world *w, struct endpoint *ep,
+		       struct coap_srv_env *env)
+{
+	const struct group_cfg *g = &w->cfg->groups[ep->group];
+	*env = (struct coap_srv_env){
+		.p = &w->cp, .cb = &w->srv_cb, .ud = w, .rng = &ep->rng_srv,
+		.processing = &w->cfg->server.processing,
+		.separate_after = w->cfg->server.separate_after,
+		.get_payload = g->method == 1 ? g->payload : 0,
+	};
+}
+
+static void rearm(struct world *w, struct sim_timer *t, sim_time when)
+{
+	if (when == SIM_TIME_NEVER) {
+		sim_timer_cancel(&w->eng, t);
+		return;
+	}
+	if (sim_timer_armed(t) && t->when == when)
+		return;
+	if (sim_timer_arm(&w->eng, t, when) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void rearm_client(struct world *w, struct endpoint *ep)
+{
+	rearm(w, &ep->cli_t, coap_client_expiry(&ep->cli, w->cp.nstart));
+}
+
+static void rearm_server(struct world *w, struct endpoint *ep)
+{
+	rearm(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, w->cp.nstart));
+}
+
+static bool counted(const struct world *w, sim_time first_tx)
+{
+	return first_tx >= w->cfg->warmup;
+}
+
+/* ---- CoAP callbacks ---- */
+
+static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
+		     size_t len, const struct coap_exch *x, bool retx)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(c, struct endpoint, cli);
+	struct net_meta meta = {0};
+
+	if (x) {
+		struct run_metrics *m = &w->acc[ep->group].m;
+		meta.first_tx = x->first_tx;
+		meta.counted = counted(w, x->first_tx);
+		if (meta.counted) {
+			m->transmissions++;
+			if (retx)
+				m->retransmissions++;
+			else
+				m->messages++;
+		}
+	}
+	if (net_send(&w->net, ep_index(w, ep), NET_UP, buf, len, &meta) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void log_exchange(struct world *w, struct endpoint *ep,
+			 const struct coap_exch *x, const char *outcome,
+			 sim_time now)
+{
+	FILE *f = w->opts ? w->opts->exchanges : NULL;
+	if (!f)
+		return;
+	char lat[32] = "";
+	if (!strcmp(outcome, "completed"))
+		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(now - x->first_tx));
+	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u\n", w->opts->run_id,
+		    ep_index(w, ep), w->cfg->groups[ep->group].name,
+		    sim_time_to_s(x->first_tx), outcome, lat, x->tx) < 0)
+		w->err = SIM_ERR_IO;
+}
+
+static void cli_done(void *ud, struct coap_client *c, const struct coap_exch *x,
+		     enum coap_result r, const struct coap_msg *resp, sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(c, struct endpoint, cli);
+	struct group_acc *a = &w->acc[ep->group];
+	const char *outcome = "sent";
+
+	(void)resp;
+	if (!counted(w, x->first_tx))
+		return;
+	switch (r) {
+	case COAP_RES_COMPLETED:
+		a->m.completed++;
+		if (hist_add(&a->lat, now - x->first_tx) < 0)
+			w->err = SIM_ERR_NOMEM;
+		outcome = "completed";
+		break;
+	case COAP_RES_TIMEOUT:
+		a->m.failed++;
+		outcome = "timeout";
+		break;
+	case COAP_RES_RESET:
+		a->m.failed++;
+		outcome = "reset";
+		break;
+	case COAP_RES_SENT:
+		break;
+	}
+	log_exchange(w, ep, x, outcome, now);
+}
+
+static void srv_send(void *ud, struct coap_srv_session *s, const uint8_t *buf,
+		     size_t len)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
+
+	if (net_send(&w->net, ep_index(w, ep), NET_DOWN, buf, len, NULL) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void srv_request(void *ud, struct coap_srv_session *s,
+			const struct coap_msg *req, sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
+	const struct net_meta *meta = w->cur_meta;
+	struct group_acc *a = &w->acc[ep->group];
+
+	(void)req;
+	if (!meta || !meta->counted)
+		return;
+	a->m.delivered++;
+	if (hist_add(&a->dlat, now - meta->first_tx) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+/* ---- channel callbacks ---- */
+
+static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			bool duplicate)
+{
+	struct world *w = ud;
+	struct endpoint *ep = &w->ep[i];
+
+	(void)n;
+	(void)duplicate;
+	w->cur_meta = meta;
+	if (dir == NET_UP) {
+		struct coap_srv_env env;
+		server_env(w, ep, &env);
+		coap_srv_session_recv(&ep->srv, &env, w->eng.now, buf, len);
+		rearm_server(w, ep);
+	} else {
+		struct coap_client_env env;
+		client_env(w, ep, &env);
+		coap_client_recv(&ep->cli, &env, w->eng.now, buf, len);
+		rearm_client(w, ep);
+	}
+	w->cur_meta = NULL;
+}
+
+static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			const uint8_t *buf, size_t len, sim_time now)
+{
+	struct world *w = ud;
+	trace_tx(w->opts->trace, ep, (enum trace_dir)dir, id, buf, len, now);
+}
+
+static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			const uint8_t *buf, size_t len, sim_time now)
+{
+	struct world *w = ud;
+	trace_rx(w->opts->trace, ep, (enum trace_dir)dir, id, buf, len, now);
+}
+
+/* ---- timers ---- */
+
+static sim_time next_gap(struct world *w, struct endpoint *ep)
+{
+	const struct group_cfg *g = &w->cfg->groups[ep->group];
+
+	switch (g->traffic) {
+	case TRAFFIC_PERIODIC:
+		return g->interval;
+	case TRAFFIC_POISSON:
+		return (sim_time)sim_rng_exp(&ep->rng_app, (double)g->interval) + 1;
+	case TRAFFIC_ONCE:
+		break;
+	}
+	return SIM_TIME_NEVER;
+}
+
+static void app_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct world *w = world_of(e);
+	struct endpoint *ep = sim_container_of(t, struct endpoint, app_t);
+	struct coap_client_env env;
+
+	client_env(w, ep, &env);
+	coap_client_request(&ep->cli, &env, e->now);
+	rearm_client(w, ep);
+
+	sim_time gap = next_gap(w, ep);
+	if (gap != SIM_TIME_NEVER && e->now + gap < w->cfg->duration)
+		rearm(w, t, e->now + gap);
+}
+
+static void cli_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct world *w = world_of(e);
+	struct endpoint *ep = sim_container_of(t, struct endpoint, cli_t);
+	struct coap_client_env env;
+
+	client_env(w, ep, &env);
+	coap_client_expire(&ep->cli, &env, e->now);
+	rearm_client(w, ep);
+}
+
+static void srv_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct world *w = world_of(e);
+	struct endpoint *ep = sim_container_of(t, struct endpoint, srv_t);
+	struct coap_srv_env env;
+
+	server_env(w, ep, &env);
+	coap_srv_session_expire(&ep->srv, &env, e->now);
+	rearm_server(w, ep);
+}
+
+/* ---- setup and results ---- */
+
+static int build(struct world *w, uint64_t seed)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	uint64_t n = 0;
+
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		n += cfg->groups[g].count;
+	if (n > UINT32_MAX - 1)
+		return SIM_ERR_INVAL;
+	w->n_ep = (uint32_t)n;
+
+	w->cp = (struct coap_params){
+		.ack_timeout = cfg->coap.ack_timeout,
+		.ack_random_factor = cfg->coap.ack_random_factor,
+		.max_retransmit = cfg->coap.max_retransmit,
+		.nstart = cfg->coap.nstart,
+	};
+	coap_params_derive(&w->cp);
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		w->tmpl[g] = (struct coap_req_tmpl){
+			.type = gc->confirmable ? COAP_CON : COAP_NON,
+			.code = gc->method, .path = gc->path,
+			.payload = gc->payload,
+		};
+		w->acc[g].m.confirmable = gc->confirmable;
+	}
+	w->cli_cb = (struct coap_client_cb){cli_send, cli_done};
+	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request};
+	w->net_cb = (struct net_cb){
+		.deliver = net_deliver,
+		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
+		.on_recv = w->opts && w->opts->trace ? net_on_recv : NULL,
+	};
+
+	if (sim_engine_init(&w->eng, 3 * (size_t)w->n_ep + 64) < 0)
+		return SIM_ERR_NOMEM;
+	if (net_init(&w->net, &w->eng, w->n_ep, &cfg->up, &cfg->down,
+		     &cfg->bottleneck, seed, &w->net_cb, w) < 0)
+		return SIM_ERR_NOMEM;
+	w->ep = calloc(w->n_ep ? w->n_ep : 1, sizeof(*w->ep));
+	w->exch = calloc((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->exch));
+	w->pend = calloc((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
+	if (!w->ep || !w->exch || !w->pend)
+		return SIM_ERR_NOMEM;
+
+	uint32_t i = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		for (uint32_t k = 0; k < cfg->groups[g].count; k++, i++) {
+			struct endpoint *ep = &w->ep[i];
+			struct coap_client_env ce;
+			struct coap_srv_env se;
+
+			ep->group = (uint8_t)g;
+			sim_timer_init(&ep->app_t, app_fire);
+			sim_timer_init(&ep->cli_t, cli_fire);
+			sim_timer_init(&ep->srv_t, srv_fire);
+			sim_rng_init(&ep->rng_app, seed, i, RNG_APP);
+			sim_rng_init(&ep->rng_coap, seed, i, RNG_COAP);
+			sim_rng_init(&ep->rng_srv, seed, i, RNG_SERVER);
+			client_env(w, ep, &ce);
+			coap_client_init(&ep->cli, &w->exch[(size_t)i * w->cp.nstart], &ce);
+			server_env(w, ep, &se);
+			coap_srv_session_init(&ep->srv, &w->pend[(size_t)i * w->cp.nstart], &se);
+
+			sim_time start = (sim_time)sim_rng_dist(&ep->rng_app,
+								&cfg->groups[g].start);
+			if (start < cfg->duration && sim_timer_arm(&w->eng, &ep->app_t, start) < 0)
+				return SIM_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+static void finish_metrics(struct run_metrics *m, const struct hist *lat,
+			   const struct hist *dlat)
+{
+	hist_summary(lat, &m->latency);
+	hist_summary(dlat, &m->delivery_latency);
+}
+
+/* Per-group channel counters: every packet belongs to one endpoint. */
+struct chan_count { uint64_t sent, recv, bytes; };
+
+static void collect(struct world *w, struct run_result *res, double wall)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	struct hist lat = {0}, dlat = {0};
+	struct run_metrics *t = &res->total;
+
+	*res = (struct run_result){0};
+	res->n_groups = cfg->n_groups;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		struct group_acc *a = &w->acc[g];
+		struct run_metrics *m = &res->groups[g];
+		*m = a->m;
+		finish_metrics(m, &a->lat, &a->dlat);
+		if (hist_merge(&lat, &a->lat) < 0 || hist_merge(&dlat, &a->dlat) < 0)
+			w->err = SIM_ERR_NOMEM;
+		t->messages += m->messages;
+		t->delivered += m->delivered;
+		t->completed += m->completed;
+		t->failed += m->failed;
+		t->transmissions += m->transmissions;
+		t->retransmissions += m->retransmissions;
+		t->confirmable |= m->confirmable;
+	}
+	finish_metrics(t, &lat, &dlat);
+	hist_free(&lat);
+	hist_free(&dlat);
+	t->packets_sent = w->net.st.packets_sent;
+	t->packets_lost = w->net.st.packets_lost;
+	t->bytes_sent = w->net.st.bytes_sent;
+	t->queue_drops = w->net.st.queue_drops;
+	t->duplicates = w->net.st.duplicates;
+	t->events = w->eng.events;
+	t->wall_s = wall;
+	if (cfg->n_groups == 1) {
+		struct run_metrics *m = &res->groups[0];
+		m->packets_sent = t->packets_sent;
+		m->packets_lost = t->packets_lost;
+		m->bytes_sent = t->bytes_sent;
+		m->queue_drops = t->queue_drops;
+		m->duplicates = t->duplicates;
+	}
+}
+
+static void teardown(struct world *w)
+{
+	for (size_t g = 0; g < SIM_MAX_GROUPS; g++) {
+		hist_free(&w->acc[g].lat);
+		hist_free(&w->acc[g].dlat);
+	}
+	free(w->ep);
+	free(w->exch);
+	free(w->pend);
+	net_free(&w->net);
+	sim_engine_free(&w->eng);
+}
+
+int world_run(const struct scenario_cfg *cfg, uint64_t seed,
+	      const struct run_opts *opts, struct run_result *res)
+{
+	static const struct run_opts no_opts;
+	struct world *w = calloc(1, sizeof(*w));
+	struct timespec t0, t1;
+	int rc;
+
+	if (!w)
+		return SIM_ERR_NOMEM;
+	w->cfg = cfg;
+	w->opts = opts ? opts : &no_opts;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = build(w, seed);
+	if (rc == 0) {
+		/* Traffic stops at duration; then every exchange runs to its end.
+		 * Progress is published every simulated second. */
+		sim_time step = SIM_S(1);
+		for (sim_time until = step; w->eng.len && !w->err; until += step) {
+			sim_engine_run(&w->eng, until);
+			if (w->opts->progress_ns)
+				atomic_store_explicit(w->opts->progress_ns,
+						      until < cfg->duration ? until : cfg->duration,
+						      memory_order_relaxed);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rc = w->err;
+		collect(w, res, (double)(t1.tv_sec - t0.tv_sec) +
+					(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		if (!rc)
+			rc = w->err;
+	}
+	teardown(w);
+	free(w);
+	return rc;
+}

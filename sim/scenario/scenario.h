@@ -1,0 +1,221 @@
+/* Scenario files: INI (libinih) with units, distributions and ${...} sweeps.
+ *
+ * Two stages.  scenario_load() reads the file and the --set overrides into
+ * raw (section, key, value, line) entries and expands the sweeps into a run
+ * matrix of points; it then compiles every point, so any invalid value is
+ * reported before a single run starts.  scenario_point_cfg() gives the typed
+ * configuration of one point.
+ *
+ * Every error is one line "FILE:LINE: message" (or "--set KEY=VALUE: message"
+ * for an override, "FILE: message" when there is no line) written to the
+ * caller's err buffer. */
+#ifndef COAPSIM_SCENARIO_H
+#define COAPSIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/options.h"
+#include "../core/sim.h"
+
+#define SCN_ERR_LEN 512
+#define SCN_NAME_LEN 64
+#define SCN_PATH_LEN 256
+
+/* A distribution.  For time-valued keys a and b are nanoseconds. */
+enum dist_kind {
+	DIST_NONE,    /* always 0 ("none") */
+	DIST_CONST,   /* a ("const(x)" or a bare value "x") */
+	DIST_UNIFORM, /* uniform(a, b), a <= b */
+	DIST_NORMAL,  /* normal(mean a, sd b), b >= 0; draws clamped at 0 */
+	DIST_EXP,     /* exp(mean a), a > 0 */
+	DIST_PARETO,  /* pareto(shape a, scale b), a > 0, b > 0: scale * U^(-1/shape) */
+};
+struct dist {
+	enum dist_kind kind;
+	double a, b;
+};
+
+enum loss_kind { LOSS_BERNOULLI, LOSS_GILBERT };
+struct loss_cfg {
+	enum loss_kind kind;
+	double p;        /* Bernoulli loss probability */
+	double ge_p;     /* Gilbert-Elliott: P(good -> bad) per packet */
+	double ge_r;     /* P(bad -> good) per packet */
+	double loss_good; /* loss probability in the good state */
+	double loss_bad;  /* loss probability in the bad state */
+};
+
+struct link_cfg {
+	sim_time latency;   /* one-way propagation */
+	struct dist jitter; /* added to latency per packet (ns) */
+	struct loss_cfg loss;
+	uint64_t rate_bps; /* 0 = unlimited */
+	uint32_t queue;    /* packets waiting before drop-tail (>= 1) */
+	uint32_t mtu;      /* bytes, >= 1280 for IPv6 */
+	double duplicate;  /* probability a delivered packet arrives twice */
+};
+
+struct bottleneck_cfg {
+	bool present;
+	uint64_t rate_bps;
+	uint32_t queue;
+	sim_time latency;
+};
+
+enum protocol { PROTO_COAP, PROTO_MQTT };
+enum traffic_kind { TRAFFIC_PERIODIC, TRAFFIC_POISSON, TRAFFIC_ONCE };
+
+struct group_cfg {
+	char name[SCN_NAME_LEN];
+	uint32_t count;
+	enum protocol protocol;
+	enum traffic_kind traffic;
+	sim_time interval;    /* periodic interval or poisson mean; 0 for once */
+	struct dist start;    /* first message time (ns) */
+	uint32_t payload;     /* application bytes per message */
+	uint8_t method;       /* CoAP method code 1..4 (GET POST PUT DELETE) */
+	bool confirmable;
+	char path[COAP_MAX_PATH]; /* may contain {id} */
+	uint8_t qos;              /* 0..2 */
+	char topic[128];          /* may contain {id} */
+};
+
+enum coap_congestion { COAP_CC_DEFAULT, COAP_CC_COCOA };
+struct coap_cfg {
+	sim_time ack_timeout;
+	double ack_random_factor; /* >= 1 */
+	uint32_t max_retransmit;  /* 0..20 */
+	uint32_t nstart;          /* 1..COAP_MAX_NSTART */
+	sim_time default_leisure;
+	double probing_rate; /* bytes/s, > 0 */
+	enum coap_congestion congestion;
+};
+
+struct server_cfg {
+	struct dist processing; /* ns */
+	sim_time separate_after;
+};
+
+struct broker_cfg {
+	struct dist processing;
+};
+
+struct mqtt_cfg {
+	sim_time keepalive;
+	bool clean_session;
+};
+
+struct tcp_cfg {
+	sim_time rto_initial, rto_min, rto_max;
+	uint32_t mss;
+	sim_time delayed_ack; /* 0 = off */
+};
+
+struct energy_cfg {
+	char radio[32]; /* preset name: cc2420 | cc2538 | nrf52840 */
+	double voltage_v;
+	double tx_ma, rx_ma, idle_ma, sleep_ma;
+	uint64_t bitrate_bps;
+	double battery_mah;
+};
+
+struct output_cfg {
+	bool pcap;
+	char dir[SCN_PATH_LEN];      /* {name} already substituted */
+	char pcap_dir[SCN_PATH_LEN]; /* {name} already substituted */
+	bool exchanges;
+	uint64_t pcap_max; /* bytes per capture file before rotation; 0 = none */
+};
+
+enum expect_op { EXPECT_LT, EXPECT_LE, EXPECT_GT, EXPECT_GE, EXPECT_EQ };
+struct expect_cfg {
+	char metric[96];  /* e.g. "latency_ms.p99", "group.sensors.delivery_ratio" */
+	enum expect_op op;
+	double value;     /* converted: time to ms for *_ms metrics, % to fraction */
+	char text[64];    /* the value as written, for messages */
+	int line;
+};
+
+enum backend_kind { BACKEND_NATIVE, BACKEND_NS3 };
+
+struct scenario_cfg {
+	char name[SCN_NAME_LEN];
+	char file[SCN_PATH_LEN]; /* the scenario file as given */
+	sim_time duration;
+	sim_time warmup;
+	uint64_t seed;
+	uint32_t replications; /* >= 1 */
+	enum backend_kind backend;
+
+	struct link_cfg up, down; /* [link] merged with [link.up] / [link.down] */
+	struct bottleneck_cfg bottleneck;
+
+	size_t n_groups;
+	struct group_cfg groups[SIM_MAX_GROUPS];
+
+	struct server_cfg server;
+	struct broker_cfg broker;
+	struct coap_cfg coap;
+	struct mqtt_cfg mqtt;
+	struct tcp_cfg tcp;
+	struct energy_cfg energy;
+	struct output_cfg output;
+
+	size_t n_expect;
+	struct expect_cfg *expect; /* heap, owned; freed by scenario_cfg_free */
+};
+
+/* The parsed file plus overrides and the expanded run matrix (opaque). */
+struct scenario_src;
+
+/* Read and validate a scenario file.  sets[] are "section.key=value" strings
+ * from --set, applied over the file (they may hold sweeps).  On success
+ * *out is a new source (free with scenario_src_del) and 0 is returned; on
+ * failure a one-line message is in err and the return is SIM_ERR_IO (file
+ * missing or unreadable) or SIM_ERR_INVAL (anything else). */
+int scenario_load(struct scenario_src **out, const char *path,
+		  const char *const *sets, size_t n_sets, char *err, size_t errlen);
+
+/* Same from a string; `path` is only used in messages and for the default
+ * name.  For tests and the fuzzer. */
+int scenario_load_string(struct scenario_src **out, const char *path,
+			 const char *text, const char *const *sets, size_t n_sets,
+			 char *err, size_t errlen);
+
+void scenario_src_del(struct scenario_src *src);
+
+/* Number of points in the run matrix (cross product of sweeps, >= 1).
+ * Points are numbered with the first sweep in file order varying slowest,
+ * --set sweeps after the file's. */
+size_t scenario_n_points(const struct scenario_src *src);
+
+/* Swept parameters of one point: n = scenario_n_params(), the same keys at
+ * every point ("link.loss", "group.sensors.protocol"), each with this
+ * point's value as written ("5%").  Pointers stay valid while src lives. */
+size_t scenario_n_params(const struct scenario_src *src);
+const char *scenario_param_key(const struct scenario_src *src, size_t i);
+const char *scenario_param_value(const struct scenario_src *src, size_t point,
+				 size_t i);
+
+/* Typed configuration of one point (already validated by scenario_load, so
+ * this only fails on SIM_ERR_NOMEM).  Free with scenario_cfg_free. */
+int scenario_point_cfg(const struct scenario_src *src, size_t point,
+		       struct scenario_cfg *cfg, char *err, size_t errlen);
+void scenario_cfg_free(struct scenario_cfg *cfg);
+
+/* Deep copy (the expect array). */
+int scenario_cfg_copy(struct scenario_cfg *dst, const struct scenario_cfg *src);
+
+/* The scenario text as read (for reports); NUL-terminated. */
+const char *scenario_text(const struct scenario_src *src);
+
+/* Unit parsers, exposed for tests and --set.  Return 0 or SIM_ERR_INVAL. */
+int scn_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
+int scn_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */
+int scn_parse_size(const char *s, uint64_t *out_bytes);/* B kB MB GB; bare = B */
+int scn_parse_prob(const char *s, double *out);        /* "5%" or "0.05", in [0,1] */
+int scn_parse_dist(const char *s, struct dist *out);   /* time distributions */
+
+#endif

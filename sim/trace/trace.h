@@ -1,0 +1,57 @@
+/* Packet capture of a run: two pcap files written with libpcap, nanosecond
+ * timestamps in simulated time, LINKTYPE_RAW (bare IPv6 packets).
+ *
+ *   DIR/RUN.pcap     every packet each simulated host sends, including those
+ *                    the channel then drops
+ *   DIR/RUN.rx.pcap  what arrived (after loss, duplication, reordering)
+ *
+ * The caller hands over UDP payloads; the writer builds the IPv6 + UDP
+ * headers (correct lengths and checksums) and, when the datagram exceeds the
+ * MTU of its direction, IPv6 fragments (RFC 8200 §4.5) that Wireshark
+ * reassembles.  Addresses: endpoint i is 2001:db8:1::/48 + (i + 1)
+ * (2001:db8:1::1 for endpoint 0), the server 2001:db8::1; port 5683 on
+ * both sides for CoAP.  With a size limit, files rotate: RUN.pcap, then
+ * RUN.1.pcap, RUN.2.pcap ... none growing past the limit. */
+#ifndef COAPSIM_TRACE_H
+#define COAPSIM_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/sim.h"
+
+struct trace;
+
+enum trace_dir { TRACE_UP = 0, TRACE_DOWN = 1 }; /* same values as net_dir */
+
+struct trace_cfg {
+	const char *dir;     /* folder, created if missing (with parents) */
+	const char *run_id;  /* "p0-r0" */
+	uint32_t mtu_up, mtu_down;
+	uint64_t max_bytes;  /* per file before rotation; 0 = no limit */
+	uint16_t port;       /* UDP port on both ends, 5683 for CoAP */
+};
+
+/* Open both files.  Returns 0, SIM_ERR_NOMEM, or SIM_ERR_IO with a one-line
+ * reason in err (e.g. "pcap/x: cannot create: Permission denied"). */
+int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
+	       size_t errlen);
+
+/* One datagram between endpoint ep and the server: sent (tx) or received (rx).
+ * pkt_id is the channel's number for the datagram (the same in tx and rx); it
+ * becomes the Fragment header's Identification when the datagram is split.
+ * Errors are remembered and reported by trace_close (a write that failed
+ * stops further writes). */
+void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
+	      const uint8_t *udp_payload, size_t len, sim_time now);
+void trace_rx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
+	      const uint8_t *udp_payload, size_t len, sim_time now);
+
+/* Flush and close.  Returns 0 or SIM_ERR_IO (with the reason in err) when
+ * any write failed (disk full, ...).  Frees t in every case. */
+int trace_close(struct trace *t, char *err, size_t errlen);
+
+/* The address of endpoint ep (or the server for ep == UINT32_MAX), 16 bytes. */
+void trace_addr(uint32_t ep, uint8_t out[16]);
+
+#endif

@@ -24,14 +24,14 @@ struct scn_unit {
 /* A family of units.  `units` ends with a NULL suffix. */
 struct scn_unitset {
 	const struct scn_unit *units;
-	double bare;      /* factor of a number without a unit */
+	double bare;	  /* factor of a number without a unit */
 	const char *what; /* "time", for messages */
 	const char *help; /* "ns us ms s min h", or NULL when unitless */
 };
 
-extern const struct scn_unitset scn_time_units, scn_rate_units,
-	scn_size_units, scn_volt_units, scn_current_units, scn_charge_units,
-	scn_byterate_units, scn_plain_units;
+extern const struct scn_unitset scn_time_units, scn_rate_units, scn_size_units,
+    scn_volt_units, scn_current_units, scn_charge_units, scn_byterate_units,
+    scn_plain_units;
 
 /* A number at the start of s; *end points past it. */
 int scn_number(const char *s, double *out, const char **end);
@@ -44,8 +44,8 @@ int scn_parse_bool(const char *s, bool *out);
 /* Like the public parsers, with a reason in why on error. */
 int scn_dist(const char *s, struct dist *out, char *why, size_t whylen);
 int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen);
-int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval,
-		char *why, size_t whylen);
+int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char *why,
+		size_t whylen);
 
 /* Levenshtein distance (SIZE_MAX for words over 64 bytes), and the closest
  * of cands[0..n) when close enough to suggest, else NULL. */

@@ -1,0 +1,2167 @@
+/* Scenario files: reading (libinih), --set overrides, sweep expansion and
+ * compilation of each point of the run matrix into a struct scenario_cfg.
+ *
+ * Loading keeps the raw (section, key, value, origin) entries.  A value
+ * holding "${...}" is a sweep; its expansions are stored as complete values.
+ * A point is compiled by applying every entry's value at that point over
+ * the defaults; scenario_load compiles every point once so that no invalid
+ * value survives to a run. */
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scenario.h"
+#include "units.h"
+
+#define MAX_FILE_SIZE (16u << 20)
+#define GROUP_NAME_MAX 32   /* [group.NAME] */
+#define MAX_COUNT 10000000u /* endpoints per group */
+#define MAX_REPLICATIONS 1000000u
+#define MAX_QUEUE 1000000u    /* packets */
+#define MAX_PAYLOAD 65000u    /* leaves room for headers in SIM_MAX_DATAGRAM */
+#define MAX_KEEPALIVE 65535.0 /* seconds, MQTT's 16-bit field */
+#define TOPIC_LEN (sizeof(((struct group_cfg *)0)->topic))
+#define ID_PLACEHOLDER "{id}"
+#define NAME_PLACEHOLDER "{name}"
+
+enum sec_id {
+	SEC_SCENARIO,
+	SEC_LINK,
+	SEC_LINK_UP,
+	SEC_LINK_DOWN,
+	SEC_BOTTLENECK,
+	SEC_GROUP,
+	SEC_SERVER,
+	SEC_BROKER,
+	SEC_COAP,
+	SEC_MQTT,
+	SEC_TCP,
+	SEC_ENERGY,
+	SEC_OUTPUT,
+	SEC_EXPECT,
+	SEC_COUNT
+};
+
+/* Where a value comes from: a file line (set < 0) or a --set (set >= 0). */
+struct loc {
+	int line; /* 0: the file as a whole */
+	int set;
+};
+
+struct entry {
+	enum sec_id sec;
+	int group;     /* index in src->groups for SEC_GROUP, else -1 */
+	char *section; /* as written: "link.up", "group.sensors" */
+	char *key;
+	char *value; /* raw, may hold ${...} */
+	struct loc at;
+	int sweep; /* index in src->sweeps, or -1 */
+};
+
+struct sweep {
+	size_t entry;
+	char *key; /* "link.loss" */
+	size_t n;
+	char **vals;   /* complete values, prefix and suffix included */
+	size_t stride; /* points between two successive values */
+};
+
+struct group_def {
+	char name[GROUP_NAME_MAX + 1];
+	int line;
+};
+
+struct scenario_src {
+	char *path;
+	char *text;
+	char *defname; /* file name without directory and .ini */
+	char **sets;
+	size_t n_sets;
+	struct entry *ents;
+	size_t n_ents, cap_ents;
+	struct group_def groups[SIM_MAX_GROUPS];
+	size_t n_groups;
+	bool bottleneck; /* a [bottleneck] header was seen */
+	struct sweep *sweeps;
+	size_t n_sweeps;
+	size_t n_points;
+	size_t n_expect; /* entries in [expect] */
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages */
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static int verr(const struct scenario_src *src, struct loc at, char *err, size_t errlen,
+		const char *fmt, va_list ap)
+{
+	size_t n;
+	int k;
+
+	if (!err || !errlen)
+		return SIM_ERR_INVAL;
+	if (at.set >= 0 && (size_t)at.set < src->n_sets)
+		k = snprintf(err, errlen, "--set %s: ", src->sets[at.set]);
+	else if (at.line > 0)
+		k = snprintf(err, errlen, "%s:%d: ", src->path, at.line);
+	else
+		k = snprintf(err, errlen, "%s: ", src->path);
+	n = k < 0 ? 0 : (size_t)k;
+	if (n < errlen)
+		vsnprintf(err + n, errlen - n, fmt, ap);
+	sanitize(err);
+	return SIM_ERR_INVAL;
+}
+
+static int fail(const struct scenario_src *src, struct loc at, char *err, size_t errlen,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int fail(const struct scenario_src *src, struct loc at, char *err, size_t errlen,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(src, at, err, errlen, fmt, ap);
+	va_end(ap);
+	return SIM_ERR_INVAL;
+}
+
+static int nomem(const struct scenario_src *src, char *err, size_t errlen)
+{
+	struct loc at = {0, -1};
+
+	fail(src, at, err, errlen, "out of memory");
+	return SIM_ERR_NOMEM;
+}
+
+/* " (did you mean 'x'?)" or "" into buf. */
+static const char *did_you_mean(char *buf, size_t len, const char *word,
+				const char *const *cands, size_t n)
+{
+	const char *s = scn_suggest(word, cands, n);
+
+	if (s)
+		snprintf(buf, len, " (did you mean '%s'?)", s);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Compile context and key tables */
+
+struct cc {
+	const struct scenario_src *src;
+	size_t point;
+	struct scenario_cfg *cfg;
+	const struct entry *e; /* entry being applied */
+	const char *val;       /* its value at this point */
+	bool start_set[SIM_MAX_GROUPS];
+	char *err;
+	size_t errlen;
+};
+
+struct keydef;
+typedef int (*set_fn)(struct cc *c, const struct keydef *kd, void *obj);
+
+struct keydef {
+	const char *name;
+	set_fn set;
+	size_t off, size;  /* field in the section's struct */
+	double min, max;   /* accepted range, in the field's unit */
+	const char *range; /* the range in words, for messages */
+	const void *aux;   /* unit set, enum values */
+};
+
+struct enumval {
+	const char *name;
+	int value;
+};
+
+static int cc_fail(struct cc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cc_fail(struct cc *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(c->src, c->e->at, c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	return SIM_ERR_INVAL;
+}
+
+static int bad_unit(struct cc *c, const struct scn_unitset *us)
+{
+	if (us->help)
+		return cc_fail(c, "bad %s '%s' for '%s' in [%s] (units: %s)", us->what,
+			       c->val, c->e->key, c->e->section, us->help);
+	return cc_fail(c, "bad %s '%s' for '%s' in [%s]", us->what, c->val, c->e->key,
+		       c->e->section);
+}
+
+static int out_of_range(struct cc *c, const struct keydef *kd)
+{
+	return cc_fail(c, "'%s' in [%s] must be %s (got '%s')", c->e->key, c->e->section,
+		       kd->range ? kd->range : "in range", c->val);
+}
+
+static void *field(void *obj, const struct keydef *kd)
+{
+	return (char *)obj + kd->off;
+}
+
+static void put_uint(void *p, size_t size, uint64_t v)
+{
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	switch (size) {
+	case 1: memcpy(p, &u8, 1); break;
+	case 2: memcpy(p, &u16, 2); break;
+	case 4: memcpy(p, &u32, 4); break;
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static int set_time(struct cc *c, const struct keydef *kd, void *obj)
+{
+	sim_time t;
+
+	if (scn_parse_time(c->val, &t))
+		return bad_unit(c, &scn_time_units);
+	if ((double)t < kd->min || (double)t > kd->max)
+		return out_of_range(c, kd);
+	memcpy(field(obj, kd), &t, sizeof(t));
+	return 0;
+}
+
+static int set_rate(struct cc *c, const struct keydef *kd, void *obj)
+{
+	uint64_t v;
+
+	if (scn_parse_rate(c->val, &v))
+		return bad_unit(c, &scn_rate_units);
+	if ((double)v < kd->min || (double)v > kd->max)
+		return out_of_range(c, kd);
+	put_uint(field(obj, kd), kd->size, v);
+	return 0;
+}
+
+static int set_size(struct cc *c, const struct keydef *kd, void *obj)
+{
+	uint64_t v;
+
+	if (scn_parse_size(c->val, &v))
+		return bad_unit(c, &scn_size_units);
+	if ((double)v < kd->min || (double)v > kd->max)
+		return out_of_range(c, kd);
+	put_uint(field(obj, kd), kd->size, v);
+	return 0;
+}
+
+static int set_uint(struct cc *c, const struct keydef *kd, void *obj)
+{
+	long long v;
+
+	if (scn_parse_int(c->val, &v))
+		return cc_fail(c, "bad integer '%s' for '%s' in [%s]", c->val, c->e->key,
+			       c->e->section);
+	if ((double)v < kd->min || (double)v > kd->max)
+		return out_of_range(c, kd);
+	put_uint(field(obj, kd), kd->size, (uint64_t)v);
+	return 0;
+}
+
+static int set_u64(struct cc *c, const struct keydef *kd, void *obj)
+{
+	uint64_t v;
+
+	if (scn_parse_u64(c->val, &v))
+		return cc_fail(
+		    c, "bad integer '%s' for '%s' in [%s] (0 to 18446744073709551615)",
+		    c->val, c->e->key, c->e->section);
+	put_uint(field(obj, kd), kd->size, v);
+	return 0;
+}
+
+static int set_prob(struct cc *c, const struct keydef *kd, void *obj)
+{
+	double v;
+
+	if (scn_parse_prob(c->val, &v))
+		return cc_fail(c,
+			       "bad probability '%s' for '%s' in [%s] (a fraction in [0, "
+			       "1] or a percentage like 5%%)",
+			       c->val, c->e->key, c->e->section);
+	memcpy(field(obj, kd), &v, sizeof(v));
+	return 0;
+}
+
+static int set_real(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const struct scn_unitset *us = kd->aux;
+	double v;
+
+	if (scn_scaled(c->val, us, &v))
+		return bad_unit(c, us);
+	if (!(v >= kd->min && v <= kd->max))
+		return out_of_range(c, kd);
+	v += 0.0;
+	memcpy(field(obj, kd), &v, sizeof(v));
+	return 0;
+}
+
+static int set_bool(struct cc *c, const struct keydef *kd, void *obj)
+{
+	bool v;
+
+	if (scn_parse_bool(c->val, &v))
+		return cc_fail(
+		    c,
+		    "bad boolean '%s' for '%s' in [%s] (yes/no, true/false, on/off, 1/0)",
+		    c->val, c->e->key, c->e->section);
+	memcpy(field(obj, kd), &v, sizeof(v));
+	return 0;
+}
+
+static int set_enum(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const struct enumval *ev;
+	const char *cands[16];
+	char list[128], dym[96];
+	size_t n = 0, used = 0;
+
+	for (ev = kd->aux; ev->name; ev++) {
+		if (!strcasecmp(c->val, ev->name)) {
+			put_uint(field(obj, kd), kd->size, (uint64_t)ev->value);
+			return 0;
+		}
+		if (n < SIM_ARRAY_LEN(cands))
+			cands[n++] = ev->name;
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+					 used ? " | " : "", ev->name);
+		if (used >= sizeof(list))
+			used = sizeof(list) - 1;
+	}
+	if (!used)
+		list[0] = '\0';
+	return cc_fail(c, "bad value '%s' for '%s' in [%s] (%s)%s", c->val, c->e->key,
+		       c->e->section, list,
+		       did_you_mean(dym, sizeof(dym), c->val, cands, n));
+}
+
+static int set_dist(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct dist d;
+	char why[160];
+
+	if (scn_dist(c->val, &d, why, sizeof(why)))
+		return cc_fail(c, "bad distribution '%s' for '%s' in [%s]: %s", c->val,
+			       c->e->key, c->e->section, why);
+	memcpy(field(obj, kd), &d, sizeof(d));
+	return 0;
+}
+
+static int set_start(struct cc *c, const struct keydef *kd, void *obj)
+{
+	int rc = set_dist(c, kd, obj);
+
+	if (!rc && c->e->group >= 0)
+		c->start_set[c->e->group] = true;
+	return rc;
+}
+
+static int set_loss(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct loss_cfg l;
+	char why[160];
+
+	if (scn_loss(c->val, &l, why, sizeof(why)))
+		return cc_fail(c, "bad loss '%s' for '%s' in [%s]: %s", c->val, c->e->key,
+			       c->e->section, why);
+	memcpy(field(obj, kd), &l, sizeof(l));
+	return 0;
+}
+
+static int set_traffic(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct group_cfg *g = obj;
+	char why[160];
+
+	(void)kd;
+	if (scn_traffic(c->val, &g->traffic, &g->interval, why, sizeof(why)))
+		return cc_fail(c, "bad traffic '%s' for '%s' in [%s]: %s", c->val,
+			       c->e->key, c->e->section, why);
+	return 0;
+}
+
+static bool has_ctrl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Only "{id}" may appear in braces. */
+static bool placeholders_ok(const char *s, const char *ph)
+{
+	size_t n = strlen(ph);
+
+	for (; *s; s++) {
+		if (*s == '{') {
+			if (strncmp(s, ph, n))
+				return false;
+			s += n - 1;
+		} else if (*s == '}') {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int set_path(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+
+	if (s[0] != '/' || has_ctrl(s) || strpbrk(s, " ?#"))
+		return cc_fail(c,
+			       "bad path '%s' for '%s' in [%s] (starts with '/', no "
+			       "spaces, '?' or '#')",
+			       s, c->e->key, c->e->section);
+	if (!placeholders_ok(s, ID_PLACEHOLDER))
+		return cc_fail(
+		    c, "bad path '%s' for '%s' in [%s] (the only placeholder is {id})", s,
+		    c->e->key, c->e->section);
+	if (strlen(s) >= kd->size)
+		return cc_fail(c, "'%s' in [%s] is too long (max %zu bytes)", c->e->key,
+			       c->e->section, kd->size - 1);
+	memcpy(field(obj, kd), s, strlen(s) + 1);
+	return 0;
+}
+
+static int set_topic(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+
+	if (!*s || has_ctrl(s) || strpbrk(s, "+#") || s[0] == '$')
+		return cc_fail(c,
+			       "bad topic '%s' for '%s' in [%s] (no wildcards '+' '#', "
+			       "not starting with '$')",
+			       s, c->e->key, c->e->section);
+	if (!placeholders_ok(s, ID_PLACEHOLDER))
+		return cc_fail(
+		    c, "bad topic '%s' for '%s' in [%s] (the only placeholder is {id})",
+		    s, c->e->key, c->e->section);
+	if (strlen(s) >= kd->size)
+		return cc_fail(c, "'%s' in [%s] is too long (max %zu bytes)", c->e->key,
+			       c->e->section, kd->size - 1);
+	memcpy(field(obj, kd), s, strlen(s) + 1);
+	return 0;
+}
+
+static int set_dir(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+
+	if (has_ctrl(s))
+		return cc_fail(c, "bad directory '%s' for '%s' in [%s]", s, c->e->key,
+			       c->e->section);
+	if (strlen(s) >= kd->size)
+		return cc_fail(c, "'%s' in [%s] is too long (max %zu bytes)", c->e->key,
+			       c->e->section, kd->size - 1);
+	memcpy(field(obj, kd), s, strlen(s) + 1);
+	return 0;
+}
+
+/* A scenario name: used in directory names, so no '/', '\', control
+ * characters, "." or "..". */
+static const char *name_problem(const char *s)
+{
+	if (!*s)
+		return "empty";
+	if (strlen(s) >= SCN_NAME_LEN)
+		return "too long (max 63 bytes)";
+	if (has_ctrl(s) || strpbrk(s, "/\\"))
+		return "no '/', '\\' or control characters";
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return "not '.' or '..'";
+	return NULL;
+}
+
+static int set_name(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *why = name_problem(c->val);
+
+	if (why)
+		return cc_fail(c, "bad name '%s' in [%s]: %s", c->val, c->e->section,
+			       why);
+	memcpy(field(obj, kd), c->val, strlen(c->val) + 1);
+	return 0;
+}
+
+struct radio_preset {
+	const char *name;
+	double volt, tx, rx, idle, sleep; /* V, mA */
+	uint64_t bitrate;
+};
+
+static const struct radio_preset presets[] = {
+    /* TI CC2420 datasheet (SWRS041), typical at 3 V: TX at 0 dBm 17.4 mA,
+     * RX 18.8 mA, idle (oscillator on) 426 uA, power-down 20 uA. */
+    {"cc2420", 3.0, 17.4, 18.8, 0.426, 0.02, 250000},
+    /* TI CC2538 datasheet (SWRS096), typical at 3 V, CPU idle: TX at
+     * 0 dBm 24 mA, RX 20 mA, power mode 1 0.6 mA, power mode 2 1.3 uA. */
+    {"cc2538", 3.0, 24.0, 20.0, 0.6, 0.0013, 250000},
+    /* Nordic nRF52840 Product Specification (v1.x), 3 V with DC/DC:
+     * TX at 0 dBm 4.8 mA, RX 4.6 mA, idle with the 64 MHz crystal running
+     * about 0.25 mA, System ON with RAM retention and RTC 3.16 uA.  The
+     * 802.15.4 radio mode runs at 250 kbps. */
+    {"nrf52840", 3.0, 4.8, 4.6, 0.25, 0.00316, 250000},
+};
+
+static void apply_preset(struct energy_cfg *en, const struct radio_preset *p)
+{
+	snprintf(en->radio, sizeof(en->radio), "%s", p->name);
+	en->voltage_v = p->volt;
+	en->tx_ma = p->tx;
+	en->rx_ma = p->rx;
+	en->idle_ma = p->idle;
+	en->sleep_ma = p->sleep;
+	en->bitrate_bps = p->bitrate;
+}
+
+static int set_radio(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *cands[SIM_ARRAY_LEN(presets)];
+	char dym[96];
+	size_t i;
+
+	(void)kd;
+	for (i = 0; i < SIM_ARRAY_LEN(presets); i++) {
+		if (!strcasecmp(c->val, presets[i].name)) {
+			apply_preset(obj, &presets[i]);
+			return 0;
+		}
+		cands[i] = presets[i].name;
+	}
+	return cc_fail(
+	    c, "unknown radio '%s' in [%s] (presets: cc2420 cc2538 nrf52840)%s", c->val,
+	    c->e->section,
+	    did_you_mean(dym, sizeof(dym), c->val, cands, SIM_ARRAY_LEN(cands)));
+}
+
+static const struct enumval backend_vals[] = {
+    {"native", BACKEND_NATIVE},
+    {"ns3", BACKEND_NS3},
+    {NULL, 0},
+};
+static const struct enumval protocol_vals[] = {
+    {"coap", PROTO_COAP},
+    {"mqtt", PROTO_MQTT},
+    {NULL, 0},
+};
+static const struct enumval method_vals[] = {
+    {"GET", 1}, {"POST", 2}, {"PUT", 3}, {"DELETE", 4}, {NULL, 0},
+};
+static const struct enumval congestion_vals[] = {
+    {"default", COAP_CC_DEFAULT},
+    {"cocoa", COAP_CC_COCOA},
+    {NULL, 0},
+};
+
+#define F(type, member) offsetof(struct type, member), sizeof(((struct type *)0)->member)
+#define ANY 0, 0, NULL
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define TMAX SCN_TIME_MAX
+
+static const struct keydef scenario_keys[] = {
+    {"name", set_name, F(scenario_cfg, name), ANY, NULL},
+    {"duration", set_time, F(scenario_cfg, duration), 1, TMAX, "greater than 0", NULL},
+    {"warmup", set_time, F(scenario_cfg, warmup), 0, TMAX, NULL, NULL},
+    {"seed", set_u64, F(scenario_cfg, seed), ANY, NULL},
+    {"replications", set_uint, F(scenario_cfg, replications), 1, MAX_REPLICATIONS,
+     "between 1 and 1000000", NULL},
+    {"backend", set_enum, F(scenario_cfg, backend), ANY, backend_vals},
+};
+
+static const struct keydef link_keys[] = {
+    {"latency", set_time, F(link_cfg, latency), 0, TMAX, NULL, NULL},
+    {"jitter", set_dist, F(link_cfg, jitter), ANY, NULL},
+    {"loss", set_loss, F(link_cfg, loss), ANY, NULL},
+    {"rate", set_rate, F(link_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL},
+    {"queue", set_uint, F(link_cfg, queue), 1, MAX_QUEUE, "between 1 and 1000000", NULL},
+    {"mtu", set_size, F(link_cfg, mtu), 1280, SIM_MAX_DATAGRAM, "between 1280 and 65535",
+     NULL},
+    {"duplicate", set_prob, F(link_cfg, duplicate), ANY, NULL},
+};
+
+static const struct keydef bottleneck_keys[] = {
+    {"rate", set_rate, F(bottleneck_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL},
+    {"queue", set_uint, F(bottleneck_cfg, queue), 1, MAX_QUEUE, "between 1 and 1000000",
+     NULL},
+    {"latency", set_time, F(bottleneck_cfg, latency), 0, TMAX, NULL, NULL},
+};
+
+static const struct keydef group_keys[] = {
+    {"count", set_uint, F(group_cfg, count), 1, MAX_COUNT, "between 1 and 10000000",
+     NULL},
+    {"protocol", set_enum, F(group_cfg, protocol), ANY, protocol_vals},
+    {"traffic", set_traffic, 0, 0, ANY, NULL},
+    {"start", set_start, F(group_cfg, start), ANY, NULL},
+    {"payload", set_size, F(group_cfg, payload), 0, MAX_PAYLOAD, "at most 65000 bytes",
+     NULL},
+    {"method", set_enum, F(group_cfg, method), ANY, method_vals},
+    {"confirmable", set_bool, F(group_cfg, confirmable), ANY, NULL},
+    {"path", set_path, F(group_cfg, path), ANY, NULL},
+    {"qos", set_uint, F(group_cfg, qos), 0, 2, "0, 1 or 2", NULL},
+    {"topic", set_topic, F(group_cfg, topic), ANY, NULL},
+};
+
+static const struct keydef server_keys[] = {
+    {"processing", set_dist, F(server_cfg, processing), ANY, NULL},
+    {"separate_after", set_time, F(server_cfg, separate_after), 0, TMAX, NULL, NULL},
+};
+
+static const struct keydef broker_keys[] = {
+    {"processing", set_dist, F(broker_cfg, processing), ANY, NULL},
+};
+
+static const struct keydef coap_keys[] = {
+    {"ack_timeout", set_time, F(coap_cfg, ack_timeout), 1, 3600e9,
+     "greater than 0 and at most 1h", NULL},
+    {"ack_random_factor", set_real, F(coap_cfg, ack_random_factor), 1.0, 100.0,
+     "between 1 and 100", &scn_plain_units},
+    {"max_retransmit", set_uint, F(coap_cfg, max_retransmit), 0, 20, "between 0 and 20",
+     NULL},
+    {"nstart", set_uint, F(coap_cfg, nstart), 1, COAP_MAX_NSTART,
+     "between 1 and " XSTR(COAP_MAX_NSTART), NULL},
+    {"default_leisure", set_time, F(coap_cfg, default_leisure), 0, TMAX, NULL, NULL},
+    {"probing_rate", set_real, F(coap_cfg, probing_rate), 1e-9, 1e12,
+     "greater than 0 bytes/s", &scn_byterate_units},
+    {"congestion", set_enum, F(coap_cfg, congestion), ANY, congestion_vals},
+};
+
+static const struct keydef mqtt_keys[] = {
+    {"keepalive", set_time, F(mqtt_cfg, keepalive), 0, MAX_KEEPALIVE * 1e9,
+     "at most 65535s", NULL},
+    {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL},
+};
+
+static const struct keydef tcp_keys[] = {
+    {"rto_initial", set_time, F(tcp_cfg, rto_initial), 1, TMAX, "greater than 0", NULL},
+    {"rto_min", set_time, F(tcp_cfg, rto_min), 1, TMAX, "greater than 0", NULL},
+    {"rto_max", set_time, F(tcp_cfg, rto_max), 1, TMAX, "greater than 0", NULL},
+    {"mss", set_size, F(tcp_cfg, mss), 1, SIM_MAX_DATAGRAM, "between 1 and 65535", NULL},
+    {"delayed_ack", set_time, F(tcp_cfg, delayed_ack), 0, TMAX, NULL, NULL},
+};
+
+static const struct keydef energy_keys[] = {
+    {"radio", set_radio, 0, 0, ANY, NULL},
+    {"voltage", set_real, F(energy_cfg, voltage_v), 1e-9, 1000,
+     "greater than 0 and at most 1000V", &scn_volt_units},
+    {"tx", set_real, F(energy_cfg, tx_ma), 0, 1e6, "between 0 and 1000A",
+     &scn_current_units},
+    {"rx", set_real, F(energy_cfg, rx_ma), 0, 1e6, "between 0 and 1000A",
+     &scn_current_units},
+    {"idle", set_real, F(energy_cfg, idle_ma), 0, 1e6, "between 0 and 1000A",
+     &scn_current_units},
+    {"sleep", set_real, F(energy_cfg, sleep_ma), 0, 1e6, "between 0 and 1000A",
+     &scn_current_units},
+    {"bitrate", set_rate, F(energy_cfg, bitrate_bps), 1, SCN_RATE_MAX, "greater than 0",
+     NULL},
+    {"battery", set_real, F(energy_cfg, battery_mah), 1e-9, 1e12, "greater than 0",
+     &scn_charge_units},
+};
+
+static const struct keydef output_keys[] = {
+    {"pcap", set_bool, F(output_cfg, pcap), ANY, NULL},
+    {"dir", set_dir, F(output_cfg, dir), ANY, NULL},
+    {"pcap_dir", set_dir, F(output_cfg, pcap_dir), ANY, NULL},
+    {"exchanges", set_bool, F(output_cfg, exchanges), ANY, NULL},
+    {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL},
+};
+
+struct secdef {
+	const char *name;
+	const struct keydef *keys;
+	size_t n_keys;
+};
+
+#define SEC(name, keys)                                                                  \
+	{                                                                                \
+		name, keys, SIM_ARRAY_LEN(keys)                                          \
+	}
+
+static const struct secdef secs[SEC_COUNT] = {
+    [SEC_SCENARIO] = SEC("scenario", scenario_keys),
+    [SEC_LINK] = SEC("link", link_keys),
+    [SEC_LINK_UP] = SEC("link.up", link_keys),
+    [SEC_LINK_DOWN] = SEC("link.down", link_keys),
+    [SEC_BOTTLENECK] = SEC("bottleneck", bottleneck_keys),
+    [SEC_GROUP] = SEC("group", group_keys),
+    [SEC_SERVER] = SEC("server", server_keys),
+    [SEC_BROKER] = SEC("broker", broker_keys),
+    [SEC_COAP] = SEC("coap", coap_keys),
+    [SEC_MQTT] = SEC("mqtt", mqtt_keys),
+    [SEC_TCP] = SEC("tcp", tcp_keys),
+    [SEC_ENERGY] = SEC("energy", energy_keys),
+    [SEC_OUTPUT] = SEC("output", output_keys),
+    [SEC_EXPECT] = {"expect", NULL, 0},
+};
+
+static const struct keydef *find_key(enum sec_id sec, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < secs[sec].n_keys; i++)
+		if (!strcmp(secs[sec].keys[i].name, key))
+			return &secs[sec].keys[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sections, keys and entries */
+
+static bool valid_group_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (!n || n > GROUP_NAME_MAX)
+		return false;
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return false;
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* Metric names: segments of letters, digits, '_' and '-' joined by dots. */
+static bool valid_metric(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (!n || n >= sizeof(((struct expect_cfg *)0)->metric))
+		return false;
+	if (s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] == '.')
+				return false;
+		} else if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int find_group(const struct scenario_src *src, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < src->n_groups; i++)
+		if (!strcmp(src->groups[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Resolve a section name.  New groups are added when `line` > 0 (a header
+ * in the file); a --set may only name existing ones. */
+static int resolve_section(struct scenario_src *src, const char *name, struct loc at,
+			   enum sec_id *sec, int *group, char *err, size_t errlen)
+{
+	const char *cands[SEC_COUNT + 1];
+	char alt[80], dym[120];
+	const char *gname, *dot;
+	size_t i, n = 0;
+	int g;
+
+	*group = -1;
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (i != SEC_GROUP && !strcmp(name, secs[i].name)) {
+			*sec = (enum sec_id)i;
+			return 0;
+		}
+	}
+	if (!strcmp(name, "group"))
+		return fail(src, at, err, errlen, "[group] needs a name: [group.NAME]");
+	if (!strncmp(name, "group.", 6)) {
+		gname = name + 6;
+		if (!valid_group_name(gname))
+			return fail(src, at, err, errlen,
+				    "bad group name '%s' (a letter or '_', then letters, "
+				    "digits, '_' or '-', at most %d)",
+				    gname, GROUP_NAME_MAX);
+		*sec = SEC_GROUP;
+		g = find_group(src, gname);
+		if (g >= 0) {
+			*group = g;
+			return 0;
+		}
+		if (at.set >= 0) {
+			const char *gc[SIM_MAX_GROUPS];
+
+			for (i = 0; i < src->n_groups; i++)
+				gc[i] = src->groups[i].name;
+			return fail(
+			    src, at, err, errlen,
+			    "unknown group '%s': the file has no [group.%s]%s", gname,
+			    gname,
+			    did_you_mean(dym, sizeof(dym), gname, gc, src->n_groups));
+		}
+		if (src->n_groups == SIM_MAX_GROUPS)
+			return fail(src, at, err, errlen, "too many groups (at most %d)",
+				    SIM_MAX_GROUPS);
+		snprintf(src->groups[src->n_groups].name, sizeof(src->groups[0].name),
+			 "%s", gname);
+		src->groups[src->n_groups].line = at.line;
+		*group = (int)src->n_groups++;
+		return 0;
+	}
+	for (i = 0; i < SEC_COUNT; i++)
+		if (i != SEC_GROUP)
+			cands[n++] = secs[i].name;
+	dot = strchr(name, '.');
+	if (dot && strlen(dot + 1) < 64) {
+		snprintf(alt, sizeof(alt), "group.%s", dot + 1);
+		cands[n++] = alt;
+	}
+	return fail(src, at, err, errlen, "unknown section [%s]%s", name,
+		    did_you_mean(dym, sizeof(dym), name, cands, n));
+}
+
+static int check_key(const struct scenario_src *src, enum sec_id sec, const char *section,
+		     const char *key, struct loc at, char *err, size_t errlen)
+{
+	const char *cands[16];
+	char dym[96];
+	size_t i;
+
+	if (!*key)
+		return fail(src, at, err, errlen, "missing key before '='");
+	if (sec == SEC_EXPECT) {
+		if (!valid_metric(key))
+			return fail(src, at, err, errlen,
+				    "bad metric name '%s' in [expect] (letters, digits, "
+				    "'_', '-' and dots; write 'metric = OP VALUE')",
+				    key);
+		return 0;
+	}
+	if (find_key(sec, key))
+		return 0;
+	for (i = 0; i < secs[sec].n_keys && i < SIM_ARRAY_LEN(cands); i++)
+		cands[i] = secs[sec].keys[i].name;
+	return fail(src, at, err, errlen, "unknown key '%s' in [%s]%s", key, section,
+		    did_you_mean(dym, sizeof(dym), key, cands, i));
+}
+
+static struct entry *find_entry(const struct scenario_src *src, enum sec_id sec,
+				int group, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < src->n_ents; i++) {
+		struct entry *e = &src->ents[i];
+
+		if (e->sec == sec && e->group == group && !strcmp(e->key, key))
+			return e;
+	}
+	return NULL;
+}
+
+static void where(char *buf, size_t len, const struct scenario_src *src, struct loc at)
+{
+	if (at.set >= 0)
+		snprintf(buf, len, "by --set %s", src->sets[at.set]);
+	else
+		snprintf(buf, len, "on line %d", at.line);
+}
+
+/* Add a file entry, or override / add one from a --set. */
+static int add_entry(struct scenario_src *src, enum sec_id sec, int group,
+		     const char *section, const char *key, const char *value,
+		     struct loc at, char *err, size_t errlen)
+{
+	struct entry *e, *ne;
+	char first[128];
+	char *v;
+	int rc;
+
+	rc = check_key(src, sec, section, key, at, err, errlen);
+	if (rc)
+		return rc;
+	if (!*value)
+		return fail(src, at, err, errlen, "missing value for '%s' in [%s]", key,
+			    section);
+	e = find_entry(src, sec, group, key);
+	if (e && at.set < 0) {
+		where(first, sizeof(first), src, e->at);
+		return fail(src, at, err, errlen,
+			    "duplicate key '%s' in [%s] (first set %s)", key, section,
+			    first);
+	}
+	if (e) {
+		v = strdup(value);
+		if (!v)
+			return nomem(src, err, errlen);
+		free(e->value);
+		e->value = v;
+		e->at = at;
+		return 0;
+	}
+	if (src->n_ents == src->cap_ents) {
+		size_t cap = src->cap_ents ? src->cap_ents * 2 : 32;
+
+		ne = realloc(src->ents, cap * sizeof(*ne));
+		if (!ne)
+			return nomem(src, err, errlen);
+		src->ents = ne;
+		src->cap_ents = cap;
+	}
+	e = &src->ents[src->n_ents];
+	memset(e, 0, sizeof(*e));
+	e->section = strdup(section);
+	e->key = strdup(key);
+	e->value = strdup(value);
+	if (!e->section || !e->key || !e->value) {
+		free(e->section);
+		free(e->key);
+		free(e->value);
+		return nomem(src, err, errlen);
+	}
+	e->sec = sec;
+	e->group = group;
+	e->at = at;
+	e->sweep = -1;
+	src->n_ents++;
+	if (sec == SEC_EXPECT)
+		src->n_expect++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the file with inih */
+
+struct pstate {
+	struct scenario_src *src;
+	const char *p, *end;
+	int line;
+	bool in_section;
+	enum sec_id sec;
+	int group;
+	char section[256];
+	int rc;
+	char *err;
+	size_t errlen;
+};
+
+static int ps_fail(struct pstate *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int ps_fail(struct pstate *ps, const char *fmt, ...)
+{
+	struct loc at = {ps->line, -1};
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(ps->src, at, ps->err, ps->errlen, fmt, ap);
+	va_end(ap);
+	ps->rc = SIM_ERR_INVAL;
+	return SIM_ERR_INVAL;
+}
+
+/* Length of s[0..len) before an inline comment: ';' after white space,
+ * as inih has it. */
+static size_t strip_comment(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 1; i < len; i++)
+		if (s[i] == ';' && isspace((unsigned char)s[i - 1]))
+			return i;
+	return len;
+}
+
+static int section_header(struct pstate *ps, char *s)
+{
+	struct loc at = {ps->line, -1};
+	char *rb = strchr(s, ']'), *name;
+	size_t n;
+	int rc;
+
+	if (!rb)
+		return ps_fail(ps, "missing ']' in section header");
+	if (rb[1])
+		return ps_fail(ps, "unexpected text after ']'");
+	*rb = '\0';
+	name = s + 1;
+	while (isspace((unsigned char)*name))
+		name++;
+	n = strlen(name);
+	while (n && isspace((unsigned char)name[n - 1]))
+		name[--n] = '\0';
+	if (!n)
+		return ps_fail(ps, "empty section name");
+	rc =
+	    resolve_section(ps->src, name, at, &ps->sec, &ps->group, ps->err, ps->errlen);
+	if (rc) {
+		ps->rc = rc;
+		return rc;
+	}
+	if (ps->sec == SEC_BOTTLENECK)
+		ps->src->bottleneck = true;
+	snprintf(ps->section, sizeof(ps->section), "%s", name);
+	ps->in_section = true;
+	*rb = ']';
+	/* inih's own copy is cut at 50 bytes; the handler uses ours. */
+	return 0;
+}
+
+/* inih reader: one source line per call, so inih's line numbers and ours
+ * agree.  Lines are stripped of surrounding white space (so inih never sees
+ * a continuation line) and of comments, then checked here so that every
+ * syntax error gets a message. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	const char *s, *eol;
+	size_t len;
+
+	if (ps->rc || ps->p >= ps->end)
+		return NULL;
+	s = ps->p;
+	eol = memchr(s, '\n', (size_t)(ps->end - s));
+	if (!eol)
+		eol = ps->end;
+	ps->p = eol < ps->end ? eol + 1 : eol;
+	ps->line++;
+	len = (size_t)(eol - s);
+	if (ps->line == 1 && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
+		s += 3;
+		len -= 3;
+	}
+	while (len && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	if (len && (*s == ';' || *s == '#'))
+		len = 0;
+	len = strip_comment(s, len);
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (num < 4 || len > (size_t)num - 3) {
+		ps_fail(ps, "line too long (%zu characters, at most %d)", len,
+			num < 4 ? 0 : num - 3);
+		return NULL;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	if (!len)
+		return str;
+	if (str[0] == '[') {
+		if (section_header(ps, str))
+			return NULL;
+		return str;
+	}
+	if (!strpbrk(str, "=:")) {
+		ps_fail(ps, "expected 'key = value' or '[section]'");
+		return NULL;
+	}
+	return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	struct loc at = {ps->line, -1};
+	int rc;
+
+	(void)section;
+	if (ps->rc)
+		return 0;
+	if (!ps->in_section) {
+		ps_fail(ps, "key '%s' outside any section", name);
+		return 0;
+	}
+	rc = add_entry(ps->src, ps->sec, ps->group, ps->section, name, value, at, ps->err,
+		       ps->errlen);
+	if (rc) {
+		ps->rc = rc;
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* --set */
+
+static char *trimmed_dup(const char *s, size_t n)
+{
+	char *r;
+
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	r = malloc(n + 1);
+	if (r) {
+		memcpy(r, s, n);
+		r[n] = '\0';
+	}
+	return r;
+}
+
+static int apply_set(struct scenario_src *src, size_t si, char *err, size_t errlen)
+{
+	struct loc at = {0, (int)si};
+	const char *s = src->sets[si], *eq = strchr(s, '=');
+	char *key = NULL, *val = NULL, *dot;
+	const char *section, *name;
+	enum sec_id sec;
+	int group, rc;
+
+	if (!eq)
+		return fail(src, at, err, errlen, "expected KEY=VALUE");
+	key = trimmed_dup(s, (size_t)(eq - s));
+	val = trimmed_dup(eq + 1, strlen(eq + 1));
+	if (!key || !val) {
+		rc = nomem(src, err, errlen);
+		goto out;
+	}
+	if (!strncmp(key, "expect.", 7)) {
+		key[6] = '\0';
+		name = key + 7;
+	} else {
+		dot = strrchr(key, '.');
+		if (!dot) {
+			rc = fail(src, at, err, errlen,
+				  "KEY must be section.key (e.g. link.loss)");
+			goto out;
+		}
+		*dot = '\0';
+		name = dot + 1;
+	}
+	section = key;
+	rc = resolve_section(src, section, at, &sec, &group, err, errlen);
+	if (rc)
+		goto out;
+	if (sec == SEC_BOTTLENECK)
+		src->bottleneck = true;
+	rc = add_entry(src, sec, group, section, name, val, at, err, errlen);
+out:
+	free(key);
+	free(val);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sweeps */
+
+static void free_sweep(struct sweep *sw)
+{
+	size_t i;
+
+	for (i = 0; i < sw->n; i++)
+		free(sw->vals[i]);
+	free(sw->vals);
+	free(sw->key);
+}
+
+/* Append prefix + item[0..n) + suffix to sw->vals. */
+static int push_val(struct sweep *sw, size_t *cap, const char *pre, size_t npre,
+		    const char *item, size_t n, const char *suf)
+{
+	size_t nsuf = strlen(suf);
+	char **nv, *v;
+
+	if (sw->n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+
+		nv = realloc(sw->vals, c * sizeof(*nv));
+		if (!nv)
+			return SIM_ERR_NOMEM;
+		sw->vals = nv;
+		*cap = c;
+	}
+	v = malloc(npre + n + nsuf + 1);
+	if (!v)
+		return SIM_ERR_NOMEM;
+	memcpy(v, pre, npre);
+	memcpy(v + npre, item, n);
+	memcpy(v + npre + n, suf, nsuf + 1);
+	sw->vals[sw->n++] = v;
+	return 0;
+}
+
+/* A range bound: number and unit suffix (trimmed) of s[0..n). */
+static int range_part(const char *s, size_t n, double *v, char *unit, size_t ulen)
+{
+	char buf[128];
+	const char *end;
+	size_t k;
+
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (!n || n >= sizeof(buf))
+		return SIM_ERR_INVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (scn_number(buf, v, &end))
+		return SIM_ERR_INVAL;
+	while (isspace((unsigned char)*end))
+		end++;
+	k = strlen(end);
+	if (k >= ulen)
+		return SIM_ERR_INVAL;
+	memcpy(unit, end, k + 1);
+	return 0;
+}
+
+static int expand_range(const struct scenario_src *src, const struct entry *e,
+			struct sweep *sw, size_t *cap, const char *pre, size_t npre,
+			const char *body, size_t nbody, const char *suf, char *err,
+			size_t errlen)
+{
+	const char *dd = NULL, *st = NULL, *p;
+	char u1[32], u2[32], u3[32], num[64];
+	double from, to, step, span, v;
+	size_t n, i;
+	int k;
+
+	for (p = body; p + 1 < body + nbody; p++) {
+		if (p[0] == '.' && p[1] == '.') {
+			dd = p;
+			break;
+		}
+	}
+	for (p = dd + 2; p + 4 <= body + nbody; p++) {
+		if (!strncmp(p, "step", 4) && isspace((unsigned char)p[-1]) &&
+		    (p + 4 == body + nbody || isspace((unsigned char)p[4]))) {
+			st = p;
+			break;
+		}
+	}
+	if (!st)
+		return fail(src, e->at, err, errlen,
+			    "range for '%s' in [%s] needs a step: ${FROM..TO step STEP}",
+			    e->key, e->section);
+	if (range_part(body, (size_t)(dd - body), &from, u1, sizeof(u1)) ||
+	    range_part(dd + 2, (size_t)(st - dd - 2), &to, u2, sizeof(u2)) ||
+	    range_part(st + 4, (size_t)(body + nbody - st - 4), &step, u3, sizeof(u3)))
+		return fail(src, e->at, err, errlen,
+			    "bad range '${%.*s}' for '%s' in [%s] (expected ${FROM..TO "
+			    "step STEP} with numbers)",
+			    (int)nbody, body, e->key, e->section);
+	if (strcmp(u1, u2) || strcmp(u1, u3))
+		return fail(src, e->at, err, errlen,
+			    "range for '%s' in [%s] mixes units ('%s', '%s', '%s'): "
+			    "write FROM, TO and STEP with the same unit",
+			    e->key, e->section, u1, u2, u3);
+	if (!(step > 0))
+		return fail(src, e->at, err, errlen,
+			    "range for '%s' in [%s] needs a step > 0", e->key,
+			    e->section);
+	if (from > to)
+		return fail(src, e->at, err, errlen,
+			    "range for '%s' in [%s] goes down (FROM > TO)", e->key,
+			    e->section);
+	span = (to - from) / step;
+	if (!(span < SIM_MAX_SWEEP_POINTS))
+		return fail(src, e->at, err, errlen,
+			    "range for '%s' in [%s] has more than %d values", e->key,
+			    e->section, SIM_MAX_SWEEP_POINTS);
+	/* Count with a tolerance for decimal steps (0.1 * 3 > 0.3). */
+	n = (size_t)floor(span + 1e-9) + 1;
+	for (i = 0; i < n; i++) {
+		v = from + (double)i * step;
+		if (v > to)
+			v = to;
+		v += 0.0; /* no "-0" */
+		k = snprintf(num, sizeof(num), "%.15g%s", v, u1);
+		if (k < 0 || (size_t)k >= sizeof(num))
+			return fail(src, e->at, err, errlen, "range too wide");
+		if (push_val(sw, cap, pre, npre, num, strlen(num), suf))
+			return nomem(src, err, errlen);
+	}
+	return 0;
+}
+
+static int expand_list(const struct scenario_src *src, const struct entry *e,
+		       struct sweep *sw, size_t *cap, const char *pre, size_t npre,
+		       const char *body, size_t nbody, const char *suf, char *err,
+		       size_t errlen)
+{
+	const char *p = body, *end = body + nbody, *q, *a, *b;
+	int depth = 0;
+
+	for (;;) {
+		for (q = p; q < end; q++) {
+			if (*q == '(' || *q == '{')
+				depth++;
+			else if ((*q == ')' || *q == '}') && depth > 0)
+				depth--;
+			else if (*q == ',' && !depth)
+				break;
+		}
+		a = p;
+		b = q;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		if (a == b)
+			return fail(src, e->at, err, errlen,
+				    "empty value in the sweep for '%s' in [%s]", e->key,
+				    e->section);
+		if (push_val(sw, cap, pre, npre, a, (size_t)(b - a), suf))
+			return nomem(src, err, errlen);
+		if (sw->n > SIM_MAX_SWEEP_POINTS)
+			return fail(src, e->at, err, errlen,
+				    "sweep for '%s' in [%s] has more than %d values",
+				    e->key, e->section, SIM_MAX_SWEEP_POINTS);
+		if (q == end)
+			return 0;
+		p = q + 1;
+	}
+}
+
+static bool is_range(const char *body, size_t n)
+{
+	bool dots = false;
+	int depth = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (body[i] == '(' || body[i] == '{')
+			depth++;
+		else if ((body[i] == ')' || body[i] == '}') && depth > 0)
+			depth--;
+		else if (body[i] == ',' && !depth)
+			return false;
+		else if (body[i] == '.' && i + 1 < n && body[i + 1] == '.')
+			dots = true;
+	}
+	return dots;
+}
+
+/* Parse the ${...} of entry ei, if any, into a new sweep. */
+static int parse_sweep(struct scenario_src *src, size_t ei, char *err, size_t errlen)
+{
+	struct entry *e = &src->ents[ei];
+	const char *v = e->value, *open = strstr(v, "${"), *p, *close = NULL;
+	const char *body;
+	struct sweep sw, *nsw;
+	size_t cap = 0, nbody;
+	int depth = 0, rc;
+
+	if (!open)
+		return 0;
+	for (p = open + 2; *p; p++) {
+		if (p[0] == '$' && p[1] == '{')
+			break;
+		if (*p == '{') {
+			depth++;
+		} else if (*p == '}') {
+			if (!depth) {
+				close = p;
+				break;
+			}
+			depth--;
+		}
+	}
+	if (*p == '$')
+		return fail(src, e->at, err, errlen,
+			    "nested ${...} in the value of '%s' in [%s]", e->key,
+			    e->section);
+	if (!close)
+		return fail(src, e->at, err, errlen,
+			    "unbalanced '${' in the value of '%s' in [%s]", e->key,
+			    e->section);
+	if (strstr(close + 1, "${"))
+		return fail(src, e->at, err, errlen,
+			    "more than one ${...} in the value of '%s' in [%s]", e->key,
+			    e->section);
+	body = open + 2;
+	nbody = (size_t)(close - body);
+	while (nbody && isspace((unsigned char)*body)) {
+		body++;
+		nbody--;
+	}
+	while (nbody && isspace((unsigned char)body[nbody - 1]))
+		nbody--;
+	if (!nbody)
+		return fail(src, e->at, err, errlen, "empty sweep '${}' for '%s' in [%s]",
+			    e->key, e->section);
+	memset(&sw, 0, sizeof(sw));
+	sw.entry = ei;
+	sw.key = malloc(strlen(e->section) + strlen(e->key) + 2);
+	if (!sw.key)
+		return nomem(src, err, errlen);
+	sprintf(sw.key, "%s.%s", e->section, e->key);
+	if (is_range(body, nbody))
+		rc = expand_range(src, e, &sw, &cap, v, (size_t)(open - v), body, nbody,
+				  close + 1, err, errlen);
+	else
+		rc = expand_list(src, e, &sw, &cap, v, (size_t)(open - v), body, nbody,
+				 close + 1, err, errlen);
+	if (!rc) {
+		nsw = realloc(src->sweeps, (src->n_sweeps + 1) * sizeof(*nsw));
+		if (!nsw)
+			rc = nomem(src, err, errlen);
+		else
+			src->sweeps = nsw;
+	}
+	if (rc) {
+		free_sweep(&sw);
+		return rc;
+	}
+	e->sweep = (int)src->n_sweeps;
+	src->sweeps[src->n_sweeps++] = sw;
+	return 0;
+}
+
+/* Sweeps in order: the file's in file order, then the --set ones. */
+static int build_sweeps(struct scenario_src *src, char *err, size_t errlen)
+{
+	size_t i, si, total = 1;
+	int rc;
+
+	for (i = 0; i < src->n_ents; i++) {
+		if (src->ents[i].at.set >= 0)
+			continue;
+		rc = parse_sweep(src, i, err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (si = 0; si < src->n_sets; si++) {
+		for (i = 0; i < src->n_ents; i++) {
+			if (src->ents[i].at.set != (int)si)
+				continue;
+			rc = parse_sweep(src, i, err, errlen);
+			if (rc)
+				return rc;
+		}
+	}
+	for (i = 0; i < src->n_sweeps; i++) {
+		struct sweep *sw = &src->sweeps[i];
+
+		if (total > SIM_MAX_SWEEP_POINTS / sw->n)
+			return fail(src, src->ents[sw->entry].at, err, errlen,
+				    "the sweeps make more than %d points",
+				    SIM_MAX_SWEEP_POINTS);
+		total *= sw->n;
+	}
+	src->n_points = total;
+	for (i = src->n_sweeps; i-- > 0;) {
+		src->sweeps[i].stride =
+		    i + 1 < src->n_sweeps
+			? src->sweeps[i + 1].stride * src->sweeps[i + 1].n
+			: 1;
+	}
+	return 0;
+}
+
+static size_t sweep_index(const struct sweep *sw, size_t point)
+{
+	return (point / sw->stride) % sw->n;
+}
+
+static const char *entry_value(const struct scenario_src *src, const struct entry *e,
+			       size_t point)
+{
+	const struct sweep *sw;
+
+	if (e->sweep < 0)
+		return e->value;
+	sw = &src->sweeps[e->sweep];
+	return sw->vals[sweep_index(sw, point)];
+}
+
+/* ------------------------------------------------------------------ */
+/* Compiling one point */
+
+static void link_defaults(struct link_cfg *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->jitter.kind = DIST_NONE;
+	l->loss.kind = LOSS_BERNOULLI;
+	l->queue = 64;
+	l->mtu = 1280;
+}
+
+static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", src->path);
+	cfg->duration = SIM_S(60);
+	cfg->seed = 1;
+	cfg->replications = 1;
+	cfg->backend = BACKEND_NATIVE;
+	link_defaults(&cfg->up);
+	link_defaults(&cfg->down);
+	cfg->bottleneck.present = src->bottleneck;
+	cfg->bottleneck.queue = 64;
+	cfg->n_groups = src->n_groups;
+	for (i = 0; i < src->n_groups; i++) {
+		struct group_cfg *g = &cfg->groups[i];
+
+		snprintf(g->name, sizeof(g->name), "%s", src->groups[i].name);
+		g->count = 1;
+		g->protocol = PROTO_COAP;
+		g->traffic = TRAFFIC_PERIODIC;
+		g->interval = SIM_S(60);
+		g->payload = 16;
+		g->method = 2; /* POST */
+		g->confirmable = true;
+		snprintf(g->path, sizeof(g->path), "/sensors/{id}");
+		g->qos = 1;
+		snprintf(g->topic, sizeof(g->topic), "sensors/{id}");
+	}
+	cfg->server.processing.kind = DIST_CONST;
+	cfg->server.separate_after = SIM_S(1);
+	cfg->broker.processing.kind = DIST_CONST;
+	cfg->coap.ack_timeout = SIM_S(2);
+	cfg->coap.ack_random_factor = 1.5;
+	cfg->coap.max_retransmit = 4;
+	cfg->coap.nstart = 1;
+	cfg->coap.default_leisure = SIM_S(5);
+	cfg->coap.probing_rate = 1.0;
+	cfg->coap.congestion = COAP_CC_DEFAULT;
+	cfg->mqtt.keepalive = SIM_S(60);
+	cfg->mqtt.clean_session = true;
+	cfg->tcp.rto_initial = SIM_S(1);
+	cfg->tcp.rto_min = SIM_S(1);
+	cfg->tcp.rto_max = SIM_S(60);
+	cfg->tcp.mss = 536;
+	cfg->tcp.delayed_ack = 0;
+	apply_preset(&cfg->energy, &presets[0]);
+	cfg->energy.battery_mah = 2400.0;
+	cfg->output.pcap = true;
+	snprintf(cfg->output.dir, sizeof(cfg->output.dir), "results/{name}");
+	snprintf(cfg->output.pcap_dir, sizeof(cfg->output.pcap_dir), "pcap/{name}");
+	cfg->output.exchanges = false;
+	cfg->output.pcap_max = 0;
+}
+
+static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
+{
+	switch (sec) {
+	case SEC_SCENARIO: return cfg;
+	case SEC_LINK_UP: return &cfg->up;
+	case SEC_LINK_DOWN: return &cfg->down;
+	case SEC_BOTTLENECK: return &cfg->bottleneck;
+	case SEC_GROUP: return &cfg->groups[group];
+	case SEC_SERVER: return &cfg->server;
+	case SEC_BROKER: return &cfg->broker;
+	case SEC_COAP: return &cfg->coap;
+	case SEC_MQTT: return &cfg->mqtt;
+	case SEC_TCP: return &cfg->tcp;
+	case SEC_ENERGY: return &cfg->energy;
+	case SEC_OUTPUT: return &cfg->output;
+	default: return NULL;
+	}
+}
+
+static bool contains(const char *s, const char *w)
+{
+	return strstr(s, w) != NULL;
+}
+
+/* "OP VALUE" of an [expect] entry. */
+static int apply_expect(struct cc *c)
+{
+	static const struct {
+		const char *op;
+		enum expect_op v;
+	} ops[] = {
+	    {"<=", EXPECT_LE}, {">=", EXPECT_GE}, {"==", EXPECT_EQ},
+	    {"<", EXPECT_LT},  {">", EXPECT_GT},
+	};
+	struct expect_cfg *x = &c->cfg->expect[c->cfg->n_expect];
+	const char *s = c->val, *num, *end;
+	const struct scn_unit *u;
+	double v;
+	size_t i, n;
+
+	memset(x, 0, sizeof(*x));
+	for (i = 0; i < SIM_ARRAY_LEN(ops); i++)
+		if (!strncmp(s, ops[i].op, strlen(ops[i].op)))
+			break;
+	if (i == SIM_ARRAY_LEN(ops))
+		return cc_fail(c,
+			       "bad expectation '%s' for '%s' in [expect] (write OP "
+			       "VALUE with OP one of < <= > >= ==)",
+			       s, c->e->key);
+	x->op = ops[i].v;
+	num = s + strlen(ops[i].op);
+	while (isspace((unsigned char)*num))
+		num++;
+	n = strlen(num);
+	if (!n)
+		return cc_fail(c, "missing value after '%s' for '%s' in [expect]",
+			       ops[i].op, c->e->key);
+	if (n >= sizeof(x->text))
+		return cc_fail(c, "value for '%s' in [expect] is too long", c->e->key);
+	if (scn_number(num, &v, &end))
+		goto bad;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '%' && !end[1]) {
+		v /= 100.0;
+	} else if (*end) {
+		for (u = scn_time_units.units; u->suffix; u++)
+			if (!strcmp(end, u->suffix))
+				break;
+		if (!u->suffix)
+			goto bad;
+		/* A time: in ms for *_ms metrics, else in seconds. */
+		v *= u->factor / (contains(c->e->key, "_ms") ? 1e6 : 1e9);
+		if (!isfinite(v))
+			goto bad;
+	}
+	snprintf(x->metric, sizeof(x->metric), "%s", c->e->key);
+	memcpy(x->text, num, n + 1);
+	x->value = v + 0.0;
+	x->line = c->e->at.line;
+	c->cfg->n_expect++;
+	return 0;
+bad:
+	return cc_fail(
+	    c, "bad value '%s' for '%s' in [expect] (a number, a percentage or a time)",
+	    num, c->e->key);
+}
+
+static int apply_entry(struct cc *c)
+{
+	const struct entry *e = c->e;
+	const struct keydef *kd;
+	int rc;
+
+	if (e->sec == SEC_EXPECT)
+		return apply_expect(c);
+	kd = find_key(e->sec, e->key);
+	if (!kd) /* checked at load */
+		return cc_fail(c, "unknown key '%s' in [%s]", e->key, e->section);
+	if (e->sec == SEC_LINK) {
+		rc = kd->set(c, kd, &c->cfg->up);
+		return rc ? rc : kd->set(c, kd, &c->cfg->down);
+	}
+	return kd->set(c, kd, section_obj(c->cfg, e->sec, e->group));
+}
+
+/* Order of application: the energy preset first (other keys override it),
+ * then everything, then [link.up] / [link.down] over [link]. */
+static int pass_of(const struct entry *e)
+{
+	if (e->sec == SEC_ENERGY && !strcmp(e->key, "radio"))
+		return 0;
+	if (e->sec == SEC_LINK_UP || e->sec == SEC_LINK_DOWN)
+		return 2;
+	return 1;
+}
+
+static int at_fail(struct cc *c, const struct entry *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int at_fail(struct cc *c, const struct entry *e, const char *fmt, ...)
+{
+	struct loc file = {0, -1};
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(c->src, e ? e->at : file, c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	return SIM_ERR_INVAL;
+}
+
+/* Replace every {name} in buf (size len). */
+static int subst_name(char *buf, size_t len, const char *name)
+{
+	char out[SCN_PATH_LEN * 2];
+	size_t o = 0, nn = strlen(name), pl = strlen(NAME_PLACEHOLDER);
+	const char *p;
+
+	for (p = buf; *p;) {
+		if (!strncmp(p, NAME_PLACEHOLDER, pl)) {
+			if (o + nn >= sizeof(out))
+				return SIM_ERR_NOSPACE;
+			memcpy(out + o, name, nn);
+			o += nn;
+			p += pl;
+		} else {
+			if (o + 1 >= sizeof(out))
+				return SIM_ERR_NOSPACE;
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	if (o >= len)
+		return SIM_ERR_NOSPACE;
+	memcpy(buf, out, o + 1);
+	return 0;
+}
+
+static size_t count_str(const char *s, const char *w)
+{
+	size_t n = 0;
+
+	while ((s = strstr(s, w))) {
+		n++;
+		s += strlen(w);
+	}
+	return n;
+}
+
+static size_t digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+static int finish(struct cc *c)
+{
+	const struct scenario_src *src = c->src;
+	struct scenario_cfg *cfg = c->cfg;
+	const struct entry *e;
+	const char *why;
+	size_t i, len, n_id;
+
+	if (!cfg->name[0]) {
+		why = name_problem(src->defname);
+		if (why)
+			return at_fail(c, NULL,
+				       "cannot use the file name '%s' as the scenario "
+				       "name (%s): set 'name' in [scenario]",
+				       src->defname, why);
+		snprintf(cfg->name, sizeof(cfg->name), "%s", src->defname);
+	}
+	if (subst_name(cfg->output.dir, sizeof(cfg->output.dir), cfg->name))
+		return at_fail(c, find_entry(src, SEC_OUTPUT, -1, "dir"),
+			       "'dir' in [output] is too long once {name} is replaced "
+			       "(max %d bytes)",
+			       SCN_PATH_LEN - 1);
+	if (subst_name(cfg->output.pcap_dir, sizeof(cfg->output.pcap_dir), cfg->name))
+		return at_fail(c, find_entry(src, SEC_OUTPUT, -1, "pcap_dir"),
+			       "'pcap_dir' in [output] is too long once {name} is "
+			       "replaced (max %d bytes)",
+			       SCN_PATH_LEN - 1);
+	if (!cfg->output.dir[0] || !cfg->output.pcap_dir[0])
+		return at_fail(c,
+			       find_entry(src, SEC_OUTPUT, -1,
+					  cfg->output.dir[0] ? "pcap_dir" : "dir"),
+			       "empty directory in [output]");
+	if (cfg->warmup >= cfg->duration) {
+		e = find_entry(src, SEC_SCENARIO, -1, "warmup");
+		return at_fail(
+		    c, e ? e : find_entry(src, SEC_SCENARIO, -1, "duration"),
+		    "'warmup' (%gs) must be shorter than 'duration' (%gs) in [scenario]",
+		    sim_time_to_s(cfg->warmup), sim_time_to_s(cfg->duration));
+	}
+	if (cfg->tcp.rto_min > cfg->tcp.rto_max) {
+		e = find_entry(src, SEC_TCP, -1, "rto_min");
+		return at_fail(c, e ? e : find_entry(src, SEC_TCP, -1, "rto_max"),
+			       "'rto_min' (%gs) must not exceed 'rto_max' (%gs) in [tcp]",
+			       sim_time_to_s(cfg->tcp.rto_min),
+			       sim_time_to_s(cfg->tcp.rto_max));
+	}
+	if (cfg->mqtt.keepalive % SIM_S(1)) {
+		e = find_entry(src, SEC_MQTT, -1, "keepalive");
+		return at_fail(c, e, "'keepalive' in [mqtt] must be whole seconds");
+	}
+	for (i = 0; i < cfg->n_groups; i++) {
+		struct group_cfg *g = &cfg->groups[i];
+		size_t grow = digits(g->count) > 4 ? digits(g->count) - 4 : 0;
+
+		if (!c->start_set[i]) {
+			g->start.kind = DIST_UNIFORM;
+			g->start.a = 0;
+			g->start.b = (double)(g->interval ? g->interval : SIM_S(60));
+		}
+		/* Paths and topics must fit with the largest {id}. */
+		n_id = count_str(g->path, ID_PLACEHOLDER);
+		len = strlen(g->path) + n_id * grow;
+		if (len >= sizeof(g->path)) {
+			e = find_entry(src, SEC_GROUP, (int)i, "path");
+			return at_fail(
+			    c, e ? e : find_entry(src, SEC_GROUP, (int)i, "count"),
+			    "'path' in [group.%s] is too long with %u endpoints (max %zu "
+			    "bytes once {id} is replaced)",
+			    g->name, g->count, sizeof(g->path) - 1);
+		}
+		n_id = count_str(g->topic, ID_PLACEHOLDER);
+		len = strlen(g->topic) + n_id * grow;
+		if (len >= sizeof(g->topic)) {
+			e = find_entry(src, SEC_GROUP, (int)i, "topic");
+			return at_fail(
+			    c, e ? e : find_entry(src, SEC_GROUP, (int)i, "count"),
+			    "'topic' in [group.%s] is too long with %u endpoints (max "
+			    "%zu bytes once {id} is replaced)",
+			    g->name, g->count, sizeof(g->topic) - 1);
+		}
+	}
+	return 0;
+}
+
+static int compile(const struct scenario_src *src, size_t point, struct scenario_cfg *cfg,
+		   char *err, size_t errlen)
+{
+	struct cc c;
+	size_t i;
+	int pass, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.src = src;
+	c.point = point;
+	c.cfg = cfg;
+	c.err = err;
+	c.errlen = errlen;
+	defaults(cfg, src);
+	if (src->n_expect) {
+		cfg->expect = calloc(src->n_expect, sizeof(*cfg->expect));
+		if (!cfg->expect)
+			return nomem(src, err, errlen);
+	}
+	for (pass = 0; pass < 3; pass++) {
+		for (i = 0; i < src->n_ents; i++) {
+			if (pass_of(&src->ents[i]) != pass)
+				continue;
+			c.e = &src->ents[i];
+			c.val = entry_value(src, c.e, point);
+			rc = apply_entry(&c);
+			if (rc)
+				goto fail;
+		}
+	}
+	rc = finish(&c);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	scenario_cfg_free(cfg);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API */
+
+void scenario_src_del(struct scenario_src *src)
+{
+	size_t i;
+
+	if (!src)
+		return;
+	for (i = 0; i < src->n_ents; i++) {
+		free(src->ents[i].section);
+		free(src->ents[i].key);
+		free(src->ents[i].value);
+	}
+	free(src->ents);
+	for (i = 0; i < src->n_sweeps; i++)
+		free_sweep(&src->sweeps[i]);
+	free(src->sweeps);
+	for (i = 0; i < src->n_sets; i++)
+		free(src->sets[i]);
+	free(src->sets);
+	free(src->defname);
+	free(src->text);
+	free(src->path);
+	free(src);
+}
+
+static char *default_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+	char *r;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".ini"))
+		n -= 4;
+	r = malloc(n + 1);
+	if (r) {
+		memcpy(r, base, n);
+		r[n] = '\0';
+	}
+	return r;
+}
+
+/* Takes ownership of text. */
+static int load(struct scenario_src **out, const char *path, char *text,
+		const char *const *sets, size_t n_sets, char *err, size_t errlen)
+{
+	struct scenario_src *src;
+	struct scenario_cfg cfg;
+	struct pstate ps;
+	struct loc file = {0, -1};
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	src = calloc(1, sizeof(*src));
+	if (!src) {
+		free(text);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		return SIM_ERR_NOMEM;
+	}
+	src->text = text;
+	src->path = strdup(path);
+	src->defname = default_name(path);
+	if (n_sets)
+		src->sets = calloc(n_sets, sizeof(*src->sets));
+	if (!src->path || !src->defname || (n_sets && !src->sets)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		rc = SIM_ERR_NOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n_sets; i++) {
+		src->sets[i] = strdup(sets[i] ? sets[i] : "");
+		if (!src->sets[i]) {
+			rc = nomem(src, err, errlen);
+			goto fail;
+		}
+		src->n_sets++;
+	}
+	if (strlen(path) >= SCN_PATH_LEN) {
+		rc = fail(src, file, err, errlen, "path too long (at most %d bytes)",
+			  SCN_PATH_LEN - 1);
+		goto fail;
+	}
+
+	memset(&ps, 0, sizeof(ps));
+	ps.src = src;
+	ps.p = text;
+	ps.end = text + strlen(text);
+	ps.err = err;
+	ps.errlen = errlen;
+	rc = ini_parse_stream(reader, &ps, handler, &ps);
+	if (ps.rc) {
+		rc = ps.rc;
+		goto fail;
+	}
+	if (rc) {
+		struct loc at = {rc > 0 ? rc : 0, -1};
+
+		rc = rc == -2 ? nomem(src, err, errlen)
+			      : fail(src, at, err, errlen, "syntax error");
+		goto fail;
+	}
+	if (!src->n_groups) {
+		rc = fail(src, file, err, errlen,
+			  "no [group.NAME] section: a scenario needs at least one group "
+			  "of endpoints");
+		goto fail;
+	}
+	for (i = 0; i < src->n_sets; i++) {
+		rc = apply_set(src, i, err, errlen);
+		if (rc)
+			goto fail;
+	}
+	rc = build_sweeps(src, err, errlen);
+	if (rc)
+		goto fail;
+	for (i = 0; i < src->n_points; i++) {
+		rc = compile(src, i, &cfg, err, errlen);
+		if (rc)
+			goto fail;
+		scenario_cfg_free(&cfg);
+	}
+	*out = src;
+	return 0;
+fail:
+	scenario_src_del(src);
+	return rc;
+}
+
+int scenario_load_string(struct scenario_src **out, const char *path, const char *text,
+			 const char *const *sets, size_t n_sets, char *err, size_t errlen)
+{
+	char *copy = strdup(text);
+
+	if (!copy) {
+		*out = NULL;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		return SIM_ERR_NOMEM;
+	}
+	return load(out, path, copy, sets, n_sets, err, errlen);
+}
+
+static int io_err(const char *path, const char *what, int e, char *err, size_t errlen)
+{
+	char buf[128];
+
+	if (err && errlen) {
+		snprintf(err, errlen, "%s: %s: %s", path, what,
+			 strerror_r(e, buf, sizeof(buf)));
+		sanitize(err);
+	}
+	return SIM_ERR_IO;
+}
+
+int scenario_load(struct scenario_src **out, const char *path, const char *const *sets,
+		  size_t n_sets, char *err, size_t errlen)
+{
+	FILE *f;
+	char *buf = NULL, *nb, *nul;
+	size_t len = 0, cap = 0, k;
+	int e;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f)
+		return io_err(path, "cannot open", errno, err, errlen);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				if (err && errlen)
+					snprintf(err, errlen, "%s: out of memory", path);
+				return SIM_ERR_NOMEM;
+			}
+			buf = nb;
+		}
+		k = fread(buf + len, 1, cap - len, f);
+		len += k;
+		if (k == 0)
+			break;
+		if (len > MAX_FILE_SIZE)
+			break;
+	}
+	if (ferror(f)) {
+		e = errno;
+		free(buf);
+		fclose(f);
+		return io_err(path, "cannot read", e, err, errlen);
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (len > MAX_FILE_SIZE) {
+		free(buf);
+		if (err && errlen) {
+			snprintf(err, errlen, "%s: file too large (over %u bytes)", path,
+				 MAX_FILE_SIZE);
+			sanitize(err);
+		}
+		return SIM_ERR_INVAL;
+	}
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		int line = 1;
+		char *p;
+
+		for (p = buf; p < nul; p++)
+			line += *p == '\n';
+		free(buf);
+		if (err && errlen) {
+			snprintf(err, errlen, "%s:%d: NUL byte in the file", path, line);
+			sanitize(err);
+		}
+		return SIM_ERR_INVAL;
+	}
+	return load(out, path, buf, sets, n_sets, err, errlen);
+}
+
+size_t scenario_n_points(const struct scenario_src *src)
+{
+	return src->n_points;
+}
+
+size_t scenario_n_params(const struct scenario_src *src)
+{
+	return src->n_sweeps;
+}
+
+const char *scenario_param_key(const struct scenario_src *src, size_t i)
+{
+	return i < src->n_sweeps ? src->sweeps[i].key : NULL;
+}
+
+const char *scenario_param_value(const struct scenario_src *src, size_t point, size_t i)
+{
+	const struct sweep *sw;
+
+	if (i >= src->n_sweeps || point >= src->n_points)
+		return NULL;
+	sw = &src->sweeps[i];
+	return sw->vals[sweep_index(sw, point)];
+}
+
+int scenario_point_cfg(const struct scenario_src *src, size_t point,
+		       struct scenario_cfg *cfg, char *err, size_t errlen)
+{
+	struct loc file = {0, -1};
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (point >= src->n_points)
+		return fail(src, file, err, errlen, "point %zu out of range (%zu points)",
+			    point, src->n_points);
+	return compile(src, point, cfg, err, errlen);
+}
+
+void scenario_cfg_free(struct scenario_cfg *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->expect);
+	cfg->expect = NULL;
+	cfg->n_expect = 0;
+}
+
+int scenario_cfg_copy(struct scenario_cfg *dst, const struct scenario_cfg *src)
+{
+	struct expect_cfg *x = NULL;
+
+	if (src->n_expect) {
+		x = malloc(src->n_expect * sizeof(*x));
+		if (!x)
+			return SIM_ERR_NOMEM;
+		memcpy(x, src->expect, src->n_expect * sizeof(*x));
+	}
+	*dst = *src;
+	dst->expect = x;
+	return 0;
+}
+
+const char *scenario_text(const struct scenario_src *src)
+{
+	return src->text;
+}

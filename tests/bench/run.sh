@@ -1,0 +1,45 @@
+#!/bin/sh
+# coapsim benchmarks: exchanges per wall second and peak memory.
+# Not a test: numbers depend on the machine.  Figures go in the README.
+#   BENCH_QUICK=1 tests/bench/run.sh   smaller cases for a quick look
+set -eu
+cd "$(dirname "$0")/../.."
+BIN=build/coapsim
+OUT=$(mktemp -d /tmp/coapsim-bench-XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "bench needs GNU time (apt-get install time)"; exit 1; }
+
+# run NAME ARGS...: one run, prints a table row.
+run() {
+	name=$1; shift
+	$TIME -f '%M %e' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs 1 \
+		--out "$OUT/$name" "$@"
+	set -- $(cat "$OUT/time")
+	rss_kb=$1; elapsed=$2
+	# messages, wall_s and events from the run's own summary
+	awk -v name="$name" -v rss="$rss_kb" -v el="$elapsed" -F, '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		{ m = $col["messages"]; w = $col["wall_s"]; e = $col["events"];
+		  printf "%-28s %10d msgs %8.2f s %12.0f exch/s %12.0f events/s %8.1f MB peak\n",
+			name, m, w, m / w, e / w, rss / 1024 }' "$OUT/$name/runs.csv"
+}
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	run "10k endpoints, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min
+	exit 0
+fi
+
+echo "== scale (captures off, one core)"
+run "1k endpoints, 10 min"   --set group.sensors.count=1000    --set scenario.duration=10min
+run "10k endpoints, 10 min"  --set group.sensors.count=10000   --set scenario.duration=10min
+run "100k endpoints, 10 min" --set group.sensors.count=100000  --set scenario.duration=10min
+run "1M endpoints, 10 min"   --set group.sensors.count=1000000 --set scenario.duration=10min
+echo "== 100k endpoints, 1 simulated hour"
+run "100k x 1h, no pcap"     --set group.sensors.count=100000
+run "100k x 1h, pcap"        --set group.sensors.count=100000 --set output.pcap=yes
+echo "== memory per idle endpoint (1M endpoints that never send)"
+run "1M idle"  --set group.sensors.count=1000000 --set scenario.duration=1s \
+	--set group.sensors.start=const(2s)
+run "1 idle"   --set group.sensors.count=1 --set scenario.duration=1s \
+	--set group.sensors.start=const(2s)

@@ -136,15 +136,18 @@ void net_free(struct net *n)
 	*n = (struct net){0};
 }
 
-/* The hop a packet is on: its endpoint's link, or the bottleneck. */
-static bool hop_is_ep(const struct net_pkt *p)
-{
-	return (p->dir == NET_UP) == (p->hop == 0);
-}
-
 static int n_hops(const struct net *n)
 {
 	return n->bn_cfg && n->bn_cfg->present ? 2 : 1;
+}
+
+/* The hop a packet is on: its endpoint's link, or the bottleneck (hop 1
+ * upstream, hop 0 downstream, when there is one). */
+static bool hop_is_ep(const struct net *n, const struct net_pkt *p)
+{
+	if (n_hops(n) == 1)
+		return true;
+	return (p->dir == NET_UP) == (p->hop == 0);
 }
 
 /* Per-packet loss on an endpoint link: Bernoulli, or Gilbert-Elliott with
@@ -181,7 +184,7 @@ static void arm(struct net *n, struct net_pkt *p, sim_time when)
 static void enqueue(struct net *n, struct net_pkt *p)
 {
 	sim_time now = n->eng->now;
-	bool ep = hop_is_ep(p);
+	bool ep = hop_is_ep(n, p);
 	struct net_link *lk = ep ? &n->link[p->dir][p->ep] : &n->bn[p->dir];
 	uint64_t rate = ep ? n->cfg[p->dir]->rate_bps : n->bn_cfg->rate_bps;
 	uint32_t queue = ep ? n->cfg[p->dir]->queue : n->bn_cfg->queue;
@@ -207,7 +210,7 @@ static void enqueue(struct net *n, struct net_pkt *p)
 static void depart(struct net *n, struct net_pkt *p)
 {
 	sim_time now = n->eng->now;
-	bool ep = hop_is_ep(p);
+	bool ep = hop_is_ep(n, p);
 	const struct link_cfg *c = n->cfg[p->dir];
 	sim_time delay;
 

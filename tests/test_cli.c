@@ -1,0 +1,223 @@
+/* The command line as users and CI scripts see it: exit statuses, one-line
+ * errors naming file and line, and results that do not depend on --jobs. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *bin(void)
+{
+	const char *b = getenv("COAPSIM");
+	return b ? b : "build/coapsim";
+}
+
+static char tmpdir[64];
+
+static void mk_tmp(void)
+{
+	strcpy(tmpdir, "/tmp/coapsim-cli-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[4][256];
+	static int k;
+	char *p = path[k++ % 4];
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+/* Run a shell command; return the exit status, stderr in err. */
+static int run(const char *args, char *err, size_t errlen)
+{
+	char cmd[2048], errfile[128];
+	snprintf(errfile, sizeof(errfile), "%s/stderr.txt", tmpdir);
+	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>%s", bin(), args, errfile);
+	int st = system(cmd);
+	FILE *f = fopen(errfile, "r");
+	size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
+	err[n] = 0;
+	if (f)
+		fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void expect_error(const char *ini, const char *want)
+{
+	char err[4096], args[512];
+	mk_tmp();
+	const char *p = write_file("bad.ini", ini);
+	snprintf(args, sizeof(args), "validate %s", p);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "stderr: %s", err);
+	cr_assert_eq(count_lines(err), 1, "one line: %s", err);
+	char full[512];
+	snprintf(full, sizeof(full), "%s/bad.ini:%s", tmpdir, want);
+	cr_assert_not_null(strstr(err, full), "want '%s' in '%s'", full, err);
+	rm_tmp();
+}
+
+static const char good_group[] = "[group.s]\ncount = 10\n";
+
+Test(cli, unknown_key_names_line_and_suggestion)
+{
+	char ini[256];
+	snprintf(ini, sizeof(ini), "[link]\nlatency = 10ms\nlos = 5%%\n%s", good_group);
+	expect_error(ini, "3: unknown key 'los' in [link] (did you mean 'loss'?)");
+}
+
+Test(cli, bad_unit)
+{
+	char ini[256];
+	snprintf(ini, sizeof(ini), "[scenario]\n\nduration = 10xs\n%s", good_group);
+	expect_error(ini, "3:");
+}
+
+Test(cli, negative_count)
+{
+	expect_error("[scenario]\nseed = 1\n[group.s]\ncount = -5\n", "4:");
+}
+
+Test(cli, unbalanced_sweep)
+{
+	char ini[256];
+	snprintf(ini, sizeof(ini), "[link]\nloss = ${1%%, 2%%\n%s", good_group);
+	expect_error(ini, "2:");
+}
+
+Test(cli, missing_file)
+{
+	char err[4096];
+	mk_tmp();
+	cr_assert_eq(run("run /nonexistent/nope.ini", err, sizeof(err)), 2);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	cr_assert_not_null(strstr(err, "/nonexistent/nope.ini"), "%s", err);
+	rm_tmp();
+}
+
+Test(cli, usage_errors_exit_2)
+{
+	char err[4096];
+	mk_tmp();
+	cr_assert_eq(run("frobnicate", err, sizeof(err)), 2);
+	cr_assert_eq(run("run", err, sizeof(err)), 2);
+	cr_assert_eq(run("run x.ini --jobs 0", err, sizeof(err)), 2);
+	cr_assert_eq(run("--version", err, sizeof(err)), 0);
+	cr_assert_eq(run("--help", err, sizeof(err)), 0);
+	cr_assert_eq(run("run --help", err, sizeof(err)), 0);
+	rm_tmp();
+}
+
+static const char small[] =
+	"[scenario]\nduration = 2min\nseed = 3\nreplications = 3\n"
+	"[link]\nlatency = 80ms\njitter = uniform(0, 40ms)\nloss = ${5%, 25%}\n"
+	"rate = 250kbps\nduplicate = 2%\n"
+	"[bottleneck]\nrate = 1Mbps\nqueue = 20\n"
+	"[group.s]\ncount = 300\ntraffic = poisson(20s)\nstart = uniform(0, 20s)\n"
+	"[output]\npcap = no\n";
+
+Test(cli, validate_prints_the_run_matrix)
+{
+	char args[512], out[4096];
+	mk_tmp();
+	const char *p = write_file("small.ini", small);
+	snprintf(args, sizeof(args), "%s validate %s > %s/out.txt", bin(), p, tmpdir);
+	cr_assert_eq(system(args), 0);
+	snprintf(args, sizeof(args), "%s/out.txt", tmpdir);
+	FILE *f = fopen(args, "r");
+	size_t n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	fclose(f);
+	cr_assert_not_null(strstr(out, "p0 link.loss=5%"), "%s", out);
+	cr_assert_not_null(strstr(out, "p1 link.loss=25%"), "%s", out);
+	rm_tmp();
+}
+
+/* Drop what depends on the machine: wall time. */
+static void strip_wall(json_t *j)
+{
+	if (json_is_object(j)) {
+		json_object_del(j, "wall_s");
+		json_object_del(j, "events_per_s");
+		json_object_del(j, "command");
+		const char *k;
+		json_t *v;
+		json_object_foreach(j, k, v)
+			strip_wall(v);
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			strip_wall(v);
+	}
+}
+
+static json_t *run_jobs(const char *ini, int jobs)
+{
+	char args[512], err[4096], path[256];
+	snprintf(args, sizeof(args), "run %s --quiet --jobs %d --out %s/j%d", ini, jobs,
+		 tmpdir, jobs);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/j%d/summary.json", tmpdir, jobs);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	strip_wall(j);
+	return j;
+}
+
+Test(cli, jobs_do_not_change_results, .timeout = 120)
+{
+	mk_tmp();
+	const char *p = write_file("small.ini", small);
+	json_t *a = run_jobs(p, 1), *b = run_jobs(p, 2);
+	cr_assert(json_equal(a, b), "summary.json differs between --jobs 1 and 2");
+	json_t *runs = json_object_get(a, "runs");
+	cr_assert_eq(json_array_size(runs), 6, "2 points x 3 replications");
+	json_t *pt = json_array_get(json_object_get(a, "points"), 0);
+	json_t *dr = json_object_get(json_object_get(pt, "metrics"), "delivery_ratio");
+	cr_assert(json_is_real(json_object_get(dr, "mean")));
+	cr_assert(json_is_real(json_object_get(dr, "ci95")));
+	json_decref(a);
+	json_decref(b);
+	rm_tmp();
+}
+
+Test(cli, unwritable_output_is_exit_3_without_summary)
+{
+	char args[512], err[4096], path[256];
+	mk_tmp();
+	const char *p = write_file("small.ini", small);
+	/* A regular file where a folder should be: even root cannot write. */
+	write_file("blocker", "x");
+	snprintf(args, sizeof(args), "run %s --quiet --out %s/blocker/res", p, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 3, "%s", err);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	snprintf(path, sizeof(path), "%s/blocker/res/summary.json", tmpdir);
+	struct stat st;
+	cr_assert_neq(stat(path, &st), 0);
+	rm_tmp();
+}

@@ -85,7 +85,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
-	  OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libcoapsim.a
+	  OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libcoapsim.a
 	@for t in $(FUZZ_TARGETS); do \
 	  clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
 	    build/fuzz/libcoapsim.a -o build/fuzz/$$t $(LDLIBS) || exit 1; \

@@ -414,6 +414,13 @@ static void answer_duplicate(struct coap_srv_session *s,
 	}
 }
 
+static void pend_release(struct coap_srv_session *s, struct coap_pending *pd)
+{
+	pd->state = PEND_FREE;
+	pd->deadline = SIM_TIME_NEVER;
+	s->n_pend--;
+}
+
 /* Send the response of a pending request whose processing just ended. */
 static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 		    struct coap_pending *pd, sim_time now)
@@ -428,8 +435,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 			d->state = DEDUP_PIGGYBACKED;
 			d->code = pd->code;
 		}
-		pd->state = PEND_FREE;
-		pd->deadline = SIM_TIME_NEVER;
+		pend_release(s, pd);
 		return;
 	}
 	pd->resp_mid = s->next_mid++;
@@ -438,8 +444,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 	if (pd->req_type == COAP_NON) {
 		srv_send_response(s, env, COAP_NON, pd->code, pd->resp_mid,
 				  pd->token, pd->tkl);
-		pd->state = PEND_FREE;
-		pd->deadline = SIM_TIME_NEVER;
+		pend_release(s, pd);
 		return;
 	}
 	/* A separate response is itself confirmable and retransmitted. */
@@ -503,6 +508,7 @@ static void handle_request(struct coap_srv_session *s,
 		.dedup = di, .req_mid = m->mid,
 	};
 	memcpy(pd->token, m->token, m->tkl);
+	s->n_pend++;
 	/* §5.2.2: a CON request that will take long gets an empty ACK first. */
 	if (m->type == COAP_CON && delay > env->separate_after)
 		pd->deadline = now + env->separate_after;
@@ -526,10 +532,8 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 		/* The peer confirms (or rejects) one of our separate responses. */
 		for (uint32_t i = 0; i < env->p->nstart; i++) {
 			struct coap_pending *pd = &s->pend[i];
-			if (pd->state == PEND_SEPARATE_WAIT_ACK && pd->resp_mid == m.mid) {
-				pd->state = PEND_FREE;
-				pd->deadline = SIM_TIME_NEVER;
-			}
+			if (pd->state == PEND_SEPARATE_WAIT_ACK && pd->resp_mid == m.mid)
+				pend_release(s, pd);
 		}
 		return;
 	}
@@ -575,8 +579,7 @@ void coap_srv_session_expire(struct coap_srv_session *s,
 			srv_send_response(s, env, COAP_CON, pd->code, pd->resp_mid,
 					  pd->token, pd->tkl);
 		} else {
-			pd->state = PEND_FREE;
-			pd->deadline = SIM_TIME_NEVER;
+			pend_release(s, pd);
 		}
 	}
 }
@@ -585,6 +588,8 @@ sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nsta
 {
 	sim_time t = SIM_TIME_NEVER;
 
+	if (!s->n_pend)
+		return t;
 	for (uint32_t i = 0; i < nstart; i++)
 		if (s->pend[i].state != PEND_FREE && s->pend[i].deadline < t)
 			t = s->pend[i].deadline;

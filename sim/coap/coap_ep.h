@@ -156,6 +156,7 @@ struct coap_srv_session {
 	struct coap_pending *pend; /* nstart slots, caller-owned */
 	uint16_t next_mid;
 	uint8_t dedup_next;
+	uint8_t n_pend; /* pend[] slots in use */
 };
 
 struct coap_srv_session_cb {

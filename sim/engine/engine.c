@@ -30,10 +30,14 @@ static inline void place(struct sim_engine *e, uint32_t i,
 	ent.t->slot = i + 1;
 }
 
+/* A 4-ary heap: half the depth of a binary one, and the four children of
+ * a node share one or two cache lines. */
+#define ARITY 4
+
 static void sift_up(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
 {
 	while (i > 0) {
-		uint32_t parent = (i - 1) / 2;
+		uint32_t parent = (i - 1) / ARITY;
 		if (!before(&ent, &e->heap[parent]))
 			break;
 		place(e, i, e->heap[parent]);
@@ -45,11 +49,13 @@ static void sift_up(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
 static void sift_down(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
 {
 	for (;;) {
-		uint32_t c = 2 * i + 1;
-		if (c >= e->len)
+		uint32_t first = ARITY * i + 1, c = first;
+		if (first >= e->len)
 			break;
-		if (c + 1 < e->len && before(&e->heap[c + 1], &e->heap[c]))
-			c++;
+		uint32_t last = first + ARITY < e->len ? first + ARITY : e->len;
+		for (uint32_t k = first + 1; k < last; k++)
+			if (before(&e->heap[k], &e->heap[c]))
+				c = k;
 		if (!before(&e->heap[c], &ent))
 			break;
 		place(e, i, e->heap[c]);
@@ -64,7 +70,7 @@ static void remove_at(struct sim_engine *e, uint32_t i)
 
 	if (i == e->len)
 		return;
-	if (i > 0 && before(&last, &e->heap[(i - 1) / 2]))
+	if (i > 0 && before(&last, &e->heap[(i - 1) / ARITY]))
 		sift_up(e, i, last);
 	else
 		sift_down(e, i, last);

@@ -1,4 +1,4 @@
-/* The discrete-event core: a binary min-heap of intrusive timers.
+/* The discrete-event core: a 4-ary min-heap of intrusive timers.
  *
  * A struct sim_timer lives inside whatever owns it (a packet, an endpoint)
  * and remembers its heap slot, so arming, re-arming and cancelling are

@@ -1,0 +1,317 @@
+#include "trace.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcap/pcap.h>
+
+#include "../core/fsutil.h"
+#include "../core/options.h"
+
+#define IP6_HDR 40
+#define UDP_HDR 8
+#define FRAG_HDR 8
+#define PCAP_FILE_HDR 24
+#define PCAP_REC_HDR 16
+#define VBUF_SIZE (1u << 20)
+#define SNAPLEN 65535
+
+struct pcap_out {
+	FILE *fp;
+	pcap_dumper_t *d;
+	char *vbuf;
+	uint64_t bytes;  /* written to the current file */
+	unsigned index;  /* rotation number, 0 for the first file */
+	uint64_t packets;
+};
+
+struct trace {
+	pcap_t *pd;
+	struct pcap_out out[2]; /* 0 = tx, 1 = rx */
+	char dir[1024];
+	char run_id[64];
+	uint32_t mtu[2];
+	uint64_t max_bytes;
+	uint16_t port;
+	int err;
+	char errmsg[1536];
+	uint8_t dgram[UDP_HDR + SIM_MAX_DATAGRAM];
+	uint8_t pkt[IP6_HDR + FRAG_HDR + UDP_HDR + SIM_MAX_DATAGRAM];
+};
+
+void trace_addr(uint32_t ep, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0x20; a[1] = 0x01; a[2] = 0x0d; a[3] = 0xb8;
+	if (ep == UINT32_MAX) { /* the server: 2001:db8::1 */
+		a[15] = 1;
+		return;
+	}
+	/* endpoint i: 2001:db8:1::/48 with i + 1 in the low 32 bits */
+	uint64_t v = (uint64_t)ep + 1;
+	a[5] = 1;
+	a[12] = (uint8_t)(v >> 24); a[13] = (uint8_t)(v >> 16);
+	a[14] = (uint8_t)(v >> 8); a[15] = (uint8_t)v;
+}
+
+static void file_path(const struct trace *t, int which, unsigned index, char *buf,
+		      size_t len)
+{
+	const char *rx = which ? ".rx" : "";
+	if (index)
+		snprintf(buf, len, "%s/%s%s.%u.pcap", t->dir, t->run_id, rx, index);
+	else
+		snprintf(buf, len, "%s/%s%s.pcap", t->dir, t->run_id, rx);
+}
+
+static int fail(struct trace *t, const char *path, int e)
+{
+	if (!t->err) {
+		t->err = SIM_ERR_IO;
+		snprintf(t->errmsg, sizeof(t->errmsg), "%s: cannot write: %s", path,
+			 strerror(e));
+	}
+	return SIM_ERR_IO;
+}
+
+static int close_out(struct trace *t, int which)
+{
+	struct pcap_out *o = &t->out[which];
+	int rc = 0;
+
+	if (!o->d)
+		return 0;
+	pcap_dump_flush(o->d);
+	if (ferror(o->fp)) {
+		char path[1200];
+		file_path(t, which, o->index, path, sizeof(path));
+		rc = fail(t, path, errno ? errno : EIO);
+	}
+	/* pcap_dump_close() fcloses the stream; check what fclose saw. */
+	errno = 0;
+	pcap_dump_close(o->d);
+	if (errno && !rc && (errno == ENOSPC || errno == EIO || errno == EDQUOT)) {
+		char path[1200];
+		file_path(t, which, o->index, path, sizeof(path));
+		rc = fail(t, path, errno);
+	}
+	free(o->vbuf);
+	o->d = NULL;
+	o->fp = NULL;
+	o->vbuf = NULL;
+	return rc;
+}
+
+static int open_out(struct trace *t, int which, unsigned index)
+{
+	struct pcap_out *o = &t->out[which];
+	char path[1200];
+
+	file_path(t, which, index, path, sizeof(path));
+	o->fp = fopen(path, "wb");
+	if (!o->fp)
+		return fail(t, path, errno);
+	o->vbuf = malloc(VBUF_SIZE);
+	if (o->vbuf)
+		setvbuf(o->fp, o->vbuf, _IOFBF, VBUF_SIZE);
+	o->d = pcap_dump_fopen(t->pd, o->fp);
+	if (!o->d) {
+		fclose(o->fp);
+		free(o->vbuf);
+		o->fp = NULL;
+		o->vbuf = NULL;
+		if (!t->err) {
+			t->err = SIM_ERR_IO;
+			snprintf(t->errmsg, sizeof(t->errmsg), "%s: %s", path,
+				 pcap_geterr(t->pd));
+		}
+		return SIM_ERR_IO;
+	}
+	o->index = index;
+	o->bytes = PCAP_FILE_HDR;
+	return 0;
+}
+
+int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
+	       size_t errlen)
+{
+	struct trace *t = calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t) {
+		snprintf(err, errlen, "out of memory for a capture");
+		return SIM_ERR_NOMEM;
+	}
+	snprintf(t->dir, sizeof(t->dir), "%s", cfg->dir);
+	snprintf(t->run_id, sizeof(t->run_id), "%s", cfg->run_id);
+	t->mtu[TRACE_UP] = cfg->mtu_up;
+	t->mtu[TRACE_DOWN] = cfg->mtu_down;
+	t->max_bytes = cfg->max_bytes;
+	t->port = cfg->port;
+	if (fs_mkdir_p(cfg->dir, err, errlen) < 0) {
+		free(t);
+		return SIM_ERR_IO;
+	}
+	t->pd = pcap_open_dead_with_tstamp_precision(DLT_RAW, SNAPLEN,
+						     PCAP_TSTAMP_PRECISION_NANO);
+	if (!t->pd || open_out(t, 0, 0) < 0 || open_out(t, 1, 0) < 0) {
+		snprintf(err, errlen, "%s", t->err ? t->errmsg : "pcap: cannot open");
+		trace_close(t, NULL, 0);
+		return SIM_ERR_IO;
+	}
+	*out = t;
+	return 0;
+}
+
+/* RFC 1071 one's-complement sum. */
+static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
+{
+	for (; n > 1; p += 2, n -= 2)
+		acc += (uint32_t)(p[0] << 8 | p[1]);
+	if (n)
+		acc += (uint32_t)p[0] << 8;
+	return acc;
+}
+
+static uint16_t fold(uint32_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* The UDP datagram (header + payload) with the RFC 8200 §8.1 checksum. */
+static size_t build_udp(struct trace *t, const uint8_t src[16], const uint8_t dst[16],
+			const uint8_t *payload, size_t len)
+{
+	uint8_t *u = t->dgram;
+	size_t ulen = UDP_HDR + len;
+
+	put16(u, t->port);
+	put16(u + 2, t->port);
+	put16(u + 4, (uint32_t)ulen);
+	put16(u + 6, 0);
+	memcpy(u + UDP_HDR, payload, len);
+	/* pseudo-header: source, destination, upper-layer length, next header */
+	uint32_t acc = sum16(0, src, 16);
+	acc = sum16(acc, dst, 16);
+	acc += (uint32_t)(ulen >> 16) + (uint32_t)(ulen & 0xffff);
+	acc += 17;
+	acc = sum16(acc, u, ulen);
+	uint16_t ck = fold(acc);
+	put16(u + 6, ck ? ck : 0xffff); /* a zero checksum is sent as all ones */
+	return ulen;
+}
+
+static void ip6_header(uint8_t *h, uint32_t payload_len, uint8_t next,
+		       const uint8_t src[16], const uint8_t dst[16])
+{
+	h[0] = 0x60; h[1] = 0; h[2] = 0; h[3] = 0; /* version 6, TC 0, flow 0 */
+	put16(h + 4, payload_len);
+	h[6] = next;
+	h[7] = 64; /* hop limit */
+	memcpy(h + 8, src, 16);
+	memcpy(h + 24, dst, 16);
+}
+
+static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len,
+		      sim_time now)
+{
+	struct pcap_out *o = &t->out[which];
+	struct pcap_pkthdr h;
+
+	if (t->err || !o->d)
+		return;
+	if (t->max_bytes && o->bytes > PCAP_FILE_HDR &&
+	    o->bytes + PCAP_REC_HDR + len > t->max_bytes) {
+		unsigned next = o->index + 1;
+		if (close_out(t, which) < 0 || open_out(t, which, next) < 0)
+			return;
+	}
+	h.ts.tv_sec = (time_t)(now / 1000000000ull);
+	h.ts.tv_usec = (suseconds_t)(now % 1000000000ull); /* nanoseconds */
+	h.caplen = h.len = (bpf_u_int32)len;
+	pcap_dump((u_char *)o->d, &h, pkt);
+	o->bytes += PCAP_REC_HDR + len;
+	o->packets++;
+	if (ferror(o->fp)) {
+		char path[1200];
+		file_path(t, which, o->index, path, sizeof(path));
+		fail(t, path, errno ? errno : EIO);
+	}
+}
+
+static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
+		   uint32_t pkt_id, const uint8_t *payload, size_t len, sim_time now)
+{
+	uint8_t a_ep[16], a_srv[16];
+	const uint8_t *src, *dst;
+
+	if (!t || t->err)
+		return;
+	if (len > SIM_MAX_DATAGRAM)
+		len = SIM_MAX_DATAGRAM;
+	trace_addr(ep, a_ep);
+	trace_addr(UINT32_MAX, a_srv);
+	src = dir == TRACE_UP ? a_ep : a_srv;
+	dst = dir == TRACE_UP ? a_srv : a_ep;
+	size_t ulen = build_udp(t, src, dst, payload, len);
+	uint32_t mtu = t->mtu[dir];
+
+	if (IP6_HDR + ulen <= mtu) {
+		ip6_header(t->pkt, (uint32_t)ulen, 17, src, dst);
+		memcpy(t->pkt + IP6_HDR, t->dgram, ulen);
+		write_pkt(t, which, t->pkt, IP6_HDR + ulen, now);
+		return;
+	}
+	/* RFC 8200 §4.5: fragments of at most `per` bytes of the datagram,
+	 * a multiple of 8 except the last, behind a Fragment header. */
+	size_t per = ((mtu - IP6_HDR - FRAG_HDR) / 8) * 8;
+	for (size_t off = 0; off < ulen; off += per) {
+		size_t n = ulen - off < per ? ulen - off : per;
+		bool more = off + n < ulen;
+		uint8_t *f = t->pkt + IP6_HDR;
+		ip6_header(t->pkt, (uint32_t)(FRAG_HDR + n), 44, src, dst);
+		f[0] = 17; /* next header: UDP */
+		f[1] = 0;
+		put16(f + 2, (uint32_t)((off / 8) << 3 | (more ? 1 : 0)));
+		f[4] = (uint8_t)(pkt_id >> 24); f[5] = (uint8_t)(pkt_id >> 16);
+		f[6] = (uint8_t)(pkt_id >> 8); f[7] = (uint8_t)pkt_id;
+		memcpy(f + FRAG_HDR, t->dgram + off, n);
+		write_pkt(t, which, t->pkt, IP6_HDR + FRAG_HDR + n, now);
+	}
+}
+
+void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
+	      const uint8_t *udp_payload, size_t len, sim_time now)
+{
+	record(t, 0, ep, dir, pkt_id, udp_payload, len, now);
+}
+
+void trace_rx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
+	      const uint8_t *udp_payload, size_t len, sim_time now)
+{
+	record(t, 1, ep, dir, pkt_id, udp_payload, len, now);
+}
+
+int trace_close(struct trace *t, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!t)
+		return 0;
+	close_out(t, 0);
+	close_out(t, 1);
+	if (t->pd)
+		pcap_close(t->pd);
+	rc = t->err;
+	if (rc && err && errlen)
+		snprintf(err, errlen, "%s", t->errmsg);
+	free(t);
+	return rc;
+}

@@ -1,0 +1,281 @@
+/* Captures as Wireshark sees them: runs of the real binary read back with
+ * tshark (Debian tshark), the dissectors of an independent implementation. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../sim/trace/trace.h"
+
+static const char *bin(void)
+{
+	const char *b = getenv("COAPSIM");
+	return b ? b : "build/coapsim";
+}
+
+static char dir[64];
+
+static void mk(void)
+{
+	strcpy(dir, "/tmp/coapsim-trace-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Output of a shell command, as a number (a count from wc -l, say). */
+static long sh_num(const char *fmt, ...)
+{
+	char cmd[2048], out[64] = "";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p), "no output from: %s", cmd);
+	pclose(p);
+	return strtol(out, NULL, 10);
+}
+
+/* tshark -r FILE -Y FILTER, counting frames; checksums verified. */
+static long count(const char *file, const char *filter)
+{
+	return sh_num("tshark -o udp.check_checksum:TRUE -r '%s' -Y '%s' 2>/dev/null | wc -l",
+		      file, filter);
+}
+
+static json_t *metrics(const char *out)
+{
+	char path[256];
+	json_error_t je;
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	json_t *m = json_object_get(json_array_get(json_object_get(j, "runs"), 0), "metrics");
+	json_incref(m);
+	json_decref(j);
+	return m;
+}
+
+static long metric(json_t *m, const char *name)
+{
+	json_t *v = json_object_get(m, name);
+	cr_assert(json_is_integer(v), "metric %s", name);
+	return (long)json_integer_value(v);
+}
+
+static int run_scenario(const char *ini, const char *extra)
+{
+	char path[256], cmd[1024];
+	snprintf(path, sizeof(path), "%s/s.ini", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(ini, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s run %s --quiet --jobs 1 --out %s/out %s 2>%s/err",
+		 bin(), path, dir, extra, dir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Loss, jitter (reordering), duplication, and 1500-byte payloads over a
+ * 1280-byte MTU (two fragments each). */
+static const char lossy[] =
+	"[scenario]\nduration = 3min\nseed = 5\n"
+	"[link]\nlatency = 100ms\njitter = uniform(0, 80ms)\nloss = 10%\n"
+	"duplicate = 5%\nrate = 250kbps\nmtu = 1280\n"
+	"[group.s]\ncount = 100\ntraffic = periodic(30s)\nstart = uniform(0, 30s)\n"
+	"payload = ${16, 1500}\n";
+
+Test(trace, tshark_agrees_with_the_metrics, .timeout = 300)
+{
+	char tx[256], rx[256];
+	mk();
+	cr_assert_eq(run_scenario(lossy, ""), 0);
+	for (int point = 0; point < 2; point++) {
+		char out[128], sub[160];
+		snprintf(out, sizeof(out), "%s/out", dir);
+		snprintf(tx, sizeof(tx), "%s/pcap/p%d-r0.pcap", out, point);
+		snprintf(rx, sizeof(rx), "%s/pcap/p%d-r0.rx.pcap", out, point);
+		/* metrics of this point's run */
+		json_error_t je;
+		snprintf(sub, sizeof(sub), "%s/summary.json", out);
+		json_t *j = json_load_file(sub, 0, &je);
+		json_t *m = json_object_get(json_array_get(json_object_get(j, "runs"), point),
+					    "metrics");
+		long sent = metric(m, "packets_sent"), lost = metric(m, "packets_lost");
+		long dups = metric(m, "duplicates"), retx = metric(m, "retransmissions");
+		cr_assert_gt(lost, 0);
+		cr_assert_gt(dups, 0);
+		cr_assert_gt(retx, 0);
+
+		cr_assert_eq(count(tx, "_ws.malformed"), 0, "malformed in %s", tx);
+		cr_assert_eq(count(rx, "_ws.malformed"), 0, "malformed in %s", rx);
+		cr_assert_eq(count(tx, "_ws.expert.severity == error"), 0, "errors in %s", tx);
+		cr_assert_eq(count(tx, "udp.checksum.status == \"Bad\""), 0);
+		/* Every datagram's checksum was verified, not skipped. */
+		cr_assert_eq(count(tx, "udp.checksum.status == \"Good\""), sent);
+		/* The capture is the source of truth for the channel metrics. */
+		cr_assert_eq(count(tx, "coap"), sent, "CoAP packets in %s", tx);
+		cr_assert_eq(count(rx, "coap"), sent - lost + dups, "CoAP packets in %s", rx);
+		/* Wireshark's own retransmission analysis. */
+		cr_assert_eq(count(tx, "coap.retransmitted && coap.type == 0"), retx);
+		if (point == 1) {
+			/* 1500-byte payloads: two fragments, reassembled by Wireshark. */
+			cr_assert_gt(count(tx, "ipv6.fragment"), 0);
+			cr_assert_eq(count(tx, "ipv6.fraghdr.offset == 0 && ipv6.fraghdr.more == 1"),
+				     count(tx, "udp.length > 1400"));
+			cr_assert_eq(count(tx, "coap && ipv6.reassembled_in"), 0);
+		}
+		/* Addresses from 2001:db8::/32, port 5683 both ways, ns timestamps. */
+		cr_assert_eq(count(tx, "coap && !(ipv6.src == 2001:db8::/32 && "
+				       "ipv6.dst == 2001:db8::/32)"), 0);
+		cr_assert_eq(count(tx, "udp && !(udp.srcport == 5683 && udp.dstport == 5683)"), 0);
+		cr_assert_eq(sh_num("tshark -r '%s' -c 1 -T fields -e frame.time_epoch 2>/dev/null"
+				    " | grep -c '\\.[0-9]\\{9\\}'", tx), 1);
+		json_decref(j);
+	}
+	rm();
+}
+
+Test(trace, endpoint_addresses)
+{
+	uint8_t a[16];
+	/* endpoint 0 -> 2001:db8:1::1, endpoint 0x12345 -> 2001:db8:1::1:2346 */
+	const uint8_t e0[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	const uint8_t e1[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0,
+				0, 0, 0, 0, 0, 0x01, 0x23, 0x46};
+	const uint8_t srv[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	trace_addr(0, a);
+	cr_assert_arr_eq(a, e0, 16);
+	trace_addr(0x12345, a);
+	cr_assert_arr_eq(a, e1, 16);
+	trace_addr(UINT32_MAX, a);
+	cr_assert_arr_eq(a, srv, 16);
+}
+
+Test(trace, one_packet_bytes)
+{
+	struct trace *t;
+	char err[256], path[256];
+	mk();
+	struct trace_cfg c = {.dir = dir, .run_id = "x", .mtu_up = 1280,
+			      .mtu_down = 1280, .port = 5683};
+	cr_assert_eq(trace_open(&t, &c, err, sizeof(err)), 0, "%s", err);
+	/* CoAP ping: CON, 0.00, MID 0x0001 */
+	const uint8_t ping[4] = {0x40, 0x00, 0x00, 0x01};
+	trace_tx(t, 0, TRACE_UP, 0, ping, 4, 1500000001ull);
+	cr_assert_eq(trace_close(t, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/x.pcap", dir);
+	FILE *f = fopen(path, "rb");
+	uint8_t b[256];
+	size_t n = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	/* 24-byte file header + 16-byte record header + 40 IPv6 + 8 UDP + 4 */
+	cr_assert_eq(n, 24 + 16 + 52);
+	cr_assert_eq(b[0], 0x4d); /* a1b23c4d little-endian: nanosecond pcap */
+	cr_assert_eq(b[20], 101); /* LINKTYPE_RAW */
+	const uint8_t *r = b + 24;
+	cr_assert_eq(r[0] | r[1] << 8 | r[2] << 16 | (uint32_t)r[3] << 24, 1); /* 1 s */
+	cr_assert_eq(r[4] | r[5] << 8 | r[6] << 16 | (uint32_t)r[7] << 24, 500000001);
+	const uint8_t *ip = b + 40;
+	cr_assert_eq(ip[0], 0x60);               /* version 6 */
+	cr_assert_eq(ip[4] << 8 | ip[5], 12);    /* payload length: UDP 8 + 4 */
+	cr_assert_eq(ip[6], 17);                 /* next header UDP */
+	cr_assert_eq(ip[7], 64);                 /* hop limit */
+	const uint8_t *u = ip + 40;
+	cr_assert_eq(u[0] << 8 | u[1], 5683);
+	cr_assert_eq(u[2] << 8 | u[3], 5683);
+	cr_assert_eq(u[4] << 8 | u[5], 12);
+	/* Checksum by hand (RFC 1071 over the pseudo-header and datagram):
+	 * src 2001:0db8:0001:0000:0000:0000:0000:0001 -> 0x2001+0x0db8+0x0001+0x0001
+	 * dst 2001:0db8::1                           -> 0x2001+0x0db8+0x0001
+	 * length 12 (0x000c), next header 17 (0x0011)
+	 * UDP 0x1633 0x1633 0x000c, data 0x4000 0x0001
+	 * sum = 0x2001*2 + 0x0db8*2 + 0x0001*3 + 0x000c*2 + 0x0011
+	 *     + 0x1633*2 + 0x4000 + 0x0001
+	 *     = 0x4002 + 0x1b70 + 0x3 + 0x18 + 0x11 + 0x2c66 + 0x4000 + 0x1
+	 *     = 0xc805, no carry -> checksum ~0xc805 = 0x37fa */
+	cr_assert_eq(u[6] << 8 | u[7], 0x37fa);
+	cr_assert_eq(count(path, "udp.checksum.status == \"Good\" && coap.code == 0"), 1);
+	rm();
+}
+
+Test(trace, rotation_keeps_every_file_under_the_limit, .timeout = 120)
+{
+	mk();
+	cr_assert_eq(run_scenario(lossy, "--set output.pcap_max=20kB --set link.loss=0 "
+					 "--set link.duplicate=0"),
+		     0);
+	char out[128];
+	snprintf(out, sizeof(out), "%s/out", dir);
+	json_t *m = metrics(out);
+	long sent = metric(m, "packets_sent");
+	json_decref(m);
+	long files = sh_num("ls %s/pcap/p0-r0*.pcap | grep -v rx | wc -l", out);
+	cr_assert_gt(files, 2);
+	cr_assert_eq(sh_num("find %s/pcap -name '*.pcap' -size +20000c | wc -l", out), 0);
+	cr_assert_eq(sh_num("cat $(ls %s/pcap/p0-r0*.pcap | grep -v rx) >/dev/null; "
+			    "for f in $(ls %s/pcap/p0-r0*.pcap | grep -v rx); do "
+			    "tshark -r $f -Y coap 2>/dev/null; done | wc -l", out, out),
+		     sent);
+	rm();
+}
+
+Test(trace, unwritable_capture_folder_is_exit_3)
+{
+	char blocker[128], path[256];
+	mk();
+	snprintf(blocker, sizeof(blocker), "%s/blocker", dir);
+	FILE *f = fopen(blocker, "w");
+	fclose(f);
+	char extra[256];
+	snprintf(extra, sizeof(extra), "--set output.pcap_dir=%s/sub", blocker);
+	/* --out sets the capture folder to OUT/pcap; make OUT/pcap a file. */
+	char out[160];
+	snprintf(out, sizeof(out), "%s/out", dir);
+	mkdir(out, 0777);
+	snprintf(path, sizeof(path), "%s/out/pcap", dir);
+	f = fopen(path, "w");
+	fclose(f);
+	cr_assert_eq(run_scenario(lossy, ""), 3);
+	cr_assert_eq(sh_num("wc -l < %s/err", dir), 1);
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/out/summary.json", dir);
+	cr_assert_neq(stat(path, &st), 0, "no summary after a failed run");
+	rm();
+}
+
+Test(trace, full_disk_is_exit_3)
+{
+	/* /dev/full fails every write with ENOSPC: a capture there fails at
+	 * the first flush. */
+	struct trace *t;
+	char err[512];
+	mk();
+	char link[160];
+	snprintf(link, sizeof(link), "%s/full", dir);
+	mkdir(link, 0777);
+	char target[200];
+	snprintf(target, sizeof(target), "%s/x.pcap", link);
+	cr_assert_eq(symlink("/dev/full", target), 0);
+	struct trace_cfg c = {.dir = link, .run_id = "x", .mtu_up = 1280,
+			      .mtu_down = 1280, .port = 5683};
+	if (trace_open(&t, &c, err, sizeof(err)) == 0) {
+		const uint8_t ping[4] = {0x40, 0x00, 0x00, 0x01};
+		for (int i = 0; i < 30000; i++) /* more than the 1 MiB buffer */
+			trace_tx(t, 0, TRACE_UP, 0, ping, 4, (sim_time)i);
+		cr_assert_eq(trace_close(t, err, sizeof(err)), SIM_ERR_IO);
+	}
+	cr_assert_not_null(strstr(err, "No space left on device"), "%s", err);
+	rm();
+}

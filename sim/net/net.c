@@ -49,7 +49,8 @@ static void pkt_fire(struct sim_engine *e, struct sim_timer *t);
 static int pool_grow(struct net *n, bool big)
 {
 	size_t count = big ? 16 : POOL_BLOCK;
-	size_t each = sizeof(struct net_pkt) + (big ? SIM_MAX_DATAGRAM : 0);
+	/* rounded up so every packet in the block stays aligned */
+	size_t each = (sizeof(struct net_pkt) + (big ? SIM_MAX_DATAGRAM : 0) + 15) & ~(size_t)15;
 	char *blk;
 
 	if (n->n_blocks == n->cap_blocks) {

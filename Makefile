@@ -26,7 +26,7 @@ TESTBIN := $(BUILD)/unit_tests
 
 # Debian packages: header or tool each one provides.
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
-            gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind
+            gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
@@ -58,7 +58,7 @@ endif
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  echo "Installing Debian packages: $(DEB_PKGS)"; \
-	  { [ -n "$$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit)" ] || apt-get update -qq; } && \
+	  apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
 	else \
 	  echo "coapsim needs Debian packages; run as root:"; \

@@ -38,8 +38,13 @@ run "1M endpoints, 10 min"   --set group.sensors.count=1000000 --set scenario.du
 echo "== 100k endpoints, 1 simulated hour"
 run "100k x 1h, no pcap"     --set group.sensors.count=100000
 run "100k x 1h, pcap"        --set group.sensors.count=100000 --set output.pcap=yes
-echo "== memory per idle endpoint (1M endpoints that never send)"
-run "1M idle"  --set group.sensors.count=1000000 --set scenario.duration=1s \
-	--set group.sensors.start=const(2s)
-run "1 idle"   --set group.sensors.count=1 --set scenario.duration=1s \
-	--set group.sensors.start=const(2s)
+echo "== memory per idle endpoint (endpoints that never send)"
+idle() {
+	$TIME -f '%M' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs 1 \
+		--out "$OUT/idle" --set group.sensors.count=$1 --set scenario.duration=1s \
+		--set 'group.sensors.start=const(2s)'
+	cat "$OUT/time"
+}
+a=$(idle 1); b=$(idle 1000000)
+awk -v a="$a" -v b="$b" 'BEGIN { printf "1M idle endpoints: %.1f MB peak, %.0f bytes per endpoint\n",
+	b / 1024, (b - a) * 1024 / 1e6 }'

@@ -26,7 +26,8 @@ TESTBIN := $(BUILD)/unit_tests
 
 # Debian packages: header or tool each one provides.
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
-            gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time
+            gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
+            libxml2-utils
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
@@ -69,6 +70,7 @@ deps:
 test: check-deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	COAPSIM=$(abspath $(BIN)) $(TESTBIN) --jobs $${TEST_JOBS:-2}
+	$(BIN) check scenarios/regress --quiet --out $(BUILD)/regress --junit $(BUILD)/regress-junit.xml
 
 demo: check-deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -1,5 +1,7 @@
 /* coapsim command line: run, validate, --help, --version. */
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include "../core/version.h"
+#include "../run/check.h"
 #include "../run/runner.h"
 #include "../scenario/scenario.h"
 
@@ -20,13 +23,16 @@ static const char usage_main[] =
 	"  run SCENARIO [options]   run every point of the scenario's sweep, each\n"
 	"                           `replications` times; print a summary table and\n"
 	"                           write summary.json, runs.csv and captures\n"
+	"  check SCENARIO|DIR ...   run scenarios (a DIR means every *.ini in it) and\n"
+	"                           judge their [expect] sections; exit 1 if one fails\n"
 	"  validate SCENARIO        parse only: print the run matrix or the errors\n"
 	"\n"
 	"  coapsim COMMAND --help   options of a command\n"
 	"  coapsim --version        version\n"
 	"\n"
-	"exit status: 0 success, 2 bad usage or invalid scenario, 3 a run could\n"
-	"not complete (I/O error, out of memory, backend missing)\n";
+	"exit status: 0 success, 1 an expectation failed (check), 2 bad usage or\n"
+	"an invalid scenario, 3 a run could not complete (I/O error, out of\n"
+	"memory, backend missing)\n";
 
 static const char usage_run[] =
 	"usage: coapsim run SCENARIO [options]\n"
@@ -42,6 +48,26 @@ static const char usage_run[] =
 	"  --no-pcap            no captures\n"
 	"  --backend native|ns3 overrides scenario.backend\n"
 	"  --quiet              no progress bar, no table\n";
+
+static const char usage_check[] =
+	"usage: coapsim check SCENARIO|DIR ... [options]\n"
+	"\n"
+	"Runs each scenario (a DIR means every *.ini in it, in name order) and\n"
+	"prints one PASS/FAIL line per [expect] entry and sweep point.  With\n"
+	"replications, `metric = >= X` holds when the lower end of the 95%\n"
+	"confidence interval (Student t) is >= X, `<=` uses the upper end, and\n"
+	"`==` needs the interval to contain X; a single run is compared as is.\n"
+	"\n"
+	"  --junit FILE         also write JUnit XML (one testcase per expectation)\n"
+	"  --tap                print TAP instead of PASS/FAIL lines\n"
+	"  --baseline FILE      compare with an earlier summary.json: a metric fails\n"
+	"                       when it got worse, the change is significant (Welch's\n"
+	"                       t-test, 95%) and larger than [expect] tolerance (1%)\n"
+	"  and every option of `coapsim run` (--set, --seed, --replications, --jobs,\n"
+	"  --out DIR: results of each scenario go to DIR/NAME, --no-pcap, --quiet)\n"
+	"\n"
+	"exit status: 0 all expectations hold, 1 one failed, 2 bad usage or an\n"
+	"invalid scenario, 3 a run could not complete\n";
 
 static const char usage_validate[] =
 	"usage: coapsim validate SCENARIO [--set KEY=VALUE]...\n"
@@ -72,6 +98,9 @@ static int parse_u64(const char *s, uint64_t *out)
 
 struct cli {
 	const char *scenario;
+	const char **paths; /* check: every positional argument */
+	size_t n_paths;
+	struct check_opts co;
 	const char **sets;
 	size_t n_sets;
 	const char *backend;
@@ -82,10 +111,12 @@ struct cli {
 static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 		      bool run_opts)
 {
+	bool is_check = !strcmp(cmd, "check");
 	uint64_t v;
 
-	c->sets = calloc((size_t)argc, sizeof(*c->sets));
-	if (!c->sets)
+	c->sets = calloc((size_t)argc + 1, sizeof(*c->sets));
+	c->paths = calloc((size_t)argc + 1, sizeof(*c->paths));
+	if (!c->sets || !c->paths)
 		return EXIT_RUN;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -93,8 +124,20 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 		bool takes = true;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(run_opts ? usage_run : usage_validate, stdout);
+			fputs(is_check ? usage_check : run_opts ? usage_run : usage_validate,
+			      stdout);
 			exit(EXIT_OK);
+		} else if (is_check && !strcmp(a, "--junit")) {
+			if (!val || !*val)
+				return bad_usage(cmd, "%s needs a file", a);
+			c->co.junit = val;
+		} else if (is_check && !strcmp(a, "--baseline")) {
+			if (!val || !*val)
+				return bad_usage(cmd, "%s needs a summary.json", a);
+			c->co.baseline = val;
+		} else if (is_check && !strcmp(a, "--tap")) {
+			c->co.tap = true;
+			takes = false;
 		} else if (!strcmp(a, "--set")) {
 			if (!val)
 				return bad_usage(cmd, "%s needs KEY=VALUE", a);
@@ -132,20 +175,23 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 		} else if (a[0] == '-' && a[1]) {
 			return bad_usage(cmd, "unknown option '%s'", a);
 		} else {
-			if (c->scenario)
+			if (c->scenario && !is_check)
 				return bad_usage(cmd, "one scenario at a time, '%s' is extra", a);
-			c->scenario = a;
+			if (!c->scenario)
+				c->scenario = a;
+			c->paths[c->n_paths++] = a;
 			takes = false;
 		}
 		if (takes)
 			i++;
 	}
 	if (!c->scenario)
-		return bad_usage(cmd, "%s", "needs a SCENARIO file");
+		return bad_usage(cmd, "%s", is_check ? "needs a SCENARIO file or folder"
+						      : "needs a SCENARIO file");
 	return EXIT_OK;
 }
 
-static int load(struct cli *c, struct scenario_src **src)
+static int load_path(struct cli *c, const char *path, struct scenario_src **src)
 {
 	char err[SCN_ERR_LEN];
 	char backend_set[64];
@@ -155,12 +201,17 @@ static int load(struct cli *c, struct scenario_src **src)
 		snprintf(backend_set, sizeof(backend_set), "scenario.backend=%s", c->backend);
 		c->sets[n++] = backend_set;
 	}
-	int rc = scenario_load(src, c->scenario, c->sets, n, err, sizeof(err));
+	int rc = scenario_load(src, path, c->sets, n, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+static int load(struct cli *c, struct scenario_src **src)
+{
+	return load_path(c, c->scenario, src);
 }
 
 static int cmd_validate(int argc, char **argv)
@@ -196,6 +247,7 @@ static int cmd_validate(int argc, char **argv)
 		scenario_src_del(src);
 	}
 	free(c.sets);
+	free(c.paths);
 	return rc;
 }
 
@@ -213,10 +265,130 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 			c.ro.jobs = n > 0 ? (unsigned)n : 1;
 		}
 		c.ro.command_line = cmdline;
-		rc = runner_run(src, &c.ro);
+		rc = runner_run(src, &c.ro, NULL, NULL);
 		scenario_src_del(src);
 	}
 	free(c.sets);
+	free(c.paths);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The scenario files a check argument names: the file, or a folder's *.ini. */
+static int expand_path(const char *p, char ***files, size_t *n, size_t *cap)
+{
+	struct stat st;
+	size_t first = *n;
+
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(p);
+		struct dirent *e;
+		if (!d) {
+			fprintf(stderr, "%s: cannot read: %s\n", p, strerror(errno));
+			return EXIT_USAGE;
+		}
+		while ((e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+			if (len < 5 || strcmp(e->d_name + len - 4, ".ini"))
+				continue;
+			if (*n == *cap) {
+				*cap = *cap ? 2 * *cap : 16;
+				char **nf = realloc(*files, *cap * sizeof(*nf));
+				if (!nf) {
+					closedir(d);
+					return EXIT_RUN;
+				}
+				*files = nf;
+			}
+			if (asprintf(&(*files)[*n], "%s/%s", p, e->d_name) < 0) {
+				closedir(d);
+				return EXIT_RUN;
+			}
+			(*n)++;
+		}
+		closedir(d);
+		qsort(*files + first, *n - first, sizeof(**files), by_name);
+		if (*n == first) {
+			fprintf(stderr, "%s: no *.ini scenario in this folder\n", p);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		char **nf = realloc(*files, *cap * sizeof(*nf));
+		if (!nf)
+			return EXIT_RUN;
+		*files = nf;
+	}
+	(*files)[*n] = strdup(p);
+	if (!(*files)[*n])
+		return EXIT_RUN;
+	(*n)++;
+	return EXIT_OK;
+}
+
+static int cmd_check(int argc, char **argv, const char *cmdline)
+{
+	struct cli c = {0};
+	char **files = NULL;
+	size_t n = 0, cap = 0;
+	int rc = parse_opts("check", argc, argv, &c, true);
+
+	for (size_t i = 0; rc == EXIT_OK && i < c.n_paths; i++)
+		rc = expand_path(c.paths[i], &files, &n, &cap);
+	/* Every scenario must be valid before the first one runs. */
+	struct scenario_src **srcs = rc == EXIT_OK ? calloc(n + 1, sizeof(*srcs)) : NULL;
+	if (rc == EXIT_OK && !srcs)
+		rc = EXIT_RUN;
+	for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
+		rc = load_path(&c, files[i], &srcs[i]);
+		if (rc == EXIT_OK)
+			rc = check_validate(srcs[i]);
+	}
+	struct check_suite *suite = rc == EXIT_OK ? check_suite_new(&c.co) : NULL;
+	if (rc == EXIT_OK && !suite)
+		rc = EXIT_RUN;
+	if (rc == EXIT_OK) {
+		if (!c.ro.jobs) {
+			long nc = sysconf(_SC_NPROCESSORS_ONLN);
+			c.ro.jobs = nc > 0 ? (unsigned)nc : 1;
+		}
+		c.ro.command_line = cmdline;
+		c.ro.no_table = true;
+		const char *out = c.ro.out_dir;
+		for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
+			char dir[4096];
+			struct scenario_cfg cfg;
+			char err[SCN_ERR_LEN];
+			if (out) {
+				/* --out DIR: one folder per scenario under it. */
+				if (scenario_point_cfg(srcs[i], 0, &cfg, err, sizeof(err)) < 0) {
+					rc = EXIT_RUN;
+					break;
+				}
+				snprintf(dir, sizeof(dir), "%s/%s", out, cfg.name);
+				scenario_cfg_free(&cfg);
+				c.ro.out_dir = dir;
+			}
+			rc = check_scenario(suite, srcs[i], &c.ro);
+		}
+		if (rc == EXIT_OK)
+			rc = check_finish(suite);
+	}
+	check_suite_del(suite);
+	for (size_t i = 0; srcs && i < n; i++)
+		scenario_src_del(srcs[i]);
+	free(srcs);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	free(c.sets);
+	free(c.paths);
 	return rc;
 }
 
@@ -244,6 +416,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 2, argv + 2, cmdline);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 2, argv + 2, cmdline);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);

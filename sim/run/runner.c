@@ -538,7 +538,53 @@ static void print_table(struct runner *r, size_t n_points, uint32_t reps)
 	}
 }
 
-int runner_run(const struct scenario_src *src, const struct runner_opts *o)
+struct runner_view {
+	struct runner *r;
+	size_t n_points;
+	uint32_t reps;
+};
+
+size_t runner_view_points(const struct runner_view *v) { return v->n_points; }
+uint32_t runner_view_reps(const struct runner_view *v) { return v->reps; }
+const char *runner_view_out_dir(const struct runner_view *v) { return v->r->out_dir; }
+
+int runner_view_values(const struct runner_view *v, size_t point, const char *group,
+		       const char *metric, double *vals, bool *nulls)
+{
+	int gi = -1;
+
+	if (group) {
+		struct scenario_cfg pc;
+		char err[SCN_ERR_LEN];
+		if (scenario_point_cfg(v->r->src, point, &pc, err, sizeof(err)) < 0)
+			return SIM_ERR_NOMEM;
+		for (size_t g = 0; g < pc.n_groups; g++)
+			if (!strcmp(pc.groups[g].name, group))
+				gi = (int)g;
+		scenario_cfg_free(&pc);
+		if (gi < 0)
+			return SIM_ERR_NOTFOUND;
+	}
+	for (uint32_t k = 0; k < v->reps; k++) {
+		const struct run_result *res = &v->r->runs[point * v->reps + k].res;
+		struct metric_field f[METRIC_FIELDS_MAX];
+		/* A single group is the whole run; several have their own
+		 * counters but share the channel. */
+		bool single = res->n_groups == 1;
+		const struct run_metrics *m = gi < 0 || single ? &res->total : &res->groups[gi];
+		size_t n = metric_fields(m, gi < 0 || single, f), j;
+		for (j = 0; j < n && strcmp(f[j].name, metric); j++)
+			;
+		if (j == n)
+			return SIM_ERR_NOTFOUND;
+		vals[k] = f[j].value;
+		nulls[k] = f[j].null;
+	}
+	return 0;
+}
+
+int runner_run(const struct scenario_src *src, const struct runner_opts *o,
+	       runner_done_fn done, void *ud)
 {
 	struct runner r = {.src = src, .o = o};
 	struct scenario_cfg cfg;
@@ -622,10 +668,10 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o)
 	}
 	if (tty) {
 		for (;;) {
-			size_t done = 0;
+			size_t finished = 0;
 			for (size_t i = 0; i < r.n_runs; i++)
-				done += (size_t)atomic_load(&r.runs[i].done);
-			if (done == r.n_runs || atomic_load(&r.failed))
+				finished += (size_t)atomic_load(&r.runs[i].done);
+			if (finished == r.n_runs || atomic_load(&r.failed))
 				break;
 			progress(&r, per_run, now_s() - t0, false);
 			struct timespec ts = {0, 200 * 1000 * 1000};
@@ -661,9 +707,13 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o)
 			remove(part);
 		}
 	}
-	if (status == EXIT_OK && !o->quiet) {
+	if (status == EXIT_OK && !o->quiet && !o->no_table) {
 		print_table(&r, n_points, reps);
 		printf("results: %s/summary.json\n", r.out_dir);
+	}
+	if (status == EXIT_OK && done) {
+		struct runner_view v = {&r, n_points, reps};
+		status = done(ud, &v);
 	}
 	free(r.runs);
 	return status;

@@ -566,6 +566,58 @@ static int set_radio(struct cc *c, const struct keydef *kd, void *obj)
 	    did_you_mean(dym, sizeof(dym), c->val, cands, SIM_ARRAY_LEN(cands)));
 }
 
+/* [coap] preset: named starting points for the RFC 7252 §4.8 transmission
+ * parameters; keys written in [coap] override them.  MAX_TRANSMIT_WAIT in
+ * the comments is ACK_TIMEOUT * (2^(MAX_RETRANSMIT+1) - 1) * RANDOM_FACTOR. */
+struct coap_preset {
+	const char *name;
+	sim_time ack_timeout;
+	double random_factor;
+	uint32_t max_retransmit, nstart;
+};
+
+static const struct coap_preset coap_presets[] = {
+    /* RFC 7252 §4.8 defaults: 2 s, 1.5, 4, 1 (MAX_TRANSMIT_WAIT 93 s). */
+    {"rfc7252", SIM_S(2), 1.5, 4, 1},
+    /* Geostationary satellite: ~550 ms propagation RTT, plus link-layer
+     * retransmission and queueing, gives RTTs up to ~2 s.  ACK_TIMEOUT 6 s
+     * keeps the first timeout above three worst-case RTTs so it is not
+     * spurious (§4.8.1 lets ACK_TIMEOUT follow known RTTs); one more
+     * retransmission than the default rides out loss bursts
+     * (MAX_TRANSMIT_WAIT 567 s). */
+    {"lossy-satellite", SIM_S(6), 1.5, 5, 1},
+    /* Wired or Wi-Fi LAN, RTT well under 10 ms: ACK_TIMEOUT 500 ms still
+     * leaves 50x headroom and recovers a loss 4x sooner than the default
+     * (MAX_TRANSMIT_WAIT 23.25 s). */
+    {"low-latency-lan", SIM_MS(500), 1.5, 4, 1},
+};
+
+static int set_coap_preset(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *cands[SIM_ARRAY_LEN(coap_presets)];
+	struct coap_cfg *cc = obj;
+	char dym[96];
+
+	(void)kd;
+	for (size_t i = 0; i < SIM_ARRAY_LEN(coap_presets); i++) {
+		const struct coap_preset *p = &coap_presets[i];
+		if (!strcmp(c->val, p->name)) {
+			snprintf(cc->preset, sizeof(cc->preset), "%s", p->name);
+			cc->ack_timeout = p->ack_timeout;
+			cc->ack_random_factor = p->random_factor;
+			cc->max_retransmit = p->max_retransmit;
+			cc->nstart = p->nstart;
+			return 0;
+		}
+		cands[i] = p->name;
+	}
+	return cc_fail(c,
+		       "unknown preset '%s' in [%s] (presets: rfc7252 lossy-satellite "
+		       "low-latency-lan)%s",
+		       c->val, c->e->section,
+		       did_you_mean(dym, sizeof(dym), c->val, cands, SIM_ARRAY_LEN(cands)));
+}
+
 static const struct enumval backend_vals[] = {
     {"native", BACKEND_NATIVE},
     {"ns3", BACKEND_NS3},
@@ -644,6 +696,7 @@ static const struct keydef broker_keys[] = {
 };
 
 static const struct keydef coap_keys[] = {
+    {"preset", set_coap_preset, 0, 0, ANY, NULL},
     {"ack_timeout", set_time, F(coap_cfg, ack_timeout), 1, 3600e9,
      "greater than 0 and at most 1h", NULL},
     {"ack_random_factor", set_real, F(coap_cfg, ack_random_factor), 1.0, 100.0,
@@ -911,7 +964,11 @@ static int add_entry(struct scenario_src *src, enum sec_id sec, int group,
 	if (!*value)
 		return fail(src, at, err, errlen, "missing value for '%s' in [%s]", key,
 			    section);
-	e = find_entry(src, sec, group, key);
+	/* [expect] may bound one metric twice (a range: >= a and <= b). */
+	if (sec == SEC_EXPECT && at.set < 0 && strcmp(key, "tolerance"))
+		e = NULL;
+	else
+		e = find_entry(src, sec, group, key);
 	if (e && at.set < 0) {
 		where(first, sizeof(first), src, e->at);
 		return fail(src, at, err, errlen,
@@ -1553,6 +1610,7 @@ static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
 	cfg->coap.default_leisure = SIM_S(5);
 	cfg->coap.probing_rate = 1.0;
 	cfg->coap.congestion = COAP_CC_DEFAULT;
+	cfg->baseline_tolerance = 0.01;
 	cfg->mqtt.keepalive = SIM_S(60);
 	cfg->mqtt.clean_session = true;
 	cfg->tcp.rto_initial = SIM_S(1);
@@ -1609,6 +1667,15 @@ static int apply_expect(struct cc *c)
 	double v;
 	size_t i, n;
 
+	if (!strcmp(c->e->key, "tolerance")) {
+		if (scn_parse_prob(s, &v))
+			return cc_fail(c,
+				       "bad tolerance '%s' in [expect] (a fraction or a "
+				       "percentage like 5%%)",
+				       s);
+		c->cfg->baseline_tolerance = v;
+		return 0;
+	}
 	memset(x, 0, sizeof(*x));
 	for (i = 0; i < SIM_ARRAY_LEN(ops); i++)
 		if (!strncmp(s, ops[i].op, strlen(ops[i].op)))
@@ -1675,11 +1742,14 @@ static int apply_entry(struct cc *c)
 	return kd->set(c, kd, section_obj(c->cfg, e->sec, e->group));
 }
 
-/* Order of application: the energy preset first (other keys override it),
+/* Order of application: the energy and CoAP presets first (other keys
+ * override them),
  * then everything, then [link.up] / [link.down] over [link]. */
 static int pass_of(const struct entry *e)
 {
 	if (e->sec == SEC_ENERGY && !strcmp(e->key, "radio"))
+		return 0;
+	if (e->sec == SEC_COAP && !strcmp(e->key, "preset"))
 		return 0;
 	if (e->sec == SEC_LINK_UP || e->sec == SEC_LINK_DOWN)
 		return 2;

@@ -84,6 +84,7 @@ struct group_cfg {
 
 enum coap_congestion { COAP_CC_DEFAULT, COAP_CC_COCOA };
 struct coap_cfg {
+	char preset[24];          /* [coap] preset, "" when none */
 	sim_time ack_timeout;
 	double ack_random_factor; /* >= 1 */
 	uint32_t max_retransmit;  /* 0..20 */
@@ -165,6 +166,9 @@ struct scenario_cfg {
 
 	size_t n_expect;
 	struct expect_cfg *expect; /* heap, owned; freed by scenario_cfg_free */
+	/* [expect] tolerance: a baseline comparison fails only on a change
+	 * larger than this fraction of the baseline value (default 1%). */
+	double baseline_tolerance;
 };
 
 /* The parsed file plus overrides and the expanded run matrix (opaque). */

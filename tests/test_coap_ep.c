@@ -70,8 +70,8 @@ static void f_srv_request(void *ud, struct coap_srv_session *s,
 	f->requests++;
 }
 
-static const struct coap_client_cb cli_cb = {f_cli_send, f_cli_done};
-static const struct coap_srv_session_cb srv_cb = {f_srv_send, f_srv_request};
+static const struct coap_client_cb cli_cb = {f_cli_send, f_cli_done, NULL};
+static const struct coap_srv_session_cb srv_cb = {f_srv_send, f_srv_request, NULL, NULL};
 
 struct cli_fix {
 	struct fake f;

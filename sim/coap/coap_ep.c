@@ -75,14 +75,29 @@ void coap_client_init(struct coap_client *c, struct coap_exch *slots,
 	c->next_token = (uint32_t)(r >> 32);
 }
 
+static uint8_t szx_of(uint32_t block_size)
+{
+	uint8_t szx = 0;
+	while ((16u << szx) < block_size && szx < 6)
+		szx++;
+	return szx;
+}
+
+/* Does this request move its body block by block (RFC 7959 Block1)? */
+static bool uses_block1(const struct coap_req_tmpl *t)
+{
+	return t->code != COAP_GET && t->block_size && t->payload > t->block_size;
+}
+
 static void send_request(struct coap_client *c, const struct coap_client_env *env,
 			 struct coap_exch *x, bool retx)
 {
 	const struct coap_req_tmpl *t = env->req;
-	uint8_t tok[4], buf[SIM_MAX_DATAGRAM];
+	uint8_t tok[4], obs[4], b1[4], sz1[4], b2[4], buf[SIM_MAX_DATAGRAM];
 	char path[COAP_MAX_PATH + 16];
 	struct coap_msg m;
 	size_t n = 0;
+	uint8_t code = x->kind == KIND_REQUEST ? t->code : COAP_GET;
 
 	/* Uri-Path segments with {id} replaced. */
 	for (const char *s = t->path; *s && n < sizeof(path) - 12; s++) {
@@ -96,7 +111,8 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 	path[n] = 0;
 
 	put_be32(tok, x->token);
-	coap_msg_init(&m, t->type, t->code, x->mid, tok, sizeof(tok));
+	coap_msg_init(&m, x->kind == KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
+		      tok, sizeof(tok));
 	for (char *seg = path; *seg;) {
 		char *end;
 		if (*seg == '/') {
@@ -109,7 +125,24 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
 		seg = end;
 	}
-	if (t->code != COAP_GET && t->payload) {
+	if (x->kind != KIND_REQUEST) {
+		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == KIND_OBS_REG ? 0 : 1, obs);
+	} else if (uses_block1(t)) {
+		/* RFC 7959 §2.5: block NUM of SZX bytes, M while more follow;
+		 * Size1 (§4) announces the whole body in the first block. */
+		uint32_t bs = t->block_size, off = x->blk * bs;
+		uint32_t chunk = t->payload - off < bs ? t->payload - off : bs;
+		struct coap_block b = {x->blk, off + chunk < t->payload, szx_of(bs)};
+		coap_msg_add_uint(&m, COAP_OPT_BLOCK1, coap_block_encode(&b), b1);
+		if (x->blk == 0)
+			coap_msg_add_uint(&m, COAP_OPT_SIZE1, t->payload, sz1);
+		m.payload = zeros;
+		m.payload_len = chunk;
+	} else if (code == COAP_GET && t->block_size) {
+		/* §2.4: ask for block NUM; the server's M says if more follow. */
+		struct coap_block b = {x->blk, false, szx_of(t->block_size)};
+		coap_msg_add_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(&b), b2);
+	} else if (code != COAP_GET && t->payload) {
 		m.payload = zeros;
 		m.payload_len = t->payload;
 	}
@@ -118,47 +151,77 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 		env->cb->send(env->ud, c, buf, (size_t)len, x, retx);
 }
 
-static void start_exchange(struct coap_client *c, const struct coap_client_env *env,
-			   sim_time now)
+/* Put the current block (or message) on the wire for the first time. */
+static void transmit_first(struct coap_client *c, const struct coap_client_env *env,
+			   struct coap_exch *x, sim_time now)
 {
-	const struct coap_params *p = env->p;
-	struct coap_exch *x = NULL;
+	x->mid = c->next_mid++;
+	x->tx = 1;
+	x->total_tx++;
+	x->state = EXCH_WAIT_ACK;
+	x->timeout = initial_timeout(env->p, env->rng);
+	x->deadline = now + x->timeout;
+	send_request(c, env, x, false);
+}
 
-	for (uint32_t i = 0; i < p->nstart; i++) {
-		if (c->ex[i].state == EXCH_FREE) {
-			x = &c->ex[i];
-			break;
-		}
-	}
+static struct coap_exch *free_slot(struct coap_client *c, uint32_t nstart)
+{
+	for (uint32_t i = 0; i < nstart; i++)
+		if (c->ex[i].state == EXCH_FREE)
+			return &c->ex[i];
+	return NULL;
+}
+
+static void start_exchange(struct coap_client *c, const struct coap_client_env *env,
+			   sim_time now, uint8_t kind)
+{
+	struct coap_exch *x = free_slot(c, env->p->nstart);
+
 	if (!x)
 		return;
-	x->mid = c->next_mid++;
-	x->token = c->next_token++;
-	x->first_tx = now;
-	x->tx = 1;
-	if (env->req->type == COAP_CON) {
-		x->state = EXCH_WAIT_ACK;
-		x->timeout = initial_timeout(p, env->rng);
-		x->deadline = now + x->timeout;
+	*x = (struct coap_exch){.first_tx = now, .kind = kind};
+	x->token = kind == KIND_OBS_DEREG ? c->obs_token : c->next_token++;
+	if (kind != KIND_REQUEST || env->req->type == COAP_CON) {
 		c->n_active++;
-		send_request(c, env, x, false);
+		transmit_first(c, env, x, now);
 	} else {
 		/* A NON request is fire-and-forget: it does not hold an NSTART
 		 * slot once sent, and its (NON) response is not awaited. */
+		x->mid = c->next_mid++;
+		x->tx = 1;
+		x->total_tx = 1;
+		send_request(c, env, x, false);
 		x->state = EXCH_FREE;
 		x->deadline = SIM_TIME_NEVER;
-		send_request(c, env, x, false);
 		env->cb->done(env->ud, c, x, COAP_RES_SENT, NULL, now);
 	}
 }
 
+/* The backlog holds application messages; observe requests go first. */
 void coap_client_request(struct coap_client *c, const struct coap_client_env *env,
 			 sim_time now)
 {
 	if (c->n_active < env->p->nstart && c->backlog == 0)
-		start_exchange(c, env, now);
+		start_exchange(c, env, now, KIND_REQUEST);
 	else
 		c->backlog++;
+}
+
+void coap_client_observe(struct coap_client *c, const struct coap_client_env *env,
+			 sim_time now)
+{
+	if (c->n_active < env->p->nstart)
+		start_exchange(c, env, now, KIND_OBS_REG);
+}
+
+void coap_client_cancel_observe(struct coap_client *c,
+				const struct coap_client_env *env, sim_time now)
+{
+	if (!c->obs_active)
+		return;
+	c->obs_active = 0;
+	if (c->n_active < env->p->nstart)
+		start_exchange(c, env, now, KIND_OBS_DEREG);
 }
 
 static void finish(struct coap_client *c, const struct coap_client_env *env,
@@ -173,8 +236,47 @@ static void finish(struct coap_client *c, const struct coap_client_env *env,
 	env->cb->done(env->ud, c, &copy, r, resp, now);
 	while (c->backlog && c->n_active < env->p->nstart) {
 		c->backlog--;
-		start_exchange(c, env, now);
+		start_exchange(c, env, now, KIND_REQUEST);
 	}
+}
+
+/* A response to exchange x arrived (piggybacked or separate): go on with
+ * the next block, or end the exchange. */
+static void on_response(struct coap_client *c, const struct coap_client_env *env,
+			struct coap_exch *x, const struct coap_msg *m, sim_time now)
+{
+	const struct coap_req_tmpl *t = env->req;
+	const struct coap_option *o;
+	struct coap_block b;
+
+	if (x->kind == KIND_REQUEST && uses_block1(t) && m->code == COAP_CONTINUE) {
+		/* §2.3: 2.31 Continue asks for the next block. */
+		if ((x->blk + 1) * t->block_size < t->payload) {
+			x->blk++;
+			transmit_first(c, env, x, now);
+			return;
+		}
+	}
+	if (x->kind == KIND_REQUEST && t->code == COAP_GET && t->block_size &&
+	    COAP_CODE_CLASS(m->code) == 2 &&
+	    (o = coap_msg_find(m, COAP_OPT_BLOCK2, NULL)) &&
+	    coap_block_decode(o, &b) == 0 && b.num == x->blk && b.more) {
+		x->blk++;
+		transmit_first(c, env, x, now);
+		return;
+	}
+	if (x->kind == KIND_OBS_REG && COAP_CODE_CLASS(m->code) == 2 &&
+	    (o = coap_msg_find(m, COAP_OPT_OBSERVE, NULL))) {
+		uint32_t seq = 0;
+		coap_opt_uint(o, &seq);
+		c->obs_active = 1;
+		c->obs_token = x->token;
+		c->obs_seq = seq;
+		c->obs_time = now;
+	}
+	finish(c, env, x, COAP_CODE_CLASS(m->code) == 2 ? COAP_RES_COMPLETED
+							: COAP_RES_ERROR,
+	       m, now);
 }
 
 static struct coap_exch *by_mid(struct coap_client *c, uint32_t nstart,
@@ -207,10 +309,44 @@ static void client_send_empty(struct coap_client *c,
 		env->cb->send(env->ud, c, buf, sizeof(buf), NULL, false);
 }
 
+/* RFC 7641 §3.4: is notification V2 (received now) newer than V1 (at T1)? */
+static bool fresher(uint32_t v1, sim_time t1, uint32_t v2, sim_time now)
+{
+	const uint32_t half = 1u << 23;
+	return (v1 < v2 && v2 - v1 < half) || (v1 > v2 && v1 - v2 > half) ||
+	       now > t1 + SIM_S(128);
+}
+
+/* A notification (a response with Observe) outside any exchange. */
+static void on_notification(struct coap_client *c, const struct coap_client_env *env,
+			    const struct coap_msg *m, const struct coap_option *o,
+			    sim_time now)
+{
+	uint32_t seq = 0;
+
+	if (!c->obs_active || m->tkl != 4 || get_be32(m->token, 4) != c->obs_token) {
+		/* §3.6: reject what we no longer want; that deregisters us. */
+		if (m->type == COAP_CON)
+			client_send_empty(c, env, COAP_RST, m->mid);
+		return;
+	}
+	if (m->type == COAP_CON)
+		client_send_empty(c, env, COAP_ACK, m->mid);
+	coap_opt_uint(o, &seq);
+	bool fresh = fresher(c->obs_seq, c->obs_time, seq, now);
+	if (fresh) {
+		c->obs_seq = seq;
+		c->obs_time = now;
+	}
+	if (env->cb->notified)
+		env->cb->notified(env->ud, c, seq, fresh, m->type == COAP_CON, now);
+}
+
 void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 		      sim_time now, const uint8_t *buf, size_t len)
 {
 	uint32_t nstart = env->p->nstart;
+	const struct coap_option *obs;
 	struct coap_exch *x;
 	struct coap_msg m;
 
@@ -234,7 +370,7 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 		}
 		if (COAP_CODE_CLASS(m.code) < 2 || by_token(c, nstart, &m) != x)
 			return; /* an ACK must carry the request's token */
-		finish(c, env, x, COAP_RES_COMPLETED, &m, now);
+		on_response(c, env, x, &m, now);
 		return;
 	case COAP_RST:
 		x = by_mid(c, nstart, m.mid);
@@ -250,6 +386,11 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 			return;
 		}
 		x = by_token(c, nstart, &m);
+		obs = coap_msg_find(&m, COAP_OPT_OBSERVE, NULL);
+		if (obs && !(x && x->kind == KIND_OBS_REG && x->state == EXCH_WAIT_SEPARATE)) {
+			on_notification(c, env, &m, obs, now);
+			return;
+		}
 		if (m.type == COAP_CON) {
 			if (x || (c->have_last_con && c->last_con_mid == m.mid)) {
 				client_send_empty(c, env, COAP_ACK, m.mid);
@@ -260,7 +401,7 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 			}
 		}
 		if (x)
-			finish(c, env, x, COAP_RES_COMPLETED, &m, now);
+			on_response(c, env, x, &m, now);
 		return;
 	}
 }
@@ -276,6 +417,7 @@ void coap_client_expire(struct coap_client *c, const struct coap_client_env *env
 			continue;
 		if (x->state == EXCH_WAIT_ACK && x->tx <= p->max_retransmit) {
 			x->tx++;
+			x->total_tx++;
 			x->timeout *= 2;
 			x->deadline = now + x->timeout;
 			send_request(c, env, x, true);
@@ -323,19 +465,65 @@ static uint8_t response_code(uint8_t method)
 static void srv_send_response(struct coap_srv_session *s,
 			      const struct coap_srv_env *env, uint8_t type,
 			      uint8_t code, uint16_t mid, const uint8_t *token,
-			      uint8_t tkl)
+			      uint8_t tkl, const struct coap_resp_extra *ex)
 {
-	uint8_t buf[SIM_MAX_DATAGRAM];
+	uint8_t buf[SIM_MAX_DATAGRAM], ob[4], bb[4], sb[4];
 	struct coap_msg m;
 
 	coap_msg_init(&m, type, code, mid, token, tkl);
-	if (code == COAP_CONTENT && env->get_payload) {
-		m.payload = zeros;
-		m.payload_len = env->get_payload;
+	if (ex) {
+		if (ex->has_obs)
+			coap_msg_add_uint(&m, COAP_OPT_OBSERVE, ex->obs, ob);
+		if (ex->blk_opt)
+			coap_msg_add_uint(&m, ex->blk_opt, ex->blk_val, bb);
+		if (ex->size_opt)
+			coap_msg_add_uint(&m, ex->size_opt, ex->size_val, sb);
+		if (ex->payload) {
+			m.payload = zeros;
+			m.payload_len = ex->payload;
+		}
 	}
 	int len = coap_encode(&m, buf, sizeof(buf));
 	if (len > 0)
 		env->cb->send(env->ud, s, buf, (size_t)len);
+}
+
+/* What a response with this code to this request carries (RFC 7959 block
+ * options echoed or served, Size1/Size2, the GET representation).  A pure
+ * function of the request, so a duplicate gets the same answer. */
+static void response_extra(const struct coap_srv_env *env, const struct coap_msg *req,
+			   uint8_t code, struct coap_resp_extra *ex)
+{
+	const struct coap_option *o;
+	struct coap_block b;
+
+	*ex = (struct coap_resp_extra){0};
+	if (code == COAP_REQUEST_TOO_LARGE) {
+		ex->size_opt = COAP_OPT_SIZE1; /* §2.9.3: the largest we take */
+		ex->size_val = env->max_body;
+		return;
+	}
+	if ((o = coap_msg_find(req, COAP_OPT_BLOCK1, NULL)) && coap_block_decode(o, &b) == 0 &&
+	    COAP_CODE_CLASS(code) == 2) {
+		b.more = code == COAP_CONTINUE && b.more;
+		ex->blk_opt = COAP_OPT_BLOCK1;
+		ex->blk_val = coap_block_encode(&b);
+	}
+	if (code != COAP_CONTENT)
+		return;
+	ex->payload = env->get_payload;
+	if ((o = coap_msg_find(req, COAP_OPT_BLOCK2, NULL)) && coap_block_decode(o, &b) == 0) {
+		uint32_t bs = coap_block_size(b.szx), off = b.num * bs;
+		uint32_t total = env->get_payload;
+		ex->payload = off < total ? (total - off < bs ? total - off : bs) : 0;
+		b.more = off + bs < total;
+		ex->blk_opt = COAP_OPT_BLOCK2;
+		ex->blk_val = coap_block_encode(&b);
+		if (b.num == 0) {
+			ex->size_opt = COAP_OPT_SIZE2;
+			ex->size_val = total;
+		}
+	}
 }
 
 static void srv_send_empty(struct coap_srv_session *s,
@@ -394,15 +582,24 @@ static bool has_unknown_critical(const struct coap_msg *m)
 }
 
 /* Answer a duplicate request from what the table remembers (§4.5). */
+/* Answer a duplicate request from what the table remembers (§4.5). */
 static void answer_duplicate(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, struct coap_dedup *d,
 			     const struct coap_msg *m)
 {
+	struct coap_resp_extra ex;
+
 	if (m->type != COAP_CON)
 		return; /* a duplicate NON is silently dropped */
 	switch (d->state) {
 	case DEDUP_PIGGYBACKED:
-		srv_send_response(s, env, COAP_ACK, d->code, m->mid, m->token, m->tkl);
+		response_extra(env, m, d->code, &ex);
+		if (s->obs.active && coap_msg_find(m, COAP_OPT_OBSERVE, NULL) &&
+		    s->obs.tkl == m->tkl && !memcmp(s->obs.token, m->token, m->tkl)) {
+			ex.has_obs = 1; /* a repeated registration is still one */
+			ex.obs = s->obs.seq;
+		}
+		srv_send_response(s, env, COAP_ACK, d->code, m->mid, m->token, m->tkl, &ex);
 		break;
 	case DEDUP_SEPARATE:
 		srv_send_empty(s, env, COAP_ACK, m->mid);
@@ -430,7 +627,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 
 	if (pd->req_type == COAP_CON && !pd->acked) {
 		srv_send_response(s, env, COAP_ACK, pd->code, pd->req_mid,
-				  pd->token, pd->tkl);
+				  pd->token, pd->tkl, &pd->extra);
 		if (dedup_valid) {
 			d->state = DEDUP_PIGGYBACKED;
 			d->code = pd->code;
@@ -443,7 +640,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 		d->state = DEDUP_SEPARATE;
 	if (pd->req_type == COAP_NON) {
 		srv_send_response(s, env, COAP_NON, pd->code, pd->resp_mid,
-				  pd->token, pd->tkl);
+				  pd->token, pd->tkl, &pd->extra);
 		pend_release(s, pd);
 		return;
 	}
@@ -453,7 +650,58 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 	pd->timeout = initial_timeout(env->p, env->rng);
 	pd->deadline = now + pd->timeout;
 	srv_send_response(s, env, COAP_CON, pd->code, pd->resp_mid, pd->token,
-			  pd->tkl);
+			  pd->tkl, &pd->extra);
+}
+
+static void unobserve(struct coap_srv_session *s, const struct coap_srv_env *env,
+		      bool timed_out, sim_time now)
+{
+	if (!s->obs.active)
+		return;
+	s->obs.active = 0;
+	s->obs.in_flight = 0;
+	if (env->cb->unobserved)
+		env->cb->unobserved(env->ud, s, timed_out, now);
+}
+
+/* RFC 7959 Block1 on the server: blocks must come in order (else 4.08) and
+ * the body must fit max_body (else 4.13).  Returns the response code, and
+ * whether the application gets the request now (the last block). */
+static uint8_t block1_code(struct coap_srv_session *s, const struct coap_srv_env *env,
+			   const struct coap_msg *m, uint8_t final_code, bool *deliver)
+{
+	const struct coap_option *o = coap_msg_find(m, COAP_OPT_BLOCK1, NULL), *sz;
+	struct coap_block b;
+	uint32_t size1 = 0;
+
+	*deliver = true;
+	if (!o)
+		return final_code;
+	if (coap_block_decode(o, &b) < 0)
+		return COAP_BAD_OPTION;
+	uint32_t bs = coap_block_size(b.szx);
+	if ((sz = coap_msg_find(m, COAP_OPT_SIZE1, NULL)))
+		coap_opt_uint(sz, &size1);
+	if (size1 > env->max_body || (uint64_t)(b.num + 1) * bs > env->max_body + bs ||
+	    (uint64_t)b.num * bs + m->payload_len > env->max_body) {
+		s->b1_active = 0;
+		return COAP_REQUEST_TOO_LARGE;
+	}
+	if (b.num == 0) {
+		s->b1_active = 1;
+		s->b1_next = 0;
+	}
+	if (!s->b1_active || b.num != s->b1_next) {
+		s->b1_active = 0;
+		return COAP_REQUEST_INCOMPLETE; /* §2.9.2 */
+	}
+	if (b.more) {
+		s->b1_next++;
+		*deliver = false;
+		return COAP_CONTINUE;
+	}
+	s->b1_active = 0;
+	return final_code;
 }
 
 static void handle_request(struct coap_srv_session *s,
@@ -461,6 +709,10 @@ static void handle_request(struct coap_srv_session *s,
 			   sim_time now)
 {
 	struct coap_dedup *d = dedup_find(s, m->mid, now);
+	const struct coap_option *obs_opt = coap_msg_find(m, COAP_OPT_OBSERVE, NULL);
+	const struct coap_option *b2 = coap_msg_find(m, COAP_OPT_BLOCK2, NULL);
+	struct coap_resp_extra ex;
+	bool deliver = true;
 	uint8_t code;
 
 	if (d) {
@@ -471,16 +723,54 @@ static void handle_request(struct coap_srv_session *s,
 	d = &s->dedup[di];
 	if (has_unknown_critical(m)) {
 		code = COAP_BAD_OPTION;
+		deliver = false;
 	} else {
-		code = response_code(m->code);
+		code = block1_code(s, env, m, response_code(m->code), &deliver);
+		if (COAP_CODE_CLASS(code) == 4)
+			deliver = false;
+		if (b2 && m->code == COAP_GET) {
+			struct coap_block b;
+			if (coap_block_decode(b2, &b) < 0 ||
+			    (uint64_t)b.num * coap_block_size(b.szx) >= env->get_payload + (b.num == 0)) {
+				code = COAP_BAD_REQUEST;
+				deliver = false;
+			} else if (b.num > 0) {
+				deliver = false; /* the application saw block 0 */
+			}
+		}
+	}
+	if (deliver)
 		env->cb->request(env->ud, s, m, now);
+	response_extra(env, m, code, &ex);
+
+	/* RFC 7641 §3.1 / §3.6: register or cancel an observer. */
+	if (obs_opt && m->code == COAP_GET && code == COAP_CONTENT) {
+		uint32_t v = 0;
+		coap_opt_uint(obs_opt, &v);
+		if (v == 0 && env->notify_interval) {
+			struct coap_observer *o = &s->obs;
+			o->active = 1;
+			o->in_flight = 0;
+			o->tkl = m->tkl;
+			memcpy(o->token, m->token, m->tkl);
+			o->seq = (o->seq + 1) & 0xffffff;
+			o->next_notify = now + env->notify_interval;
+			if (o->next_notify >= env->notify_until)
+				o->next_notify = SIM_TIME_NEVER;
+			o->last_con = now;
+			ex.has_obs = 1;
+			ex.obs = o->seq;
+		} else if (v == 1 && s->obs.active && s->obs.tkl == m->tkl &&
+			   !memcmp(s->obs.token, m->token, m->tkl)) {
+			unobserve(s, env, false, now);
+		}
 	}
 
 	sim_time delay = (sim_time)sim_rng_dist(env->rng, env->processing);
 	if (delay == 0) {
 		uint8_t type = m->type == COAP_CON ? COAP_ACK : COAP_NON;
 		uint16_t mid = m->type == COAP_CON ? m->mid : s->next_mid++;
-		srv_send_response(s, env, type, code, mid, m->token, m->tkl);
+		srv_send_response(s, env, type, code, mid, m->token, m->tkl, &ex);
 		d->state = DEDUP_PIGGYBACKED;
 		d->code = code;
 		return;
@@ -497,7 +787,8 @@ static void handle_request(struct coap_srv_session *s,
 		/* More concurrent requests than NSTART allows this peer. */
 		uint8_t type = m->type == COAP_CON ? COAP_ACK : COAP_NON;
 		uint16_t mid = m->type == COAP_CON ? m->mid : s->next_mid++;
-		srv_send_response(s, env, type, COAP_CODE(5, 3), mid, m->token, m->tkl);
+		srv_send_response(s, env, type, COAP_CODE(5, 3), mid, m->token, m->tkl,
+				  NULL);
 		d->state = DEDUP_PIGGYBACKED;
 		d->code = COAP_CODE(5, 3);
 		return;
@@ -505,7 +796,7 @@ static void handle_request(struct coap_srv_session *s,
 	*pd = (struct coap_pending){
 		.state = PEND_PROCESSING, .ready_at = now + delay,
 		.req_type = m->type, .code = code, .tkl = m->tkl,
-		.dedup = di, .req_mid = m->mid,
+		.dedup = di, .req_mid = m->mid, .extra = ex,
 	};
 	memcpy(pd->token, m->token, m->tkl);
 	s->n_pend++;
@@ -529,12 +820,18 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 		return;
 	}
 	if (m.type == COAP_ACK || m.type == COAP_RST) {
-		/* The peer confirms (or rejects) one of our separate responses. */
-		for (uint32_t i = 0; i < env->p->nstart; i++) {
+		/* The peer confirms (or rejects) a separate response... */
+		for (uint32_t i = 0; s->n_pend && i < env->p->nstart; i++) {
 			struct coap_pending *pd = &s->pend[i];
 			if (pd->state == PEND_SEPARATE_WAIT_ACK && pd->resp_mid == m.mid)
 				pend_release(s, pd);
 		}
+		/* ...or a CON notification; an RST cancels the observation
+		 * (RFC 7641 §3.6), whatever notification it answers. */
+		if (s->obs.active && m.type == COAP_RST)
+			unobserve(s, env, false, now);
+		else if (s->obs.in_flight && m.mid == s->obs.mid)
+			s->obs.in_flight = 0;
 		return;
 	}
 	if (m.code == COAP_EMPTY) {
@@ -551,12 +848,63 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 	handle_request(s, env, &m, now);
 }
 
+static void send_notification(struct coap_srv_session *s,
+			      const struct coap_srv_env *env, uint8_t type)
+{
+	struct coap_resp_extra ex = {.payload = env->get_payload, .has_obs = 1,
+				     .obs = s->obs.seq};
+	srv_send_response(s, env, type, COAP_CONTENT, s->obs.mid, s->obs.token,
+			  s->obs.tkl, &ex);
+}
+
+/* RFC 7641 §4.5: the resource changed: notify, as CON when the group says
+ * so or when no CON went out for notify_con_interval.  A change while a CON
+ * notification is still unacknowledged replaces it: the newer state goes
+ * out at the next retransmission, keeping its counter and timeout (§4.5.2). */
+static void observe_expire(struct coap_srv_session *s, const struct coap_srv_env *env,
+			   sim_time now)
+{
+	struct coap_observer *o = &s->obs;
+
+	if (o->in_flight && o->deadline <= now) {
+		if (o->tx > env->p->max_retransmit) {
+			unobserve(s, env, true, now); /* §4.5: the client is gone */
+			return;
+		}
+		o->tx++;
+		o->timeout *= 2;
+		o->deadline = now + o->timeout;
+		o->mid = s->next_mid++; /* the content may be newer: a new message */
+		send_notification(s, env, COAP_CON);
+	}
+	if (!o->active || o->next_notify > now)
+		return;
+	o->seq = (o->seq + 1) & 0xffffff;
+	o->next_notify += env->notify_interval;
+	if (o->next_notify >= env->notify_until)
+		o->next_notify = SIM_TIME_NEVER; /* the scenario is over */
+	bool con = env->notify_con || now >= o->last_con + env->notify_con_interval;
+	if (env->cb->notify)
+		env->cb->notify(env->ud, s, o->seq, con || o->in_flight, now);
+	if (o->in_flight)
+		return; /* goes out with the next retransmission */
+	o->mid = s->next_mid++;
+	if (con) {
+		o->in_flight = 1;
+		o->tx = 1;
+		o->timeout = initial_timeout(env->p, env->rng);
+		o->deadline = now + o->timeout;
+		o->last_con = now;
+	}
+	send_notification(s, env, con ? COAP_CON : COAP_NON);
+}
+
 void coap_srv_session_expire(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, sim_time now)
 {
 	const struct coap_params *p = env->p;
 
-	for (uint32_t i = 0; i < p->nstart; i++) {
+	for (uint32_t i = 0; s->n_pend && i < p->nstart; i++) {
 		struct coap_pending *pd = &s->pend[i];
 		if (pd->state == PEND_FREE || pd->deadline > now)
 			continue;
@@ -577,17 +925,24 @@ void coap_srv_session_expire(struct coap_srv_session *s,
 			pd->timeout *= 2;
 			pd->deadline = now + pd->timeout;
 			srv_send_response(s, env, COAP_CON, pd->code, pd->resp_mid,
-					  pd->token, pd->tkl);
+					  pd->token, pd->tkl, &pd->extra);
 		} else {
 			pend_release(s, pd);
 		}
 	}
+	if (s->obs.active)
+		observe_expire(s, env, now);
 }
 
 sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nstart)
 {
 	sim_time t = SIM_TIME_NEVER;
 
+	if (s->obs.active) {
+		t = s->obs.next_notify;
+		if (s->obs.in_flight && s->obs.deadline < t)
+			t = s->obs.deadline;
+	}
 	if (!s->n_pend)
 		return t;
 	for (uint32_t i = 0; i < nstart; i++)

@@ -45,9 +45,18 @@ struct coap_req_tmpl {
 	uint8_t code;  /* COAP_GET .. COAP_DELETE */
 	const char *path; /* "/sensors/{id}": {id} becomes the endpoint id */
 	uint32_t payload; /* request payload bytes (not for GET) */
+	uint32_t block_size; /* RFC 7959: Block1 for larger POST/PUT bodies,
+			      * Block2 for GET; 0 = no block-wise transfer */
 };
 
 enum coap_exch_state { EXCH_FREE, EXCH_WAIT_ACK, EXCH_WAIT_SEPARATE };
+
+/* What an exchange is for. */
+enum coap_exch_kind {
+	KIND_REQUEST,   /* an application message (maybe block by block) */
+	KIND_OBS_REG,   /* GET with Observe = 0 (RFC 7641 §3.1) */
+	KIND_OBS_DEREG, /* GET with Observe = 1 (RFC 7641 §3.6) */
+};
 
 /* One outstanding request of a client. */
 struct coap_exch {
@@ -55,9 +64,12 @@ struct coap_exch {
 	sim_time first_tx;
 	sim_time timeout;  /* current retransmission timeout */
 	uint32_t token;    /* 4-byte token value */
+	uint32_t blk;      /* block number being transferred (Block1/Block2) */
 	uint16_t mid;
+	uint16_t total_tx; /* transmissions of every block of the message */
 	uint8_t state;     /* enum coap_exch_state */
-	uint8_t tx;        /* transmissions so far */
+	uint8_t tx;        /* transmissions of the current block */
+	uint8_t kind;      /* enum coap_exch_kind */
 };
 
 enum coap_result {
@@ -65,6 +77,7 @@ enum coap_result {
 	COAP_RES_TIMEOUT,    /* MAX_RETRANSMIT exhausted or separate never came */
 	COAP_RES_RESET,      /* peer answered RST */
 	COAP_RES_SENT,       /* NON request handed to the network (no outcome) */
+	COAP_RES_ERROR,      /* confirmed with an error code (4.xx, 5.xx) */
 };
 
 struct coap_client;
@@ -76,6 +89,9 @@ struct coap_client_cb {
 	/* Required: an exchange ended (x is valid only during the call). */
 	void (*done)(void *ud, struct coap_client *c, const struct coap_exch *x,
 		     enum coap_result r, const struct coap_msg *resp, sim_time now);
+	/* Optional: an Observe notification arrived; fresh per RFC 7641 §3.4. */
+	void (*notified)(void *ud, struct coap_client *c, uint32_t seq, bool fresh,
+			 bool con, sim_time now);
 };
 
 struct coap_client_env {
@@ -95,6 +111,10 @@ struct coap_client {
 	uint8_t n_active;
 	uint8_t have_last_con;
 	uint16_t last_con_mid; /* last separate response acknowledged */
+	uint8_t obs_active;    /* registered as an observer */
+	uint32_t obs_token;
+	uint32_t obs_seq;      /* Observe value of the freshest notification */
+	sim_time obs_time;     /* when it arrived */
 };
 
 /* slots: p->nstart exchanges owned by the caller.  Draws the initial MID and
@@ -119,6 +139,14 @@ void coap_client_expire(struct coap_client *c, const struct coap_client_env *env
 /* Next deadline, or SIM_TIME_NEVER. */
 sim_time coap_client_expiry(const struct coap_client *c, uint32_t nstart);
 
+/* RFC 7641: register as an observer of the endpoint's resource (a GET with
+ * Observe = 0), or cancel the registration (GET with Observe = 1 and the
+ * registration's token).  Both are requests subject to NSTART. */
+void coap_client_observe(struct coap_client *c, const struct coap_client_env *env,
+			 sim_time now);
+void coap_client_cancel_observe(struct coap_client *c,
+				const struct coap_client_env *env, sim_time now);
+
 /* ---- server side ---- */
 
 enum coap_dedup_state { DEDUP_FREE, DEDUP_PROCESSING, DEDUP_PIGGYBACKED,
@@ -135,6 +163,17 @@ struct coap_dedup {
 
 enum coap_pend_state { PEND_FREE, PEND_PROCESSING, PEND_SEPARATE_WAIT_ACK };
 
+/* Options and payload a response carries beyond type, code and token. */
+struct coap_resp_extra {
+	uint32_t payload;  /* payload bytes */
+	uint32_t blk_val;  /* Block1/Block2 value when blk_opt != 0 */
+	uint32_t size_val; /* Size1/Size2 value when size_opt != 0 */
+	uint32_t obs;      /* Observe value when has_obs */
+	uint8_t blk_opt;
+	uint8_t size_opt;
+	uint8_t has_obs;
+};
+
 struct coap_pending {
 	sim_time deadline;  /* response ready, empty ACK due, or retransmit */
 	sim_time ready_at;  /* when processing ends */
@@ -149,9 +188,28 @@ struct coap_pending {
 	uint8_t dedup;      /* index into dedup[] */
 	uint16_t req_mid;
 	uint16_t resp_mid;
+	struct coap_resp_extra extra;
+};
+
+/* The server's state about one observer (RFC 7641 §4). */
+struct coap_observer {
+	sim_time next_notify; /* next state change to notify */
+	sim_time deadline;    /* CON notification retransmission */
+	sim_time timeout;
+	sim_time last_con;    /* last CON notification sent */
+	uint32_t seq;         /* Observe value of the latest notification */
+	uint8_t token[COAP_MAX_TOKEN];
+	uint8_t tkl;
+	uint8_t active;
+	uint8_t in_flight;    /* a CON notification awaits its ACK */
+	uint8_t tx;
+	uint16_t mid;
 };
 
 struct coap_srv_session {
+	struct coap_observer obs;
+	uint32_t b1_next;     /* Block1: next block number expected */
+	uint8_t b1_active;
 	struct coap_dedup dedup[COAP_DEDUP_SLOTS];
 	struct coap_pending *pend; /* nstart slots, caller-owned */
 	uint16_t next_mid;
@@ -163,9 +221,16 @@ struct coap_srv_session_cb {
 	/* Required: put a datagram on the wire towards this peer. */
 	void (*send)(void *ud, struct coap_srv_session *s, const uint8_t *buf,
 		     size_t len);
-	/* Required: the application receives a new (not duplicate) request. */
+	/* Required: the application receives a new (not duplicate) request;
+	 * for a Block1 transfer, when its last block arrives. */
 	void (*request)(void *ud, struct coap_srv_session *s,
 			const struct coap_msg *req, sim_time now);
+	/* Optional: a notification went out (first transmission only). */
+	void (*notify)(void *ud, struct coap_srv_session *s, uint32_t seq, bool con,
+		       sim_time now);
+	/* Optional: an observer was removed (deregistered, RST, timed out). */
+	void (*unobserved)(void *ud, struct coap_srv_session *s, bool timed_out,
+			   sim_time now);
 };
 
 struct coap_srv_env {
@@ -176,6 +241,11 @@ struct coap_srv_env {
 	const struct dist *processing; /* ns */
 	sim_time separate_after;
 	uint32_t get_payload;       /* response payload to a GET, bytes */
+	uint32_t max_body;          /* largest Block1 body; more gets 4.13 */
+	sim_time notify_interval;   /* Observe: the resource changes this often */
+	bool notify_con;            /* notifications are CON (else NON) */
+	sim_time notify_con_interval; /* a CON notification at least this often */
+	sim_time notify_until;      /* the resource stops changing here */
 };
 
 void coap_srv_session_init(struct coap_srv_session *s, struct coap_pending *slots,

@@ -45,6 +45,9 @@ struct run_metrics {
 	uint64_t packets_sent, packets_lost, bytes_sent;
 	uint64_t queue_drops, duplicates;
 	bool confirmable; /* some messages expect confirmation: completed applies */
+	bool observe;     /* some group observes: the notification counts apply */
+	uint64_t notifications_sent, notifications_received;
+	uint64_t notifications_fresh, notifications_stale, observers_lost;
 	struct lat_summary latency, delivery_latency;
 	uint64_t events;
 	double wall_s;

@@ -86,6 +86,11 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	REAL("energy_mj.per_node_mean", 0, true);
 	REAL("energy_mj.per_node_max", 0, true);
 	REAL("lifetime_days", 0, true);
+	INT("notifications_sent", m->notifications_sent, !m->observe);
+	INT("notifications_received", m->notifications_received, !m->observe);
+	INT("notifications_fresh", m->notifications_fresh, !m->observe);
+	INT("notifications_stale", m->notifications_stale, !m->observe);
+	INT("observers_lost", m->observers_lost, !m->observe);
 	INT("queue_drops", m->queue_drops, !channel_known);
 	INT("duplicates", m->duplicates, !channel_known);
 	INT("events", m->events, !channel_known);

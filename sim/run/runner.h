@@ -60,7 +60,7 @@ struct metric_field {
 	bool null;
 	bool integer; /* a count: printed without decimals */
 };
-#define METRIC_FIELDS_MAX 48
+#define METRIC_FIELDS_MAX 64
 /* Fill out[] with the contract's metrics (plus extras) of m; returns count. */
 size_t metric_fields(const struct run_metrics *m, bool channel_known,
 		     struct metric_field out[METRIC_FIELDS_MAX]);

@@ -72,11 +72,17 @@ static void server_env(struct world *w, struct endpoint *ep,
 		       struct coap_srv_env *env)
 {
 	const struct group_cfg *g = &w->cfg->groups[ep->group];
+	bool observe = g->traffic == TRAFFIC_OBSERVE;
 	*env = (struct coap_srv_env){
 		.p = &w->cp, .cb = &w->srv_cb, .ud = w, .rng = &ep->rng_srv,
 		.processing = &w->cfg->server.processing,
 		.separate_after = w->cfg->server.separate_after,
-		.get_payload = g->method == 1 ? g->payload : 0,
+		.get_payload = g->method == COAP_GET || observe ? g->payload : 0,
+		.max_body = w->cfg->server.max_body,
+		.notify_interval = observe ? g->interval : 0,
+		.notify_con = g->confirmable,
+		.notify_con_interval = w->cfg->coap.notify_con_interval,
+		.notify_until = w->cfg->duration,
 	};
 }
 
@@ -124,7 +130,7 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 			m->transmissions++;
 			if (retx)
 				m->retransmissions++;
-			else
+			else if (x->blk == 0) /* a block transfer is one message */
 				m->messages++;
 		}
 	}
@@ -144,7 +150,7 @@ static void log_exchange(struct world *w, struct endpoint *ep,
 		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(now - x->first_tx));
 	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u\n", w->opts->run_id,
 		    ep_index(w, ep), w->cfg->groups[ep->group].name,
-		    sim_time_to_s(x->first_tx), outcome, lat, x->tx) < 0)
+		    sim_time_to_s(x->first_tx), outcome, lat, x->total_tx) < 0)
 		w->err = SIM_ERR_IO;
 }
 
@@ -173,6 +179,10 @@ static void cli_done(void *ud, struct coap_client *c, const struct coap_exch *x,
 	case COAP_RES_RESET:
 		a->m.failed++;
 		outcome = "reset";
+		break;
+	case COAP_RES_ERROR:
+		a->m.failed++;
+		outcome = "error";
 		break;
 	case COAP_RES_SENT:
 		break;
@@ -204,6 +214,47 @@ static void srv_request(void *ud, struct coap_srv_session *s,
 	a->m.delivered++;
 	if (hist_add(&a->dlat, now - meta->first_tx) < 0)
 		w->err = SIM_ERR_NOMEM;
+}
+
+static void cli_notified(void *ud, struct coap_client *c, uint32_t seq, bool fresh,
+			 bool con, sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(c, struct endpoint, cli);
+	struct run_metrics *m = &w->acc[ep->group].m;
+
+	(void)seq;
+	(void)con;
+	if (!counted(w, now))
+		return;
+	m->notifications_received++;
+	if (fresh)
+		m->notifications_fresh++;
+	else
+		m->notifications_stale++;
+}
+
+static void srv_notify(void *ud, struct coap_srv_session *s, uint32_t seq, bool con,
+		       sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
+
+	(void)seq;
+	(void)con;
+	if (counted(w, now))
+		w->acc[ep->group].m.notifications_sent++;
+}
+
+static void srv_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
+			   sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
+
+	(void)now;
+	if (timed_out)
+		w->acc[ep->group].m.observers_lost++;
 }
 
 /* ---- channel callbacks ---- */
@@ -258,6 +309,7 @@ static sim_time next_gap(struct world *w, struct endpoint *ep)
 	case TRAFFIC_POISSON:
 		return (sim_time)sim_rng_exp(&ep->rng_app, (double)g->interval) + 1;
 	case TRAFFIC_ONCE:
+	case TRAFFIC_OBSERVE:
 		break;
 	}
 	return SIM_TIME_NEVER;
@@ -270,6 +322,17 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 	struct coap_client_env env;
 
 	client_env(w, ep, &env);
+	if (w->cfg->groups[ep->group].traffic == TRAFFIC_OBSERVE) {
+		/* Register once; cancel when the scenario ends. */
+		if (e->now < w->cfg->duration) {
+			coap_client_observe(&ep->cli, &env, e->now);
+			rearm(w, t, w->cfg->duration);
+		} else {
+			coap_client_cancel_observe(&ep->cli, &env, e->now);
+		}
+		rearm_client(w, ep);
+		return;
+	}
 	coap_client_request(&ep->cli, &env, e->now);
 	rearm_client(w, ep);
 
@@ -325,12 +388,14 @@ static int build(struct world *w, uint64_t seed)
 		w->tmpl[g] = (struct coap_req_tmpl){
 			.type = gc->confirmable ? COAP_CON : COAP_NON,
 			.code = gc->method, .path = gc->path,
-			.payload = gc->payload,
+			.payload = gc->payload, .block_size = gc->block_size,
 		};
-		w->acc[g].m.confirmable = gc->confirmable;
+		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
+		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
 	}
-	w->cli_cb = (struct coap_client_cb){cli_send, cli_done};
-	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request};
+	w->cli_cb = (struct coap_client_cb){cli_send, cli_done, cli_notified};
+	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request, srv_notify,
+						 srv_unobserved};
 	w->net_cb = (struct net_cb){
 		.deliver = net_deliver,
 		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
@@ -408,6 +473,12 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->transmissions += m->transmissions;
 		t->retransmissions += m->retransmissions;
 		t->confirmable |= m->confirmable;
+		t->observe |= m->observe;
+		t->notifications_sent += m->notifications_sent;
+		t->notifications_received += m->notifications_received;
+		t->notifications_fresh += m->notifications_fresh;
+		t->notifications_stale += m->notifications_stale;
+		t->observers_lost += m->observers_lost;
 	}
 	finish_metrics(t, &lat, &dlat);
 	hist_free(&lat);

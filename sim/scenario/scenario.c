@@ -618,6 +618,21 @@ static int set_coap_preset(struct cc *c, const struct keydef *kd, void *obj)
 		       did_you_mean(dym, sizeof(dym), c->val, cands, SIM_ARRAY_LEN(cands)));
 }
 
+/* RFC 7959 §2.2: block sizes are 2^(SZX+4), 16 to 1024 bytes; 0 = off. */
+static int set_block_size(struct cc *c, const struct keydef *kd, void *obj)
+{
+	uint64_t v;
+
+	if (scn_parse_size(c->val, &v) || (v && (v < 16 || v > 1024 || (v & (v - 1)))))
+		return cc_fail(c,
+			       "bad block size '%s' for '%s' in [%s] (16, 32, 64, 128, 256, "
+			       "512 or 1024 bytes, or 0 for none)",
+			       c->val, c->e->key, c->e->section);
+	uint32_t b = (uint32_t)v;
+	memcpy(field(obj, kd), &b, sizeof(b));
+	return 0;
+}
+
 static const struct enumval backend_vals[] = {
     {"native", BACKEND_NATIVE},
     {"ns3", BACKEND_NS3},
@@ -684,11 +699,14 @@ static const struct keydef group_keys[] = {
     {"path", set_path, F(group_cfg, path), ANY, NULL},
     {"qos", set_uint, F(group_cfg, qos), 0, 2, "0, 1 or 2", NULL},
     {"topic", set_topic, F(group_cfg, topic), ANY, NULL},
+    {"block_size", set_block_size, F(group_cfg, block_size), ANY, NULL},
+    {"multicast", set_bool, F(group_cfg, multicast), ANY, NULL},
 };
 
 static const struct keydef server_keys[] = {
     {"processing", set_dist, F(server_cfg, processing), ANY, NULL},
     {"separate_after", set_time, F(server_cfg, separate_after), 0, TMAX, NULL, NULL},
+    {"max_body", set_size, F(server_cfg, max_body), 1, 1e9, "between 1 B and 1GB", NULL},
 };
 
 static const struct keydef broker_keys[] = {
@@ -709,6 +727,8 @@ static const struct keydef coap_keys[] = {
     {"probing_rate", set_real, F(coap_cfg, probing_rate), 1e-9, 1e12,
      "greater than 0 bytes/s", &scn_byterate_units},
     {"congestion", set_enum, F(coap_cfg, congestion), ANY, congestion_vals},
+    {"notify_con_interval", set_time, F(coap_cfg, notify_con_interval), 1, TMAX,
+     "greater than 0", NULL},
 };
 
 static const struct keydef mqtt_keys[] = {
@@ -1602,6 +1622,7 @@ static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
 	}
 	cfg->server.processing.kind = DIST_CONST;
 	cfg->server.separate_after = SIM_S(1);
+	cfg->server.max_body = 65536;
 	cfg->broker.processing.kind = DIST_CONST;
 	cfg->coap.ack_timeout = SIM_S(2);
 	cfg->coap.ack_random_factor = 1.5;
@@ -1611,6 +1632,7 @@ static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
 	cfg->coap.probing_rate = 1.0;
 	cfg->coap.congestion = COAP_CC_DEFAULT;
 	cfg->baseline_tolerance = 0.01;
+	cfg->coap.notify_con_interval = SIM_S(86400);
 	cfg->mqtt.keepalive = SIM_S(60);
 	cfg->mqtt.clean_session = true;
 	cfg->tcp.rto_initial = SIM_S(1);

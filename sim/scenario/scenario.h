@@ -65,7 +65,12 @@ struct bottleneck_cfg {
 };
 
 enum protocol { PROTO_COAP, PROTO_MQTT };
-enum traffic_kind { TRAFFIC_PERIODIC, TRAFFIC_POISSON, TRAFFIC_ONCE };
+enum traffic_kind {
+	TRAFFIC_PERIODIC,
+	TRAFFIC_POISSON,
+	TRAFFIC_ONCE,
+	TRAFFIC_OBSERVE, /* observe(interval): register once, the server notifies */
+};
 
 struct group_cfg {
 	char name[SCN_NAME_LEN];
@@ -80,6 +85,8 @@ struct group_cfg {
 	char path[COAP_MAX_PATH]; /* may contain {id} */
 	uint8_t qos;              /* 0..2 */
 	char topic[128];          /* may contain {id} */
+	uint32_t block_size;      /* RFC 7959 block size 16..1024; 0 = no blocks */
+	bool multicast;           /* the group is a multicast group (RFC 7252 §8) */
 };
 
 enum coap_congestion { COAP_CC_DEFAULT, COAP_CC_COCOA };
@@ -92,11 +99,13 @@ struct coap_cfg {
 	sim_time default_leisure;
 	double probing_rate; /* bytes/s, > 0 */
 	enum coap_congestion congestion;
+	sim_time notify_con_interval; /* RFC 7641 §4.5: a CON notification at least this often */
 };
 
 struct server_cfg {
 	struct dist processing; /* ns */
 	sim_time separate_after;
+	uint32_t max_body;      /* largest Block1 request body; more is 4.13 */
 };
 
 struct broker_cfg {

@@ -532,17 +532,20 @@ int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char
 	rc = split_call(buf, &name, &args);
 	if (rc) {
 		why_set(why, whylen,
-			"expected periodic(interval), poisson(mean) or once");
+			"expected periodic(interval), poisson(mean), observe(interval) or once");
 		return SIM_ERR_INVAL;
 	}
 	if (!strcmp(name, "periodic")) {
 		k = TRAFFIC_PERIODIC;
 	} else if (!strcmp(name, "poisson")) {
 		k = TRAFFIC_POISSON;
+	} else if (!strcmp(name, "observe")) {
+		k = TRAFFIC_OBSERVE;
 	} else {
 		why_set(
 		    why, whylen,
-		    "unknown traffic '%s' (periodic(interval), poisson(mean) or once)",
+		    "unknown traffic '%s' (periodic(interval), poisson(mean), "
+		    "observe(interval) or once)",
 		    name);
 		return SIM_ERR_INVAL;
 	}

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sim_rng rng;
 	sim_rng_init(&rng, 1, 1, RNG_COAP);
 	struct coap_req_tmpl req = {COAP_CON, COAP_POST, "/s/{id}", 4};
-	struct coap_client_cb ccb = {no_send_c, no_done};
+	struct coap_client_cb ccb = {no_send_c, no_done, NULL};
 	struct coap_client_env ce = {&p, &req, &ccb, NULL, &rng, 3};
 	struct coap_exch ex[1];
 	struct coap_client c;
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	coap_client_expire(&c, &ce, SIM_S(1000));
 
 	struct dist proc = {DIST_CONST, 2e9, 0};
-	struct coap_srv_session_cb scb = {no_send_s, no_req};
+	struct coap_srv_session_cb scb = {no_send_s, no_req, NULL, NULL};
 	struct coap_srv_env se = {&p, &scb, NULL, &rng, &proc, SIM_S(1), 8};
 	struct coap_pending pd[1];
 	struct coap_srv_session s;

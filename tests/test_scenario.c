@@ -1058,7 +1058,7 @@ Test(scenario_errors, bad_units)
 		 "periodic() needs an interval > 0");
 	err_is(GROUP "traffic = burst(1s)\n",
 	       F ":2: bad traffic 'burst(1s)' for 'traffic' in [group.sensors]: unknown "
-		 "traffic 'burst' (periodic(interval), poisson(mean) or once)");
+		 "traffic 'burst' (periodic(interval), poisson(mean), observe(interval) or once)");
 	err_is(GROUP "protocol = coapp\n",
 	       F ":2: bad value 'coapp' for 'protocol' in [group.sensors] (coap | mqtt) "
 		 "(did you mean 'coap'?)");

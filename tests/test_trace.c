@@ -173,7 +173,7 @@ Test(trace, one_packet_bytes)
 	cr_assert_eq(trace_open(&t, &c, err, sizeof(err)), 0, "%s", err);
 	/* CoAP ping: CON, 0.00, MID 0x0001 */
 	const uint8_t ping[4] = {0x40, 0x00, 0x00, 0x01};
-	trace_tx(t, 0, TRACE_UP, 0, ping, 4, 1500000001ull);
+	trace_tx(t, 0, TRACE_UP, 0, 0, ping, 4, 1500000001ull);
 	cr_assert_eq(trace_close(t, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/x.pcap", dir);
 	FILE *f = fopen(path, "rb");
@@ -273,7 +273,7 @@ Test(trace, full_disk_is_exit_3)
 	if (trace_open(&t, &c, err, sizeof(err)) == 0) {
 		const uint8_t ping[4] = {0x40, 0x00, 0x00, 0x01};
 		for (int i = 0; i < 30000; i++) /* more than the 1 MiB buffer */
-			trace_tx(t, 0, TRACE_UP, 0, ping, 4, (sim_time)i);
+			trace_tx(t, 0, TRACE_UP, 0, 0, ping, 4, (sim_time)i);
 		cr_assert_eq(trace_close(t, err, sizeof(err)), SIM_ERR_IO);
 	}
 	cr_assert_not_null(strstr(err, "No space left on device"), "%s", err);

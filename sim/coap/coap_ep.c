@@ -950,3 +950,90 @@ sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nsta
 			t = s->pend[i].deadline;
 	return t;
 }
+
+/* ------------------------------------------------------ group communication */
+
+void coap_mc_member_init(struct coap_mc_member *m, struct sim_rng *rng)
+{
+	*m = (struct coap_mc_member){.deadline = SIM_TIME_NEVER};
+	m->next_mid = (uint16_t)sim_rng_u64(rng);
+}
+
+void coap_mc_member_recv(struct coap_mc_member *m, const struct coap_mc_member_env *env,
+			 sim_time now, const uint8_t *buf, size_t len)
+{
+	struct coap_msg req;
+
+	/* §8.1: a multicast request is NON; a member never answers one with
+	 * RST, malformed or not. */
+	if (coap_parse(&req, buf, len) < 0 || req.type != COAP_NON || req.code != COAP_GET)
+		return;
+	if (m->pending)
+		return; /* still waiting to answer the previous one */
+	m->pending = 1;
+	m->tkl = req.tkl;
+	memcpy(m->token, req.token, req.tkl);
+	m->deadline = now + (sim_time)((double)env->leisure * sim_rng_unit(env->rng));
+}
+
+void coap_mc_member_expire(struct coap_mc_member *m,
+			   const struct coap_mc_member_env *env, sim_time now)
+{
+	uint8_t buf[SIM_MAX_DATAGRAM];
+	struct coap_msg r;
+
+	if (!m->pending || m->deadline > now)
+		return;
+	m->pending = 0;
+	m->deadline = SIM_TIME_NEVER;
+	coap_msg_init(&r, COAP_NON, COAP_CONTENT, m->next_mid++, m->token, m->tkl);
+	if (env->payload) {
+		r.payload = zeros;
+		r.payload_len = env->payload;
+	}
+	int n = coap_encode(&r, buf, sizeof(buf));
+	if (n > 0)
+		env->cb->send(env->ud, m, buf, (size_t)n);
+}
+
+sim_time coap_leisure_lower_bound(uint32_t s, uint32_t g, double rate_bytes_s)
+{
+	if (rate_bytes_s <= 0)
+		return 0; /* no bottleneck: no implosion to spread out */
+	return (sim_time)((double)s * (double)g / rate_bytes_s * 1e9);
+}
+
+int coap_mc_request(struct coap_mc_requester *r, const char *path, uint8_t *buf,
+		    size_t cap, uint32_t *token)
+{
+	uint8_t tok[4];
+	struct coap_msg m;
+	char p[COAP_MAX_PATH];
+
+	*token = r->next_token++;
+	put_be32(tok, *token);
+	coap_msg_init(&m, COAP_NON, COAP_GET, r->next_mid++, tok, sizeof(tok));
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *seg = p; *seg;) {
+		char *end;
+		if (*seg == '/') {
+			seg++;
+			continue;
+		}
+		end = strchr(seg, '/');
+		if (!end)
+			end = seg + strlen(seg);
+		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
+		seg = end;
+	}
+	return coap_encode(&m, buf, cap);
+}
+
+int64_t coap_mc_response_token(const uint8_t *buf, size_t len)
+{
+	struct coap_msg m;
+
+	if (coap_parse(&m, buf, len) < 0 || COAP_CODE_CLASS(m.code) < 2 || m.tkl != 4)
+		return -1;
+	return (int64_t)get_be32(m.token, 4);
+}

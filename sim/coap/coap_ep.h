@@ -257,4 +257,60 @@ void coap_srv_session_expire(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, sim_time now);
 sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nstart);
 
+/* ---- group communication (RFC 7252 §8) ---- */
+
+/* A member of a multicast group: answers a NON GET sent to the group after
+ * a random Leisure (§8.2), never with RST or ACK (§8.1). */
+struct coap_mc_member {
+	sim_time deadline; /* the pending response goes out then */
+	uint16_t next_mid;
+	uint16_t mid;
+	uint8_t token[COAP_MAX_TOKEN];
+	uint8_t tkl;
+	uint8_t pending;
+};
+
+struct coap_mc_member;
+struct coap_mc_member_cb {
+	/* Required: a unicast response to the requester. */
+	void (*send)(void *ud, struct coap_mc_member *m, const uint8_t *buf, size_t len);
+};
+
+struct coap_mc_member_env {
+	const struct coap_mc_member_cb *cb;
+	void *ud;
+	struct sim_rng *rng;
+	sim_time leisure;  /* responses are spread uniformly over [0, leisure] */
+	uint32_t payload;  /* response payload bytes */
+};
+
+void coap_mc_member_init(struct coap_mc_member *m, struct sim_rng *rng);
+void coap_mc_member_recv(struct coap_mc_member *m, const struct coap_mc_member_env *env,
+			 sim_time now, const uint8_t *buf, size_t len);
+void coap_mc_member_expire(struct coap_mc_member *m,
+			   const struct coap_mc_member_env *env, sim_time now);
+static inline sim_time coap_mc_member_expiry(const struct coap_mc_member *m)
+{
+	return m->pending ? m->deadline : SIM_TIME_NEVER;
+}
+
+/* §8.2: the lower bound on Leisure for a group of g members each sending a
+ * response of s bytes over a bottleneck of rate bytes per second. */
+sim_time coap_leisure_lower_bound(uint32_t s, uint32_t g, double rate_bytes_s);
+
+/* The requester of multicast requests (next to the server). */
+struct coap_mc_requester {
+	uint32_t next_token;
+	uint16_t next_mid;
+};
+
+/* Encode the next NON GET to the group into buf.  Returns its length or a
+ * negative error; *token is the token responses will carry. */
+int coap_mc_request(struct coap_mc_requester *r, const char *path, uint8_t *buf,
+		    size_t cap, uint32_t *token);
+
+/* The token of a response to one of our requests, or -1 for anything else
+ * (malformed input is ignored: §8.1, no RST towards a group). */
+int64_t coap_mc_response_token(const uint8_t *buf, size_t len);
+
 #endif

@@ -16,6 +16,7 @@ struct net_pkt {
 	uint32_t ep;
 	uint32_t len;
 	uint32_t id;
+	uint32_t mc_count; /* multicast: members from ep on, before fan-out */
 	uint16_t nfrag;
 	uint8_t dir;
 	uint8_t stage;
@@ -169,7 +170,40 @@ static bool lose_one(const struct loss_cfg *l, struct net_link *lk,
 
 static void drop(struct net *n, struct net_pkt *p)
 {
-	n->st.packets_lost++;
+	if (p->meta.mcast && !p->mc_count)
+		n->st.mcast_lost++; /* a member's copy */
+	else
+		n->st.packets_lost++;
+	pkt_put(n, p);
+}
+
+static void enqueue(struct net *n, struct net_pkt *p);
+
+/* Replace a multicast datagram by one copy per member, each entering that
+ * member's link at `at`.  The original is freed. */
+static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
+{
+	for (uint32_t i = 0; i < p->mc_count; i++) {
+		struct net_pkt *c = pkt_get(n, p->len);
+		if (!c)
+			break;
+		n->in_flight++;
+		memcpy(c->data, p->data, p->len);
+		c->len = p->len;
+		c->id = p->id;
+		c->ep = p->ep + i;
+		c->dir = NET_DOWN;
+		c->hop = (uint8_t)(n_hops(n) - 1);
+		c->nfrag = p->nfrag;
+		c->meta = p->meta;
+		c->mc_count = 0;
+		c->stage = ST_ENQUEUE;
+		n->st.mcast_copies++;
+		if (at <= n->eng->now)
+			enqueue(n, c);
+		else if (sim_timer_arm(n->eng, &c->t, at) < 0)
+			drop(n, c);
+	}
 	pkt_put(n, p);
 }
 
@@ -233,6 +267,10 @@ static void depart(struct net *n, struct net_pkt *p)
 			n->bn[p->dir].qlen -= p->nfrag;
 		delay = n->bn_cfg->latency;
 	}
+	if (p->mc_count) {
+		fan_out(n, p, now + delay); /* leaving the bottleneck */
+		return;
+	}
 	if (p->hop + 1 < n_hops(n)) {
 		p->hop++;
 		p->stage = ST_ENQUEUE;
@@ -248,7 +286,8 @@ static void deliver(struct net *n, struct net_pkt *p, bool dup)
 	const struct link_cfg *c = n->cfg[p->dir];
 
 	if (n->cb->on_recv)
-		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, now);
+		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, &p->meta,
+			       now);
 	n->cb->deliver(n->ud, n, p->ep, p->dir, p->data, p->len, &p->meta, dup);
 	if (!dup && sim_rng_bernoulli(&n->rng[p->dir][p->ep], c->duplicate)) {
 		/* The copy trails the original by one more jitter draw. */
@@ -274,8 +313,9 @@ static void pkt_fire(struct sim_engine *e, struct sim_timer *t)
 	}
 }
 
-int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
-	     size_t len, const struct net_meta *meta)
+static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
+		       const uint8_t *buf, size_t len, const struct net_meta *meta,
+		       uint32_t mc_count)
 {
 	if (len > SIM_MAX_DATAGRAM || ep >= n->n_ep)
 		return SIM_ERR_INVAL;
@@ -291,6 +331,7 @@ int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 	p->hop = 0;
 	p->nfrag = (uint16_t)net_frag_count(len, mtu);
 	p->meta = meta ? *meta : (struct net_meta){0};
+	p->mc_count = mc_count;
 	p->id = (uint32_t)n->st.packets_sent++;
 	n->st.bytes_sent += net_ip_bytes(len, mtu);
 	if (p->nfrag > 1)
@@ -298,7 +339,27 @@ int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 	if (++n->in_flight > n->st.in_flight_max)
 		n->st.in_flight_max = n->in_flight;
 	if (n->cb->on_send)
-		n->cb->on_send(n->ud, ep, dir, p->id, buf, len, n->eng->now);
-	enqueue(n, p);
+		n->cb->on_send(n->ud, ep, dir, p->id, buf, len, &p->meta, n->eng->now);
+	if (mc_count && n_hops(n) == 1)
+		fan_out(n, p, n->eng->now); /* no bottleneck: straight to the members */
+	else
+		enqueue(n, p);
 	return 0;
+}
+
+int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+	     size_t len, const struct net_meta *meta)
+{
+	return send_common(n, ep, dir, buf, len, meta, 0);
+}
+
+int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
+		       const uint8_t *buf, size_t len, const struct net_meta *meta)
+{
+	if (!count || first >= n->n_ep || count > n->n_ep - first)
+		return SIM_ERR_INVAL;
+	struct net_meta m = meta ? *meta : (struct net_meta){0};
+	if (!m.mcast)
+		m.mcast = 1;
+	return send_common(n, first, NET_DOWN, buf, len, &m, count);
 }

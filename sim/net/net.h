@@ -35,6 +35,7 @@ struct net_meta {
 	sim_time first_tx; /* first transmission of the message it belongs to */
 	uint8_t counted;   /* the message counts in statistics (after warmup) */
 	uint8_t kind;      /* harness-defined */
+	uint8_t mcast;     /* 0, or 1 + the multicast group a request went to */
 };
 
 /* One direction of one link. */
@@ -54,9 +55,11 @@ struct net_cb {
 			bool duplicate);
 	/* Optional: a datagram was handed to the channel / arrived (trace). */
 	void (*on_send)(void *ud, uint32_t ep, enum net_dir dir, uint32_t pkt_id,
-			const uint8_t *buf, size_t len, sim_time now);
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now);
 	void (*on_recv)(void *ud, uint32_t ep, enum net_dir dir, uint32_t pkt_id,
-			const uint8_t *buf, size_t len, sim_time now);
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now);
 };
 
 struct net_stats {
@@ -67,6 +70,8 @@ struct net_stats {
 	uint64_t duplicates;    /* extra copies delivered */
 	uint64_t fragments;     /* IP packets of fragmented datagrams */
 	uint64_t in_flight_max; /* most datagrams in the channel at once */
+	uint64_t mcast_copies;  /* member copies of multicast datagrams */
+	uint64_t mcast_lost;    /* of those, lost on the members' links */
 };
 
 struct net {
@@ -99,6 +104,14 @@ void net_free(struct net *n);
  * Returns 0, SIM_ERR_INVAL (len > SIM_MAX_DATAGRAM) or SIM_ERR_NOMEM. */
 int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 	     size_t len, const struct net_meta *meta);
+
+/* Send one datagram from the server to the multicast group made of
+ * endpoints [first, first + count): it crosses the bottleneck once, then a
+ * copy goes down each member's link (RFC 7252 §8 over IP multicast).  It
+ * counts as one packet sent; the copies are counted in mcast_copies.
+ * Returns 0, SIM_ERR_INVAL or SIM_ERR_NOMEM. */
+int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
+		       const uint8_t *buf, size_t len, const struct net_meta *meta);
 
 /* IP packets and IP bytes a UDP payload of len bytes becomes at this MTU. */
 uint32_t net_frag_count(size_t udp_payload, uint32_t mtu);

@@ -48,6 +48,8 @@ struct run_metrics {
 	bool observe;     /* some group observes: the notification counts apply */
 	uint64_t notifications_sent, notifications_received;
 	uint64_t notifications_fresh, notifications_stale, observers_lost;
+	bool multicast;   /* some group is a multicast group */
+	uint64_t mc_responses, mc_expected; /* distinct member responses; requests x members */
 	struct lat_summary latency, delivery_latency;
 	uint64_t events;
 	double wall_s;

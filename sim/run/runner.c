@@ -91,6 +91,10 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	INT("notifications_fresh", m->notifications_fresh, !m->observe);
 	INT("notifications_stale", m->notifications_stale, !m->observe);
 	INT("observers_lost", m->observers_lost, !m->observe);
+	INT("multicast_responses", m->mc_responses, !m->multicast);
+	REAL("multicast_response_ratio",
+	     m->mc_expected ? (double)m->mc_responses / (double)m->mc_expected : 0,
+	     !m->multicast || !m->mc_expected);
 	INT("queue_drops", m->queue_drops, !channel_known);
 	INT("duplicates", m->duplicates, !channel_known);
 	INT("events", m->events, !channel_known);

@@ -21,9 +21,27 @@ struct endpoint {
 	struct sim_timer srv_t; /* server session expiry */
 	struct coap_client cli;
 	struct coap_srv_session srv;
+	struct coap_mc_member mc;  /* multicast groups: the member role */
 	struct sim_rng rng_app, rng_coap, rng_srv;
+	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
 	uint8_t group;
 };
+
+/* A multicast group: its members and the requester next to the server. */
+struct mc_group {
+	struct sim_timer t;
+	struct coap_mc_requester req;
+	struct sim_rng rng;
+	uint32_t first, count;
+	uint32_t token;       /* of the latest request */
+	sim_time sent_at;
+	uint8_t reached;      /* the latest request reached a member */
+	uint8_t counted;
+	sim_time leisure;
+	uint8_t group;
+};
+
+enum { META_MC_RESPONSE = 1 };
 
 struct group_acc {
 	struct run_metrics m;
@@ -39,6 +57,8 @@ struct world {
 	struct coap_req_tmpl tmpl[SIM_MAX_GROUPS];
 	struct coap_client_cb cli_cb;
 	struct coap_srv_session_cb srv_cb;
+	struct coap_mc_member_cb mc_cb;
+	struct mc_group mc[SIM_MAX_GROUPS];
 	struct net_cb net_cb;
 	struct endpoint *ep;
 	uint32_t n_ep;
@@ -257,6 +277,104 @@ static void srv_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
 		w->acc[ep->group].m.observers_lost++;
 }
 
+/* ---- multicast ---- */
+
+static struct mc_group *mc_of(struct world *w, const struct endpoint *ep)
+{
+	return &w->mc[ep->group];
+}
+
+static void member_env(struct world *w, struct endpoint *ep,
+		       struct coap_mc_member_env *env)
+{
+	*env = (struct coap_mc_member_env){
+		.cb = &w->mc_cb, .ud = w, .rng = &ep->rng_coap,
+		.leisure = mc_of(w, ep)->leisure,
+		.payload = w->cfg->groups[ep->group].payload,
+	};
+}
+
+static void mc_member_send(void *ud, struct coap_mc_member *m, const uint8_t *buf,
+			   size_t len)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(m, struct endpoint, mc);
+	struct net_meta meta = {.kind = META_MC_RESPONSE};
+
+	if (net_send(&w->net, ep_index(w, ep), NET_UP, buf, len, &meta) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void mc_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct world *w = world_of(e);
+	struct mc_group *g = sim_container_of(t, struct mc_group, t);
+	const struct group_cfg *gc = &w->cfg->groups[g->group];
+	struct run_metrics *m = &w->acc[g->group].m;
+	uint8_t buf[256];
+	char path[COAP_MAX_PATH];
+
+	/* The group's resource: the path without the per-endpoint part. */
+	snprintf(path, sizeof(path), "%s", gc->path);
+	char *id = strstr(path, "{id}");
+	if (id)
+		*id = 0;
+	int len = coap_mc_request(&g->req, path, buf, sizeof(buf), &g->token);
+	g->sent_at = e->now;
+	g->reached = 0;
+	g->counted = counted(w, e->now);
+	if (g->counted) {
+		m->messages++;
+		m->transmissions++;
+		m->mc_expected += g->count;
+	}
+	struct net_meta meta = {.first_tx = e->now, .counted = g->counted,
+				.mcast = (uint8_t)(g->group + 1)};
+	if (len > 0 && net_send_multicast(&w->net, g->first, g->count, buf, (size_t)len,
+					  &meta) < 0)
+		w->err = SIM_ERR_NOMEM;
+	sim_time gap = SIM_TIME_NEVER;
+	if (gc->traffic == TRAFFIC_PERIODIC)
+		gap = gc->interval;
+	else if (gc->traffic == TRAFFIC_POISSON)
+		gap = (sim_time)sim_rng_exp(&g->rng, (double)gc->interval) + 1;
+	if (gap != SIM_TIME_NEVER && e->now + gap < w->cfg->duration)
+		rearm(w, t, e->now + gap);
+}
+
+/* A member heard the group request. */
+static void mc_member_recv(struct world *w, struct endpoint *ep, const uint8_t *buf,
+			   size_t len, const struct net_meta *meta)
+{
+	struct mc_group *g = mc_of(w, ep);
+	struct coap_mc_member_env env;
+
+	if (meta->counted && !g->reached) {
+		struct group_acc *a = &w->acc[ep->group];
+		g->reached = 1;
+		a->m.delivered++;
+		if (hist_add(&a->dlat, w->eng.now - meta->first_tx) < 0)
+			w->err = SIM_ERR_NOMEM;
+	}
+	member_env(w, ep, &env);
+	coap_mc_member_recv(&ep->mc, &env, w->eng.now, buf, len);
+	rearm(w, &ep->app_t, coap_mc_member_expiry(&ep->mc));
+}
+
+/* The requester got a member's response: matched by token. */
+static void mc_response(struct world *w, struct endpoint *ep, const uint8_t *buf,
+			size_t len)
+{
+	struct mc_group *g = mc_of(w, ep);
+	int64_t tok = coap_mc_response_token(buf, len);
+
+	if (tok < 0 || (uint32_t)tok + 1 <= ep->mc_answered)
+		return; /* not ours, or a duplicate of an answer we have */
+	ep->mc_answered = (uint32_t)tok + 1;
+	if (g->counted && (uint32_t)tok == g->token)
+		w->acc[ep->group].m.mc_responses++;
+}
+
 /* ---- channel callbacks ---- */
 
 static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
@@ -269,7 +387,11 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 	(void)n;
 	(void)duplicate;
 	w->cur_meta = meta;
-	if (dir == NET_UP) {
+	if (dir == NET_UP && meta->kind == META_MC_RESPONSE) {
+		mc_response(w, ep, buf, len);
+	} else if (dir == NET_DOWN && meta->mcast) {
+		mc_member_recv(w, ep, buf, len, meta);
+	} else if (dir == NET_UP) {
 		struct coap_srv_env env;
 		server_env(w, ep, &env);
 		coap_srv_session_recv(&ep->srv, &env, w->eng.now, buf, len);
@@ -284,17 +406,19 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 }
 
 static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
-			const uint8_t *buf, size_t len, sim_time now)
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now)
 {
 	struct world *w = ud;
-	trace_tx(w->opts->trace, ep, (enum trace_dir)dir, id, buf, len, now);
+	trace_tx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->mcast, buf, len, now);
 }
 
 static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
-			const uint8_t *buf, size_t len, sim_time now)
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now)
 {
 	struct world *w = ud;
-	trace_rx(w->opts->trace, ep, (enum trace_dir)dir, id, buf, len, now);
+	trace_rx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->mcast, buf, len, now);
 }
 
 /* ---- timers ---- */
@@ -321,6 +445,14 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 	struct endpoint *ep = sim_container_of(t, struct endpoint, app_t);
 	struct coap_client_env env;
 
+	if (w->cfg->groups[ep->group].multicast) {
+		/* A member's timer: its response's Leisure is over. */
+		struct coap_mc_member_env me;
+		member_env(w, ep, &me);
+		coap_mc_member_expire(&ep->mc, &me, e->now);
+		rearm(w, t, coap_mc_member_expiry(&ep->mc));
+		return;
+	}
 	client_env(w, ep, &env);
 	if (w->cfg->groups[ep->group].traffic == TRAFFIC_OBSERVE) {
 		/* Register once; cancel when the scenario ends. */
@@ -392,10 +524,14 @@ static int build(struct world *w, uint64_t seed)
 		};
 		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
+		w->acc[g].m.multicast = gc->multicast;
+		if (gc->multicast)
+			w->acc[g].m.confirmable = false;
 	}
 	w->cli_cb = (struct coap_client_cb){cli_send, cli_done, cli_notified};
 	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request, srv_notify,
 						 srv_unobserved};
+	w->mc_cb = (struct coap_mc_member_cb){mc_member_send};
 	w->net_cb = (struct net_cb){
 		.deliver = net_deliver,
 		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
@@ -415,6 +551,31 @@ static int build(struct world *w, uint64_t seed)
 
 	uint32_t i = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		if (gc->multicast) {
+			struct mc_group *mg = &w->mc[g];
+			mg->first = i;
+			mg->count = gc->count;
+			mg->group = (uint8_t)g;
+			sim_timer_init(&mg->t, mc_fire);
+			sim_rng_init(&mg->rng, seed, SIM_RNG_OWNER_SHARED - 1 - g, RNG_APP);
+			mg->req.next_token = (uint32_t)sim_rng_u64(&mg->rng);
+			mg->req.next_mid = (uint16_t)sim_rng_u64(&mg->rng);
+			mg->leisure = cfg->coap.default_leisure;
+			if (!mg->leisure) {
+				/* §8.2 lower bound: response size x group size / rate
+				 * of the narrowest shared link. */
+				uint64_t rate = cfg->bottleneck.present ? cfg->bottleneck.rate_bps
+									: cfg->up.rate_bps;
+				uint32_t s = (uint32_t)net_ip_bytes(4 + 4 + 1 + gc->payload,
+								    cfg->up.mtu);
+				mg->leisure = coap_leisure_lower_bound(s, gc->count,
+								       (double)rate / 8);
+			}
+			sim_time st = (sim_time)sim_rng_dist(&mg->rng, &gc->start);
+			if (st < cfg->duration && sim_timer_arm(&w->eng, &mg->t, st) < 0)
+				return SIM_ERR_NOMEM;
+		}
 		for (uint32_t k = 0; k < cfg->groups[g].count; k++, i++) {
 			struct endpoint *ep = &w->ep[i];
 			struct coap_client_env ce;
@@ -431,6 +592,10 @@ static int build(struct world *w, uint64_t seed)
 			coap_client_init(&ep->cli, &w->exch[(size_t)i * w->cp.nstart], &ce);
 			server_env(w, ep, &se);
 			coap_srv_session_init(&ep->srv, &w->pend[(size_t)i * w->cp.nstart], &se);
+			if (gc->multicast) {
+				coap_mc_member_init(&ep->mc, &ep->rng_coap);
+				continue; /* members answer; they send nothing of their own */
+			}
 
 			sim_time start = (sim_time)sim_rng_dist(&ep->rng_app,
 								&cfg->groups[g].start);
@@ -479,6 +644,9 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->notifications_fresh += m->notifications_fresh;
 		t->notifications_stale += m->notifications_stale;
 		t->observers_lost += m->observers_lost;
+		t->multicast |= m->multicast;
+		t->mc_responses += m->mc_responses;
+		t->mc_expected += m->mc_expected;
 	}
 	finish_metrics(t, &lat, &dlat);
 	hist_free(&lat);

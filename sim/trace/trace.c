@@ -57,6 +57,16 @@ void trace_addr(uint32_t ep, uint8_t a[16])
 	a[14] = (uint8_t)(v >> 8); a[15] = (uint8_t)v;
 }
 
+void trace_mcast_addr(uint32_t k, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 0xff;
+	a[1] = 0x05;
+	a[12] = (uint8_t)(k >> 8);
+	a[13] = (uint8_t)k;
+	a[15] = 0xfd;
+}
+
 static void file_path(const struct trace *t, int which, unsigned index, char *buf,
 		      size_t len)
 {
@@ -247,7 +257,8 @@ static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len
 }
 
 static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
-		   uint32_t pkt_id, const uint8_t *payload, size_t len, sim_time now)
+		   uint32_t pkt_id, uint32_t mcast, const uint8_t *payload, size_t len,
+		   sim_time now)
 {
 	uint8_t a_ep[16], a_srv[16];
 	const uint8_t *src, *dst;
@@ -256,7 +267,10 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		return;
 	if (len > SIM_MAX_DATAGRAM)
 		len = SIM_MAX_DATAGRAM;
-	trace_addr(ep, a_ep);
+	if (mcast)
+		trace_mcast_addr(mcast - 1, a_ep);
+	else
+		trace_addr(ep, a_ep);
 	trace_addr(UINT32_MAX, a_srv);
 	src = dir == TRACE_UP ? a_ep : a_srv;
 	dst = dir == TRACE_UP ? a_srv : a_ep;
@@ -288,15 +302,15 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 }
 
 void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
-	      const uint8_t *udp_payload, size_t len, sim_time now)
+	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now)
 {
-	record(t, 0, ep, dir, pkt_id, udp_payload, len, now);
+	record(t, 0, ep, dir, pkt_id, mcast, udp_payload, len, now);
 }
 
 void trace_rx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
-	      const uint8_t *udp_payload, size_t len, sim_time now)
+	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now)
 {
-	record(t, 1, ep, dir, pkt_id, udp_payload, len, now);
+	record(t, 1, ep, dir, pkt_id, mcast, udp_payload, len, now);
 }
 
 int trace_close(struct trace *t, char *err, size_t errlen)

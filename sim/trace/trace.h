@@ -40,12 +40,14 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 /* One datagram between endpoint ep and the server: sent (tx) or received (rx).
  * pkt_id is the channel's number for the datagram (the same in tx and rx); it
  * becomes the Fragment header's Identification when the datagram is split.
+ * mcast is 0, or 1 + k for a request to multicast group k: its destination
+ * is then the group's address (trace_mcast_addr) instead of endpoint ep's.
  * Errors are remembered and reported by trace_close (a write that failed
  * stops further writes). */
 void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
-	      const uint8_t *udp_payload, size_t len, sim_time now);
+	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now);
 void trace_rx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
-	      const uint8_t *udp_payload, size_t len, sim_time now);
+	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now);
 
 /* Flush and close.  Returns 0 or SIM_ERR_IO (with the reason in err) when
  * any write failed (disk full, ...).  Frees t in every case. */
@@ -53,5 +55,9 @@ int trace_close(struct trace *t, char *err, size_t errlen);
 
 /* The address of endpoint ep (or the server for ep == UINT32_MAX), 16 bytes. */
 void trace_addr(uint32_t ep, uint8_t out[16]);
+
+/* Multicast group k: ff05::fd for k = 0, ff05::1:fd, ff05::2:fd ...
+ * (site-local scope, "All CoAP Nodes" low bits, RFC 7252 §12.8). */
+void trace_mcast_addr(uint32_t k, uint8_t out[16]);
 
 #endif

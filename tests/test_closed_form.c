@@ -84,13 +84,13 @@ static void check_loss(double p)
 	char line[256];
 	rewind(ex);
 	while (fgets(line, sizeof(line), ex)) {
-		char *f[8];
+		char *f[9];
 		int nf = 0;
 		char *rest = line, *tok;
 		line[strcspn(line, "\n")] = 0;
-		while ((tok = strsep(&rest, ",")) && nf < 8)
+		while ((tok = strsep(&rest, ",")) && nf < 9)
 			f[nf++] = tok;
-		cr_assert_eq(nf, 7);
+		cr_assert_eq(nf, 8);
 		if (strcmp(f[4], "completed"))
 			continue;
 		double lat_s = atof(f[5]) / 1000, rtt = 0.1;

@@ -464,3 +464,102 @@ Test(coap_server, random_bytes_never_crash)
 		cr_assert_leq(x.f.n, 1);
 	}
 }
+
+/* ---- Observe on the server (RFC 7641) ---- */
+
+static int unobserved_timeouts;
+static void f_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
+			 sim_time now)
+{
+	(void)ud;
+	(void)s;
+	(void)now;
+	unobserved_timeouts += timed_out;
+}
+
+static uint32_t observe_of(const struct sent *d)
+{
+	struct coap_msg m;
+	uint32_t v = UINT32_MAX;
+	cr_assert_eq(coap_parse(&m, d->buf, d->len), 0);
+	const struct coap_option *o = coap_msg_find(&m, COAP_OPT_OBSERVE, NULL);
+	if (o)
+		coap_opt_uint(o, &v);
+	return v;
+}
+
+Test(coap_server, con_notifications_replace_and_time_out)
+{
+	static const struct coap_srv_session_cb cb = {f_srv_send, f_srv_request, NULL,
+						      f_unobserved};
+	struct srv_fix x;
+	srv_setup(&x, 0, SIM_S(1));
+	x.env.cb = &cb;
+	x.env.notify_interval = SIM_S(10);
+	x.env.notify_con = true;
+	x.env.notify_con_interval = SIM_S(86400);
+	x.env.notify_until = SIM_S(100000);
+	unobserved_timeouts = 0;
+	/* CON GET /s with Observe = 0 (option 6, zero length), token 0xa1a2a3a4 */
+	const uint8_t reg[] = {0x44, 0x01, 0x00, 0x07, 0xa1, 0xa2, 0xa3, 0xa4,
+			       0x60, 0x51, 's'};
+	coap_srv_session_recv(&x.s, &x.env, 0, reg, sizeof(reg));
+	cr_assert_eq(x.f.n, 1);
+	uint32_t seq0 = observe_of(&x.f.d[0]);
+	cr_assert_neq(seq0, UINT32_MAX, "the registration response carries Observe");
+	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_S(10));
+	coap_srv_session_expire(&x.s, &x.env, SIM_S(10));
+	cr_assert_eq(x.f.n, 2);
+	cr_assert_eq(x.f.d[1].buf[0] >> 4 & 3, COAP_CON);
+	cr_assert_eq(observe_of(&x.f.d[1]), seq0 + 1);
+	/* Not acknowledged: retransmitted after [2 s, 3 s]. */
+	sim_time t = coap_srv_session_expiry(&x.s, 1);
+	cr_assert(t >= SIM_S(12) && t <= SIM_S(13));
+	coap_srv_session_expire(&x.s, &x.env, t);
+	cr_assert_eq(x.f.n, 3);
+	cr_assert_eq(observe_of(&x.f.d[2]), seq0 + 1);
+	/* Retransmissions due before 20 s still carry the old state. */
+	while ((t = coap_srv_session_expiry(&x.s, 1)) < SIM_S(20)) {
+		coap_srv_session_expire(&x.s, &x.env, t);
+		cr_assert_eq(observe_of(&x.f.d[x.f.n - 1]), seq0 + 1);
+	}
+	/* At 20 s the resource changes again while the CON is in flight: the
+	 * newer state replaces it and goes out with the next retransmission. */
+	int before = x.f.n;
+	coap_srv_session_expire(&x.s, &x.env, SIM_S(20));
+	cr_assert_eq(x.f.n, before, "nothing new goes out while one CON is in flight");
+	t = coap_srv_session_expiry(&x.s, 1);
+	coap_srv_session_expire(&x.s, &x.env, t);
+	cr_assert_eq(observe_of(&x.f.d[x.f.n - 1]), seq0 + 2);
+	/* Keep ignoring it: after MAX_RETRANSMIT retransmissions the observer
+	 * is removed (§4.5). */
+	for (int i = 0; i < 40 && !unobserved_timeouts; i++) {
+		t = coap_srv_session_expiry(&x.s, 1);
+		x.f.n = 0;
+		coap_srv_session_expire(&x.s, &x.env, t);
+	}
+	cr_assert_eq(unobserved_timeouts, 1);
+	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_TIME_NEVER);
+}
+
+Test(coap_server, rst_to_a_notification_deregisters)
+{
+	static const struct coap_srv_session_cb cb = {f_srv_send, f_srv_request, NULL,
+						      f_unobserved};
+	struct srv_fix x;
+	srv_setup(&x, 0, SIM_S(1));
+	x.env.cb = &cb;
+	x.env.notify_interval = SIM_S(10);
+	x.env.notify_con = false;
+	x.env.notify_con_interval = SIM_S(86400);
+	x.env.notify_until = SIM_S(100000);
+	const uint8_t reg[] = {0x44, 0x01, 0x00, 0x07, 0xa1, 0xa2, 0xa3, 0xa4,
+			       0x60, 0x51, 's'};
+	coap_srv_session_recv(&x.s, &x.env, 0, reg, sizeof(reg));
+	coap_srv_session_expire(&x.s, &x.env, SIM_S(10));
+	cr_assert_eq(x.f.n, 2);
+	cr_assert_eq(x.f.d[1].buf[0] >> 4 & 3, COAP_NON);
+	uint8_t rst[4] = {0x70, 0x00, x.f.d[1].buf[2], x.f.d[1].buf[3]};
+	coap_srv_session_recv(&x.s, &x.env, SIM_S(11), rst, 4);
+	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_TIME_NEVER, "no observer left");
+}

@@ -159,7 +159,14 @@ static void transmit_first(struct coap_client *c, const struct coap_client_env *
 	x->tx = 1;
 	x->total_tx++;
 	x->state = EXCH_WAIT_ACK;
-	x->timeout = initial_timeout(env->p, env->rng);
+	x->tx0 = now;
+	if (env->cc)
+		x->timeout = cocoa_initial_timeout(env->cc, now, c->n_active,
+						   env->p->ack_random_factor, env->rng,
+						   &x->vbf);
+	else
+		x->timeout = initial_timeout(env->p, env->rng);
+	x->rto0_us = (uint32_t)(x->timeout / 1000);
 	x->deadline = now + x->timeout;
 	send_request(c, env, x, false);
 }
@@ -362,6 +369,8 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 		x = by_mid(c, nstart, m.mid);
 		if (!x || x->state != EXCH_WAIT_ACK)
 			return; /* late or duplicate ACK */
+		if (env->cc) /* CoCoA learns from every ACK, empty or not */
+			cocoa_on_response(env->cc, now, now - x->tx0, x->tx);
 		if (m.code == COAP_EMPTY) {
 			/* §5.2.2: the response will come separately. */
 			x->state = EXCH_WAIT_SEPARATE;
@@ -418,7 +427,8 @@ void coap_client_expire(struct coap_client *c, const struct coap_client_env *env
 		if (x->state == EXCH_WAIT_ACK && x->tx <= p->max_retransmit) {
 			x->tx++;
 			x->total_tx++;
-			x->timeout *= 2;
+			x->timeout = env->cc ? cocoa_backoff(x->timeout, x->vbf)
+					     : x->timeout * 2;
 			x->deadline = now + x->timeout;
 			send_request(c, env, x, true);
 		} else {
@@ -544,6 +554,16 @@ static struct coap_dedup *dedup_find(struct coap_srv_session *s, uint16_t mid,
 			return d;
 	}
 	return NULL;
+}
+
+bool coap_srv_session_seen(const struct coap_srv_session *s, uint16_t mid, sim_time now)
+{
+	for (int i = 0; i < COAP_DEDUP_SLOTS; i++) {
+		const struct coap_dedup *d = &s->dedup[i];
+		if (d->state != DEDUP_FREE && d->mid == mid && d->expiry > now)
+			return true;
+	}
+	return false;
 }
 
 /* The oldest slot is reused: the table is a ring in arrival order. */

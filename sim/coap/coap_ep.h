@@ -18,6 +18,7 @@
 #include "../core/sim.h"
 #include "../engine/rng.h"
 #include "coap_msg.h"
+#include "cocoa.h"
 
 #ifndef COAP_DEDUP_SLOTS
 #define COAP_DEDUP_SLOTS 8 /* recent request MIDs a server remembers per peer */
@@ -63,13 +64,16 @@ struct coap_exch {
 	sim_time deadline; /* next retransmission or give-up; NEVER when none */
 	sim_time first_tx;
 	sim_time timeout;  /* current retransmission timeout */
+	sim_time tx0;      /* first transmission of the current block */
 	uint32_t token;    /* 4-byte token value */
 	uint32_t blk;      /* block number being transferred (Block1/Block2) */
+	uint32_t rto0_us;  /* initial timeout of the latest block, us (RTO trace) */
 	uint16_t mid;
 	uint16_t total_tx; /* transmissions of every block of the message */
 	uint8_t state;     /* enum coap_exch_state */
 	uint8_t tx;        /* transmissions of the current block */
 	uint8_t kind;      /* enum coap_exch_kind */
+	uint8_t vbf;       /* CoCoA backoff factor x 10 */
 };
 
 enum coap_result {
@@ -101,6 +105,7 @@ struct coap_client_env {
 	void *ud;
 	struct sim_rng *rng;
 	uint32_t id; /* the endpoint's number, for {id} */
+	struct cocoa *cc; /* CoCoA state for the server, or NULL: RFC 7252 timers */
 };
 
 struct coap_client {
@@ -256,6 +261,10 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 void coap_srv_session_expire(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, sim_time now);
 sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nstart);
+
+/* Has this session already received a request with this Message ID (within
+ * its duplicate-detection window)?  For measuring spurious retransmissions. */
+bool coap_srv_session_seen(const struct coap_srv_session *s, uint16_t mid, sim_time now);
 
 /* ---- group communication (RFC 7252 §8) ---- */
 

@@ -42,6 +42,7 @@ void hist_summary(const struct hist *h, struct lat_summary *s);
 struct run_metrics {
 	uint64_t messages, delivered, completed, failed;
 	uint64_t transmissions, retransmissions;
+	uint64_t spurious; /* requests the server already had (duplicates) */
 	uint64_t packets_sent, packets_lost, bytes_sent;
 	uint64_t queue_drops, duplicates;
 	bool confirmable; /* some messages expect confirmation: completed applies */

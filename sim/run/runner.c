@@ -73,6 +73,7 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	INT("retransmissions", m->retransmissions, false);
 	REAL("retransmissions_per_message",
 	     m->messages ? (double)m->retransmissions / msgs : 0, !m->messages);
+	INT("spurious_retransmissions", m->spurious, false);
 	n = add_lat(f, n, lat, &m->latency);
 	n = add_lat(f, n, dlat, &m->delivery_latency);
 	INT("packets_sent", m->packets_sent, !channel_known);
@@ -620,8 +621,6 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		for (size_t g = 0; g < pc.n_groups && !missing; g++)
 			if (pc.groups[g].protocol == PROTO_MQTT)
 				missing = "protocol = mqtt (the MQTT baseline)";
-		if (!missing && pc.coap.congestion == COAP_CC_COCOA)
-			missing = "coap.congestion = cocoa";
 		scenario_cfg_free(&pc);
 		if (missing) {
 			fprintf(stderr, "coapsim: %s: %s is not implemented in coapsim %s yet\n",

@@ -12,7 +12,7 @@
 #include "../trace/trace.h"
 
 const char *const world_exchanges_header =
-	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions";
+	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions,rto_ms";
 
 /* One virtual device and the server's state about it. */
 struct endpoint {
@@ -22,6 +22,7 @@ struct endpoint {
 	struct coap_client cli;
 	struct coap_srv_session srv;
 	struct coap_mc_member mc;  /* multicast groups: the member role */
+	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	struct sim_rng rng_app, rng_coap, rng_srv;
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
 	uint8_t group;
@@ -85,6 +86,7 @@ static void client_env(struct world *w, struct endpoint *ep,
 	*env = (struct coap_client_env){
 		.p = &w->cp, .req = &w->tmpl[ep->group], .cb = &w->cli_cb,
 		.ud = w, .rng = &ep->rng_coap, .id = ep_index(w, ep),
+		.cc = w->cfg->coap.congestion == COAP_CC_COCOA ? &ep->cc : NULL,
 	};
 }
 
@@ -148,9 +150,12 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 		meta.counted = counted(w, x->first_tx);
 		if (meta.counted) {
 			m->transmissions++;
-			if (retx)
+			if (retx) {
 				m->retransmissions++;
-			else if (x->blk == 0) /* a block transfer is one message */
+				/* Spurious: the server already has this message. */
+				if (coap_srv_session_seen(&ep->srv, x->mid, w->eng.now))
+					m->spurious++;
+			} else if (x->blk == 0) /* a block transfer is one message */
 				m->messages++;
 		}
 	}
@@ -168,9 +173,10 @@ static void log_exchange(struct world *w, struct endpoint *ep,
 	char lat[32] = "";
 	if (!strcmp(outcome, "completed"))
 		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(now - x->first_tx));
-	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u\n", w->opts->run_id,
+	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%.3f\n", w->opts->run_id,
 		    ep_index(w, ep), w->cfg->groups[ep->group].name,
-		    sim_time_to_s(x->first_tx), outcome, lat, x->total_tx) < 0)
+		    sim_time_to_s(x->first_tx), outcome, lat, x->total_tx,
+		    x->rto0_us / 1000.0) < 0)
 		w->err = SIM_ERR_IO;
 }
 
@@ -588,6 +594,7 @@ static int build(struct world *w, uint64_t seed)
 			sim_rng_init(&ep->rng_app, seed, i, RNG_APP);
 			sim_rng_init(&ep->rng_coap, seed, i, RNG_COAP);
 			sim_rng_init(&ep->rng_srv, seed, i, RNG_SERVER);
+			cocoa_init(&ep->cc);
 			client_env(w, ep, &ce);
 			coap_client_init(&ep->cli, &w->exch[(size_t)i * w->cp.nstart], &ce);
 			server_env(w, ep, &se);
@@ -637,6 +644,7 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->failed += m->failed;
 		t->transmissions += m->transmissions;
 		t->retransmissions += m->retransmissions;
+		t->spurious += m->spurious;
 		t->confirmable |= m->confirmable;
 		t->observe |= m->observe;
 		t->notifications_sent += m->notifications_sent;

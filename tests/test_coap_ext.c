@@ -283,3 +283,85 @@ Test(cocoa, beats_default_at_a_congested_bottleneck, .timeout = 300)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* ---- the example scenarios, read back with tshark ---- */
+
+static long tshark_count(const char *file, const char *filter)
+{
+	char cmd[1024], out[64] = "";
+	snprintf(cmd, sizeof(cmd), "tshark -r '%s' -Y '%s' 2>/dev/null | wc -l", file, filter);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	return strtol(out, NULL, 10);
+}
+
+static json_t *run_scenario(const char *ini, const char *dir)
+{
+	char cmd[6000], path[256];
+	json_error_t je;
+	snprintf(cmd, sizeof(cmd), "%s run %s --quiet --jobs 1 --out %s", bin(), ini, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	return j;
+}
+
+static long run_metric(json_t *j, const char *name)
+{
+	json_t *m = json_object_get(json_array_get(json_object_get(j, "runs"), 0), "metrics");
+	return (long)json_integer_value(json_object_get(m, name));
+}
+
+Test(captures, observe_block_multicast_decode, .timeout = 300)
+{
+	char dir[] = "/tmp/coapsim-ext-XXXXXX", sub[128], f[256];
+	cr_assert_not_null(mkdtemp(dir));
+
+	/* Block-wise: firmware is POST 4000 bytes in 64-byte blocks (SZX 2),
+	 * blocks 0..62, M set on all but the last, Size1 4000 on block 0;
+	 * readings are GET 1000 bytes served in 256-byte blocks (SZX 4). */
+	snprintf(sub, sizeof(sub), "%s/blk", dir);
+	json_decref(run_scenario("scenarios/blockwise.ini", sub));
+	snprintf(f, sizeof(f), "%s/pcap/p0-r0.pcap", sub);
+	cr_assert_eq(tshark_count(f, "_ws.malformed || _ws.expert.severity == error"), 0);
+	cr_assert_gt(tshark_count(f, "coap.code == 2 && coap.opt.block_number == 62 && "
+				     "coap.opt.block_mflag == 0 && coap.opt.block_size == 2"), 0);
+	cr_assert_eq(tshark_count(f, "coap.code == 2 && coap.opt.block_number == 63"), 0);
+	cr_assert_eq(tshark_count(f, "coap.code == 2 && coap.opt.block_number < 62 && "
+				     "coap.opt.block_mflag == 0"), 0, "M on every block but the last");
+	cr_assert_eq(tshark_count(f, "coap.code == 2 && coap.opt.block_number == 0 && "
+				     "!(coap.opt.size1 == 4000)"), 0, "Size1 on the first block");
+	cr_assert_gt(tshark_count(f, "coap.code == 95"), 0, "2.31 Continue");
+	cr_assert_gt(tshark_count(f, "coap.code == 69 && coap.opt.block_number == 3 && "
+				     "coap.opt.block_mflag == 0 && coap.opt.block_size == 4"), 0);
+	cr_assert_eq(tshark_count(f, "coap.code == 69 && coap.opt.block_number == 4"), 0);
+
+	/* Observe: every notification carries the Observe option. */
+	snprintf(sub, sizeof(sub), "%s/obs", dir);
+	json_t *j = run_scenario("scenarios/observe.ini", sub);
+	snprintf(f, sizeof(f), "%s/pcap/p0-r0.pcap", sub);
+	cr_assert_eq(tshark_count(f, "_ws.malformed || _ws.expert.severity == error"), 0);
+	long notes = tshark_count(f, "coap.code == 69 && coap.opt.observe && coap.type != 2");
+	cr_assert_geq(notes, run_metric(j, "notifications_sent"));
+	cr_assert_gt(tshark_count(f, "coap.code == 1 && coap.opt.observe == 0"), 0);
+	cr_assert_gt(tshark_count(f, "coap.code == 1 && coap.opt.observe == 1"), 0,
+		     "deregistration at the end");
+	json_decref(j);
+
+	/* Multicast: NON GETs to ff05::fd, unicast 2.05 answers. */
+	snprintf(sub, sizeof(sub), "%s/mc", dir);
+	j = run_scenario("scenarios/multicast.ini", sub);
+	snprintf(f, sizeof(f), "%s/pcap/p0-r0.pcap", sub);
+	cr_assert_eq(tshark_count(f, "_ws.malformed"), 0);
+	cr_assert_eq(tshark_count(f, "ipv6.dst == ff05::fd && coap.type == 1 && coap.code == 1"),
+		     run_metric(j, "messages"));
+	cr_assert_eq(tshark_count(f, "ipv6.dst == ff05::fd && !(coap.type == 1)"), 0);
+	cr_assert_eq(tshark_count(f, "coap.type == 3"), 0, "no RST to multicast");
+	json_decref(j);
+
+	snprintf(f, sizeof(f), "rm -rf %s", dir);
+	cr_assert_eq(system(f), 0);
+}

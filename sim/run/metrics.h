@@ -52,6 +52,11 @@ struct run_metrics {
 	bool multicast;   /* some group is a multicast group */
 	uint64_t mc_responses, mc_expected; /* distinct member responses; requests x members */
 	struct lat_summary latency, delivery_latency;
+	struct {
+		bool valid;
+		double total, per_node_mean, per_node_max; /* mJ */
+		double lifetime_days;
+	} energy;
 	uint64_t events;
 	double wall_s;
 };

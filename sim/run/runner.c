@@ -82,11 +82,13 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	REAL("bytes_per_message",
 	     m->delivered ? (double)m->bytes_sent / (double)m->delivered : 0,
 	     !channel_known || !m->delivered);
-	REAL("energy_mj.total", 0, true);
-	REAL("energy_mj.per_message", 0, true);
-	REAL("energy_mj.per_node_mean", 0, true);
-	REAL("energy_mj.per_node_max", 0, true);
-	REAL("lifetime_days", 0, true);
+	bool ev = m->energy.valid;
+	REAL("energy_mj.total", m->energy.total, !ev);
+	REAL("energy_mj.per_message",
+	     m->delivered ? m->energy.total / (double)m->delivered : 0, !ev || !m->delivered);
+	REAL("energy_mj.per_node_mean", m->energy.per_node_mean, !ev);
+	REAL("energy_mj.per_node_max", m->energy.per_node_max, !ev);
+	REAL("lifetime_days", m->energy.lifetime_days, !ev || m->energy.lifetime_days <= 0);
 	INT("notifications_sent", m->notifications_sent, !m->observe);
 	INT("notifications_received", m->notifications_received, !m->observe);
 	INT("notifications_fresh", m->notifications_fresh, !m->observe);

@@ -7,6 +7,7 @@
 
 #include "../coap/coap_ep.h"
 #include "../engine/engine.h"
+#include "../energy/energy.h"
 #include "../engine/rng.h"
 #include "../net/net.h"
 #include "../trace/trace.h"
@@ -25,7 +26,9 @@ struct endpoint {
 	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	struct sim_rng rng_app, rng_coap, rng_srv;
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
+	struct energy_ledger radio;
 	uint8_t group;
+	uint8_t always_on;         /* observes or is a multicast member: listens */
 };
 
 /* A multicast group: its members and the requester next to the server. */
@@ -123,11 +126,25 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
 static void rearm_client(struct world *w, struct endpoint *ep)
 {
 	rearm(w, &ep->cli_t, coap_client_expiry(&ep->cli, w->cp.nstart));
+	/* The radio stays awake while an answer is awaited. */
+	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, w->eng.now);
 }
 
 static void rearm_server(struct world *w, struct endpoint *ep)
 {
 	rearm(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, w->cp.nstart));
+}
+
+/* The endpoint's radio sends or receives one datagram (all its fragments). */
+static void radio_frame(struct world *w, struct endpoint *ep, size_t len, bool tx)
+{
+	const struct link_cfg *l = tx ? &w->cfg->up : &w->cfg->down;
+	sim_time t = energy_airtime(net_ip_bytes(len, l->mtu), net_frag_count(len, l->mtu),
+				    w->cfg->energy.bitrate_bps);
+	if (tx)
+		ep->radio.tx += t;
+	else
+		ep->radio.rx += t;
 }
 
 static bool counted(const struct world *w, sim_time first_tx)
@@ -159,6 +176,7 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 				m->messages++;
 		}
 	}
+	radio_frame(w, ep, len, true);
 	if (net_send(&w->net, ep_index(w, ep), NET_UP, buf, len, &meta) < 0)
 		w->err = SIM_ERR_NOMEM;
 }
@@ -307,6 +325,7 @@ static void mc_member_send(void *ud, struct coap_mc_member *m, const uint8_t *bu
 	struct endpoint *ep = sim_container_of(m, struct endpoint, mc);
 	struct net_meta meta = {.kind = META_MC_RESPONSE};
 
+	radio_frame(w, ep, len, true);
 	if (net_send(&w->net, ep_index(w, ep), NET_UP, buf, len, &meta) < 0)
 		w->err = SIM_ERR_NOMEM;
 }
@@ -392,6 +411,8 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 
 	(void)n;
 	(void)duplicate;
+	if (dir == NET_DOWN)
+		radio_frame(w, ep, len, false);
 	w->cur_meta = meta;
 	if (dir == NET_UP && meta->kind == META_MC_RESPONSE) {
 		mc_response(w, ep, buf, len);
@@ -588,6 +609,8 @@ static int build(struct world *w, uint64_t seed)
 			struct coap_srv_env se;
 
 			ep->group = (uint8_t)g;
+			ep->always_on = gc->multicast || gc->traffic == TRAFFIC_OBSERVE;
+			energy_listen(&ep->radio, ep->always_on, 0);
 			sim_timer_init(&ep->app_t, app_fire);
 			sim_timer_init(&ep->cli_t, cli_fire);
 			sim_timer_init(&ep->srv_t, srv_fire);
@@ -623,6 +646,42 @@ static void finish_metrics(struct run_metrics *m, const struct hist *lat,
 /* Per-group channel counters: every packet belongs to one endpoint. */
 struct chan_count { uint64_t sent, recv, bytes; };
 
+/* Energy of every endpoint over the run: traffic stops at duration, so the
+ * period is the duration, or longer if exchanges ran on after it. */
+static void collect_energy(struct world *w, struct run_result *res)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	sim_time period = w->eng.now > cfg->duration ? w->eng.now : cfg->duration;
+	double node_sum[SIM_MAX_GROUPS] = {0}, all_sum = 0, all_max = 0;
+
+	for (uint32_t i = 0; i < w->n_ep; i++) {
+		struct endpoint *ep = &w->ep[i];
+		double e = energy_mj(&ep->radio, period, &cfg->energy);
+		struct run_metrics *g = &res->groups[ep->group];
+		node_sum[ep->group] += e;
+		if (e > g->energy.per_node_max)
+			g->energy.per_node_max = e;
+		if (e > all_max)
+			all_max = e;
+		all_sum += e;
+	}
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		struct run_metrics *m = &res->groups[g];
+		m->energy.valid = true;
+		m->energy.total = node_sum[g];
+		m->energy.per_node_mean = node_sum[g] / cfg->groups[g].count;
+		m->energy.lifetime_days =
+			energy_lifetime_days(m->energy.per_node_mean, period, &cfg->energy);
+	}
+	struct run_metrics *t = &res->total;
+	t->energy.valid = w->n_ep > 0;
+	t->energy.total = all_sum;
+	t->energy.per_node_mean = w->n_ep ? all_sum / w->n_ep : 0;
+	t->energy.per_node_max = all_max;
+	t->energy.lifetime_days =
+		energy_lifetime_days(t->energy.per_node_mean, period, &cfg->energy);
+}
+
 static void collect(struct world *w, struct run_result *res, double wall)
 {
 	const struct scenario_cfg *cfg = w->cfg;
@@ -657,6 +716,7 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->mc_expected += m->mc_expected;
 	}
 	finish_metrics(t, &lat, &dlat);
+	collect_energy(w, res);
 	hist_free(&lat);
 	hist_free(&dlat);
 	t->packets_sent = w->net.st.packets_sent;

@@ -115,6 +115,7 @@ static void check_loss(double p)
 		cr_assert_float_eq(m->latency.p50, 100.0, 0.1);
 
 	fclose(ex);
+	run_result_free(&res);
 	scenario_cfg_free(&cfg);
 	scenario_src_del(src);
 }
@@ -133,6 +134,8 @@ Test(closed_form, same_seed_same_results, .timeout = 120)
 	cfg.groups[0].count = 5000;
 	cr_assert_eq(world_run(&cfg, 11, NULL, &a), 0);
 	cr_assert_eq(world_run(&cfg, 11, NULL, &b), 0);
+	run_result_free(&a);
+	run_result_free(&b);
 	struct metric_field fa[METRIC_FIELDS_MAX], fb[METRIC_FIELDS_MAX];
 	size_t na = metric_fields(&a.total, true, fa), nb = metric_fields(&b.total, true, fb);
 	cr_assert_eq(na, nb);
@@ -144,6 +147,7 @@ Test(closed_form, same_seed_same_results, .timeout = 120)
 			     "%s: %.17g vs %.17g", fa[i].name, fa[i].value, fb[i].value);
 	}
 	cr_assert_eq(world_run(&cfg, 12, NULL, &b), 0);
+	run_result_free(&b);
 	cr_assert_neq(a.total.transmissions == b.total.transmissions &&
 			      a.total.latency.mean == b.total.latency.mean,
 		      1, "another seed gives another sample");

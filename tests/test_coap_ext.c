@@ -99,6 +99,7 @@ static void run_text(const char *text, struct run_result *res, FILE *ex)
 					  sizeof(err)), 0, "%s", err);
 	cr_assert_eq(scenario_point_cfg(src, 0, &cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(world_run(&cfg, cfg.seed, &o, res), 0);
+	run_result_free(res); /* only the counters are used here */
 	scenario_cfg_free(&cfg);
 	scenario_src_del(src);
 }

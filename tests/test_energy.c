@@ -49,6 +49,7 @@ Test(energy, one_con_exchange_by_hand)
 	cr_assert_float_eq(res.total.energy.per_node_max, 1.135315392, 1e-9);
 	cr_assert_float_eq(res.total.energy.lifetime_days,
 			   2400.0 / (1.135315392 / 3 / 10) / 24, 1e-6);
+	run_result_free(&res);
 	scenario_cfg_free(&cfg);
 	scenario_src_del(src);
 }

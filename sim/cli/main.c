@@ -10,6 +10,7 @@
 
 #include "../core/version.h"
 #include "../run/check.h"
+#include "../run/report.h"
 #include "../run/runner.h"
 #include "../scenario/scenario.h"
 
@@ -26,6 +27,7 @@ static const char usage_main[] =
 	"  check SCENARIO|DIR ...   run scenarios (a DIR means every *.ini in it) and\n"
 	"                           judge their [expect] sections; exit 1 if one fails\n"
 	"  validate SCENARIO        parse only: print the run matrix or the errors\n"
+	"  plot RESULTS_DIR         redraw the plots and report.html of a results folder\n"
 	"\n"
 	"  coapsim COMMAND --help   options of a command\n"
 	"  coapsim --version        version\n"
@@ -418,6 +420,22 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, cmdline);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 2, argv + 2, cmdline);
+	if (!strcmp(cmd, "plot")) {
+		char err[1024];
+		if (argc != 3 || argv[2][0] == '-') {
+			bool help = argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+			fputs("usage: coapsim plot RESULTS_DIR\n\nRedraw plots/*.png, plots/*.svg "
+			      "and report.html from RESULTS_DIR/summary.json and RESULTS_DIR/data.\n",
+			      help ? stdout : stderr);
+			return help ? EXIT_OK : EXIT_USAGE;
+		}
+		if (report_build(argv[2], err, sizeof(err)) < 0) {
+			fprintf(stderr, "coapsim: %s\n", err);
+			return EXIT_RUN;
+		}
+		printf("report: %s/report.html\n", argv[2]);
+		return EXIT_OK;
+	}
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);

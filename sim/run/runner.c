@@ -15,6 +15,7 @@
 #include "../core/fsutil.h"
 #include "../core/version.h"
 #include "../trace/trace.h"
+#include "report.h"
 #include "world.h"
 
 /* ---------------------------------------------------------------- metrics */
@@ -170,6 +171,7 @@ struct runner {
 	char pcap_dir[SCN_PATH_LEN + 64];
 	bool pcap;
 	bool exchanges;
+	bool xlabel_numeric;
 	_Atomic int failed;
 };
 
@@ -377,6 +379,10 @@ static int write_summary(struct runner *r, size_t n_points, uint32_t reps,
 	json_object_set_new(root, "scenario", json_string(cfg.name));
 	json_object_set_new(root, "version", json_string(COAPSIM_VERSION));
 	json_object_set_new(root, "command", json_string(r->o->command_line ? r->o->command_line : ""));
+	json_object_set_new(root, "scenario_text", json_string(scenario_text(r->src)));
+	json_object_set_new(root, "xlabel", json_string(r->xlabel_numeric
+							     ? scenario_param_key(r->src, 0)
+							     : "point"));
 	for (size_t i = 0; i < r->n_runs; i++) {
 		struct run_slot *s = &r->runs[i];
 		json_t *run = json_object();
@@ -518,6 +524,124 @@ static int write_exchanges(struct runner *r, char *err, size_t errlen)
 	if (rc == 0)
 		rc = fs_commit(tmp, final, err, errlen);
 	return rc;
+}
+
+/* The first swept parameter as a number, if it is one. */
+static double param_x(const struct scenario_src *src, size_t p, bool *numeric)
+{
+	char *end;
+	if (!scenario_n_params(src)) {
+		*numeric = false;
+		return (double)p;
+	}
+	const char *v = scenario_param_value(src, p, 0);
+	double x = strtod(v, &end);
+	*numeric = end != v;
+	return *numeric ? x : (double)p;
+}
+
+static void point_label_csv(const struct scenario_src *src, size_t p, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < scenario_n_params(src) && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", i ? " " : "",
+				      scenario_param_key(src, i), scenario_param_value(src, p, i));
+	if (!buf[0])
+		snprintf(buf, len, "p%zu", p);
+	for (char *c = buf; *c; c++)
+		if (*c == ',' || *c == '"')
+			*c = ';';
+}
+
+/* CSV files the gnuplot scripts in analysis/ read (replication 0 of each
+ * point for the per-run ones). */
+static int write_plot_data(struct runner *r, size_t n_points, uint32_t reps, char *err,
+			   size_t errlen)
+{
+	char dir[SCN_PATH_LEN + 128], path[SCN_PATH_LEN + 160], label[256];
+	static const char *const cols[] = {
+		"delivery_ratio", "success_ratio", "retransmissions_per_message",
+		"energy_mj.per_message", "bytes_per_message", "latency_ms.p50",
+		"latency_ms.p99"};
+	FILE *f;
+	bool numeric = true;
+
+	snprintf(dir, sizeof(dir), "%s/data", r->out_dir);
+	if (fs_mkdir_p(dir, err, errlen) < 0)
+		return SIM_ERR_IO;
+	snprintf(path, sizeof(path), "%s/points.csv", dir);
+	if (!(f = fopen(path, "w")))
+		goto fail;
+	fputs("point,x,label", f);
+	for (size_t c = 0; c < SIM_ARRAY_LEN(cols); c++)
+		fprintf(f, ",%s,%s_ci95", cols[c], cols[c]);
+	fputc('\n', f);
+	for (size_t p = 0; p < n_points; p++) {
+		struct point_stats ps;
+		bool num;
+		double x = param_x(r->src, p, &num);
+		numeric &= num;
+		point_stats(r, p * reps, reps, &ps);
+		point_label_csv(r->src, p, label, sizeof(label));
+		fprintf(f, "%zu,%.10g,%s", p, x, label);
+		for (size_t c = 0; c < SIM_ARRAY_LEN(cols); c++) {
+			size_t j;
+			for (j = 0; j < ps.n_fields && strcmp(ps.names[j], cols[c]); j++)
+				;
+			if (j < ps.n_fields && ps.agg[j].n)
+				fprintf(f, ",%.10g,%.10g", ps.agg[j].mean,
+					isfinite(ps.agg[j].ci95) ? ps.agg[j].ci95 : 0.0);
+			else
+				fputs(",,", f);
+		}
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0)
+		goto fail;
+	for (size_t p = 0; p < n_points; p++) {
+		const struct run_result *res = &r->runs[p * reps].res;
+		point_label_csv(r->src, p, label, sizeof(label));
+		snprintf(path, sizeof(path), "%s/cdf-p%zu.csv", dir, p);
+		if (!(f = fopen(path, "w")))
+			goto fail;
+		fputs("q,latency_ms,label\n", f);
+		if (res->total.latency.count)
+			for (int i = 0; i < RUN_CDF_POINTS; i++)
+				fprintf(f, "%.4f,%.6g,%s\n", (double)i / (RUN_CDF_POINTS - 1),
+					res->cdf_ms[i], label);
+		if (fclose(f) != 0)
+			goto fail;
+		if (p)
+			continue;
+		snprintf(path, sizeof(path), "%s/energy-p0.csv", dir);
+		if (!(f = fopen(path, "w")))
+			goto fail;
+		fputs("mJ,endpoints\n", f);
+		double w = (res->ehist_max - res->ehist_min) / RUN_EHIST_BINS;
+		for (int i = 0; i < RUN_EHIST_BINS && w > 0; i++)
+			fprintf(f, "%.6g,%u\n", res->ehist_min + (i + 0.5) * w, res->ehist[i]);
+		if (fclose(f) != 0)
+			goto fail;
+		snprintf(path, sizeof(path), "%s/series-p0.csv", dir);
+		if (!(f = fopen(path, "w")))
+			goto fail;
+		fputs("t_s,in_flight,queue_drops,completed\n", f);
+		for (size_t i = 0; i < res->n_series; i++) {
+			const struct run_sample *a = &res->series[i];
+			const struct run_sample *b = i ? &res->series[i - 1] : NULL;
+			fprintf(f, "%.3f,%u,%llu,%llu\n", a->t_s, a->in_flight,
+				(unsigned long long)(a->queue_drops - (b ? b->queue_drops : 0)),
+				(unsigned long long)(a->completed - (b ? b->completed : 0)));
+		}
+		if (fclose(f) != 0)
+			goto fail;
+	}
+	r->xlabel_numeric = numeric && scenario_n_params(r->src);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+	return SIM_ERR_IO;
 }
 
 static void print_table(struct runner *r, size_t n_points, uint32_t reps)
@@ -705,7 +829,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (status == EXIT_OK) {
 		if ((r.exchanges && write_exchanges(&r, err, sizeof(err)) < 0) ||
 		    write_runs_csv(&r, err, sizeof(err)) < 0 ||
-		    write_summary(&r, n_points, reps, err, sizeof(err)) < 0) {
+		    write_plot_data(&r, n_points, reps, err, sizeof(err)) < 0 ||
+		    write_summary(&r, n_points, reps, err, sizeof(err)) < 0 ||
+		    report_build(r.out_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
 			status = EXIT_RUN;
 		}
@@ -719,12 +845,15 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	}
 	if (status == EXIT_OK && !o->quiet && !o->no_table) {
 		print_table(&r, n_points, reps);
-		printf("results: %s/summary.json\n", r.out_dir);
+		printf("results: %s/summary.json\nreport:  %s/report.html\n", r.out_dir,
+		       r.out_dir);
 	}
 	if (status == EXIT_OK && done) {
 		struct runner_view v = {&r, n_points, reps};
 		status = done(ud, &v);
 	}
+	for (size_t i = 0; i < r.n_runs; i++)
+		run_result_free(&r.runs[i].res);
 	free(r.runs);
 	return status;
 }

@@ -71,7 +71,18 @@ struct world {
 	struct group_acc acc[SIM_MAX_GROUPS];
 	const struct net_meta *cur_meta; /* of the datagram being delivered */
 	int err;
+	uint32_t in_flight;              /* exchanges awaiting an answer */
+	uint64_t completed_all;
+	struct run_sample *series;
+	size_t n_series, cap_series;
 };
+
+void run_result_free(struct run_result *r)
+{
+	free(r->series);
+	r->series = NULL;
+	r->n_series = 0;
+}
 
 static struct world *world_of(struct sim_engine *e)
 {
@@ -125,7 +136,11 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
 
 static void rearm_client(struct world *w, struct endpoint *ep)
 {
-	rearm(w, &ep->cli_t, coap_client_expiry(&ep->cli, w->cp.nstart));
+	sim_time exp = coap_client_expiry(&ep->cli, w->cp.nstart);
+	/* Exchanges awaiting an answer, for the time series. */
+	bool was = sim_timer_armed(&ep->cli_t), is = exp != SIM_TIME_NEVER;
+	w->in_flight += (uint32_t)is - (uint32_t)was;
+	rearm(w, &ep->cli_t, exp);
 	/* The radio stays awake while an answer is awaited. */
 	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, w->eng.now);
 }
@@ -172,8 +187,9 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 				/* Spurious: the server already has this message. */
 				if (coap_srv_session_seen(&ep->srv, x->mid, w->eng.now))
 					m->spurious++;
-			} else if (x->blk == 0) /* a block transfer is one message */
+			} else if (x->blk == 0) { /* a block transfer is one message */
 				m->messages++;
+			}
 		}
 	}
 	radio_frame(w, ep, len, true);
@@ -207,6 +223,8 @@ static void cli_done(void *ud, struct coap_client *c, const struct coap_exch *x,
 	const char *outcome = "sent";
 
 	(void)resp;
+	if (r == COAP_RES_COMPLETED)
+		w->completed_all++;
 	if (!counted(w, x->first_tx))
 		return;
 	switch (r) {
@@ -673,6 +691,15 @@ static void collect_energy(struct world *w, struct run_result *res)
 		m->energy.lifetime_days =
 			energy_lifetime_days(m->energy.per_node_mean, period, &cfg->energy);
 	}
+	/* Histogram of energy per endpoint. */
+	double lo = 0, hi = all_max;
+	res->ehist_min = lo;
+	res->ehist_max = hi;
+	for (uint32_t i = 0; i < w->n_ep && hi > lo; i++) {
+		double e = energy_mj(&w->ep[i].radio, period, &cfg->energy);
+		int b = (int)((e - lo) / (hi - lo) * RUN_EHIST_BINS);
+		res->ehist[b >= RUN_EHIST_BINS ? RUN_EHIST_BINS - 1 : b]++;
+	}
 	struct run_metrics *t = &res->total;
 	t->energy.valid = w->n_ep > 0;
 	t->energy.total = all_sum;
@@ -716,6 +743,10 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->mc_expected += m->mc_expected;
 	}
 	finish_metrics(t, &lat, &dlat);
+	for (int i = 0; i < RUN_CDF_POINTS; i++)
+		res->cdf_ms[i] = lat.count ? sim_time_to_ms(hist_quantile(
+						     &lat, (double)i / (RUN_CDF_POINTS - 1)))
+					   : 0;
 	collect_energy(w, res);
 	hist_free(&lat);
 	hist_free(&dlat);
@@ -742,6 +773,7 @@ static void teardown(struct world *w)
 		hist_free(&w->acc[g].lat);
 		hist_free(&w->acc[g].dlat);
 	}
+	free(w->series);
 	free(w->ep);
 	free(w->exch);
 	free(w->pend);
@@ -767,8 +799,23 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		/* Traffic stops at duration; then every exchange runs to its end.
 		 * Progress is published every simulated second. */
 		sim_time step = SIM_S(1);
+		if (cfg->duration / step > 3600)
+			step = cfg->duration / 3600;
 		for (sim_time until = step; w->eng.len && !w->err; until += step) {
 			sim_engine_run(&w->eng, until);
+			if (w->n_series == w->cap_series) {
+				size_t nc = w->cap_series ? 2 * w->cap_series : 256;
+				struct run_sample *ns = realloc(w->series, nc * sizeof(*ns));
+				if (!ns) {
+					w->err = SIM_ERR_NOMEM;
+					break;
+				}
+				w->series = ns;
+				w->cap_series = nc;
+			}
+			w->series[w->n_series++] = (struct run_sample){
+				sim_time_to_s(until), w->in_flight, w->net.st.queue_drops,
+				w->completed_all};
 			if (w->opts->progress_ns)
 				atomic_store_explicit(w->opts->progress_ns,
 						      until < cfg->duration ? until : cfg->duration,
@@ -780,6 +827,9 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 					(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		if (!rc)
 			rc = w->err;
+		res->series = w->series;
+		res->n_series = w->n_series;
+		w->series = NULL;
 	}
 	teardown(w);
 	free(w);

@@ -22,11 +22,31 @@ struct run_opts {
 	_Atomic uint64_t *progress_ns; /* simulated time done, updated as it runs */
 };
 
+#define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */
+#define RUN_EHIST_BINS 40    /* per-endpoint energy histogram */
+
+/* One sample of the run's time series. */
+struct run_sample {
+	double t_s;           /* simulated time */
+	uint32_t in_flight;   /* exchanges awaiting an answer */
+	uint64_t queue_drops; /* so far */
+	uint64_t completed;   /* so far */
+};
+
 struct run_result {
 	struct run_metrics total;
 	size_t n_groups;
 	struct run_metrics groups[SIM_MAX_GROUPS];
+	/* For plots: latency quantiles (ms) of all completed messages, the
+	 * distribution of energy over endpoints, and a time series. */
+	double cdf_ms[RUN_CDF_POINTS];
+	double ehist_min, ehist_max; /* mJ */
+	uint32_t ehist[RUN_EHIST_BINS];
+	struct run_sample *series;   /* heap; free with run_result_free */
+	size_t n_series;
 };
+
+void run_result_free(struct run_result *r);
 
 /* Returns 0, SIM_ERR_NOMEM, or SIM_ERR_IO (exchange log or capture failed). */
 int world_run(const struct scenario_cfg *cfg, uint64_t seed,

@@ -1,0 +1,237 @@
+#include "report.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../core/fsutil.h"
+#include "../core/sim.h"
+#include "../core/version.h"
+
+/* Where the gnuplot scripts are: $COAPSIM_ANALYSIS, next to the binary
+ * (build/coapsim -> analysis/), or the current folder.  Returns the folder
+ * that holds analysis/ (scripts load "analysis/common.gp"). */
+static int find_root(char *root, size_t len)
+{
+	const char *env = getenv("COAPSIM_ANALYSIS");
+	char exe[PATH_MAX], probe[PATH_MAX + 32];
+	struct stat st;
+
+	if (env && *env) {
+		snprintf(root, len, "%s/..", env);
+		return 0;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *d = dirname(exe);
+		snprintf(probe, sizeof(probe), "%s/../analysis/common.gp", d);
+		if (stat(probe, &st) == 0) {
+			snprintf(root, len, "%s/..", d);
+			return 0;
+		}
+	}
+	if (stat("analysis/common.gp", &st) == 0) {
+		snprintf(root, len, ".");
+		return 0;
+	}
+	return SIM_ERR_NOTFOUND;
+}
+
+static const char *const scripts[] = {"sweep", "latency_cdf", "energy_hist", "timeseries"};
+
+static const char *const plots[][2] = {
+	{"delivery_ratio", "Delivery and success ratio"},
+	{"retransmissions", "Retransmissions per message"},
+	{"latency", "Latency percentiles"},
+	{"latency_cdf", "Latency CDF"},
+	{"energy_per_message", "Energy per delivered message"},
+	{"bytes_per_message", "Bytes per delivered message"},
+	{"energy_histogram", "Energy per endpoint"},
+	{"timeseries", "Messages in flight and queue drops"},
+};
+
+/* Run every script; returns how many failed (0 when all drew). */
+static int draw(const char *dir, const char *xlabel)
+{
+	char root[PATH_MAX + 8], absdir[PATH_MAX], cmd[6 * PATH_MAX], plotdir[PATH_MAX + 8];
+	int failed = 0;
+
+	if (find_root(root, sizeof(root)) < 0 || !realpath(dir, absdir))
+		return (int)SIM_ARRAY_LEN(scripts);
+	snprintf(plotdir, sizeof(plotdir), "%s/plots", absdir);
+	mkdir(plotdir, 0777);
+	for (size_t i = 0; i < SIM_ARRAY_LEN(scripts); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && gnuplot -e \"datadir='%s/data'; outdir='%s'; "
+			 "xlabel='%s'\" analysis/%s.gp >/dev/null 2>'%s/plots/.%s.log'",
+			 root, absdir, plotdir, xlabel, scripts[i], absdir, scripts[i]);
+		if (system(cmd) != 0)
+			failed++;
+	}
+	return failed;
+}
+
+static void html_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+/* Embed a PNG as a data URI (base64, RFC 4648). */
+static int embed_png(FILE *out, const char *path)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	FILE *in = fopen(path, "rb");
+	unsigned char buf[3];
+	size_t n;
+
+	if (!in)
+		return -1;
+	fputs("data:image/png;base64,", out);
+	while ((n = fread(buf, 1, 3, in)) > 0) {
+		unsigned v = buf[0] << 16 | (n > 1 ? buf[1] << 8 : 0) | (n > 2 ? buf[2] : 0);
+		fputc(b64[v >> 18 & 63], out);
+		fputc(b64[v >> 12 & 63], out);
+		fputc(n > 1 ? b64[v >> 6 & 63] : '=', out);
+		fputc(n > 2 ? b64[v & 63] : '=', out);
+	}
+	fclose(in);
+	return 0;
+}
+
+static void cell(FILE *f, json_t *metrics, const char *a, const char *b, const char *fmt)
+{
+	json_t *m = json_object_get(metrics, a);
+	if (b)
+		m = json_object_get(m, b);
+	json_t *mean = json_object_get(m, "mean"), *ci = json_object_get(m, "ci95");
+	fputs("<td>", f);
+	if (json_is_number(mean)) {
+		fprintf(f, fmt, json_number_value(mean));
+		if (json_is_number(ci)) {
+			fputs(" &plusmn; ", f);
+			fprintf(f, fmt, json_number_value(ci));
+		}
+	} else {
+		fputs("&ndash;", f);
+	}
+	fputs("</td>", f);
+}
+
+int report_build(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 64];
+	json_error_t je;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	j = json_load_file(path, 0, &je);
+	if (!j) {
+		snprintf(err, errlen, "%s: %s", path, je.text);
+		return SIM_ERR_IO;
+	}
+	const char *xlabel = json_string_value(json_object_get(j, "xlabel"));
+	int failed = draw(dir, xlabel ? xlabel : "point");
+
+	snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp", dir);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		json_decref(j);
+		return SIM_ERR_IO;
+	}
+	const char *name = json_string_value(json_object_get(j, "scenario"));
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>coapsim: ", f);
+	html_escaped(f, name ? name : "");
+	fputs("</title>\n<style>\nbody{font-family:sans-serif;max-width:1000px;margin:2em auto;"
+	      "padding:0 1em;color:#222}\ntable{border-collapse:collapse;font-size:14px}\n"
+	      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
+	      "th{background:#f3f3f3}\ntd:first-child,th:first-child{text-align:left}\n"
+	      "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}\n"
+	      "pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}\n"
+	      ".meta{color:#666;font-size:14px}\n</style></head><body>\n", f);
+	fputs("<h1>coapsim report: ", f);
+	html_escaped(f, name ? name : "");
+	fputs("</h1>\n<p class=\"meta\">coapsim ", f);
+	html_escaped(f, json_string_value(json_object_get(j, "version")) ?: "");
+	fputs(" &middot; <code>", f);
+	html_escaped(f, json_string_value(json_object_get(j, "command")) ?: "");
+	fputs("</code></p>\n", f);
+
+	/* The summary table: one row per point, mean ± 95% CI. */
+	fputs("<h2>Summary</h2>\n<table><tr><th>point</th><th>parameters</th><th>runs</th>"
+	      "<th>messages</th><th>delivery ratio</th><th>success ratio</th>"
+	      "<th>retransmissions / msg</th><th>latency p50 (ms)</th>"
+	      "<th>latency p99 (ms)</th><th>energy / msg (mJ)</th><th>lifetime (days)</th></tr>\n",
+	      f);
+	size_t i;
+	json_t *pt;
+	json_array_foreach(json_object_get(j, "points"), i, pt) {
+		json_t *m = json_object_get(pt, "metrics"), *params = json_object_get(pt, "params");
+		const char *k;
+		json_t *v;
+		fprintf(f, "<tr><td>%zu</td><td>", i);
+		json_object_foreach(params, k, v) {
+			html_escaped(f, k);
+			fputs("=", f);
+			html_escaped(f, json_string_value(v) ?: "");
+			fputs(" ", f);
+		}
+		fprintf(f, "</td><td>%lld</td>",
+			(long long)json_integer_value(json_object_get(pt, "replications")));
+		cell(f, m, "messages", NULL, "%.0f");
+		cell(f, m, "delivery_ratio", NULL, "%.5f");
+		cell(f, m, "success_ratio", NULL, "%.5f");
+		cell(f, m, "retransmissions_per_message", NULL, "%.4f");
+		cell(f, m, "latency_ms", "p50", "%.1f");
+		cell(f, m, "latency_ms", "p99", "%.1f");
+		cell(f, m, "energy_mj", "per_message", "%.3f");
+		cell(f, m, "lifetime_days", NULL, "%.0f");
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n<p class=\"meta\">&plusmn; is the half-width of the 95% confidence "
+	      "interval (Student t) over the replications of a point. Every metric of every "
+	      "run is in <code>summary.json</code> and <code>runs.csv</code>.</p>\n", f);
+
+	fputs("<h2>Plots</h2>\n", f);
+	if (failed)
+		fprintf(f, "<p>%d of %zu plot scripts could not run (is gnuplot installed? "
+			"see plots/.*.log); <code>coapsim plot DIR</code> draws them again.</p>\n",
+			failed, SIM_ARRAY_LEN(scripts));
+	for (i = 0; i < SIM_ARRAY_LEN(plots); i++) {
+		snprintf(path, sizeof(path), "%s/plots/%s.png", dir, plots[i][0]);
+		struct stat st;
+		if (stat(path, &st) != 0)
+			continue;
+		fprintf(f, "<h3>%s</h3>\n<img alt=\"%s\" src=\"", plots[i][1], plots[i][1]);
+		embed_png(f, path);
+		fputs("\">\n", f);
+	}
+	fputs("<h2>Scenario</h2>\n<pre>", f);
+	html_escaped(f, json_string_value(json_object_get(j, "scenario_text")) ?: "");
+	fputs("</pre>\n</body></html>\n", f);
+	json_decref(j);
+	if (ferror(f) | (fclose(f) != 0)) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		remove(tmp);
+		return SIM_ERR_IO;
+	}
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	return fs_commit(tmp, path, err, errlen);
+}

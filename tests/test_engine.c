@@ -1,0 +1,161 @@
+/* The event heap: (time, arming sequence) order, cancel, re-arm. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "../sim/engine/engine.h"
+
+#define N_T 64
+struct rec {
+	struct sim_timer t;
+	int id;
+};
+static int order[4096], n_order;
+static struct rec recs[N_T];
+
+static void fire(struct sim_engine *e, struct sim_timer *t)
+{
+	(void)e;
+	order[n_order++] = sim_container_of(t, struct rec, t)->id;
+}
+
+static void setup_recs(void)
+{
+	n_order = 0;
+	for (int i = 0; i < N_T; i++) {
+		recs[i].id = i;
+		sim_timer_init(&recs[i].t, fire);
+	}
+}
+
+Test(engine, time_order_then_arming_order)
+{
+	struct sim_engine e;
+	setup_recs();
+	cr_assert_eq(sim_engine_init(&e, 4), 0);
+	sim_timer_arm(&e, &recs[0].t, 30);
+	sim_timer_arm(&e, &recs[1].t, 10);
+	sim_timer_arm(&e, &recs[2].t, 20);
+	sim_timer_arm(&e, &recs[3].t, 10); /* same time as 1, armed later */
+	sim_timer_arm(&e, &recs[4].t, 10);
+	cr_assert_eq(sim_engine_run(&e, SIM_TIME_NEVER), 5);
+	const int want[] = {1, 3, 4, 2, 0};
+	cr_assert_arr_eq(order, want, sizeof(want));
+	cr_assert_eq(e.now, 30);
+	cr_assert_eq(e.events, 5);
+	sim_engine_free(&e);
+}
+
+Test(engine, rearm_gets_a_new_sequence_and_cancel_removes)
+{
+	struct sim_engine e;
+	setup_recs();
+	sim_engine_init(&e, 4);
+	sim_timer_arm(&e, &recs[0].t, 10);
+	sim_timer_arm(&e, &recs[1].t, 10);
+	sim_timer_arm(&e, &recs[0].t, 10); /* re-armed: now after 1 */
+	sim_timer_arm(&e, &recs[2].t, 5);
+	sim_timer_cancel(&e, &recs[2].t);
+	cr_assert_not(sim_timer_armed(&recs[2].t));
+	sim_timer_cancel(&e, &recs[2].t); /* harmless twice */
+	cr_assert(sim_timer_armed(&recs[0].t));
+	sim_engine_run(&e, SIM_TIME_NEVER);
+	const int want[] = {1, 0};
+	cr_assert_eq(n_order, 2);
+	cr_assert_arr_eq(order, want, sizeof(want));
+	sim_engine_free(&e);
+}
+
+Test(engine, run_until_and_past_times)
+{
+	struct sim_engine e;
+	setup_recs();
+	sim_engine_init(&e, 4);
+	sim_timer_arm(&e, &recs[0].t, 100);
+	sim_timer_arm(&e, &recs[1].t, 200);
+	cr_assert_eq(sim_engine_run(&e, 150), 1);
+	cr_assert_eq(e.now, 100);
+	cr_assert_eq(sim_engine_next(&e), 200);
+	/* Arming in the past clamps to now. */
+	sim_timer_arm(&e, &recs[2].t, 50);
+	cr_assert_eq(recs[2].t.when, 100);
+	sim_engine_run(&e, SIM_TIME_NEVER);
+	const int want[] = {0, 2, 1};
+	cr_assert_arr_eq(order, want, sizeof(want));
+	sim_engine_free(&e);
+}
+
+static struct sim_engine *self_e;
+static void rearm_self(struct sim_engine *e, struct sim_timer *t)
+{
+	struct rec *r = sim_container_of(t, struct rec, t);
+	order[n_order++] = r->id;
+	if (n_order < 5)
+		sim_timer_arm(e, t, e->now + 7);
+	else
+		sim_engine_stop(self_e);
+}
+
+Test(engine, rearm_from_callback_and_stop)
+{
+	struct sim_engine e;
+	setup_recs();
+	self_e = &e;
+	sim_engine_init(&e, 4);
+	sim_timer_init(&recs[0].t, rearm_self);
+	sim_timer_arm(&e, &recs[0].t, 1);
+	sim_timer_arm(&e, &recs[1].t, 1000);
+	cr_assert_eq(sim_engine_run(&e, SIM_TIME_NEVER), 5, "stopped after the 5th");
+	cr_assert_eq(e.now, 1 + 4 * 7);
+	cr_assert(sim_timer_armed(&recs[1].t));
+	sim_engine_free(&e);
+}
+
+/* Against a reference: a plain array sorted by (time, sequence). */
+Test(engine, random_operations_match_a_reference)
+{
+	struct sim_engine e;
+	static struct rec many[2000];
+	static sim_time ref_when[2000];
+	static uint64_t ref_seq[2000];
+	static int ref_armed[2000];
+	uint64_t seq = 0;
+	unsigned r = 12345;
+
+	n_order = 0;
+	sim_engine_init(&e, 8); /* grows well past the hint */
+	for (int i = 0; i < 2000; i++) {
+		many[i].id = i;
+		sim_timer_init(&many[i].t, fire);
+	}
+	for (int op = 0; op < 100000; op++) {
+		r = r * 1103515245u + 12345u;
+		int i = (int)((r >> 8) % 2000);
+		if ((r >> 4) % 4 == 0) {
+			sim_timer_cancel(&e, &many[i].t);
+			ref_armed[i] = 0;
+		} else {
+			sim_time t = (r >> 12) % 1000;
+			sim_timer_arm(&e, &many[i].t, t);
+			ref_when[i] = t;
+			ref_seq[i] = seq++;
+			ref_armed[i] = 1;
+		}
+	}
+	int expect = 0;
+	for (int i = 0; i < 2000; i++)
+		expect += ref_armed[i];
+	static int got[4096];
+	n_order = 0;
+	sim_engine_run(&e, SIM_TIME_NEVER);
+	cr_assert_eq(n_order, expect);
+	for (int k = 0; k < n_order; k++)
+		got[k] = order[k];
+	for (int k = 1; k < n_order; k++) {
+		int a = got[k - 1], b = got[k];
+		cr_assert(ref_when[a] < ref_when[b] ||
+			  (ref_when[a] == ref_when[b] && ref_seq[a] < ref_seq[b]),
+			  "event %d (t=%llu) before %d (t=%llu)", a,
+			  (unsigned long long)ref_when[a], b, (unsigned long long)ref_when[b]);
+	}
+	sim_engine_free(&e);
+}

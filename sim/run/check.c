@@ -411,10 +411,11 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 	}
 }
 
-static int on_done(void *ud, const struct runner_view *v)
+static int on_point(void *ud, const struct runner_view *v)
 {
 	struct eval_ctx *c = ud;
 	uint32_t reps = runner_view_reps(v);
+	size_t p = runner_view_point(v);
 	double *vals = calloc(reps, sizeof(double));
 	bool *nul = calloc(reps, sizeof(bool));
 
@@ -423,14 +424,12 @@ static int on_done(void *ud, const struct runner_view *v)
 		free(nul);
 		return EXIT_RUN;
 	}
-	if (!c->cfg.n_expect && !c->s->baseline && !c->s->o.tap)
+	if (p == 0 && !c->cfg.n_expect && !c->s->baseline && !c->s->o.tap)
 		printf("---- %s: no [expect] section, nothing to check\n", c->cfg.name);
-	for (size_t p = 0; p < runner_view_points(v); p++) {
-		for (size_t i = 0; i < c->cfg.n_expect; i++)
-			eval_expect(c, v, p, &c->cfg.expect[i], vals, nul);
-		if (c->s->baseline)
-			eval_baseline(c, v, p, vals, nul);
-	}
+	for (size_t i = 0; i < c->cfg.n_expect; i++)
+		eval_expect(c, v, p, &c->cfg.expect[i], vals, nul);
+	if (c->s->baseline)
+		eval_baseline(c, v, p, vals, nul);
 	free(vals);
 	free(nul);
 	return c->s->oom ? EXIT_RUN : EXIT_OK;
@@ -458,7 +457,7 @@ int check_scenario(struct check_suite *s, const struct scenario_src *src,
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUN;
 	}
-	rc = runner_run(src, ro, on_done, &c);
+	rc = runner_run(src, ro, on_point, &c);
 	scenario_cfg_free(&c.cfg);
 	return rc;
 }

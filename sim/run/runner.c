@@ -148,24 +148,115 @@ static json_t *metrics_json(const struct run_metrics *m, bool channel_known)
 
 /* ---------------------------------------------------------------- runs */
 
+static double param_x(const struct scenario_src *src, size_t p, bool *numeric)
+{
+	char *end;
+	if (!scenario_n_params(src)) {
+		*numeric = false;
+		return (double)p;
+	}
+	const char *v = scenario_param_value(src, p, 0);
+	double x = strtod(v, &end);
+	*numeric = end != v;
+	return *numeric ? x : (double)p;
+}
+
+static void point_label_csv(const struct scenario_src *src, size_t p, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < scenario_n_params(src) && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", i ? " " : "",
+				      scenario_param_key(src, i), scenario_param_value(src, p, i));
+	if (!buf[0])
+		snprintf(buf, len, "p%zu", p);
+	for (char *c = buf; *c; c++)
+		if (*c == ',' || *c == '"')
+			*c = ';';
+}
+
+
+static json_t *params_json(const struct scenario_src *src, size_t point)
+{
+	json_t *p = json_object();
+	for (size_t i = 0; i < scenario_n_params(src); i++)
+		json_object_set_new(p, scenario_param_key(src, i),
+				    json_string(scenario_param_value(src, point, i)));
+	return p;
+}
+
+
+/* Mean and 95% CI half-width (Student t) over the non-null replications. */
+struct agg { double mean, ci95; unsigned n; };
+
+static void aggregate(const double *v, const bool *isnull, size_t k, struct agg *a)
+{
+	double sum = 0, ss = 0;
+	a->n = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!isnull[i]) {
+			sum += v[i];
+			a->n++;
+		}
+	a->mean = a->n ? sum / a->n : 0;
+	for (size_t i = 0; i < k; i++)
+		if (!isnull[i])
+			ss += (v[i] - a->mean) * (v[i] - a->mean);
+	a->ci95 = a->n >= 2 ? student_t95(a->n - 1) * sqrt(ss / (a->n - 1)) / sqrt(a->n)
+			    : NAN;
+}
+
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- runs
+ *
+ * Workers take runs in order; the main thread emits finished runs in the
+ * same order (runs.csv row, summary.json entry, exchange log) and frees
+ * them, aggregating one point at a time.  A worker does not start a run more
+ * than `window` runs ahead of the last one emitted, so memory stays bounded
+ * however many points and replications there are, and the output does not
+ * depend on the number of jobs. */
+
 struct run_slot {
 	size_t point;
 	uint32_t rep;
 	uint64_t seed;
 	char id[48];
-	struct run_result res;
+	struct run_result *res; /* from the worker until emitted */
 	int rc;
-	char err[512];
+	char *err;              /* on failure */
 	_Atomic uint64_t progress_ns;
 	_Atomic int done;
-	sim_time duration;
+};
+
+/* The replications of the point being emitted: flat metric values of the
+ * whole run ([0]) and of each group ([1 + g]). */
+struct point_acc {
+	size_t point;
+	size_t n_groups;
+	char names[SIM_MAX_GROUPS][SCN_NAME_LEN];
+	size_t n_fields;
+	const char *fields[METRIC_FIELDS_MAX];
+	double *vals;   /* [1 + n_groups][reps][n_fields] */
+	bool *nulls;
+};
+
+struct table_row {
+	double v[7];
 };
 
 struct runner {
 	const struct scenario_src *src;
 	const struct runner_opts *o;
 	struct run_slot *runs;
-	size_t n_runs;
+	size_t n_runs, n_points;
+	uint32_t reps;
 	_Atomic size_t next;
 	char out_dir[SCN_PATH_LEN + 64];
 	char pcap_dir[SCN_PATH_LEN + 64];
@@ -173,7 +264,54 @@ struct runner {
 	bool exchanges;
 	bool xlabel_numeric;
 	_Atomic int failed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t emitted, window;
+	FILE *runs_csv, *runs_json, *points_json, *points_csv, *exch;
+	struct point_acc acc;
+	struct table_row *rows;
+	runner_done_fn on_point;
+	void *ud;
+	int cb_status;
 };
+
+struct runner_view {
+	struct runner *r;
+	size_t point;
+};
+
+size_t runner_view_points(const struct runner_view *v) { return v->r->n_points; }
+uint32_t runner_view_reps(const struct runner_view *v) { return v->r->reps; }
+size_t runner_view_point(const struct runner_view *v) { return v->point; }
+const char *runner_view_out_dir(const struct runner_view *v) { return v->r->out_dir; }
+
+int runner_view_values(const struct runner_view *v, size_t point, const char *group,
+		       const char *metric, double *vals, bool *nulls)
+{
+	const struct point_acc *a = &v->r->acc;
+	size_t g = 0, j;
+
+	if (point != a->point)
+		return SIM_ERR_NOTFOUND;
+	if (group) {
+		for (g = 0; g < a->n_groups && strcmp(a->names[g], group); g++)
+			;
+		if (g == a->n_groups)
+			return SIM_ERR_NOTFOUND;
+		/* A single group is the whole run. */
+		g = a->n_groups == 1 ? 0 : g + 1;
+	}
+	for (j = 0; j < a->n_fields && strcmp(a->fields[j], metric); j++)
+		;
+	if (j == a->n_fields)
+		return SIM_ERR_NOTFOUND;
+	for (uint32_t k = 0; k < v->r->reps; k++) {
+		size_t at = (g * v->r->reps + k) * a->n_fields + j;
+		vals[k] = a->vals[at];
+		nulls[k] = a->nulls[at];
+	}
+	return 0;
+}
 
 static void exchanges_tmp_path(const struct runner *r, const struct run_slot *s,
 			       char *buf, size_t len)
@@ -181,23 +319,36 @@ static void exchanges_tmp_path(const struct runner *r, const struct run_slot *s,
 	snprintf(buf, len, "%s/.exchanges-%s.csv", r->out_dir, s->id);
 }
 
+static void set_err(struct run_slot *s, const char *fmt, const char *a, const char *b)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), fmt, a, b);
+	free(s->err);
+	s->err = strdup(buf);
+}
+
 static void do_run(struct runner *r, struct run_slot *s)
 {
 	struct scenario_cfg cfg;
 	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns};
 	FILE *ex = NULL;
-	char path[SCN_PATH_LEN + 128];
+	char path[SCN_PATH_LEN + 128], err[1024];
 
-	s->rc = scenario_point_cfg(r->src, s->point, &cfg, s->err, sizeof(s->err));
-	if (s->rc < 0)
+	s->rc = scenario_point_cfg(r->src, s->point, &cfg, err, sizeof(err));
+	if (s->rc < 0) {
+		set_err(s, "%s%s", err, "");
 		return;
-	s->duration = cfg.duration;
+	}
+	s->res = calloc(1, sizeof(*s->res));
+	if (!s->res) {
+		s->rc = SIM_ERR_NOMEM;
+		goto out;
+	}
 	if (r->exchanges) {
 		exchanges_tmp_path(r, s, path, sizeof(path));
 		ex = fopen(path, "w");
 		if (!ex) {
-			snprintf(s->err, sizeof(s->err), "%s: cannot write: %s", path,
-				 strerror(errno));
+			set_err(s, "%s: cannot write: %s", path, strerror(errno));
 			s->rc = SIM_ERR_IO;
 			goto out;
 		}
@@ -209,25 +360,25 @@ static void do_run(struct runner *r, struct run_slot *s)
 			.mtu_down = cfg.down.mtu, .max_bytes = cfg.output.pcap_max,
 			.port = 5683,
 		};
-		s->rc = trace_open(&ro.trace, &tc, s->err, sizeof(s->err));
-		if (s->rc < 0)
+		s->rc = trace_open(&ro.trace, &tc, err, sizeof(err));
+		if (s->rc < 0) {
+			set_err(s, "%s%s", err, "");
 			goto out;
+		}
 	}
-	s->rc = world_run(&cfg, s->seed, &ro, &s->res);
-	if (s->rc < 0 && !s->err[0])
-		snprintf(s->err, sizeof(s->err), "run %s: %s", s->id, sim_strerror(s->rc));
+	s->rc = world_run(&cfg, s->seed, &ro, s->res);
+	if (s->rc < 0)
+		set_err(s, "run %s: %s", s->id, sim_strerror(s->rc));
 	if (ro.trace) {
-		char terr[512];
-		int trc = trace_close(ro.trace, terr, sizeof(terr));
+		int trc = trace_close(ro.trace, err, sizeof(err));
 		if (trc < 0 && s->rc == 0) {
 			s->rc = trc;
-			snprintf(s->err, sizeof(s->err), "%s", terr);
+			set_err(s, "%s%s", err, "");
 		}
 	}
 out:
-	if (ex && (fclose(ex) != 0) && s->rc == 0) {
-		snprintf(s->err, sizeof(s->err), "%s: cannot write: %s", path,
-			 strerror(errno));
+	if (ex && fclose(ex) != 0 && s->rc == 0) {
+		set_err(s, "%s: cannot write: %s", path, strerror(errno));
 		s->rc = SIM_ERR_IO;
 	}
 	scenario_cfg_free(&cfg);
@@ -239,12 +390,21 @@ static void *worker(void *arg)
 
 	for (;;) {
 		size_t i = atomic_fetch_add(&r->next, 1);
-		if (i >= r->n_runs || atomic_load(&r->failed))
+		if (i >= r->n_runs)
+			break;
+		pthread_mutex_lock(&r->mu);
+		while (i >= r->emitted + r->window && !atomic_load(&r->failed))
+			pthread_cond_wait(&r->cv, &r->mu);
+		pthread_mutex_unlock(&r->mu);
+		if (atomic_load(&r->failed))
 			break;
 		do_run(r, &r->runs[i]);
 		if (r->runs[i].rc < 0)
 			atomic_store(&r->failed, 1);
+		pthread_mutex_lock(&r->mu);
 		atomic_store(&r->runs[i].done, 1);
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
 	}
 	return NULL;
 }
@@ -279,452 +439,379 @@ static void progress(struct runner *r, sim_time per_run, double elapsed, bool fi
 	fflush(stderr);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---------------------------------------------------------------- output */
 
-static json_t *params_json(const struct scenario_src *src, size_t point)
+/* Every output file is written under a temporary name and renamed into
+ * place only when the whole run matrix succeeded. */
+static FILE *open_tmp(const struct runner *r, const char *name)
 {
-	json_t *p = json_object();
-	for (size_t i = 0; i < scenario_n_params(src); i++)
-		json_object_set_new(p, scenario_param_key(src, i),
-				    json_string(scenario_param_value(src, point, i)));
-	return p;
+	char path[SCN_PATH_LEN + 128];
+	snprintf(path, sizeof(path), "%s/.%s.tmp", r->out_dir, name);
+	return fopen(path, "w+");
 }
 
-/* Mean and 95% CI half-width (Student t) over the non-null replications. */
-struct agg { double mean, ci95; unsigned n; };
-
-static void aggregate(const double *v, const bool *isnull, size_t k, struct agg *a)
+static void tmp_path(const struct runner *r, const char *name, char *buf, size_t len)
 {
-	double sum = 0, ss = 0;
-	a->n = 0;
-	for (size_t i = 0; i < k; i++)
-		if (!isnull[i]) {
-			sum += v[i];
-			a->n++;
-		}
-	a->mean = a->n ? sum / a->n : 0;
-	for (size_t i = 0; i < k; i++)
-		if (!isnull[i])
-			ss += (v[i] - a->mean) * (v[i] - a->mean);
-	a->ci95 = a->n >= 2 ? student_t95(a->n - 1) * sqrt(ss / (a->n - 1)) / sqrt(a->n)
-			    : NAN;
+	snprintf(buf, len, "%s/.%s.tmp", r->out_dir, name);
 }
 
-struct point_stats {
-	size_t n_fields;
-	const char *names[METRIC_FIELDS_MAX];
-	struct agg agg[METRIC_FIELDS_MAX];
-};
-
-static void point_stats(struct runner *r, size_t first, size_t reps,
-			struct point_stats *ps)
+static void csv_value(FILE *f, const struct metric_field *m)
 {
-	double v[METRIC_FIELDS_MAX][64];
-	bool isnull[METRIC_FIELDS_MAX][64];
-	double *vh[METRIC_FIELDS_MAX];
-	bool *nh[METRIC_FIELDS_MAX];
-	bool heap = reps > 64;
-
-	for (size_t j = 0; j < METRIC_FIELDS_MAX; j++) {
-		vh[j] = heap ? calloc(reps, sizeof(double)) : v[j];
-		nh[j] = heap ? calloc(reps, sizeof(bool)) : isnull[j];
-	}
-	ps->n_fields = 0;
-	for (size_t k = 0; k < reps; k++) {
-		struct metric_field f[METRIC_FIELDS_MAX];
-		size_t n = metric_fields(&r->runs[first + k].res.total, true, f);
-		ps->n_fields = n;
-		for (size_t j = 0; j < n; j++) {
-			ps->names[j] = f[j].name;
-			if (vh[j] && nh[j]) {
-				vh[j][k] = f[j].value;
-				nh[j][k] = f[j].null;
-			}
-		}
-	}
-	for (size_t j = 0; j < ps->n_fields; j++) {
-		if (vh[j] && nh[j])
-			aggregate(vh[j], nh[j], reps, &ps->agg[j]);
-		else
-			ps->agg[j] = (struct agg){NAN, NAN, 0};
-	}
-	if (heap)
-		for (size_t j = 0; j < METRIC_FIELDS_MAX; j++) {
-			free(vh[j]);
-			free(nh[j]);
-		}
+	if (m->null)
+		fputs(",", f);
+	else if (m->integer)
+		fprintf(f, ",%.0f", m->value);
+	else
+		fprintf(f, ",%.10g", m->value);
 }
 
-static json_t *num_or_null(double v)
+static void emit_csv_row(struct runner *r, const struct run_slot *s,
+			 const struct metric_field *mf, size_t n)
 {
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static int write_summary(struct runner *r, size_t n_points, uint32_t reps,
-			 char *err, size_t errlen)
-{
-	json_t *root = json_object(), *runs = json_array(), *points = json_array();
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
-	struct scenario_cfg cfg;
-
-	if (scenario_point_cfg(r->src, 0, &cfg, err, errlen) < 0)
-		return SIM_ERR_NOMEM;
-	json_object_set_new(root, "scenario", json_string(cfg.name));
-	json_object_set_new(root, "version", json_string(COAPSIM_VERSION));
-	json_object_set_new(root, "command", json_string(r->o->command_line ? r->o->command_line : ""));
-	json_object_set_new(root, "scenario_text", json_string(scenario_text(r->src)));
-	json_object_set_new(root, "xlabel", json_string(r->xlabel_numeric
-							     ? scenario_param_key(r->src, 0)
-							     : "point"));
-	for (size_t i = 0; i < r->n_runs; i++) {
-		struct run_slot *s = &r->runs[i];
-		json_t *run = json_object();
-		json_object_set_new(run, "id", json_string(s->id));
-		json_object_set_new(run, "point", json_integer((json_int_t)s->point));
-		json_object_set_new(run, "replication", json_integer(s->rep));
-		json_object_set_new(run, "seed", json_integer((json_int_t)s->seed));
-		json_object_set_new(run, "params", params_json(r->src, s->point));
-		json_object_set_new(run, "metrics", metrics_json(&s->res.total, true));
-		if (s->res.n_groups > 1) {
-			struct scenario_cfg pc;
-			json_t *groups = json_object();
-			if (scenario_point_cfg(r->src, s->point, &pc, err, errlen) == 0) {
-				for (size_t g = 0; g < s->res.n_groups; g++)
-					json_object_set_new(groups, pc.groups[g].name,
-							    metrics_json(&s->res.groups[g], false));
-				scenario_cfg_free(&pc);
-			}
-			json_object_set_new(run, "groups", groups);
-		}
-		json_array_append_new(runs, run);
-	}
-	for (size_t p = 0; p < n_points; p++) {
-		struct point_stats ps;
-		json_t *pt = json_object(), *m = json_object();
-		point_stats(r, p * reps, reps, &ps);
-		json_object_set_new(pt, "point", json_integer((json_int_t)p));
-		json_object_set_new(pt, "params", params_json(r->src, p));
-		json_object_set_new(pt, "replications", json_integer(reps));
-		for (size_t j = 0; j < ps.n_fields; j++) {
-			json_t *a = json_object();
-			json_object_set_new(a, "mean", ps.agg[j].n ? json_real(ps.agg[j].mean)
-								   : json_null());
-			json_object_set_new(a, "ci95", num_or_null(ps.agg[j].ci95));
-			json_set_path(m, ps.names[j], a);
-		}
-		json_object_set_new(pt, "metrics", m);
-		json_array_append_new(points, pt);
-	}
-	json_object_set_new(root, "runs", runs);
-	json_object_set_new(root, "points", points);
-	scenario_cfg_free(&cfg);
-
-	snprintf(tmp, sizeof(tmp), "%s/.summary.json.tmp", r->out_dir);
-	snprintf(final, sizeof(final), "%s/summary.json", r->out_dir);
-	int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-	json_decref(root);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		remove(tmp);
-		return SIM_ERR_IO;
-	}
-	return fs_commit(tmp, final, err, errlen);
-}
-
-static int write_runs_csv(struct runner *r, char *err, size_t errlen)
-{
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
 	size_t np = scenario_n_params(r->src);
-	FILE *f;
+	FILE *f = r->runs_csv;
 
-	snprintf(tmp, sizeof(tmp), "%s/.runs.csv.tmp", r->out_dir);
-	snprintf(final, sizeof(final), "%s/runs.csv", r->out_dir);
-	f = fopen(tmp, "w");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		return SIM_ERR_IO;
-	}
-	fputs("id,point,replication,seed", f);
-	for (size_t i = 0; i < np; i++)
-		fprintf(f, ",%s", scenario_param_key(r->src, i));
-	for (size_t k = 0; k < r->n_runs; k++) {
-		struct run_slot *s = &r->runs[k];
-		struct metric_field mf[METRIC_FIELDS_MAX];
-		size_t n = metric_fields(&s->res.total, true, mf);
-		if (k == 0) {
-			for (size_t j = 0; j < n; j++)
-				fprintf(f, ",%s", mf[j].name);
-			fputc('\n', f);
-		}
-		fprintf(f, "%s,%zu,%u,%" PRIu64, s->id, s->point, s->rep, s->seed);
-		for (size_t i = 0; i < np; i++) {
-			const char *v = scenario_param_value(r->src, s->point, i);
-			/* Quote values that hold commas (distributions). */
-			if (strpbrk(v, ",\""))
-				fprintf(f, ",\"%s\"", v);
-			else
-				fprintf(f, ",%s", v);
-		}
-		for (size_t j = 0; j < n; j++) {
-			if (mf[j].null)
-				fputs(",", f);
-			else if (mf[j].integer)
-				fprintf(f, ",%.0f", mf[j].value);
-			else
-				fprintf(f, ",%.10g", mf[j].value);
-		}
+	if (s == r->runs) {
+		fputs("id,point,replication,seed", f);
+		for (size_t i = 0; i < np; i++)
+			fprintf(f, ",%s", scenario_param_key(r->src, i));
+		for (size_t j = 0; j < n; j++)
+			fprintf(f, ",%s", mf[j].name);
 		fputc('\n', f);
 	}
-	if (ferror(f) | (fclose(f) != 0)) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		remove(tmp);
-		return SIM_ERR_IO;
+	fprintf(f, "%s,%zu,%u,%" PRIu64, s->id, s->point, s->rep, s->seed);
+	for (size_t i = 0; i < np; i++) {
+		const char *v = scenario_param_value(r->src, s->point, i);
+		fprintf(f, strpbrk(v, ",\"") ? ",\"%s\"" : ",%s", v);
 	}
-	return fs_commit(tmp, final, err, errlen);
+	for (size_t j = 0; j < n; j++)
+		csv_value(f, &mf[j]);
+	fputc('\n', f);
 }
 
-static int write_exchanges(struct runner *r, char *err, size_t errlen)
+static void emit_json_run(struct runner *r, const struct run_slot *s,
+			  const struct scenario_cfg *pc)
 {
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128], part[SCN_PATH_LEN + 128];
-	char buf[65536];
+	json_t *run = json_object();
+	json_object_set_new(run, "id", json_string(s->id));
+	json_object_set_new(run, "point", json_integer((json_int_t)s->point));
+	json_object_set_new(run, "replication", json_integer(s->rep));
+	json_object_set_new(run, "seed", json_integer((json_int_t)s->seed));
+	json_object_set_new(run, "params", params_json(r->src, s->point));
+	json_object_set_new(run, "metrics", metrics_json(&s->res->total, true));
+	if (s->res->n_groups > 1) {
+		json_t *groups = json_object();
+		for (size_t g = 0; g < s->res->n_groups; g++)
+			json_object_set_new(groups, pc->groups[g].name,
+					    metrics_json(&s->res->groups[g], false));
+		json_object_set_new(run, "groups", groups);
+	}
+	if (s != r->runs)
+		fputs(",\n", r->runs_json);
+	json_dumpf(run, r->runs_json, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				       JSON_REAL_PRECISION(12));
+	json_decref(run);
+}
+
+static void append_exchanges(struct runner *r, const struct run_slot *s)
+{
+	char part[SCN_PATH_LEN + 128], buf[65536];
+	size_t n;
+
+	exchanges_tmp_path(r, s, part, sizeof(part));
+	FILE *in = fopen(part, "r");
+	if (!in)
+		return;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, r->exch);
+	fclose(in);
+	remove(part);
+}
+
+/* Plot data of one run: its latency CDF (every point), and for point 0 the
+ * per-endpoint energy histogram and the time series. */
+static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
+			  size_t errlen)
+{
+	char path[SCN_PATH_LEN + 160], label[256];
+	const struct run_result *res = s->res;
 	FILE *f;
-	int rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s/.exchanges.csv.tmp", r->out_dir);
-	snprintf(final, sizeof(final), "%s/exchanges.csv", r->out_dir);
-	f = fopen(tmp, "w");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		return SIM_ERR_IO;
-	}
-	fprintf(f, "%s\n", world_exchanges_header);
-	for (size_t k = 0; k < r->n_runs; k++) {
-		exchanges_tmp_path(r, &r->runs[k], part, sizeof(part));
-		FILE *in = fopen(part, "r");
-		if (!in)
-			continue;
-		size_t n;
-		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-			fwrite(buf, 1, n, f);
-		fclose(in);
-		remove(part);
-	}
-	if (ferror(f) | (fclose(f) != 0)) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		remove(tmp);
-		return SIM_ERR_IO;
-	}
-	if (rc == 0)
-		rc = fs_commit(tmp, final, err, errlen);
-	return rc;
-}
-
-/* The first swept parameter as a number, if it is one. */
-static double param_x(const struct scenario_src *src, size_t p, bool *numeric)
-{
-	char *end;
-	if (!scenario_n_params(src)) {
-		*numeric = false;
-		return (double)p;
-	}
-	const char *v = scenario_param_value(src, p, 0);
-	double x = strtod(v, &end);
-	*numeric = end != v;
-	return *numeric ? x : (double)p;
-}
-
-static void point_label_csv(const struct scenario_src *src, size_t p, char *buf, size_t len)
-{
-	size_t n = 0;
-	buf[0] = 0;
-	for (size_t i = 0; i < scenario_n_params(src) && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", i ? " " : "",
-				      scenario_param_key(src, i), scenario_param_value(src, p, i));
-	if (!buf[0])
-		snprintf(buf, len, "p%zu", p);
-	for (char *c = buf; *c; c++)
-		if (*c == ',' || *c == '"')
-			*c = ';';
-}
-
-/* CSV files the gnuplot scripts in analysis/ read (replication 0 of each
- * point for the per-run ones). */
-static int write_plot_data(struct runner *r, size_t n_points, uint32_t reps, char *err,
-			   size_t errlen)
-{
-	char dir[SCN_PATH_LEN + 128], path[SCN_PATH_LEN + 160], label[256];
-	static const char *const cols[] = {
-		"delivery_ratio", "success_ratio", "retransmissions_per_message",
-		"energy_mj.per_message", "bytes_per_message", "latency_ms.p50",
-		"latency_ms.p99"};
-	FILE *f;
-	bool numeric = true;
-
-	snprintf(dir, sizeof(dir), "%s/data", r->out_dir);
-	if (fs_mkdir_p(dir, err, errlen) < 0)
-		return SIM_ERR_IO;
-	snprintf(path, sizeof(path), "%s/points.csv", dir);
+	point_label_csv(r->src, s->point, label, sizeof(label));
+	snprintf(path, sizeof(path), "%s/data/cdf-p%zu.csv", r->out_dir, s->point);
 	if (!(f = fopen(path, "w")))
 		goto fail;
-	fputs("point,x,label", f);
-	for (size_t c = 0; c < SIM_ARRAY_LEN(cols); c++)
-		fprintf(f, ",%s,%s_ci95", cols[c], cols[c]);
-	fputc('\n', f);
-	for (size_t p = 0; p < n_points; p++) {
-		struct point_stats ps;
-		bool num;
-		double x = param_x(r->src, p, &num);
-		numeric &= num;
-		point_stats(r, p * reps, reps, &ps);
-		point_label_csv(r->src, p, label, sizeof(label));
-		fprintf(f, "%zu,%.10g,%s", p, x, label);
-		for (size_t c = 0; c < SIM_ARRAY_LEN(cols); c++) {
-			size_t j;
-			for (j = 0; j < ps.n_fields && strcmp(ps.names[j], cols[c]); j++)
-				;
-			if (j < ps.n_fields && ps.agg[j].n)
-				fprintf(f, ",%.10g,%.10g", ps.agg[j].mean,
-					isfinite(ps.agg[j].ci95) ? ps.agg[j].ci95 : 0.0);
-			else
-				fputs(",,", f);
-		}
-		fputc('\n', f);
+	fputs("q,latency_ms,label\n", f);
+	if (res->total.latency.count)
+		for (int i = 0; i < RUN_CDF_POINTS; i++)
+			fprintf(f, "%.4f,%.6g,%s\n", (double)i / (RUN_CDF_POINTS - 1),
+				res->cdf_ms[i], label);
+	if (fclose(f) != 0)
+		goto fail;
+	if (s->point)
+		return 0;
+	snprintf(path, sizeof(path), "%s/data/energy-p0.csv", r->out_dir);
+	if (!(f = fopen(path, "w")))
+		goto fail;
+	fputs("mJ,endpoints\n", f);
+	double w = (res->ehist_max - res->ehist_min) / RUN_EHIST_BINS;
+	for (int i = 0; i < RUN_EHIST_BINS && w > 0; i++)
+		fprintf(f, "%.6g,%u\n", res->ehist_min + (i + 0.5) * w, res->ehist[i]);
+	if (fclose(f) != 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/data/series-p0.csv", r->out_dir);
+	if (!(f = fopen(path, "w")))
+		goto fail;
+	fputs("t_s,in_flight,queue_drops,completed\n", f);
+	for (size_t i = 0; i < res->n_series; i++) {
+		const struct run_sample *a = &res->series[i], *b = i ? a - 1 : NULL;
+		fprintf(f, "%.3f,%u,%llu,%llu\n", a->t_s, a->in_flight,
+			(unsigned long long)(a->queue_drops - (b ? b->queue_drops : 0)),
+			(unsigned long long)(a->completed - (b ? b->completed : 0)));
 	}
 	if (fclose(f) != 0)
 		goto fail;
-	for (size_t p = 0; p < n_points; p++) {
-		const struct run_result *res = &r->runs[p * reps].res;
-		point_label_csv(r->src, p, label, sizeof(label));
-		snprintf(path, sizeof(path), "%s/cdf-p%zu.csv", dir, p);
-		if (!(f = fopen(path, "w")))
-			goto fail;
-		fputs("q,latency_ms,label\n", f);
-		if (res->total.latency.count)
-			for (int i = 0; i < RUN_CDF_POINTS; i++)
-				fprintf(f, "%.4f,%.6g,%s\n", (double)i / (RUN_CDF_POINTS - 1),
-					res->cdf_ms[i], label);
-		if (fclose(f) != 0)
-			goto fail;
-		if (p)
-			continue;
-		snprintf(path, sizeof(path), "%s/energy-p0.csv", dir);
-		if (!(f = fopen(path, "w")))
-			goto fail;
-		fputs("mJ,endpoints\n", f);
-		double w = (res->ehist_max - res->ehist_min) / RUN_EHIST_BINS;
-		for (int i = 0; i < RUN_EHIST_BINS && w > 0; i++)
-			fprintf(f, "%.6g,%u\n", res->ehist_min + (i + 0.5) * w, res->ehist[i]);
-		if (fclose(f) != 0)
-			goto fail;
-		snprintf(path, sizeof(path), "%s/series-p0.csv", dir);
-		if (!(f = fopen(path, "w")))
-			goto fail;
-		fputs("t_s,in_flight,queue_drops,completed\n", f);
-		for (size_t i = 0; i < res->n_series; i++) {
-			const struct run_sample *a = &res->series[i];
-			const struct run_sample *b = i ? &res->series[i - 1] : NULL;
-			fprintf(f, "%.3f,%u,%llu,%llu\n", a->t_s, a->in_flight,
-				(unsigned long long)(a->queue_drops - (b ? b->queue_drops : 0)),
-				(unsigned long long)(a->completed - (b ? b->completed : 0)));
-		}
-		if (fclose(f) != 0)
-			goto fail;
-	}
-	r->xlabel_numeric = numeric && scenario_n_params(r->src);
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 	return SIM_ERR_IO;
 }
 
-static void print_table(struct runner *r, size_t n_points, uint32_t reps)
+static const char *const table_cols[7] = {
+	"messages", "delivery_ratio", "success_ratio", "retransmissions_per_message",
+	"latency_ms.p50", "latency_ms.p99", "wall_s"};
+
+static const char *const plot_cols[7] = {
+	"delivery_ratio", "success_ratio", "retransmissions_per_message",
+	"energy_mj.per_message", "bytes_per_message", "latency_ms.p50",
+	"latency_ms.p99"};
+
+/* All replications of a point are in: aggregate, write, judge. */
+static void finish_point(struct runner *r)
+{
+	struct point_acc *a = &r->acc;
+	size_t p = a->point;
+	struct agg agg[METRIC_FIELDS_MAX];
+	json_t *pt = json_object(), *m = json_object();
+
+	for (size_t j = 0; j < a->n_fields; j++) {
+		double v[r->reps];
+		bool nul[r->reps];
+		for (uint32_t k = 0; k < r->reps; k++) {
+			v[k] = a->vals[k * a->n_fields + j];
+			nul[k] = a->nulls[k * a->n_fields + j];
+		}
+		aggregate(v, nul, r->reps, &agg[j]);
+		json_t *o = json_object();
+		json_object_set_new(o, "mean", agg[j].n ? json_real(agg[j].mean) : json_null());
+		json_object_set_new(o, "ci95", isfinite(agg[j].ci95) ? json_real(agg[j].ci95)
+								      : json_null());
+		json_set_path(m, a->fields[j], o);
+	}
+	json_object_set_new(pt, "point", json_integer((json_int_t)p));
+	json_object_set_new(pt, "params", params_json(r->src, p));
+	json_object_set_new(pt, "replications", json_integer(r->reps));
+	json_object_set_new(pt, "metrics", m);
+	if (p)
+		fputs(",\n", r->points_json);
+	json_dumpf(pt, r->points_json, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+					   JSON_REAL_PRECISION(12));
+	json_decref(pt);
+
+	/* points.csv for the plots, and the table row */
+	char label[256];
+	bool num;
+	double x = param_x(r->src, p, &num);
+	r->xlabel_numeric &= num;
+	point_label_csv(r->src, p, label, sizeof(label));
+	fprintf(r->points_csv, "%zu,%.10g,%s", p, x, label);
+	for (size_t c = 0; c < 7; c++) {
+		size_t j;
+		for (j = 0; j < a->n_fields && strcmp(a->fields[j], plot_cols[c]); j++)
+			;
+		if (j < a->n_fields && agg[j].n)
+			fprintf(r->points_csv, ",%.10g,%.10g", agg[j].mean,
+				isfinite(agg[j].ci95) ? agg[j].ci95 : 0.0);
+		else
+			fputs(",,", r->points_csv);
+	}
+	fputc('\n', r->points_csv);
+	for (size_t c = 0; c < 7; c++) {
+		r->rows[p].v[c] = NAN;
+		for (size_t j = 0; j < a->n_fields; j++)
+			if (!strcmp(a->fields[j], table_cols[c]) && agg[j].n)
+				r->rows[p].v[c] = agg[j].mean;
+	}
+	if (r->on_point && r->cb_status == EXIT_OK) {
+		struct runner_view v = {r, p};
+		r->cb_status = r->on_point(r->ud, &v);
+	}
+	free(a->vals);
+	free(a->nulls);
+	a->vals = NULL;
+	a->nulls = NULL;
+}
+
+static int emit(struct runner *r, struct run_slot *s, char *err, size_t errlen)
+{
+	struct metric_field mf[METRIC_FIELDS_MAX];
+	struct point_acc *a = &r->acc;
+	struct scenario_cfg pc;
+
+	if (scenario_point_cfg(r->src, s->point, &pc, err, errlen) < 0)
+		return SIM_ERR_NOMEM;
+	size_t n = metric_fields(&s->res->total, true, mf);
+	emit_csv_row(r, s, mf, n);
+	emit_json_run(r, s, &pc);
+	if (r->exchanges)
+		append_exchanges(r, s);
+	if (s->rep == 0) {
+		a->point = s->point;
+		a->n_groups = pc.n_groups;
+		for (size_t g = 0; g < pc.n_groups; g++)
+			snprintf(a->names[g], sizeof(a->names[g]), "%s", pc.groups[g].name);
+		a->n_fields = n;
+		for (size_t j = 0; j < n; j++)
+			a->fields[j] = mf[j].name;
+		size_t cells = (1 + pc.n_groups) * r->reps * n;
+		a->vals = calloc(cells, sizeof(double));
+		a->nulls = calloc(cells, sizeof(bool));
+		if (!a->vals || !a->nulls) {
+			scenario_cfg_free(&pc);
+			snprintf(err, errlen, "out of memory");
+			return SIM_ERR_NOMEM;
+		}
+		if (emit_plot_data(r, s, err, errlen) < 0) {
+			scenario_cfg_free(&pc);
+			return SIM_ERR_IO;
+		}
+	}
+	for (size_t g = 0; g <= pc.n_groups; g++) {
+		const struct run_metrics *m = g ? &s->res->groups[g - 1] : &s->res->total;
+		struct metric_field gf[METRIC_FIELDS_MAX];
+		size_t gn = metric_fields(m, g == 0 || pc.n_groups == 1, gf);
+		for (size_t j = 0; j < gn && j < n; j++) {
+			size_t at = ((g * r->reps) + s->rep) * n + j;
+			a->vals[at] = gf[j].value;
+			a->nulls[at] = gf[j].null;
+		}
+	}
+	scenario_cfg_free(&pc);
+	if (s->rep + 1 == r->reps)
+		finish_point(r);
+	return 0;
+}
+
+/* Copy a temporary file's content into f. */
+static void copy_into(FILE *f, FILE *from)
+{
+	char buf[65536];
+	size_t n;
+	rewind(from);
+	while ((n = fread(buf, 1, sizeof(buf), from)) > 0)
+		fwrite(buf, 1, n, f);
+}
+
+static int write_summary(struct runner *r, char *err, size_t errlen)
+{
+	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	struct scenario_cfg cfg;
+	json_t *head = json_object();
+
+	if (scenario_point_cfg(r->src, 0, &cfg, err, errlen) < 0)
+		return SIM_ERR_NOMEM;
+	json_object_set_new(head, "scenario", json_string(cfg.name));
+	json_object_set_new(head, "version", json_string(COAPSIM_VERSION));
+	json_object_set_new(head, "command",
+			    json_string(r->o->command_line ? r->o->command_line : ""));
+	json_object_set_new(head, "scenario_text", json_string(scenario_text(r->src)));
+	json_object_set_new(head, "xlabel",
+			    json_string(r->xlabel_numeric ? scenario_param_key(r->src, 0)
+							  : "point"));
+	scenario_cfg_free(&cfg);
+	char *h = json_dumps(head, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(head);
+	if (!h)
+		return SIM_ERR_NOMEM;
+	/* {"scenario": ..., "xlabel": ..."} -> drop the closing brace, add
+	 * the streamed arrays. */
+	char *close = strrchr(h, '}');
+	*close = 0;
+	snprintf(tmp, sizeof(tmp), "%s/.summary.json.tmp", r->out_dir);
+	snprintf(final, sizeof(final), "%s/summary.json", r->out_dir);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		free(h);
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		return SIM_ERR_IO;
+	}
+	fprintf(f, "%s,\n  \"runs\": [\n", h);
+	free(h);
+	copy_into(f, r->runs_json);
+	fputs("\n  ],\n  \"points\": [\n", f);
+	copy_into(f, r->points_json);
+	fputs("\n  ]\n}\n", f);
+	if (ferror(f) | (fclose(f) != 0)) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		remove(tmp);
+		return SIM_ERR_IO;
+	}
+	return fs_commit(tmp, final, err, errlen);
+}
+
+/* Close a temporary and rename it to `name` in the results folder. */
+static int commit_tmp(struct runner *r, FILE **f, const char *tmpname, const char *name,
+		      char *err, size_t errlen)
+{
+	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	tmp_path(r, tmpname, tmp, sizeof(tmp));
+	snprintf(final, sizeof(final), "%s/%s", r->out_dir, name);
+	int bad = ferror(*f) | (fclose(*f) != 0);
+	*f = NULL;
+	if (bad) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		remove(tmp);
+		return SIM_ERR_IO;
+	}
+	return fs_commit(tmp, final, err, errlen);
+}
+
+static void drop_tmp(struct runner *r, FILE **f, const char *tmpname)
+{
+	char tmp[SCN_PATH_LEN + 128];
+	if (*f)
+		fclose(*f);
+	*f = NULL;
+	tmp_path(r, tmpname, tmp, sizeof(tmp));
+	remove(tmp);
+}
+
+static void print_table(struct runner *r)
 {
 	size_t np = scenario_n_params(r->src);
 
 	printf("%-5s %-28s %10s %9s %9s %9s %10s %10s %9s\n", "point", "params",
 	       "messages", "delivery", "success", "retx/msg", "p50 ms", "p99 ms",
 	       "wall s");
-	for (size_t p = 0; p < n_points; p++) {
-		struct point_stats ps;
+	for (size_t p = 0; p < r->n_points; p++) {
 		char params[256] = "-";
 		size_t len = 0;
-		point_stats(r, p * reps, reps, &ps);
 		for (size_t i = 0; i < np && len < sizeof(params) - 1; i++)
 			len += (size_t)snprintf(params + len, sizeof(params) - len, "%s%s=%s",
 						i ? " " : "", scenario_param_key(r->src, i),
 						scenario_param_value(r->src, p, i));
-		double v[7] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
-		static const char *const want[7] = {
-			"messages", "delivery_ratio", "success_ratio",
-			"retransmissions_per_message", "latency_ms.p50",
-			"latency_ms.p99", "wall_s"};
-		for (size_t j = 0; j < ps.n_fields; j++)
-			for (int k = 0; k < 7; k++)
-				if (!strcmp(ps.names[j], want[k]) && ps.agg[j].n)
-					v[k] = ps.agg[j].mean;
+		const double *v = r->rows[p].v;
 		printf("%-5zu %-28s %10.0f %9.5f %9.5f %9.4f %10.1f %10.1f %9.2f\n", p,
 		       params, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
 	}
 }
 
-struct runner_view {
-	struct runner *r;
-	size_t n_points;
-	uint32_t reps;
-};
-
-size_t runner_view_points(const struct runner_view *v) { return v->n_points; }
-uint32_t runner_view_reps(const struct runner_view *v) { return v->reps; }
-const char *runner_view_out_dir(const struct runner_view *v) { return v->r->out_dir; }
-
-int runner_view_values(const struct runner_view *v, size_t point, const char *group,
-		       const char *metric, double *vals, bool *nulls)
-{
-	int gi = -1;
-
-	if (group) {
-		struct scenario_cfg pc;
-		char err[SCN_ERR_LEN];
-		if (scenario_point_cfg(v->r->src, point, &pc, err, sizeof(err)) < 0)
-			return SIM_ERR_NOMEM;
-		for (size_t g = 0; g < pc.n_groups; g++)
-			if (!strcmp(pc.groups[g].name, group))
-				gi = (int)g;
-		scenario_cfg_free(&pc);
-		if (gi < 0)
-			return SIM_ERR_NOTFOUND;
-	}
-	for (uint32_t k = 0; k < v->reps; k++) {
-		const struct run_result *res = &v->r->runs[point * v->reps + k].res;
-		struct metric_field f[METRIC_FIELDS_MAX];
-		/* A single group is the whole run; several have their own
-		 * counters but share the channel. */
-		bool single = res->n_groups == 1;
-		const struct run_metrics *m = gi < 0 || single ? &res->total : &res->groups[gi];
-		size_t n = metric_fields(m, gi < 0 || single, f), j;
-		for (j = 0; j < n && strcmp(f[j].name, metric); j++)
-			;
-		if (j == n)
-			return SIM_ERR_NOTFOUND;
-		vals[k] = f[j].value;
-		nulls[k] = f[j].null;
-	}
-	return 0;
-}
-
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,
-	       runner_done_fn done, void *ud)
+	       runner_done_fn on_point, void *ud)
 {
-	struct runner r = {.src = src, .o = o};
+	struct runner r = {.src = src, .o = o, .on_point = on_point, .ud = ud};
 	struct scenario_cfg cfg;
-	char err[1024];
+	char err[1024], path[SCN_PATH_LEN + 160];
 	int status = EXIT_OK;
 
 	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
@@ -738,8 +825,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		scenario_cfg_free(&cfg);
 		return EXIT_RUN;
 	}
-	size_t n_points = scenario_n_points(src);
-	for (size_t p = 0; p < n_points; p++) {
+	r.n_points = scenario_n_points(src);
+	for (size_t p = 0; p < r.n_points; p++) {
 		struct scenario_cfg pc;
 		const char *missing = NULL;
 		if (scenario_point_cfg(src, p, &pc, err, sizeof(err)) < 0)
@@ -755,7 +842,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			return EXIT_RUN;
 		}
 	}
-	uint32_t reps = o->replications ? o->replications : cfg.replications;
+	r.reps = o->replications ? o->replications : cfg.replications;
 	uint64_t base = o->have_seed ? o->seed : cfg.seed;
 	snprintf(r.out_dir, sizeof(r.out_dir), "%s", o->out_dir ? o->out_dir : cfg.output.dir);
 	if (o->out_dir)
@@ -764,21 +851,39 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s", cfg.output.pcap_dir);
 	r.pcap = cfg.output.pcap && !o->no_pcap;
 	r.exchanges = cfg.output.exchanges;
+	r.xlabel_numeric = scenario_n_params(src) > 0;
 	sim_time per_run = cfg.duration;
 	scenario_cfg_free(&cfg);
 
-	if (fs_mkdir_p(r.out_dir, err, sizeof(err)) < 0) {
+	snprintf(path, sizeof(path), "%s/data", r.out_dir);
+	if (fs_mkdir_p(r.out_dir, err, sizeof(err)) < 0 ||
+	    fs_mkdir_p(path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
 		return EXIT_RUN;
 	}
-	r.n_runs = n_points * reps;
+	r.n_runs = r.n_points * r.reps;
 	r.runs = calloc(r.n_runs, sizeof(*r.runs));
-	if (!r.runs) {
-		fprintf(stderr, "coapsim: out of memory for %zu runs\n", r.n_runs);
-		return EXIT_RUN;
+	r.rows = calloc(r.n_points, sizeof(*r.rows));
+	r.runs_csv = open_tmp(&r, "runs.csv");
+	r.runs_json = open_tmp(&r, "runs.json");
+	r.points_json = open_tmp(&r, "points.json");
+	r.points_csv = open_tmp(&r, "points.csv");
+	r.exch = r.exchanges ? open_tmp(&r, "exchanges.csv") : NULL;
+	if (!r.runs || !r.rows || !r.runs_csv || !r.runs_json || !r.points_json ||
+	    !r.points_csv || (r.exchanges && !r.exch)) {
+		fprintf(stderr, "coapsim: %s: cannot write results: %s\n", r.out_dir,
+			strerror(errno));
+		status = EXIT_RUN;
+		goto cleanup;
 	}
-	for (size_t p = 0, k = 0; p < n_points; p++)
-		for (uint32_t rep = 0; rep < reps; rep++, k++) {
+	fputs("point,x,label", r.points_csv);
+	for (size_t c = 0; c < 7; c++)
+		fprintf(r.points_csv, ",%s,%s_ci95", plot_cols[c], plot_cols[c]);
+	fputc('\n', r.points_csv);
+	if (r.exch)
+		fprintf(r.exch, "%s\n", world_exchanges_header);
+	for (size_t p = 0, k = 0; p < r.n_points; p++)
+		for (uint32_t rep = 0; rep < r.reps; rep++, k++) {
 			struct run_slot *s = &r.runs[k];
 			s->point = p;
 			s->rep = rep;
@@ -789,71 +894,118 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	unsigned jobs = o->jobs ? o->jobs : 1;
 	if (jobs > r.n_runs)
 		jobs = (unsigned)r.n_runs;
+	r.window = 4 * (size_t)jobs + 4;
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
 	pthread_t *th = calloc(jobs, sizeof(*th));
 	bool tty = !o->quiet && isatty(STDERR_FILENO);
-	double t0 = now_s();
+	double t0 = now_s(), last_bar = 0;
 	unsigned started = 0;
 	for (; th && started < jobs; started++)
 		if (pthread_create(&th[started], NULL, worker, &r) != 0)
 			break;
-	if (started == 0) {
-		/* No threads at all: run in this one. */
-		worker(&r);
-	}
-	if (tty) {
-		for (;;) {
-			size_t finished = 0;
-			for (size_t i = 0; i < r.n_runs; i++)
-				finished += (size_t)atomic_load(&r.runs[i].done);
-			if (finished == r.n_runs || atomic_load(&r.failed))
-				break;
-			progress(&r, per_run, now_s() - t0, false);
-			struct timespec ts = {0, 200 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+	if (started == 0)
+		worker(&r); /* no threads at all: run in this one */
+
+	/* Emit runs in order as they finish. */
+	for (size_t k = 0; k < r.n_runs && status == EXIT_OK; k++) {
+		struct run_slot *s = &r.runs[k];
+		pthread_mutex_lock(&r.mu);
+		while (!atomic_load(&s->done) && !atomic_load(&r.failed)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&r.cv, &r.mu, &ts);
+			if (tty && now_s() - last_bar > 0.2) {
+				pthread_mutex_unlock(&r.mu);
+				progress(&r, per_run, now_s() - t0, false);
+				last_bar = now_s();
+				pthread_mutex_lock(&r.mu);
+			}
 		}
+		pthread_mutex_unlock(&r.mu);
+		if (!atomic_load(&s->done) || s->rc < 0) {
+			/* this run or an earlier-started one failed */
+			for (size_t i = k; i < r.n_runs; i++)
+				if (atomic_load(&r.runs[i].done) && r.runs[i].rc < 0) {
+					s = &r.runs[i];
+					break;
+				}
+			fprintf(stderr, "coapsim: %s\n", s->err ? s->err : sim_strerror(s->rc));
+			status = EXIT_RUN;
+			break;
+		}
+		if (emit(&r, s, err, sizeof(err)) < 0) {
+			fprintf(stderr, "coapsim: %s\n", err);
+			status = EXIT_RUN;
+		}
+		run_result_free(s->res);
+		free(s->res);
+		s->res = NULL;
+		pthread_mutex_lock(&r.mu);
+		r.emitted++;
+		pthread_cond_broadcast(&r.cv);
+		pthread_mutex_unlock(&r.mu);
+	}
+	if (status != EXIT_OK) {
+		pthread_mutex_lock(&r.mu);
+		atomic_store(&r.failed, 1);
+		pthread_cond_broadcast(&r.cv);
+		pthread_mutex_unlock(&r.mu);
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
+	pthread_cond_destroy(&r.cv);
+	pthread_mutex_destroy(&r.mu);
 	if (tty)
 		progress(&r, per_run, now_s() - t0, true);
 
-	for (size_t i = 0; i < r.n_runs; i++) {
-		if (r.runs[i].rc < 0) {
-			fprintf(stderr, "coapsim: %s\n", r.runs[i].err[0] ? r.runs[i].err
-									   : sim_strerror(r.runs[i].rc));
-			status = EXIT_RUN;
-			break;
-		}
-	}
 	if (status == EXIT_OK) {
-		if ((r.exchanges && write_exchanges(&r, err, sizeof(err)) < 0) ||
-		    write_runs_csv(&r, err, sizeof(err)) < 0 ||
-		    write_plot_data(&r, n_points, reps, err, sizeof(err)) < 0 ||
-		    write_summary(&r, n_points, reps, err, sizeof(err)) < 0 ||
+		if (write_summary(&r, err, sizeof(err)) < 0 ||
+		    commit_tmp(&r, &r.runs_csv, "runs.csv", "runs.csv", err, sizeof(err)) < 0 ||
+		    commit_tmp(&r, &r.points_csv, "points.csv", "data/points.csv", err,
+			       sizeof(err)) < 0 ||
+		    (r.exch && commit_tmp(&r, &r.exch, "exchanges.csv", "exchanges.csv", err,
+					  sizeof(err)) < 0) ||
 		    report_build(r.out_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
 			status = EXIT_RUN;
 		}
-	} else {
-		/* Leave nothing half-done: drop per-run exchange parts. */
-		char part[SCN_PATH_LEN + 128];
-		for (size_t k = 0; k < r.n_runs; k++) {
-			exchanges_tmp_path(&r, &r.runs[k], part, sizeof(part));
-			remove(part);
-		}
 	}
+	if (status == EXIT_OK && r.cb_status != EXIT_OK)
+		status = r.cb_status;
 	if (status == EXIT_OK && !o->quiet && !o->no_table) {
-		print_table(&r, n_points, reps);
+		print_table(&r);
 		printf("results: %s/summary.json\nreport:  %s/report.html\n", r.out_dir,
 		       r.out_dir);
 	}
-	if (status == EXIT_OK && done) {
-		struct runner_view v = {&r, n_points, reps};
-		status = done(ud, &v);
+cleanup:
+	/* Leave nothing half-done behind. */
+	drop_tmp(&r, &r.runs_csv, "runs.csv");
+	drop_tmp(&r, &r.points_csv, "points.csv");
+	drop_tmp(&r, &r.runs_json, "runs.json");
+	drop_tmp(&r, &r.points_json, "points.json");
+	drop_tmp(&r, &r.exch, "exchanges.csv");
+	for (size_t i = 0; r.runs && i < r.n_runs; i++) {
+		char part[SCN_PATH_LEN + 128];
+		if (r.exchanges) {
+			exchanges_tmp_path(&r, &r.runs[i], part, sizeof(part));
+			remove(part);
+		}
+		if (r.runs[i].res) {
+			run_result_free(r.runs[i].res);
+			free(r.runs[i].res);
+		}
+		free(r.runs[i].err);
 	}
-	for (size_t i = 0; i < r.n_runs; i++)
-		run_result_free(&r.runs[i].res);
+	free(r.acc.vals);
+	free(r.acc.nulls);
 	free(r.runs);
+	free(r.rows);
 	return status;
 }

@@ -29,8 +29,9 @@ struct runner_opts {
 /* What a finished run matrix offers to its caller (coapsim check). */
 struct runner_view;
 
-/* Called once every run has finished and the results are written; its
- * return value becomes runner_run's.  Optional. */
+/* Called once per point, in point order, when all its replications have
+ * finished (the point's values are in the view only during the call).  A
+ * return other than EXIT_OK becomes runner_run's.  Optional. */
 typedef int (*runner_done_fn)(void *ud, const struct runner_view *v);
 
 /* Exit statuses of the contract. */
@@ -38,18 +39,21 @@ enum { EXIT_OK = 0, EXIT_EXPECT = 1, EXIT_USAGE = 2, EXIT_RUN = 3 };
 
 /* Run everything and write the results.  Returns an exit status; on failure
  * a one-line message has gone to stderr.  Writes are atomic per file: a
- * failed run leaves no summary.json behind. */
+ * failed run leaves no summary.json behind.  Memory does not grow with the
+ * number of runs beyond a few dozen bytes each: results are written and
+ * freed in run order as they finish. */
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	       runner_done_fn done, void *ud);
 
 size_t runner_view_points(const struct runner_view *v);
+size_t runner_view_point(const struct runner_view *v); /* the point at hand */
 uint32_t runner_view_reps(const struct runner_view *v);
 const char *runner_view_out_dir(const struct runner_view *v);
 
 /* One metric ("delivery_ratio", "latency_ms.p99") of one group (NULL for
- * the whole run) over the replications of a point: vals[k], nulls[k] for
- * k < reps.  Returns 0, or SIM_ERR_NOTFOUND for an unknown metric or
- * group. */
+ * the whole run) over the replications of the point at hand: vals[k],
+ * nulls[k] for k < reps.  Returns 0, or SIM_ERR_NOTFOUND for an unknown
+ * metric or group, or another point. */
 int runner_view_values(const struct runner_view *v, size_t point, const char *group,
 		       const char *metric, double *vals, bool *nulls);
 

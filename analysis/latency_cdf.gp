@@ -1,6 +1,6 @@
-# Latency CDF of every point (replication 0): data cdf-pN.csv (q, ms, label).
+# Latency CDF of the first 12 points (replication 0): cdf-pN.csv (q, ms, label).
 load "analysis/common.gp"
-files = system("ls ".datadir."/cdf-p*.csv 2>/dev/null")
+files = system("ls -v ".datadir."/cdf-p*.csv 2>/dev/null | head -12")
 title_of(f) = system("sed -n '2p' ".f." | cut -d, -f3")
 set xlabel "latency from first transmission to confirmation (ms, log scale)"
 set ylabel "fraction of completed messages"

@@ -140,8 +140,13 @@ int report_build(const char *dir, char *err, size_t errlen)
 	json_error_t je;
 	json_t *j;
 
-	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	/* data/report.json is summary.json without the runs: small. */
+	snprintf(path, sizeof(path), "%s/data/report.json", dir);
 	j = json_load_file(path, 0, &je);
+	if (!j) {
+		snprintf(path, sizeof(path), "%s/summary.json", dir);
+		j = json_load_file(path, 0, &je);
+	}
 	if (!j) {
 		snprintf(err, errlen, "%s: %s", path, je.text);
 		return SIM_ERR_IO;

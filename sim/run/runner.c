@@ -712,7 +712,10 @@ static void copy_into(FILE *f, FILE *from)
 		fwrite(buf, 1, n, f);
 }
 
-static int write_summary(struct runner *r, char *err, size_t errlen)
+/* summary.json, and data/report.json (the same without runs[]: what the
+ * report needs, small however many runs there were). */
+static int write_json(struct runner *r, const char *name, bool with_runs, char *err,
+		      size_t errlen)
 {
 	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
 	struct scenario_cfg cfg;
@@ -733,22 +736,25 @@ static int write_summary(struct runner *r, char *err, size_t errlen)
 	json_decref(head);
 	if (!h)
 		return SIM_ERR_NOMEM;
-	/* {"scenario": ..., "xlabel": ..."} -> drop the closing brace, add
-	 * the streamed arrays. */
-	char *close = strrchr(h, '}');
-	*close = 0;
-	snprintf(tmp, sizeof(tmp), "%s/.summary.json.tmp", r->out_dir);
-	snprintf(final, sizeof(final), "%s/summary.json", r->out_dir);
+	/* {"scenario": ..., "xlabel": ...} -> drop the closing brace and
+	 * append the streamed arrays. */
+	*strrchr(h, '}') = 0;
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", r->out_dir, strrchr(name, '/') ? strrchr(name, '/') + 1 : name);
+	snprintf(final, sizeof(final), "%s/%s", r->out_dir, name);
 	FILE *f = fopen(tmp, "w");
 	if (!f) {
 		free(h);
 		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
 		return SIM_ERR_IO;
 	}
-	fprintf(f, "%s,\n  \"runs\": [\n", h);
+	fputs(h, f);
 	free(h);
-	copy_into(f, r->runs_json);
-	fputs("\n  ],\n  \"points\": [\n", f);
+	if (with_runs) {
+		fputs(",\n  \"runs\": [\n", f);
+		copy_into(f, r->runs_json);
+		fputs("\n  ]", f);
+	}
+	fputs(",\n  \"points\": [\n", f);
 	copy_into(f, r->points_json);
 	fputs("\n  ]\n}\n", f);
 	if (ferror(f) | (fclose(f) != 0)) {
@@ -966,7 +972,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		progress(&r, per_run, now_s() - t0, true);
 
 	if (status == EXIT_OK) {
-		if (write_summary(&r, err, sizeof(err)) < 0 ||
+		if (write_json(&r, "data/report.json", false, err, sizeof(err)) < 0 ||
+		    write_json(&r, "summary.json", true, err, sizeof(err)) < 0 ||
 		    commit_tmp(&r, &r.runs_csv, "runs.csv", "runs.csv", err, sizeof(err)) < 0 ||
 		    commit_tmp(&r, &r.points_csv, "points.csv", "data/points.csv", err,
 			       sizeof(err)) < 0 ||

@@ -112,16 +112,14 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	n->n_ep = n_ep;
 	n->cb = cb;
 	n->ud = ud;
-	for (int d = 0; d < 2; d++) {
-		n->link[d] = calloc(n_ep ? n_ep : 1, sizeof(*n->link[d]));
-		n->rng[d] = malloc((n_ep ? n_ep : 1) * sizeof(*n->rng[d]));
-		if (!n->link[d] || !n->rng[d]) {
-			net_free(n);
-			return SIM_ERR_NOMEM;
-		}
-		for (uint32_t i = 0; i < n_ep; i++)
-			sim_rng_init(&n->rng[d][i], seed, i,
-				     d == NET_UP ? RNG_LINK_UP : RNG_LINK_DOWN);
+	n->eps = calloc(n_ep ? n_ep : 1, sizeof(*n->eps));
+	if (!n->eps) {
+		net_free(n);
+		return SIM_ERR_NOMEM;
+	}
+	for (uint32_t i = 0; i < n_ep; i++) {
+		sim_rng_init(&n->eps[i].rng[NET_UP], seed, i, RNG_LINK_UP);
+		sim_rng_init(&n->eps[i].rng[NET_DOWN], seed, i, RNG_LINK_DOWN);
 	}
 	return 0;
 }
@@ -131,10 +129,7 @@ void net_free(struct net *n)
 	for (size_t i = 0; i < n->n_blocks; i++)
 		free(n->blocks[i]);
 	free(n->blocks);
-	for (int d = 0; d < 2; d++) {
-		free(n->link[d]);
-		free(n->rng[d]);
-	}
+	free(n->eps);
 	*n = (struct net){0};
 }
 
@@ -220,7 +215,7 @@ static void enqueue(struct net *n, struct net_pkt *p)
 {
 	sim_time now = n->eng->now;
 	bool ep = hop_is_ep(n, p);
-	struct net_link *lk = ep ? &n->link[p->dir][p->ep] : &n->bn[p->dir];
+	struct net_link *lk = ep ? &n->eps[p->ep].link[p->dir] : &n->bn[p->dir];
 	uint64_t rate = ep ? n->cfg[p->dir]->rate_bps : n->bn_cfg->rate_bps;
 	uint32_t queue = ep ? n->cfg[p->dir]->queue : n->bn_cfg->queue;
 
@@ -250,8 +245,8 @@ static void depart(struct net *n, struct net_pkt *p)
 	sim_time delay;
 
 	if (ep) {
-		struct net_link *lk = &n->link[p->dir][p->ep];
-		struct sim_rng *r = &n->rng[p->dir][p->ep];
+		struct net_link *lk = &n->eps[p->ep].link[p->dir];
+		struct sim_rng *r = &n->eps[p->ep].rng[p->dir];
 		if (c->rate_bps)
 			lk->qlen -= p->nfrag;
 		bool lost = false;
@@ -289,11 +284,11 @@ static void deliver(struct net *n, struct net_pkt *p, bool dup)
 		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, &p->meta,
 			       now);
 	n->cb->deliver(n->ud, n, p->ep, p->dir, p->data, p->len, &p->meta, dup);
-	if (!dup && sim_rng_bernoulli(&n->rng[p->dir][p->ep], c->duplicate)) {
+	if (!dup && sim_rng_bernoulli(&n->eps[p->ep].rng[p->dir], c->duplicate)) {
 		/* The copy trails the original by one more jitter draw. */
 		n->st.duplicates++;
 		p->stage = ST_DELIVER_DUP;
-		arm(n, p, now + (sim_time)sim_rng_dist(&n->rng[p->dir][p->ep], &c->jitter));
+		arm(n, p, now + (sim_time)sim_rng_dist(&n->eps[p->ep].rng[p->dir], &c->jitter));
 		return;
 	}
 	pkt_put(n, p);

@@ -45,6 +45,13 @@ struct net_link {
 	uint8_t ge_bad;      /* Gilbert-Elliott state */
 };
 
+/* Everything the channel keeps about one endpoint, together so a packet
+ * touches one place in memory. */
+struct net_ep {
+	struct net_link link[2]; /* NET_UP, NET_DOWN */
+	struct sim_rng rng[2];
+};
+
 struct net_pkt;
 struct net;
 
@@ -79,8 +86,7 @@ struct net {
 	const struct link_cfg *cfg[2];   /* NET_UP, NET_DOWN */
 	const struct bottleneck_cfg *bn_cfg;
 	uint32_t n_ep;
-	struct net_link *link[2];        /* per endpoint */
-	struct sim_rng *rng[2];          /* per endpoint */
+	struct net_ep *eps;              /* per endpoint: both directions */
 	struct net_link bn[2];
 	const struct net_cb *cb;
 	void *ud;

@@ -10,15 +10,9 @@
 
 #include "../sim/run/check.h"
 
-/* Absolute: the commands below run inside a temporary folder. */
-static const char *bin(void)
-{
-	static char path[4096];
-	const char *b = getenv("COAPSIM");
-	if (!realpath(b ? b : "build/coapsim", path))
-		cr_assert_fail("coapsim binary not found");
-	return path;
-}
+#include "helpers.h"
+
+#define bin test_bin
 
 static char dir[64];
 

@@ -230,14 +230,9 @@ Test(multicast, implosion_and_leisure, .timeout = 120)
 
 /* ---- CoCoA against the default under congestion ---- */
 
-static const char *bin(void)
-{
-	static char path[4096];
-	const char *b = getenv("COAPSIM");
-	if (!realpath(b ? b : "build/coapsim", path))
-		cr_assert_fail("coapsim binary not found");
-	return path;
-}
+#include "helpers.h"
+
+#define bin test_bin
 
 static void values(json_t *runs, int point, const char *metric, double *v, size_t *n)
 {

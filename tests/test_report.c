@@ -7,14 +7,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const char *bin(void)
-{
-	static char path[4096];
-	const char *b = getenv("COAPSIM");
-	if (!realpath(b ? b : "build/coapsim", path))
-		cr_assert_fail("coapsim binary not found");
-	return path;
-}
+#include "helpers.h"
+
+#define bin test_bin
 
 static char *slurp(const char *path, size_t *len)
 {

@@ -75,6 +75,23 @@ void coap_client_init(struct coap_client *c, struct coap_exch *slots,
 	c->next_token = (uint32_t)(r >> 32);
 }
 
+/* One Uri-Path option per segment of path (the options point into it). */
+static void add_uri_path(struct coap_msg *m, const char *path)
+{
+	for (const char *seg = path; *seg;) {
+		const char *end;
+		if (*seg == '/') {
+			seg++;
+			continue;
+		}
+		end = strchr(seg, '/');
+		if (!end)
+			end = seg + strlen(seg);
+		coap_msg_add_opt(m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
+		seg = end;
+	}
+}
+
 static uint8_t szx_of(uint32_t block_size)
 {
 	uint8_t szx = 0;
@@ -113,18 +130,7 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 	put_be32(tok, x->token);
 	coap_msg_init(&m, x->kind == KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
 		      tok, sizeof(tok));
-	for (char *seg = path; *seg;) {
-		char *end;
-		if (*seg == '/') {
-			seg++;
-			continue;
-		}
-		end = strchr(seg, '/');
-		if (!end)
-			end = seg + strlen(seg);
-		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
-		seg = end;
-	}
+	add_uri_path(&m, path);
 	if (x->kind != KIND_REQUEST) {
 		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == KIND_OBS_REG ? 0 : 1, obs);
 	} else if (uses_block1(t)) {
@@ -1034,18 +1040,7 @@ int coap_mc_request(struct coap_mc_requester *r, const char *path, uint8_t *buf,
 	put_be32(tok, *token);
 	coap_msg_init(&m, COAP_NON, COAP_GET, r->next_mid++, tok, sizeof(tok));
 	snprintf(p, sizeof(p), "%s", path);
-	for (char *seg = p; *seg;) {
-		char *end;
-		if (*seg == '/') {
-			seg++;
-			continue;
-		}
-		end = strchr(seg, '/');
-		if (!end)
-			end = seg + strlen(seg);
-		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
-		seg = end;
-	}
+	add_uri_path(&m, p);
 	return coap_encode(&m, buf, cap);
 }
 

@@ -1,0 +1,126 @@
+/* A TCP model, sans-I/O, for MQTT to run over.
+ *
+ * One tcp_conn is one end of a connection.  Like the CoAP core it reads no
+ * clock and owns no timer: every call takes `now`, segments go out through
+ * a callback, and tcp_conn_expiry() says when tcp_conn_expire() is due.
+ * Segments are real TCP headers (RFC 9293) plus payload; the checksum field
+ * is left 0 for the capture writer, which knows the addresses.
+ *
+ * What it models: the three-way handshake with an MSS option, sequence
+ * numbers with wraparound, MSS segmentation, cumulative ACKs with optional
+ * delayed ACK (RFC 1122: at most one full segment unacknowledged), RFC 6298
+ * RTO (SRTT/RTTVAR, Karn's rule, exponential backoff between rto_min and
+ * rto_max), fast retransmit on the third duplicate ACK with NewReno
+ * recovery (RFC 6582), slow start and congestion avoidance (RFC 5681,
+ * initial window RFC 3390), FIN teardown, RST, and failure after a retry
+ * limit.  Simplifications: the receiver keeps no out-of-order segments (it
+ * answers them with a duplicate ACK and drops them; after a timeout the
+ * sender goes back to the first unacknowledged byte), no TIME_WAIT, no
+ * options besides MSS. */
+#ifndef COAPSIM_TCP_H
+#define COAPSIM_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/sim.h"
+#include "../engine/rng.h"
+
+#define TCP_HDR 20
+#define TCP_SYN_HDR 24 /* with the MSS option */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+
+struct tcp_params {
+	sim_time rto_initial, rto_min, rto_max;
+	uint32_t mss;
+	sim_time delayed_ack;  /* 0 = acknowledge every segment at once */
+	uint32_t syn_retries;  /* give up a connect after this many (Linux: 6) */
+	uint32_t data_retries; /* give up after this many timeouts (Linux: 15) */
+	uint16_t rcv_wnd;      /* advertised window, bytes */
+};
+
+enum tcp_state { TCP_CLOSED, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED,
+		 TCP_FIN_WAIT, TCP_CLOSING };
+
+enum tcp_event { TCP_EV_ESTABLISHED, TCP_EV_CLOSED, TCP_EV_RESET, TCP_EV_FAILED };
+
+/* What a segment carries, for the caller's accounting. */
+struct tcp_seg_info {
+	uint32_t data_off; /* stream offset of the first payload byte */
+	uint32_t data_len;
+	bool retx;         /* repeats bytes (or a SYN/FIN) sent before */
+	uint8_t flags;
+};
+
+struct tcp_conn;
+struct tcp_cb {
+	/* Required: put a segment on the wire. */
+	void (*send)(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
+		     const struct tcp_seg_info *info);
+	/* Required: in-order application bytes arrived. */
+	void (*data)(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len);
+	/* Optional: state changes. */
+	void (*event)(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now);
+};
+
+struct tcp_env {
+	const struct tcp_params *p;
+	const struct tcp_cb *cb;
+	void *ud;
+};
+
+struct tcp_stats {
+	uint64_t segments, data_segments, retx_segments, pure_acks, bytes;
+};
+
+struct tcp_conn {
+	uint8_t state;
+	uint8_t dupacks, in_recovery, timing, retries, ack_pending, fin_queued, fin_acked;
+	uint16_t lport, rport;
+	uint32_t iss, snd_una, snd_nxt, snd_max, recover, timed_seq;
+	uint32_t fin_seq;  /* sequence number of our FIN, once sent */
+	uint8_t fin_out;   /* our FIN has been sent */
+	uint32_t rcv_nxt, peer_wnd, peer_mss, cwnd, ssthresh;
+	sim_time srtt, rttvar, rto, timed_at, rto_at, ack_at;
+	uint8_t have_rtt;
+	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */
+	uint32_t cap, len; /* buffer size, bytes held */
+	uint32_t stream0;  /* stream offset of snd_una */
+	struct tcp_stats st;
+};
+
+/* Set up an end with a caller-owned send buffer of cap bytes. The initial
+ * sequence number comes from rng. */
+void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lport,
+		   uint16_t rport, uint8_t *buf, uint32_t cap, struct sim_rng *rng);
+
+/* Active open (SYN) or passive (wait for one). */
+void tcp_conn_connect(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+void tcp_conn_listen(struct tcp_conn *c);
+
+/* Queue application bytes.  Returns len, or SIM_ERR_NOSPACE when the send
+ * buffer cannot take them all (nothing is queued then), SIM_ERR_INVAL when
+ * the connection is not open. */
+int tcp_conn_send(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+		  const uint8_t *data, size_t len);
+
+/* A segment from the peer.  Malformed ones are ignored. */
+void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+		   const uint8_t *seg, size_t len);
+
+/* Close after the queued bytes (FIN), or abort at once (RST). */
+void tcp_conn_close(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+void tcp_conn_abort(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+
+sim_time tcp_conn_expiry(const struct tcp_conn *c);
+void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+
+/* Bytes queued but not yet acknowledged. */
+static inline uint32_t tcp_conn_unacked(const struct tcp_conn *c) { return c->len; }
+
+#endif

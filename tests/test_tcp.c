@@ -1,0 +1,313 @@
+/* The TCP model: two ends back to back over a delay line that can drop
+ * chosen segments; time driven by hand. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../sim/tcp/tcp.h"
+
+#define MAXQ 4096
+struct wire {
+	sim_time at;
+	uint64_t order; /* FIFO among segments due at the same time */
+	int to; /* 0 = client, 1 = server */
+	size_t len;
+	uint8_t seg[1600];
+};
+
+struct net2 {
+	struct tcp_conn c[2];
+	uint8_t buf[2][65536];
+	struct tcp_params p;
+	struct tcp_env env;
+	struct wire q[MAXQ];
+	size_t nq;
+	sim_time now, delay;
+	int sent;            /* segments put on the wire so far */
+	int drop[64];        /* wire indices (1-based order of sending) to drop */
+	int n_drop;
+	bool drop_all_from_client_data;
+	uint8_t rx[65536];
+	size_t rx_len;
+	int events[4];
+	struct tcp_seg_info info[MAXQ];
+	uint8_t first_seg[3][64]; /* handshake bytes */
+	size_t first_len[3];
+};
+
+static void w_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
+		   const struct tcp_seg_info *info)
+{
+	struct net2 *n = ud;
+	int from = c == &n->c[0] ? 0 : 1;
+	int idx = ++n->sent;
+	if (idx <= 3) {
+		memcpy(n->first_seg[idx - 1], seg, len < 64 ? len : 64);
+		n->first_len[idx - 1] = len;
+	}
+	if (idx < MAXQ)
+		n->info[idx] = *info;
+	for (int i = 0; i < n->n_drop; i++)
+		if (n->drop[i] == idx)
+			return;
+	if (n->drop_all_from_client_data && from == 0 && info->data_len)
+		return;
+	cr_assert_lt(n->nq, MAXQ);
+	cr_assert_leq(len, sizeof(n->q[0].seg));
+	struct wire *w = &n->q[n->nq++];
+	w->at = n->now + n->delay;
+	w->order = (uint64_t)idx;
+	w->to = 1 - from;
+	w->len = len;
+	memcpy(w->seg, seg, len);
+}
+
+static void w_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	struct net2 *n = ud;
+	if (c == &n->c[1]) {
+		memcpy(n->rx + n->rx_len, buf, len);
+		n->rx_len += len;
+	}
+}
+
+static void w_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
+{
+	struct net2 *n = ud;
+	(void)c;
+	(void)now;
+	n->events[ev]++;
+}
+
+static const struct tcp_cb cbs = {w_send, w_data, w_event};
+
+static void setup(struct net2 *n, sim_time delay, sim_time delayed_ack)
+{
+	struct sim_rng r;
+	memset(n, 0, sizeof(*n));
+	n->p = (struct tcp_params){.rto_initial = SIM_S(1), .rto_min = SIM_MS(200),
+				   .rto_max = SIM_S(60), .mss = 536, .delayed_ack = delayed_ack,
+				   .syn_retries = 6, .data_retries = 8, .rcv_wnd = 65535};
+	n->env = (struct tcp_env){&n->p, &cbs, n};
+	n->delay = delay;
+	sim_rng_init(&r, 1, 1, RNG_APP);
+	tcp_conn_init(&n->c[0], &n->p, 40000, 1883, n->buf[0], sizeof(n->buf[0]), &r);
+	tcp_conn_init(&n->c[1], &n->p, 1883, 0, n->buf[1], sizeof(n->buf[1]), &r);
+	tcp_conn_listen(&n->c[1]);
+}
+
+/* Run until nothing is pending or `until`. */
+static void run(struct net2 *n, sim_time until)
+{
+	for (;;) {
+		sim_time t = SIM_TIME_NEVER;
+		int kind = -1;
+		size_t qi = 0;
+		for (size_t i = 0; i < n->nq; i++)
+			if (n->q[i].at < t || (kind == 2 && n->q[i].at == t &&
+					       n->q[i].order < n->q[qi].order)) {
+				t = n->q[i].at;
+				kind = 2;
+				qi = i;
+			}
+		for (int k = 0; k < 2; k++)
+			if (tcp_conn_expiry(&n->c[k]) < t) {
+				t = tcp_conn_expiry(&n->c[k]);
+				kind = k;
+			}
+		if (kind < 0 || t > until)
+			return;
+		n->now = t;
+		if (kind == 2) {
+			struct wire w = n->q[qi];
+			n->q[qi] = n->q[--n->nq];
+			tcp_conn_recv(&n->c[w.to], &n->env, t, w.seg, w.len);
+		} else {
+			tcp_conn_expire(&n->c[kind], &n->env, t);
+		}
+	}
+}
+
+Test(tcp, handshake_bytes)
+{
+	struct net2 n;
+	setup(&n, SIM_MS(50), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(10));
+	cr_assert_eq(n.c[0].state, TCP_ESTABLISHED);
+	cr_assert_eq(n.c[1].state, TCP_ESTABLISHED);
+	cr_assert_eq(n.events[TCP_EV_ESTABLISHED], 2);
+	/* SYN: 24 bytes, data offset 6, flags SYN, MSS option 2,4,536 */
+	const uint8_t *syn = n.first_seg[0];
+	cr_assert_eq(n.first_len[0], 24);
+	cr_assert_eq(syn[0] << 8 | syn[1], 40000);
+	cr_assert_eq(syn[2] << 8 | syn[3], 1883);
+	cr_assert_eq(syn[12], 6 << 4);
+	cr_assert_eq(syn[13], TCP_SYN);
+	const uint8_t mss[4] = {2, 4, 536 >> 8, 536 & 0xff};
+	cr_assert_arr_eq(syn + 20, mss, 4);
+	/* SYN-ACK acknowledges ISS + 1; the ACK acknowledges the server's */
+	const uint8_t *sa = n.first_seg[1], *a = n.first_seg[2];
+	cr_assert_eq(sa[13], TCP_SYN | TCP_ACK);
+	uint32_t iss_c = (uint32_t)syn[4] << 24 | syn[5] << 16 | syn[6] << 8 | syn[7];
+	uint32_t ack_sa = (uint32_t)sa[8] << 24 | sa[9] << 16 | sa[10] << 8 | sa[11];
+	cr_assert_eq(ack_sa, iss_c + 1);
+	cr_assert_eq(a[13], TCP_ACK);
+	cr_assert_eq(n.first_len[2], 20);
+	/* RTT of the handshake 100 ms: SRTT 100, RTTVAR 50, RTO = 100 + 4 x 50 */
+	cr_assert_eq(n.c[0].rto, SIM_MS(300));
+}
+
+Test(tcp, bulk_transfer_segments_and_acks)
+{
+	struct net2 n;
+	static uint8_t data[10000];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	setup(&n, SIM_MS(10), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	int before = n.sent;
+	cr_assert_eq(tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data)), 10000);
+	run(&n, SIM_S(30));
+	cr_assert_eq(n.rx_len, 10000);
+	cr_assert_arr_eq(n.rx, data, 10000);
+	/* ceil(10000 / 536) = 19 data segments, none retransmitted, and with no
+	 * delayed ACK one pure ACK each */
+	cr_assert_eq(n.c[0].st.data_segments, 19, "data segs %llu retx %llu rx %zu", (unsigned long long)n.c[0].st.data_segments, (unsigned long long)n.c[0].st.retx_segments, n.rx_len);
+	cr_assert_eq(n.c[0].st.retx_segments, 0);
+	cr_assert_eq(n.sent - before, 19 + 19);
+	cr_assert_eq(tcp_conn_unacked(&n.c[0]), 0);
+	/* bytes on the wire by the client: 19 headers + the data */
+	cr_assert_eq(n.c[0].st.bytes, 24 + 20 + 19 * 20 + 10000);
+}
+
+Test(tcp, delayed_ack_halves_the_acks)
+{
+	struct net2 n;
+	static uint8_t data[536 * 8];
+	setup(&n, SIM_MS(10), SIM_MS(200));
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	uint64_t acks0 = n.c[1].st.pure_acks;
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	run(&n, SIM_S(30));
+	/* 8 full segments: an ACK for every second one (RFC 1122) */
+	cr_assert_eq(n.c[1].st.pure_acks - acks0, 4, "acks %llu", (unsigned long long)(n.c[1].st.pure_acks - acks0));
+	cr_assert_eq(n.rx_len, sizeof(data));
+}
+
+Test(tcp, rto_backoff_and_failure)
+{
+	struct net2 n;
+	static uint8_t data[100];
+	setup(&n, SIM_MS(10), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	/* after the handshake (RTT 20 ms) RTO = max(200 ms, 20 + 4 x 10) */
+	cr_assert_eq(n.c[0].rto, SIM_MS(200));
+	n.drop_all_from_client_data = true;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	/* first timeout at t0 + 200 ms; then 400, 800, ... (RFC 6298 §5.5) */
+	sim_time expect = t0 + SIM_MS(200), rto = SIM_MS(200);
+	for (int k = 0; k < 8; k++) {
+		cr_assert_eq(tcp_conn_expiry(&n.c[0]), expect, "timeout %d", k);
+		run(&n, expect);
+		rto *= 2;
+		expect += rto;
+	}
+	cr_assert_eq(n.c[0].st.retx_segments, 8);
+	cr_assert_eq(n.events[TCP_EV_FAILED], 0);
+	run(&n, SIM_TIME_NEVER - 1);
+	cr_assert_eq(n.events[TCP_EV_FAILED], 1, "gives up after data_retries = 8");
+	cr_assert_eq(n.c[0].state, TCP_CLOSED);
+}
+
+Test(tcp, karn_no_sample_from_a_retransmission)
+{
+	struct net2 n;
+	static uint8_t data[100];
+	setup(&n, SIM_MS(10), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	sim_time srtt = n.c[0].srtt;
+	n.drop[n.n_drop++] = n.sent + 1; /* the first data segment */
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	run(&n, SIM_S(30));
+	cr_assert_eq(n.rx_len, 100);
+	cr_assert_eq(n.c[0].st.retx_segments, 1);
+	/* the ACK of the retransmission gave no RTT sample */
+	cr_assert_eq(n.c[0].srtt, srtt);
+	/* and the backed-off RTO stays until a fresh sample */
+	cr_assert_eq(n.c[0].rto, SIM_MS(400));
+}
+
+Test(tcp, fast_retransmit_on_three_dupacks)
+{
+	struct net2 n;
+	static uint8_t data[536 * 6];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	setup(&n, SIM_MS(50), 0);
+	n.p.rto_min = SIM_S(1); /* keep the timer out of the way */
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	/* RFC 3390: IW = min(4 x 536, max(2 x 536, 4380)) = 2144; slow start
+	 * adds one MSS per acknowledged segment: 4 of them -> 4288 */
+	cr_assert_eq(n.c[0].cwnd, 2144);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, 536 * 4);
+	run(&n, SIM_S(5));
+	cr_assert_eq(n.c[0].cwnd, 4288, "cwnd %u", n.c[0].cwnd);
+	/* six segments at once; the second is lost */
+	n.drop[n.n_drop++] = n.sent + 2;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(150));
+	/* segments 3..6 each draw a duplicate ACK: the third triggers the
+	 * retransmission one RTT after sending, long before the RTO */
+	cr_assert_eq(n.c[0].st.retx_segments, 1);
+	run(&n, SIM_S(30));
+	cr_assert_eq(n.rx_len, 536 * 4 + sizeof(data));
+	cr_assert_arr_eq(n.rx + 536 * 4, data, sizeof(data));
+	/* RFC 6582: ssthresh = FlightSize / 2 when the third duplicate ACK
+	 * arrives; segment 1 was acknowledged by then, so 5 x 536 / 2 = 1340 */
+	cr_assert_eq(n.c[0].ssthresh, 5 * 536 / 2);
+}
+
+Test(tcp, fin_closes_both_sides)
+{
+	struct net2 n;
+	static uint8_t data[10];
+	setup(&n, SIM_MS(10), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	tcp_conn_close(&n.c[0], &n.env, n.now);
+	run(&n, SIM_S(10));
+	cr_assert_eq(n.rx_len, 10);
+	cr_assert_eq(n.c[0].state, TCP_CLOSED, "states %d %d", n.c[0].state, n.c[1].state);
+	cr_assert_eq(n.c[1].state, TCP_CLOSED);
+	cr_assert_eq(n.events[TCP_EV_CLOSED], 2);
+}
+
+Test(tcp, rst_and_garbage)
+{
+	struct net2 n;
+	setup(&n, SIM_MS(10), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	struct sim_rng r;
+	sim_rng_init(&r, 5, 5, RNG_APP);
+	uint8_t junk[80];
+	for (int i = 0; i < 20000; i++) {
+		size_t len = sim_rng_u64(&r) % sizeof(junk);
+		for (size_t k = 0; k < len; k++)
+			junk[k] = (uint8_t)sim_rng_u64(&r);
+		tcp_conn_recv(&n.c[1], &n.env, n.now, junk, len);
+	}
+	cr_assert_eq(n.c[1].state, TCP_ESTABLISHED, "random bytes on the wrong ports");
+	tcp_conn_abort(&n.c[0], &n.env, n.now);
+	run(&n, SIM_S(2));
+	cr_assert_eq(n.c[1].state, TCP_CLOSED);
+	cr_assert_eq(n.events[TCP_EV_RESET], 1);
+}

@@ -31,7 +31,7 @@ DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
-              command -v gnuplot >/dev/null && echo yes)
+              command -v gnuplot >/dev/null && command -v xmllint >/dev/null && echo yes)
 
 .PHONY: all test demo asan fuzz bench deps clean check-deps format
 

@@ -464,21 +464,6 @@ int check_scenario(struct check_suite *s, const struct scenario_src *src,
 
 /* ---------------------------------------------------------------- output */
 
-static void xml_escaped(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\t')
-				fputc(*s, f);
-		}
-	}
-}
 
 static int write_junit(struct check_suite *s, size_t failures)
 {
@@ -501,24 +486,24 @@ static int write_junit(struct check_suite *s, size_t failures)
 			j++;
 		}
 		fputs("  <testsuite name=\"", f);
-		xml_escaped(f, s->cases[i].suite);
+		fs_put_markup(f, s->cases[i].suite);
 		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\">\n", j - i, nf);
 		for (size_t k = i; k < j; k++) {
 			const struct check_case *c = &s->cases[k];
 			fputs("    <testcase classname=\"coapsim.", f);
-			xml_escaped(f, c->suite);
+			fs_put_markup(f, c->suite);
 			fputs("\" name=\"", f);
-			xml_escaped(f, c->name);
+			fs_put_markup(f, c->name);
 			fputs("\">\n", f);
 			if (!c->pass) {
 				fputs("      <failure message=\"", f);
-				xml_escaped(f, c->msg);
+				fs_put_markup(f, c->msg);
 				fputs("\" type=\"expectation\">", f);
-				xml_escaped(f, c->msg);
+				fs_put_markup(f, c->msg);
 				fputs("</failure>\n", f);
 			} else {
 				fputs("      <system-out>", f);
-				xml_escaped(f, c->msg);
+				fs_put_markup(f, c->msg);
 				fputs("</system-out>\n", f);
 			}
 			fputs("    </testcase>\n", f);

@@ -79,18 +79,6 @@ static int draw(const char *dir, const char *xlabel)
 	return failed;
 }
 
-static void html_escaped(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
 
 /* Embed a PNG as a data URI (base64, RFC 4648). */
 static int embed_png(FILE *out, const char *path)
@@ -163,7 +151,7 @@ int report_build(const char *dir, char *err, size_t errlen)
 	}
 	const char *name = json_string_value(json_object_get(j, "scenario"));
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>coapsim: ", f);
-	html_escaped(f, name ? name : "");
+	fs_put_markup(f, name ? name : "");
 	fputs("</title>\n<style>\nbody{font-family:sans-serif;max-width:1000px;margin:2em auto;"
 	      "padding:0 1em;color:#222}\ntable{border-collapse:collapse;font-size:14px}\n"
 	      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
@@ -172,11 +160,11 @@ int report_build(const char *dir, char *err, size_t errlen)
 	      "pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}\n"
 	      ".meta{color:#666;font-size:14px}\n</style></head><body>\n", f);
 	fputs("<h1>coapsim report: ", f);
-	html_escaped(f, name ? name : "");
+	fs_put_markup(f, name ? name : "");
 	fputs("</h1>\n<p class=\"meta\">coapsim ", f);
-	html_escaped(f, json_string_value(json_object_get(j, "version")) ?: "");
+	fs_put_markup(f, json_string_value(json_object_get(j, "version")) ?: "");
 	fputs(" &middot; <code>", f);
-	html_escaped(f, json_string_value(json_object_get(j, "command")) ?: "");
+	fs_put_markup(f, json_string_value(json_object_get(j, "command")) ?: "");
 	fputs("</code></p>\n", f);
 
 	/* The summary table: one row per point, mean ± 95% CI. */
@@ -193,9 +181,9 @@ int report_build(const char *dir, char *err, size_t errlen)
 		json_t *v;
 		fprintf(f, "<tr><td>%zu</td><td>", i);
 		json_object_foreach(params, k, v) {
-			html_escaped(f, k);
+			fs_put_markup(f, k);
 			fputs("=", f);
-			html_escaped(f, json_string_value(v) ?: "");
+			fs_put_markup(f, json_string_value(v) ?: "");
 			fputs(" ", f);
 		}
 		fprintf(f, "</td><td>%lld</td>",
@@ -229,7 +217,7 @@ int report_build(const char *dir, char *err, size_t errlen)
 		fputs("\">\n", f);
 	}
 	fputs("<h2>Scenario</h2>\n<pre>", f);
-	html_escaped(f, json_string_value(json_object_get(j, "scenario_text")) ?: "");
+	fs_put_markup(f, json_string_value(json_object_get(j, "scenario_text")) ?: "");
 	fputs("</pre>\n</body></html>\n", f);
 	json_decref(j);
 	if (ferror(f) | (fclose(f) != 0)) {

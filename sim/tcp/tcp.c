@@ -236,6 +236,20 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_env *env)
 	}
 }
 
+/* Our SYN is acknowledged: the handshake gives an RTT sample unless the
+ * SYN had to be sent again (Karn). */
+static void establish(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	if (c->timing && !c->retries)
+		rtt_sample(c, env->p, now - c->timed_at);
+	c->timing = 0;
+	c->snd_una = c->iss + 1;
+	c->retries = 0;
+	c->state = TCP_ESTABLISHED;
+	c->rto_at = SIM_TIME_NEVER;
+	event(c, env, TCP_EV_ESTABLISHED, now);
+}
+
 void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		   const uint8_t *seg, size_t len)
 {
@@ -285,14 +299,7 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
-		if (c->timing && !c->retries)
-			rtt_sample(c, env->p, now - c->timed_at);
-		c->timing = 0;
-		c->snd_una = c->iss + 1;
-		c->retries = 0;
-		c->state = TCP_ESTABLISHED;
-		c->rto_at = SIM_TIME_NEVER;
-		event(c, env, TCP_EV_ESTABLISHED, now);
+		establish(c, env, now);
 		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		push(c, env, now);
 		return;
@@ -304,14 +311,7 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		}
 		if (!(flags & TCP_ACK) || ack != c->iss + 1)
 			return;
-		if (c->timing && !c->retries)
-			rtt_sample(c, env->p, now - c->timed_at);
-		c->timing = 0;
-		c->snd_una = c->iss + 1;
-		c->retries = 0;
-		c->state = TCP_ESTABLISHED;
-		c->rto_at = SIM_TIME_NEVER;
-		event(c, env, TCP_EV_ESTABLISHED, now);
+		establish(c, env, now);
 		break; /* the ACK may carry data */
 	default:
 		break;

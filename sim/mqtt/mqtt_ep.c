@@ -1,0 +1,438 @@
+#include "mqtt_ep.h"
+
+#include <string.h>
+
+bool mqtt_topic_match(const char *f, const char *t)
+{
+	/* §4.7.1: '#' matches the parent level and everything below it,
+	 * '+' exactly one level; topics starting with '$' are not matched
+	 * by a leading wildcard (§4.7.2). */
+	if (t[0] == '$' && (f[0] == '+' || f[0] == '#'))
+		return false;
+	for (;;) {
+		if (f[0] == '#' && !f[1])
+			return true;
+		if (f[0] == '+') {
+			while (*t && *t != '/')
+				t++;
+			f++;
+		} else {
+			while (*f && *f != '/' && *f == *t) {
+				f++;
+				t++;
+			}
+			if ((*f && *f != '/') || (*t && *t != '/'))
+				return false;
+		}
+		if (!*f && !*t)
+			return true;
+		if (*f == '/' && *t == '/') {
+			f++;
+			t++;
+			continue;
+		}
+		/* "a/#" also matches "a" (§4.7.1.2) */
+		return !*t && f[0] == '/' && f[1] == '#' && !f[2];
+	}
+}
+
+/* ---------------------------------------------------------------- client */
+
+static const uint8_t zeros[65536];
+
+void mqtt_client_init(struct mqtt_client *c)
+{
+	*c = (struct mqtt_client){.next_pid = 1, .reconnect_at = SIM_TIME_NEVER,
+				  .ping_at = SIM_TIME_NEVER};
+}
+
+static void put(struct mqtt_client *c, const struct mqtt_client_env *env,
+		const struct mqtt_msg *m, sim_time now)
+{
+	uint8_t buf[70000];
+	int n = mqtt_encode(m, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	c->last_tx = now;
+	env->cb->write(env->ud, c, buf, (size_t)n);
+}
+
+static void send_publish(struct mqtt_client *c, const struct mqtt_client_env *env,
+			 const struct mqtt_inflight *f, bool dup, sim_time now)
+{
+	uint8_t q = env->p->qos;
+	struct mqtt_msg m = {.type = MQTT_PUBLISH,
+			     .flags = (uint8_t)((dup && q ? 8 : 0) | q << 1)};
+	m.topic = (struct mqtt_str){(const uint8_t *)env->topic, (uint16_t)strlen(env->topic)};
+	m.packet_id = f ? f->pid : 0;
+	m.payload = zeros;
+	m.payload_len = env->p->payload;
+	put(c, env, &m, now);
+}
+
+static void send_ack(struct mqtt_client *c, const struct mqtt_client_env *env,
+		     uint8_t type, uint16_t pid, sim_time now)
+{
+	struct mqtt_msg m = {.type = type, .packet_id = pid};
+	put(c, env, &m, now);
+}
+
+static struct mqtt_inflight *free_slot(struct mqtt_client *c)
+{
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		if (c->inf[i].state == MQF_FREE)
+			return &c->inf[i];
+	return NULL;
+}
+
+/* Send one message now (connected, a slot free for QoS > 0). */
+static void start_message(struct mqtt_client *c, const struct mqtt_client_env *env,
+			  sim_time now)
+{
+	struct mqtt_inflight f = {.first_tx = now, .msg_no = c->next_msg++};
+
+	if (env->p->qos == 0) {
+		send_publish(c, env, NULL, false, now);
+		env->cb->done(env->ud, c, &f, MQR_SENT, now);
+		return;
+	}
+	struct mqtt_inflight *s = free_slot(c);
+	f.pid = c->next_pid++;
+	if (!c->next_pid)
+		c->next_pid = 1; /* §2.3.1: never 0 */
+	f.state = env->p->qos == 1 ? MQF_WAIT_PUBACK : MQF_WAIT_PUBREC;
+	*s = f;
+	send_publish(c, env, s, false, now);
+}
+
+static bool can_start(const struct mqtt_client *c, const struct mqtt_client_env *env)
+{
+	if (c->state != MQC_CONNECTED)
+		return false;
+	return env->p->qos == 0 || free_slot((struct mqtt_client *)c) != NULL;
+}
+
+static void flush(struct mqtt_client *c, const struct mqtt_client_env *env, sim_time now)
+{
+	while (c->backlog && can_start(c, env)) {
+		c->backlog--;
+		start_message(c, env, now);
+	}
+}
+
+void mqtt_client_publish(struct mqtt_client *c, const struct mqtt_client_env *env,
+			 sim_time now)
+{
+	if (!c->backlog && can_start(c, env))
+		start_message(c, env, now);
+	else
+		c->backlog++;
+}
+
+void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
+		       sim_time now)
+{
+	(void)now;
+	c->state = MQC_TCP_WAIT;
+	env->cb->connect(env->ud, c);
+}
+
+void mqtt_client_up(struct mqtt_client *c, const struct mqtt_client_env *env, sim_time now)
+{
+	struct mqtt_msg m = {.type = MQTT_CONNECT, .level = 4,
+			     .cflags = env->p->clean_session ? MQTT_CF_CLEAN : 0,
+			     .keepalive = env->p->keepalive_s};
+	m.client_id = (struct mqtt_str){(const uint8_t *)env->client_id,
+					(uint16_t)strlen(env->client_id)};
+	c->rx_len = 0;
+	c->ping_out = 0;
+	c->state = MQC_CONNECT_SENT;
+	c->connects++;
+	put(c, env, &m, now);
+}
+
+void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
+		      sim_time now)
+{
+	const struct mqtt_client_params *p = env->p;
+
+	/* With a clean session the broker forgets the unacknowledged
+	 * messages (§3.1.2.4): they are lost.  Without, they are resent
+	 * after the reconnection (§4.4). */
+	if (p->clean_session)
+		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+			if (c->inf[i].state != MQF_FREE) {
+				struct mqtt_inflight f = c->inf[i];
+				c->inf[i].state = MQF_FREE;
+				env->cb->done(env->ud, c, &f, MQR_LOST, now);
+			}
+	sim_time wait = p->reconnect_min << (c->backoff < 20 ? c->backoff : 20);
+	if (wait > p->reconnect_max)
+		wait = p->reconnect_max;
+	c->backoff++;
+	c->state = MQC_BACKOFF;
+	c->reconnect_at = now + wait;
+	c->ping_out = 0;
+}
+
+static void lose_connection(struct mqtt_client *c, const struct mqtt_client_env *env,
+			    sim_time now)
+{
+	env->cb->drop(env->ud, c);
+	mqtt_client_down(c, env, now);
+}
+
+static struct mqtt_inflight *by_pid(struct mqtt_client *c, uint16_t pid, uint8_t state)
+{
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		if (c->inf[i].state == state && c->inf[i].pid == pid)
+			return &c->inf[i];
+	return NULL;
+}
+
+static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
+		      const struct mqtt_msg *m, sim_time now)
+{
+	struct mqtt_inflight *f;
+
+	switch (m->type) {
+	case MQTT_CONNACK:
+		if (c->state != MQC_CONNECT_SENT || m->return_code) {
+			lose_connection(c, env, now);
+			return;
+		}
+		c->state = MQC_CONNECTED;
+		c->backoff = 0;
+		if (c->connects > 1)
+			c->reconnects++;
+		/* §4.4: resend what is unacknowledged, PUBLISH with DUP */
+		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++) {
+			f = &c->inf[i];
+			if (f->state == MQF_WAIT_PUBACK || f->state == MQF_WAIT_PUBREC)
+				send_publish(c, env, f, true, now);
+			else if (f->state == MQF_WAIT_PUBCOMP)
+				send_ack(c, env, MQTT_PUBREL, f->pid, now);
+		}
+		flush(c, env, now);
+		return;
+	case MQTT_PUBACK:
+	case MQTT_PUBCOMP:
+		f = by_pid(c, m->packet_id,
+			   m->type == MQTT_PUBACK ? MQF_WAIT_PUBACK : MQF_WAIT_PUBCOMP);
+		if (f) {
+			struct mqtt_inflight done = *f;
+			f->state = MQF_FREE;
+			env->cb->done(env->ud, c, &done, MQR_COMPLETED, now);
+			flush(c, env, now);
+		}
+		return;
+	case MQTT_PUBREC:
+		f = by_pid(c, m->packet_id, MQF_WAIT_PUBREC);
+		if (f)
+			f->state = MQF_WAIT_PUBCOMP;
+		if (f || by_pid(c, m->packet_id, MQF_WAIT_PUBCOMP))
+			send_ack(c, env, MQTT_PUBREL, m->packet_id, now);
+		return;
+	case MQTT_PINGRESP:
+		c->ping_out = 0;
+		return;
+	default:
+		return; /* SUBACK, UNSUBACK, PUBLISH to a publisher: nothing to do */
+	}
+}
+
+void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
+		      sim_time now, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		size_t room = sizeof(c->rx) - c->rx_len, n = len < room ? len : room;
+		memcpy(c->rx + c->rx_len, buf, n);
+		c->rx_len = (uint16_t)(c->rx_len + n);
+		buf += n;
+		len -= n;
+		int k;
+		while ((k = mqtt_frame(c->rx, c->rx_len)) > 0) {
+			struct mqtt_msg m;
+			if (mqtt_parse(&m, c->rx, (size_t)k) < 0) {
+				lose_connection(c, env, now); /* §4.8: close on error */
+				return;
+			}
+			memmove(c->rx, c->rx + k, c->rx_len - (size_t)k);
+			c->rx_len = (uint16_t)(c->rx_len - k);
+			on_packet(c, env, &m, now);
+			if (c->state != MQC_CONNECTED && c->state != MQC_CONNECT_SENT)
+				return;
+		}
+		if (k < 0 || (k == 0 && c->rx_len == sizeof(c->rx))) {
+			lose_connection(c, env, now);
+			return;
+		}
+	}
+}
+
+sim_time mqtt_client_expiry(const struct mqtt_client *c, const struct mqtt_client_params *p)
+{
+	if (c->state == MQC_BACKOFF)
+		return c->reconnect_at;
+	if (c->state != MQC_CONNECTED || !p->keepalive_s)
+		return SIM_TIME_NEVER;
+	/* §3.1.2.10: a PINGREQ when idle for the keepalive; no PINGRESP
+	 * within another keepalive means the connection is gone. */
+	return c->ping_out ? c->ping_at + SIM_S(p->keepalive_s)
+			   : c->last_tx + SIM_S(p->keepalive_s);
+}
+
+void mqtt_client_expire(struct mqtt_client *c, const struct mqtt_client_env *env,
+			sim_time now)
+{
+	sim_time t = mqtt_client_expiry(c, env->p);
+
+	if (t > now)
+		return;
+	if (c->state == MQC_BACKOFF) {
+		c->state = MQC_TCP_WAIT;
+		c->reconnect_at = SIM_TIME_NEVER;
+		env->cb->connect(env->ud, c);
+		return;
+	}
+	if (c->ping_out) {
+		lose_connection(c, env, now);
+		return;
+	}
+	struct mqtt_msg m = {.type = MQTT_PINGREQ};
+	c->ping_out = 1;
+	c->ping_at = now;
+	put(c, env, &m, now);
+}
+
+/* ---------------------------------------------------------------- broker */
+
+void mqtt_session_init(struct mqtt_session *s)
+{
+	*s = (struct mqtt_session){0};
+}
+
+static void reply(struct mqtt_session *s, const struct mqtt_session_env *env,
+		  const struct mqtt_msg *m)
+{
+	uint8_t buf[64];
+	int n = mqtt_encode(m, buf, sizeof(buf));
+	if (n > 0)
+		env->cb->write(env->ud, s, buf, (size_t)n);
+}
+
+static void session_packet(struct mqtt_session *s, const struct mqtt_session_env *env,
+			   const struct mqtt_msg *m, sim_time now)
+{
+	struct mqtt_msg r = {0};
+
+	if (!s->connected && m->type != MQTT_CONNECT) {
+		env->cb->drop(env->ud, s); /* §3.1: CONNECT must come first */
+		return;
+	}
+	switch (m->type) {
+	case MQTT_CONNECT:
+		if (s->connected) {
+			env->cb->drop(env->ud, s); /* §3.1.0-2: a second CONNECT */
+			return;
+		}
+		s->connected = 1;
+		s->keepalive_s = m->keepalive;
+		r.type = MQTT_CONNACK;
+		reply(s, env, &r);
+		return;
+	case MQTT_PUBLISH: {
+		uint8_t q = mqtt_qos(m);
+		bool first = true;
+		if (q == 2) {
+			for (int i = 0; i < s->n_qos2; i++)
+				if (s->qos2[i] == m->packet_id)
+					first = false;
+			if (first && s->n_qos2 < MQTT_MAX_INFLIGHT)
+				s->qos2[s->n_qos2++] = m->packet_id;
+		}
+		env->cb->publish(env->ud, s, m, first, now);
+		if (q) {
+			r.type = q == 1 ? MQTT_PUBACK : MQTT_PUBREC;
+			r.packet_id = m->packet_id;
+			reply(s, env, &r);
+		}
+		return;
+	}
+	case MQTT_PUBREL:
+		for (int i = 0; i < s->n_qos2; i++)
+			if (s->qos2[i] == m->packet_id)
+				s->qos2[i] = s->qos2[--s->n_qos2];
+		r.type = MQTT_PUBCOMP;
+		r.packet_id = m->packet_id;
+		reply(s, env, &r);
+		return;
+	case MQTT_SUBSCRIBE:
+		r.type = MQTT_SUBACK;
+		r.packet_id = m->packet_id;
+		r.n = m->n;
+		memcpy(r.qos, m->qos, m->n); /* grant what was asked */
+		reply(s, env, &r);
+		return;
+	case MQTT_UNSUBSCRIBE:
+		r.type = MQTT_UNSUBACK;
+		r.packet_id = m->packet_id;
+		reply(s, env, &r);
+		return;
+	case MQTT_PINGREQ:
+		r.type = MQTT_PINGRESP;
+		reply(s, env, &r);
+		return;
+	case MQTT_DISCONNECT:
+		s->connected = 0;
+		env->cb->drop(env->ud, s);
+		return;
+	default:
+		env->cb->drop(env->ud, s); /* a packet only a broker sends */
+		return;
+	}
+}
+
+void mqtt_session_data(struct mqtt_session *s, const struct mqtt_session_env *env,
+		       sim_time now, const uint8_t *buf, size_t len)
+{
+	s->last_rx = now;
+	while (len) {
+		size_t room = sizeof(s->rx) - s->rx_len, n = len < room ? len : room;
+		memcpy(s->rx + s->rx_len, buf, n);
+		s->rx_len = (uint16_t)(s->rx_len + n);
+		buf += n;
+		len -= n;
+		int k;
+		while ((k = mqtt_frame(s->rx, s->rx_len)) > 0) {
+			struct mqtt_msg m;
+			if (mqtt_parse(&m, s->rx, (size_t)k) < 0) {
+				env->cb->drop(env->ud, s);
+				return;
+			}
+			memmove(s->rx, s->rx + k, s->rx_len - (size_t)k);
+			s->rx_len = (uint16_t)(s->rx_len - k);
+			session_packet(s, env, &m, now);
+		}
+		if (k < 0 || (k == 0 && s->rx_len == sizeof(s->rx))) {
+			env->cb->drop(env->ud, s);
+			return;
+		}
+	}
+}
+
+sim_time mqtt_session_expiry(const struct mqtt_session *s)
+{
+	if (!s->connected || !s->keepalive_s)
+		return SIM_TIME_NEVER;
+	return s->last_rx + SIM_MS(1500) * s->keepalive_s;
+}
+
+void mqtt_session_expire(struct mqtt_session *s, const struct mqtt_session_env *env,
+			 sim_time now)
+{
+	if (mqtt_session_expiry(s) <= now) {
+		s->connected = 0;
+		env->cb->drop(env->ud, s);
+	}
+}

@@ -1,0 +1,134 @@
+/* MQTT 3.1.1 client and broker session, sans-I/O over a byte stream.
+ *
+ * Like the CoAP core they read no clock and own no connection: bytes to
+ * send go out through `write`, a (re)connection is asked for through
+ * `connect`, and the caller feeds in what the stream delivers and when it
+ * comes up or goes down.  *_expiry() says when *_expire() is due.  They are
+ * meant to run over the TCP model in sim/tcp (not wired into runs yet). */
+#ifndef COAPSIM_MQTT_EP_H
+#define COAPSIM_MQTT_EP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/sim.h"
+#include "mqtt_msg.h"
+
+#ifndef MQTT_MAX_INFLIGHT
+#define MQTT_MAX_INFLIGHT 4 /* unacknowledged QoS 1/2 PUBLISHes per client */
+#endif
+#define MQTT_RX_BUF 1024    /* reassembly of incoming packets */
+
+/* Does a topic name match a filter (§4.7: '+' one level, '#' the rest)? */
+bool mqtt_topic_match(const char *filter, const char *topic);
+
+enum mqtt_client_state { MQC_IDLE, MQC_TCP_WAIT, MQC_CONNECT_SENT, MQC_CONNECTED,
+			 MQC_BACKOFF };
+enum mqtt_flight { MQF_FREE, MQF_WAIT_PUBACK, MQF_WAIT_PUBREC, MQF_WAIT_PUBCOMP };
+enum mqtt_result { MQR_COMPLETED, MQR_LOST, MQR_SENT };
+
+struct mqtt_inflight {
+	sim_time first_tx;
+	uint32_t msg_no;
+	uint16_t pid;
+	uint8_t state; /* enum mqtt_flight */
+};
+
+struct mqtt_client_params {
+	uint16_t keepalive_s;   /* 0 = no keepalive */
+	bool clean_session;
+	uint8_t qos;
+	uint32_t payload;
+	sim_time reconnect_min, reconnect_max; /* backoff doubles from min to max */
+};
+
+struct mqtt_client;
+struct mqtt_client_cb {
+	/* Required: bytes into the connection. */
+	void (*write)(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t len);
+	/* Required: open a new connection; the caller answers with
+	 * mqtt_client_up() or mqtt_client_down(). */
+	void (*connect)(void *ud, struct mqtt_client *c);
+	/* Required: drop the connection (keepalive lost, protocol error). */
+	void (*drop)(void *ud, struct mqtt_client *c);
+	/* Required: a message ended (completed by PUBACK/PUBCOMP, or lost with
+	 * its session, or just sent for QoS 0). */
+	void (*done)(void *ud, struct mqtt_client *c, const struct mqtt_inflight *m,
+		     enum mqtt_result r, sim_time now);
+};
+
+struct mqtt_client_env {
+	const struct mqtt_client_params *p;
+	const struct mqtt_client_cb *cb;
+	void *ud;
+	const char *client_id, *topic; /* as sent */
+};
+
+struct mqtt_client {
+	uint8_t state;
+	uint8_t ping_out;
+	uint8_t backoff;
+	uint16_t next_pid;
+	uint16_t rx_len;
+	uint32_t backlog, next_msg;
+	uint32_t connects, reconnects;
+	sim_time last_tx, ping_at, reconnect_at;
+	struct mqtt_inflight inf[MQTT_MAX_INFLIGHT];
+	uint8_t rx[MQTT_RX_BUF];
+};
+
+void mqtt_client_init(struct mqtt_client *c);
+/* Start: ask for the first connection. */
+void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
+		       sim_time now);
+/* The connection is up (send CONNECT) / went down or could not open. */
+void mqtt_client_up(struct mqtt_client *c, const struct mqtt_client_env *env, sim_time now);
+void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
+		      sim_time now);
+/* Bytes from the broker. */
+void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
+		      sim_time now, const uint8_t *buf, size_t len);
+/* The application has a message to publish. */
+void mqtt_client_publish(struct mqtt_client *c, const struct mqtt_client_env *env,
+			 sim_time now);
+sim_time mqtt_client_expiry(const struct mqtt_client *c, const struct mqtt_client_params *p);
+void mqtt_client_expire(struct mqtt_client *c, const struct mqtt_client_env *env,
+			sim_time now);
+
+/* ---- broker side of one connection ---- */
+
+struct mqtt_session;
+struct mqtt_session_cb {
+	void (*write)(void *ud, struct mqtt_session *s, const uint8_t *buf, size_t len);
+	/* Close the connection (DISCONNECT, keepalive expired, bad packet). */
+	void (*drop)(void *ud, struct mqtt_session *s);
+	/* A PUBLISH arrived; `first` is false for a QoS 2 duplicate the broker
+	 * already has (§4.3.3). */
+	void (*publish)(void *ud, struct mqtt_session *s, const struct mqtt_msg *m,
+			bool first, sim_time now);
+};
+
+struct mqtt_session_env {
+	const struct mqtt_session_cb *cb;
+	void *ud;
+};
+
+struct mqtt_session {
+	uint8_t connected;
+	uint8_t n_qos2;
+	uint16_t keepalive_s;
+	uint16_t rx_len;
+	uint16_t qos2[MQTT_MAX_INFLIGHT]; /* QoS 2 ids received, PUBREL pending */
+	sim_time last_rx;
+	uint8_t rx[MQTT_RX_BUF];
+};
+
+void mqtt_session_init(struct mqtt_session *s);
+void mqtt_session_data(struct mqtt_session *s, const struct mqtt_session_env *env,
+		       sim_time now, const uint8_t *buf, size_t len);
+/* §3.1.2.10: no packet for 1.5 x keepalive closes the connection. */
+sim_time mqtt_session_expiry(const struct mqtt_session *s);
+void mqtt_session_expire(struct mqtt_session *s, const struct mqtt_session_env *env,
+			 sim_time now);
+
+#endif

@@ -20,7 +20,7 @@ void sim_engine_free(struct sim_engine *e)
 static inline bool before(const struct sim_heap_ent *a,
 			  const struct sim_heap_ent *b)
 {
-	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+	return a->when < b->when || (a->when == b->when && a->t->seq < b->t->seq);
 }
 
 static inline void place(struct sim_engine *e, uint32_t i,
@@ -93,7 +93,8 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 		e->cap = ncap;
 	}
 	t->when = when;
-	struct sim_heap_ent ent = {when, e->seq++, t};
+	t->seq = e->seq++;
+	struct sim_heap_ent ent = {when, t};
 	sift_up(e, e->len++, ent);
 	return 0;
 }

@@ -23,13 +23,14 @@ typedef void (*sim_timer_fn)(struct sim_engine *e, struct sim_timer *t);
 
 struct sim_timer {
 	sim_time when;
+	uint64_t seq;  /* arming order: breaks ties between equal times */
 	uint32_t slot; /* heap index + 1; 0 when not armed */
 	sim_timer_fn fn;
 };
 
+/* 16 bytes: the sequence lives in the timer and is read only on ties. */
 struct sim_heap_ent {
 	sim_time when;
-	uint64_t seq;
 	struct sim_timer *t;
 };
 

@@ -230,7 +230,8 @@ static void enqueue(struct net *n, struct net_pkt *p)
 		drop(n, p);
 		return;
 	}
-	uint64_t bits = net_ip_bytes(p->len, n->cfg[p->dir]->mtu) * 8;
+	size_t l4 = p->meta.tcp && p->len >= NET_UDP_HDR ? p->len - NET_UDP_HDR : p->len;
+	uint64_t bits = net_ip_bytes(l4, n->cfg[p->dir]->mtu) * 8;
 	sim_time start = lk->busy_until > now ? lk->busy_until : now;
 	lk->busy_until = start + (sim_time)((bits * 1000000000ull + rate - 1) / rate);
 	lk->qlen += p->nfrag;
@@ -319,16 +320,18 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 		return SIM_ERR_NOMEM;
 
 	uint32_t mtu = n->cfg[dir]->mtu;
+	/* A TCP segment carries its own header where UDP would have 8 bytes. */
+	size_t l4 = meta && meta->tcp && len >= NET_UDP_HDR ? len - NET_UDP_HDR : len;
 	memcpy(p->data, buf, len);
 	p->len = (uint32_t)len;
 	p->ep = ep;
 	p->dir = (uint8_t)dir;
 	p->hop = 0;
-	p->nfrag = (uint16_t)net_frag_count(len, mtu);
+	p->nfrag = (uint16_t)net_frag_count(l4, mtu);
 	p->meta = meta ? *meta : (struct net_meta){0};
 	p->mc_count = mc_count;
 	p->id = (uint32_t)n->st.packets_sent++;
-	n->st.bytes_sent += net_ip_bytes(len, mtu);
+	n->st.bytes_sent += net_ip_bytes(l4, mtu);
 	if (p->nfrag > 1)
 		n->st.fragments += p->nfrag;
 	if (++n->in_flight > n->st.in_flight_max)

@@ -36,6 +36,7 @@ struct net_meta {
 	uint8_t counted;   /* the message counts in statistics (after warmup) */
 	uint8_t kind;      /* harness-defined */
 	uint8_t mcast;     /* 0, or 1 + the multicast group a request went to */
+	uint8_t tcp;       /* the bytes are a TCP segment, not a UDP payload */
 };
 
 /* One direction of one link. */

@@ -50,6 +50,9 @@ struct run_metrics {
 	uint64_t notifications_sent, notifications_received;
 	uint64_t notifications_fresh, notifications_stale, observers_lost;
 	bool multicast;   /* some group is a multicast group */
+	bool mqtt;        /* some group speaks MQTT */
+	uint64_t connections, keepalive_bytes; /* MQTT: TCP connections set up; PING bytes */
+	uint64_t tcp_retransmissions; /* every TCP segment sent again, both ends */
 	uint64_t mc_responses, mc_expected; /* distinct member responses; requests x members */
 	struct lat_summary latency, delivery_latency;
 	struct {

@@ -99,6 +99,9 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	REAL("multicast_response_ratio",
 	     m->mc_expected ? (double)m->mc_responses / (double)m->mc_expected : 0,
 	     !m->multicast || !m->mc_expected);
+	INT("connections", m->connections, !m->mqtt);
+	INT("keepalive_bytes", m->keepalive_bytes, !m->mqtt);
+	INT("tcp_retransmissions", m->tcp_retransmissions, !m->mqtt);
 	INT("queue_drops", m->queue_drops, !channel_known);
 	INT("duplicates", m->duplicates, !channel_known);
 	INT("events", m->events, !channel_known);
@@ -837,9 +840,6 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		const char *missing = NULL;
 		if (scenario_point_cfg(src, p, &pc, err, sizeof(err)) < 0)
 			break;
-		for (size_t g = 0; g < pc.n_groups && !missing; g++)
-			if (pc.groups[g].protocol == PROTO_MQTT)
-				missing = "protocol = mqtt (the MQTT baseline)";
 		scenario_cfg_free(&pc);
 		if (missing) {
 			fprintf(stderr, "coapsim: %s: %s is not implemented in coapsim %s yet\n",

@@ -9,7 +9,9 @@
 #include "../engine/engine.h"
 #include "../energy/energy.h"
 #include "../engine/rng.h"
+#include "../mqtt/mqtt_ep.h"
 #include "../net/net.h"
+#include "../tcp/tcp.h"
 #include "../trace/trace.h"
 
 const char *const world_exchanges_header =
@@ -27,6 +29,7 @@ struct endpoint {
 	struct sim_rng rng_app, rng_coap, rng_srv;
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
 	struct energy_ledger radio;
+	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
 	uint8_t group;
 	uint8_t always_on;         /* observes or is a multicast member: listens */
 };
@@ -47,6 +50,30 @@ struct mc_group {
 
 enum { META_MC_RESPONSE = 1 };
 
+#define MQ_PUBS 32
+/* An MQTT endpoint: the client and its TCP end, the broker's session and
+ * TCP end for it, and the PUBLISH writes of the current connection (for
+ * attributing TCP segments and broker receipts to messages). */
+struct mqtt_node {
+	struct tcp_conn ct, bt;
+	struct mqtt_client mc;
+	struct mqtt_session ms;
+	struct sim_rng rng;
+	struct {
+		uint32_t off, end;
+		sim_time first_tx;
+		uint8_t counted;
+	} pubs[MQ_PUBS];
+	uint32_t n_pubs, rd_pubs; /* written, matched at the broker */
+	uint32_t wrote;           /* client stream bytes this connection */
+	uint16_t dpids[8];        /* QoS 1 ids the broker has delivered */
+	uint8_t dp_next;
+	uint8_t ending, quiet_close;
+	uint32_t ep;
+	char client_id[24], topic[128];
+	uint8_t cbuf[2048], bbuf[2048];
+};
+
 struct group_acc {
 	struct run_metrics m;
 	struct hist lat, dlat;
@@ -63,6 +90,12 @@ struct world {
 	struct coap_srv_session_cb srv_cb;
 	struct coap_mc_member_cb mc_cb;
 	struct mc_group mc[SIM_MAX_GROUPS];
+	struct tcp_params tcpp;
+	struct mqtt_client_params mqp[SIM_MAX_GROUPS];
+	struct tcp_cb tcp_c_cb, tcp_b_cb;
+	struct mqtt_client_cb mq_cb;
+	struct mqtt_session_cb ms_cb;
+	struct mqtt_node *mq_nodes;
 	struct net_cb net_cb;
 	struct endpoint *ep;
 	uint32_t n_ep;
@@ -418,6 +451,321 @@ static void mc_response(struct world *w, struct endpoint *ep, const uint8_t *buf
 		w->acc[ep->group].m.mc_responses++;
 }
 
+static sim_time next_gap(struct world *w, struct endpoint *ep);
+
+/* ---- MQTT over TCP ---- */
+
+static struct endpoint *ep_of_node(struct world *w, struct mqtt_node *n)
+{
+	return &w->ep[n->ep];
+}
+
+static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env *env)
+{
+	const struct group_cfg *g = &w->cfg->groups[ep_of_node(w, n)->group];
+	*env = (struct mqtt_client_env){&w->mqp[ep_of_node(w, n)->group], &w->mq_cb, w,
+					n->client_id, n->topic};
+	(void)g;
+}
+
+static void rearm_mqtt(struct world *w, struct mqtt_node *n)
+{
+	struct endpoint *ep = ep_of_node(w, n);
+	const struct mqtt_client_params *p = &w->mqp[ep->group];
+	sim_time c = tcp_conn_expiry(&n->ct), m = mqtt_client_expiry(&n->mc, p);
+	if (n->ending && !n->mc.backlog && n->mc.state == MQC_BACKOFF)
+		m = SIM_TIME_NEVER; /* nothing left to send: no reconnecting */
+	rearm(w, &ep->cli_t, c < m ? c : m);
+	sim_time b = tcp_conn_expiry(&n->bt), k = mqtt_session_expiry(&n->ms);
+	rearm(w, &ep->srv_t, b < k ? b : k);
+	bool awaiting = n->mc.state == MQC_CONNECT_SENT || n->mc.ping_out ||
+			n->mc.state == MQC_TCP_WAIT;
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		awaiting |= n->mc.inf[i].state != MQF_FREE;
+	energy_listen(&ep->radio, awaiting, w->eng.now);
+}
+
+static int mq_pending(const struct mqtt_node *n)
+{
+	int k = (int)n->mc.backlog;
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		k += n->mc.inf[i].state != MQF_FREE;
+	return k;
+}
+
+/* The scenario is over and nothing is left: DISCONNECT and FIN. */
+static void mq_maybe_finish(struct world *w, struct mqtt_node *n)
+{
+	if (!n->ending || mq_pending(n) || n->mc.state != MQC_CONNECTED)
+		return;
+	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+	const uint8_t disc[2] = {0xe0, 0x00};
+	n->mc.state = MQC_IDLE;
+	tcp_conn_send(&n->ct, &te, w->eng.now, disc, sizeof(disc));
+	tcp_conn_close(&n->ct, &te, w->eng.now);
+}
+
+static void tcp_out(struct world *w, struct mqtt_node *n, enum net_dir dir,
+		    const uint8_t *seg, size_t len, bool retx)
+{
+	struct endpoint *ep = ep_of_node(w, n);
+	struct net_meta meta = {.tcp = 1};
+	if (retx && counted(w, w->eng.now))
+		w->acc[ep->group].m.tcp_retransmissions++;
+	if (dir == NET_UP)
+		radio_frame(w, ep, len - NET_UDP_HDR, true);
+	if (net_send(&w->net, n->ep, dir, seg, len, &meta) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void tcp_c_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
+		       const struct tcp_seg_info *info)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
+	struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
+
+	/* MQTT's transmissions: TCP segments carrying PUBLISH bytes. */
+	for (uint32_t i = n->n_pubs > MQ_PUBS ? n->n_pubs - MQ_PUBS : 0;
+	     info->data_len && i < n->n_pubs; i++) {
+		const __typeof__(n->pubs[0]) *r = &n->pubs[i % MQ_PUBS];
+		if (r->off < info->data_off + info->data_len && info->data_off < r->end) {
+			if (r->counted) {
+				m->transmissions++;
+				m->retransmissions += info->retx;
+			}
+			break;
+		}
+	}
+	tcp_out(w, n, NET_UP, seg, len, info->retx);
+}
+
+static void tcp_b_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
+		       const struct tcp_seg_info *info)
+{
+	tcp_out(ud, sim_container_of(c, struct mqtt_node, bt), NET_DOWN, seg, len, info->retx);
+}
+
+static void tcp_c_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
+	struct mqtt_client_env env;
+	mq_env(w, n, &env);
+	mqtt_client_data(&n->mc, &env, w->eng.now, buf, len);
+	mq_maybe_finish(w, n);
+}
+
+static void tcp_b_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, bt);
+	struct mqtt_session_env env = {&w->ms_cb, w};
+	mqtt_session_data(&n->ms, &env, w->eng.now, buf, len);
+}
+
+static void broker_listen(struct world *w, struct mqtt_node *n)
+{
+	tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, sizeof(n->bbuf), &n->rng);
+	tcp_conn_listen(&n->bt);
+	mqtt_session_init(&n->ms);
+}
+
+static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
+	struct mqtt_client_env env;
+
+	mq_env(w, n, &env);
+	if (ev == TCP_EV_ESTABLISHED) {
+		w->acc[ep_of_node(w, n)->group].m.connections++;
+		mqtt_client_up(&n->mc, &env, now);
+		return;
+	}
+	if (n->quiet_close) { /* we dropped it ourselves */
+		n->quiet_close = 0;
+		return;
+	}
+	if (n->mc.state != MQC_IDLE && n->mc.state != MQC_BACKOFF)
+		mqtt_client_down(&n->mc, &env, now);
+}
+
+static void tcp_b_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, bt);
+	(void)now;
+	if (ev != TCP_EV_ESTABLISHED)
+		broker_listen(w, n); /* ready for the client's next connection */
+}
+
+static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+
+	if (len && buf[0] >> 4 == MQTT_PUBLISH) {
+		struct mqtt_msg m;
+		sim_time first = w->eng.now;
+		if (mqtt_parse(&m, buf, len) == 0 && m.packet_id)
+			for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+				if (c->inf[i].state != MQF_FREE && c->inf[i].pid == m.packet_id)
+					first = c->inf[i].first_tx;
+		__typeof__(n->pubs[0]) *r = &n->pubs[n->n_pubs++ % MQ_PUBS];
+		r->off = n->wrote;
+		r->end = n->wrote + (uint32_t)len;
+		r->first_tx = first;
+		r->counted = counted(w, first);
+	}
+	n->wrote += (uint32_t)len;
+	tcp_conn_send(&n->ct, &te, w->eng.now, buf, len);
+}
+
+static void mq_connect(void *ud, struct mqtt_client *c)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+
+	tcp_conn_init(&n->ct, &w->tcpp, (uint16_t)(49152 + n->ep % 16384), 1883, n->cbuf,
+		      sizeof(n->cbuf), &n->rng);
+	n->wrote = 0;
+	n->n_pubs = n->rd_pubs = 0;
+	tcp_conn_connect(&n->ct, &te, w->eng.now);
+}
+
+static void mq_drop(void *ud, struct mqtt_client *c)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+	n->quiet_close = 1;
+	tcp_conn_abort(&n->ct, &te, w->eng.now);
+}
+
+static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *f,
+		    enum mqtt_result r, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	struct group_acc *a = &w->acc[ep_of_node(w, n)->group];
+
+	if (!counted(w, f->first_tx))
+		return;
+	if (r == MQR_COMPLETED) {
+		a->m.completed++;
+		if (hist_add(&a->lat, now - f->first_tx) < 0)
+			w->err = SIM_ERR_NOMEM;
+	} else if (r == MQR_LOST) {
+		a->m.failed++;
+	}
+}
+
+static void ms_write(void *ud, struct mqtt_session *s, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
+	if (len && buf[0] >> 4 == MQTT_PINGRESP)
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
+	tcp_conn_send(&n->bt, &te, w->eng.now, buf, len);
+}
+
+static void ms_drop(void *ud, struct mqtt_session *s)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
+	if (s->connected)
+		tcp_conn_abort(&n->bt, &te, w->eng.now); /* a protocol error, a timeout */
+	else
+		tcp_conn_close(&n->bt, &te, w->eng.now); /* after DISCONNECT */
+}
+
+static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *m,
+		       bool first, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	struct group_acc *a = &w->acc[ep_of_node(w, n)->group];
+
+	/* TCP delivers in order: the i-th PUBLISH of a connection is the
+	 * client's i-th PUBLISH write on it. */
+	if (n->rd_pubs >= n->n_pubs)
+		return;
+	__typeof__(n->pubs[0]) *r = &n->pubs[n->rd_pubs++ % MQ_PUBS];
+	if (mqtt_qos(m) == 1) {
+		for (int i = 0; i < 8; i++)
+			if (mqtt_dup(m) && n->dpids[i] == m->packet_id)
+				first = false; /* at least once: a resent copy */
+		n->dpids[n->dp_next++ % 8] = m->packet_id;
+	}
+	if (!first || !r->counted)
+		return;
+	a->m.delivered++;
+	if (hist_add(&a->dlat, now - r->first_tx) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void mq_client_fire(struct world *w, struct endpoint *ep)
+{
+	struct mqtt_node *n = ep->mq;
+	struct mqtt_client_env env;
+	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+	sim_time now = w->eng.now;
+
+	mq_env(w, n, &env);
+	if (tcp_conn_expiry(&n->ct) <= now)
+		tcp_conn_expire(&n->ct, &te, now);
+	if (mqtt_client_expiry(&n->mc, env.p) <= now) {
+		if (n->mc.ping_out == 0 && n->mc.state == MQC_CONNECTED)
+			w->acc[ep->group].m.keepalive_bytes += 0; /* counted at PINGRESP */
+		mqtt_client_expire(&n->mc, &env, now);
+	}
+	mq_maybe_finish(w, n);
+	rearm_mqtt(w, n);
+}
+
+static void mq_broker_fire(struct world *w, struct endpoint *ep)
+{
+	struct mqtt_node *n = ep->mq;
+	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
+	struct mqtt_session_env se = {&w->ms_cb, w};
+	sim_time now = w->eng.now;
+
+	if (tcp_conn_expiry(&n->bt) <= now)
+		tcp_conn_expire(&n->bt, &te, now);
+	if (mqtt_session_expiry(&n->ms) <= now)
+		mqtt_session_expire(&n->ms, &se, now);
+	rearm_mqtt(w, n);
+}
+
+static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *t)
+{
+	struct mqtt_node *n = ep->mq;
+	struct mqtt_client_env env;
+	sim_time now = w->eng.now;
+
+	mq_env(w, n, &env);
+	if (now >= w->cfg->duration) {
+		n->ending = 1; /* no new messages; close when the last one ends */
+		mq_maybe_finish(w, n);
+		rearm_mqtt(w, n);
+		return;
+	}
+	if (n->mc.state == MQC_IDLE)
+		mqtt_client_start(&n->mc, &env, now);
+	if (counted(w, now))
+		w->acc[ep->group].m.messages++;
+	mqtt_client_publish(&n->mc, &env, now);
+	rearm_mqtt(w, n);
+	sim_time gap = next_gap(w, ep);
+	rearm(w, t, gap != SIM_TIME_NEVER && now + gap < w->cfg->duration ? now + gap
+									   : w->cfg->duration);
+}
+
 /* ---- channel callbacks ---- */
 
 static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
@@ -430,7 +778,14 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 	(void)n;
 	(void)duplicate;
 	if (dir == NET_DOWN)
-		radio_frame(w, ep, len, false);
+		radio_frame(w, ep, meta->tcp ? len - NET_UDP_HDR : len, false);
+	if (meta->tcp) {
+		struct mqtt_node *mn = ep->mq;
+		struct tcp_env te = {&w->tcpp, dir == NET_UP ? &w->tcp_b_cb : &w->tcp_c_cb, w};
+		tcp_conn_recv(dir == NET_UP ? &mn->bt : &mn->ct, &te, w->eng.now, buf, len);
+		rearm_mqtt(w, mn);
+		return;
+	}
 	w->cur_meta = meta;
 	if (dir == NET_UP && meta->kind == META_MC_RESPONSE) {
 		mc_response(w, ep, buf, len);
@@ -455,7 +810,8 @@ static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			sim_time now)
 {
 	struct world *w = ud;
-	trace_tx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->mcast, buf, len, now);
+	trace_tx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+		 buf, len, now);
 }
 
 static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
@@ -463,7 +819,8 @@ static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			sim_time now)
 {
 	struct world *w = ud;
-	trace_rx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->mcast, buf, len, now);
+	trace_rx(w->opts->trace, ep, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+		 buf, len, now);
 }
 
 /* ---- timers ---- */
@@ -490,6 +847,10 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 	struct endpoint *ep = sim_container_of(t, struct endpoint, app_t);
 	struct coap_client_env env;
 
+	if (ep->mq) {
+		mq_app_fire(w, ep, t);
+		return;
+	}
 	if (w->cfg->groups[ep->group].multicast) {
 		/* A member's timer: its response's Leisure is over. */
 		struct coap_mc_member_env me;
@@ -524,6 +885,10 @@ static void cli_fire(struct sim_engine *e, struct sim_timer *t)
 	struct endpoint *ep = sim_container_of(t, struct endpoint, cli_t);
 	struct coap_client_env env;
 
+	if (ep->mq) {
+		mq_client_fire(w, ep);
+		return;
+	}
 	client_env(w, ep, &env);
 	coap_client_expire(&ep->cli, &env, e->now);
 	rearm_client(w, ep);
@@ -535,6 +900,10 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 	struct endpoint *ep = sim_container_of(t, struct endpoint, srv_t);
 	struct coap_srv_env env;
 
+	if (ep->mq) {
+		mq_broker_fire(w, ep);
+		return;
+	}
 	server_env(w, ep, &env);
 	coap_srv_session_expire(&ep->srv, &env, e->now);
 	rearm_server(w, ep);
@@ -577,6 +946,33 @@ static int build(struct world *w, uint64_t seed)
 	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request, srv_notify,
 						 srv_unobserved};
 	w->mc_cb = (struct coap_mc_member_cb){mc_member_send};
+	w->tcp_c_cb = (struct tcp_cb){tcp_c_send, tcp_c_data, tcp_c_event};
+	w->tcp_b_cb = (struct tcp_cb){tcp_b_send, tcp_b_data, tcp_b_event};
+	w->mq_cb = (struct mqtt_client_cb){mq_write, mq_connect, mq_drop, mq_done};
+	w->ms_cb = (struct mqtt_session_cb){ms_write, ms_drop, ms_publish};
+	w->tcpp = (struct tcp_params){
+		.rto_initial = cfg->tcp.rto_initial, .rto_min = cfg->tcp.rto_min,
+		.rto_max = cfg->tcp.rto_max, .mss = cfg->tcp.mss,
+		.delayed_ack = cfg->tcp.delayed_ack, .syn_retries = 6, .data_retries = 15,
+		.rcv_wnd = 65535,
+	};
+	uint32_t n_mq = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		w->mqp[g] = (struct mqtt_client_params){
+			.keepalive_s = (uint16_t)(cfg->mqtt.keepalive / SIM_S(1)),
+			.clean_session = cfg->mqtt.clean_session, .qos = gc->qos,
+			.payload = gc->payload, .reconnect_min = SIM_S(1),
+			.reconnect_max = SIM_S(60),
+		};
+		if (gc->protocol == PROTO_MQTT) {
+			n_mq += gc->count;
+			w->acc[g].m.mqtt = true;
+			w->acc[g].m.confirmable = gc->qos > 0;
+		}
+	}
+	if (n_mq && !(w->mq_nodes = calloc(n_mq, sizeof(*w->mq_nodes))))
+		return SIM_ERR_NOMEM;
 	w->net_cb = (struct net_cb){
 		.deliver = net_deliver,
 		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
@@ -643,6 +1039,28 @@ static int build(struct world *w, uint64_t seed)
 			if (gc->multicast) {
 				coap_mc_member_init(&ep->mc, &ep->rng_coap);
 				continue; /* members answer; they send nothing of their own */
+			}
+			if (gc->protocol == PROTO_MQTT) {
+				struct mqtt_node *mn = &w->mq_nodes[--n_mq];
+				ep->mq = mn;
+				mn->ep = i;
+				sim_rng_init(&mn->rng, seed, i, RNG_COAP);
+				snprintf(mn->client_id, sizeof(mn->client_id), "s-%u", i);
+				char topic[120];
+				size_t tl = 0;
+				for (const char *c = gc->topic; *c && tl < sizeof(topic) - 12; c++) {
+					if (!strncmp(c, "{id}", 4)) {
+						tl += (size_t)snprintf(topic + tl, sizeof(topic) - tl,
+								       "%u", i);
+						c += 3;
+					} else {
+						topic[tl++] = *c;
+					}
+				}
+				topic[tl] = 0;
+				snprintf(mn->topic, sizeof(mn->topic), "%s", topic);
+				mqtt_client_init(&mn->mc);
+				broker_listen(w, mn);
 			}
 
 			sim_time start = (sim_time)sim_rng_dist(&ep->rng_app,
@@ -739,6 +1157,10 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->notifications_stale += m->notifications_stale;
 		t->observers_lost += m->observers_lost;
 		t->multicast |= m->multicast;
+		t->mqtt |= m->mqtt;
+		t->connections += m->connections;
+		t->keepalive_bytes += m->keepalive_bytes;
+		t->tcp_retransmissions += m->tcp_retransmissions;
 		t->mc_responses += m->mc_responses;
 		t->mc_expected += m->mc_expected;
 	}
@@ -774,6 +1196,7 @@ static void teardown(struct world *w)
 		hist_free(&w->acc[g].dlat);
 	}
 	free(w->series);
+	free(w->mq_nodes);
 	free(w->ep);
 	free(w->exch);
 	free(w->pend);

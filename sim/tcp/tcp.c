@@ -79,6 +79,7 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, uint32_t seq,
 	if (flags & TCP_ACK) {
 		c->ack_pending = 0;
 		c->ack_at = SIM_TIME_NEVER;
+		c->acked_to = c->rcv_nxt;
 	}
 	env->cb->send(env->ud, c, seg, hl + n, &info);
 }
@@ -299,9 +300,10 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
-		establish(c, env, now);
-		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+		establish(c, env, now); /* the application may send at once */
 		push(c, env, now);
+		if (c->acked_to != c->rcv_nxt) /* else a data segment carried the ACK */
+			emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		return;
 	case TCP_SYN_RCVD:
 		if ((flags & TCP_SYN) && !(flags & TCP_ACK)) {
@@ -335,8 +337,11 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 			env->cb->data(env->ud, c, data, n);
 			if (c->state == TCP_CLOSED)
 				return; /* the application aborted */
-			/* RFC 1122 §4.2.3.2: delay at most one full segment */
-			if (!env->p->delayed_ack || ++c->ack_pending >= 2)
+			/* RFC 1122 §4.2.3.2: delay at most one full segment; an
+			 * answer the application already sent carried the ACK. */
+			if (c->acked_to == c->rcv_nxt)
+				;
+			else if (!env->p->delayed_ack || ++c->ack_pending >= 2)
 				emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
 			else if (c->ack_at == SIM_TIME_NEVER)
 				c->ack_at = now + env->p->delayed_ack;

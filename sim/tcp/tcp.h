@@ -86,6 +86,7 @@ struct tcp_conn {
 	uint32_t fin_seq;  /* sequence number of our FIN, once sent */
 	uint8_t fin_out;   /* our FIN has been sent */
 	uint32_t rcv_nxt, peer_wnd, peer_mss, cwnd, ssthresh;
+	uint32_t acked_to;  /* rcv_nxt as last acknowledged */
 	sim_time srtt, rttvar, rto, timed_at, rto_at, ack_at;
 	uint8_t have_rtt;
 	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */

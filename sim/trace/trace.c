@@ -267,13 +267,28 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		return;
 	if (len > SIM_MAX_DATAGRAM)
 		len = SIM_MAX_DATAGRAM;
-	if (mcast)
+	if (mcast && mcast != TRACE_TCP)
 		trace_mcast_addr(mcast - 1, a_ep);
 	else
 		trace_addr(ep, a_ep);
 	trace_addr(UINT32_MAX, a_srv);
 	src = dir == TRACE_UP ? a_ep : a_srv;
 	dst = dir == TRACE_UP ? a_srv : a_ep;
+	if (mcast == TRACE_TCP) {
+		/* A TCP segment: checksum over the pseudo-header (RFC 8200 §8.1,
+		 * next header 6) and the segment with its checksum field 0. */
+		uint8_t *seg = t->pkt + IP6_HDR;
+		memcpy(seg, payload, len);
+		seg[16] = seg[17] = 0;
+		uint32_t acc = sum16(0, src, 16);
+		acc = sum16(acc, dst, 16);
+		acc += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + 6;
+		acc = sum16(acc, seg, len);
+		put16(seg + 16, fold(acc));
+		ip6_header(t->pkt, (uint32_t)len, 6, src, dst);
+		write_pkt(t, which, t->pkt, IP6_HDR + len, now);
+		return;
+	}
 	size_t ulen = build_udp(t, src, dst, payload, len);
 	uint32_t mtu = t->mtu[dir];
 

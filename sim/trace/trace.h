@@ -23,6 +23,7 @@
 struct trace;
 
 enum trace_dir { TRACE_UP = 0, TRACE_DOWN = 1 }; /* same values as net_dir */
+#define TRACE_TCP UINT32_MAX
 
 struct trace_cfg {
 	const char *dir;     /* folder, created if missing (with parents) */
@@ -41,7 +42,9 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
  * pkt_id is the channel's number for the datagram (the same in tx and rx); it
  * becomes the Fragment header's Identification when the datagram is split.
  * mcast is 0, or 1 + k for a request to multicast group k: its destination
- * is then the group's address (trace_mcast_addr) instead of endpoint ep's.
+ * is then the group's address (trace_mcast_addr) instead of endpoint ep's,
+ * or TRACE_TCP: the bytes are a whole TCP segment (ports inside), written
+ * behind an IPv6 header with its checksum filled in.
  * Errors are remembered and reported by trace_close (a write that failed
  * stops further writes). */
 void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,

@@ -468,12 +468,14 @@ static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env 
 	(void)g;
 }
 
+static int mq_pending(const struct mqtt_node *n);
+
 static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 {
 	struct endpoint *ep = ep_of_node(w, n);
 	const struct mqtt_client_params *p = &w->mqp[ep->group];
 	sim_time c = tcp_conn_expiry(&n->ct), m = mqtt_client_expiry(&n->mc, p);
-	if (n->ending && !n->mc.backlog && n->mc.state == MQC_BACKOFF)
+	if (n->ending && !mq_pending(n) && n->mc.state == MQC_BACKOFF)
 		m = SIM_TIME_NEVER; /* nothing left to send: no reconnecting */
 	rearm(w, &ep->cli_t, c < m ? c : m);
 	sim_time b = tcp_conn_expiry(&n->bt), k = mqtt_session_expiry(&n->ms);

@@ -1,0 +1,172 @@
+/* MQTT groups end to end: captures through tshark, bytes from the spec,
+ * keepalive over an hour, delivery under heavy loss. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static json_t *run(const char *dir, const char *name, const char *ini, const char *extra)
+{
+	char path[256], cmd[6000];
+	snprintf(path, sizeof(path), "%s/%s.ini", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(ini, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s run %s --quiet --jobs 1 --out %s/%s %s", test_bin(), path,
+		 dir, name, extra);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(path, sizeof(path), "%s/%s/summary.json", dir, name);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	return j;
+}
+
+static json_t *metrics(json_t *j, int run)
+{
+	return json_object_get(json_array_get(json_object_get(j, "runs"), (size_t)run), "metrics");
+}
+
+static long num(json_t *m, const char *k)
+{
+	json_t *v = json_object_get(m, k);
+	cr_assert(json_is_number(v), "%s", k);
+	return (long)json_number_value(v);
+}
+
+static long count(const char *file, const char *filter)
+{
+	char cmd[1024], out[64] = "";
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -o tcp.check_checksum:TRUE -r '%s' -Y '%s' 2>/dev/null | wc -l", file,
+		 filter);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	return strtol(out, NULL, 10);
+}
+
+static char dir[64];
+static void mk(void)
+{
+	strcpy(dir, "/tmp/coapsim-mqtt-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+static void rm(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(mqtt_run, tshark_reads_the_captures, .timeout = 300)
+{
+	mk();
+	json_t *j = run(dir, "lossy",
+			"[scenario]\nduration = 5min\n[link]\nlatency = 50ms\n"
+			"loss = ${0%, 10%}\n"
+			"[group.s]\ncount = 50\nprotocol = mqtt\nqos = ${0, 1, 2}\n"
+			"traffic = periodic(30s)\n[mqtt]\nclean_session = no\n", "");
+	for (int p = 0; p < 6; p++) {
+		char f[256];
+		snprintf(f, sizeof(f), "%s/lossy/pcap/p%d-r0.pcap", dir, p);
+		json_t *m = metrics(j, p);
+		cr_assert_eq(count(f, "_ws.malformed"), 0, "%s", f);
+		cr_assert_eq(count(f, "tcp.checksum.status == \"Bad\""), 0);
+		cr_assert_eq(count(f, "tcp"), num(m, "packets_sent"), "every segment is TCP");
+		cr_assert_eq(count(f, "tcp.checksum.status == \"Good\""), num(m, "packets_sent"));
+		/* Wireshark's TCP analysis sees exactly our retransmissions */
+		cr_assert_eq(count(f, "tcp.analysis.retransmission || "
+				      "tcp.analysis.fast_retransmission"),
+			     num(m, "tcp_retransmissions"), "%s", f);
+		/* (Without jitter: with it, Wireshark calls a fast retransmission
+		 * that follows its original closely "out of order".) */
+		if (p < 3) { /* no loss: nothing twice, every PUBLISH decoded once */
+			cr_assert_eq(num(m, "tcp_retransmissions"), 0);
+			cr_assert_eq(count(f, "mqtt.msgtype == 3"), num(m, "messages"));
+		} else {
+			cr_assert_gt(num(m, "tcp_retransmissions"), 0);
+		}
+		cr_assert_eq(count(f, "tcp && !(tcp.srcport == 1883 || tcp.dstport == 1883)"), 0);
+	}
+	json_decref(j);
+	rm();
+}
+
+/* Bytes of one message, from the difference of a 3-message and a 1-message
+ * run (same connection, same teardown).  IPv6 40 + TCP 20 per segment:
+ *   QoS 0: PUBLISH (2 + 2+9 topic + 16) = 29 -> 89; broker's pure ACK 60: 149
+ *   QoS 1: PUBLISH 31 -> 91, PUBACK 4 -> 64 (carries the ACK), client's
+ *          pure ACK 60: 215
+ *   QoS 2: PUBLISH 91, PUBREC 64, PUBREL 64, PUBCOMP 64, pure ACK 60: 343 */
+Test(mqtt_run, bytes_per_message_from_the_spec, .timeout = 120)
+{
+	const long want[3] = {149, 215, 343};
+	mk();
+	for (int q = 0; q <= 2; q++) {
+		char ini[512], name[16];
+		snprintf(ini, sizeof(ini),
+			 "[scenario]\nduration = 30min\n[link]\nlatency = 10ms\n"
+			 "[group.s]\ncount = 1\nprotocol = mqtt\nqos = %d\npayload = 16\n"
+			 "topic = sensors/{id}\nstart = const(1s)\n"
+			 "traffic = ${once, periodic(10min)}\n[mqtt]\nkeepalive = 0s\n"
+			 "[output]\npcap = no\n", q);
+		snprintf(name, sizeof(name), "q%d", q);
+		json_t *j = run(dir, name, ini, "");
+		long one = num(metrics(j, 0), "bytes_sent"), three = num(metrics(j, 1), "bytes_sent");
+		cr_assert_eq(num(metrics(j, 1), "messages"), 3);
+		cr_assert_eq((three - one) / 2, want[q], "QoS %d: %ld bytes per message", q,
+			     (three - one) / 2);
+		cr_assert_eq((three - one) % 2, 0);
+		json_decref(j);
+	}
+	rm();
+}
+
+/* One message at 1 s (PUBLISH written at 1.04 s after the handshake and
+ * CONNECT/CONNACK over 10 ms links), then idle: a PINGREQ every 60 s at
+ * 61.04 s, 121.04 s ... 3541.04 s, 59 of them.  Each costs PINGREQ 62 +
+ * PINGRESP 62 + the client's pure ACK 60 = 184 bytes on the wire. */
+Test(mqtt_run, keepalive_over_an_hour, .timeout = 120)
+{
+	mk();
+	json_t *j = run(dir, "ka",
+			"[scenario]\nduration = 1h\n[link]\nlatency = 10ms\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\ntraffic = once\n"
+			"start = const(1s)\n[mqtt]\nkeepalive = ${60s, 0s}\n[output]\npcap = no\n",
+			"");
+	long with = num(metrics(j, 0), "bytes_sent"), without = num(metrics(j, 1), "bytes_sent");
+	cr_assert_eq(with - without, 59 * 184);
+	cr_assert_eq(num(metrics(j, 0), "keepalive_bytes"), 59 * 2 * 62);
+	/* the handshake: SYN and SYN-ACK with the MSS option, 64 bytes each */
+	cr_assert_eq(num(metrics(j, 0), "connections"), 1);
+	json_decref(j);
+	rm();
+}
+
+Test(mqtt_run, qos1_delivers_everything_under_heavy_loss, .timeout = 120)
+{
+	mk();
+	json_t *j = run(dir, "heavy",
+			"[scenario]\nduration = 10min\n[link]\nlatency = 200ms\nloss = 20%\n"
+			"[group.s]\ncount = 200\nprotocol = ${mqtt, coap}\nqos = 1\n"
+			"traffic = periodic(60s)\n[mqtt]\nclean_session = no\n"
+			"[output]\npcap = no\n", "");
+	json_t *mq = metrics(j, 0), *co = metrics(j, 1);
+	cr_assert_eq(num(mq, "messages"), 2000);
+	cr_assert_eq(num(mq, "delivered"), 2000, "TCP retransmits until it gets through");
+	cr_assert_eq(num(mq, "completed"), 2000);
+	cr_assert_eq(num(mq, "failed"), 0);
+	/* ... and pays for it in the tail: beyond CoAP's, whose exchanges give
+	 * up after MAX_TRANSMIT_WAIT (93 s) */
+	double mq99 = json_number_value(json_object_get(json_object_get(mq, "latency_ms"), "p99"));
+	double co99 = json_number_value(json_object_get(json_object_get(co, "latency_ms"), "p99"));
+	cr_assert_gt(mq99, co99, "MQTT p99 %.0f ms, CoAP p99 %.0f ms", mq99, co99);
+	cr_assert_lt(num(co, "completed"), 2000, "CoAP gives some up");
+	json_decref(j);
+	rm();
+}

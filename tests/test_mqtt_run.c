@@ -118,6 +118,14 @@ Test(mqtt_run, bytes_per_message_from_the_spec, .timeout = 120)
 		snprintf(name, sizeof(name), "q%d", q);
 		json_t *j = run(dir, name, ini, "");
 		long one = num(metrics(j, 0), "bytes_sent"), three = num(metrics(j, 1), "bytes_sent");
+		if (q == 1) {
+			/* A whole connection with one message, segment by segment:
+			 * SYN 64, SYN-ACK 64, CONNECT 60+17 (client id "s-0"),
+			 * CONNACK 64, PUBLISH 91, PUBACK 64, ACK 60, DISCONNECT 62,
+			 * FIN 60, broker FIN 60, two ACKs of the FINs 60 + 60 = 786 */
+			cr_assert_eq(one, 786);
+			cr_assert_eq(num(metrics(j, 0), "packets_sent"), 12);
+		}
 		cr_assert_eq(num(metrics(j, 1), "messages"), 3);
 		cr_assert_eq((three - one) / 2, want[q], "QoS %d: %ld bytes per message", q,
 			     (three - one) / 2);
@@ -167,6 +175,26 @@ Test(mqtt_run, qos1_delivers_everything_under_heavy_loss, .timeout = 120)
 	double co99 = json_number_value(json_object_get(json_object_get(co, "latency_ms"), "p99"));
 	cr_assert_gt(mq99, co99, "MQTT p99 %.0f ms, CoAP p99 %.0f ms", mq99, co99);
 	cr_assert_lt(num(co, "completed"), 2000, "CoAP gives some up");
+	json_decref(j);
+	rm();
+}
+
+Test(mqtt_run, broker_routes_by_topic_filter, .timeout = 60)
+{
+	mk();
+	/* 10 sensors publish to sensors/{id}, 5 to other/{id}, two messages
+	 * each in 60 s; the backend subscribes to sensors/+ */
+	json_t *j = run(dir, "route",
+			"[broker]\nsubscriber = sensors/+\n"
+			"[group.a]\ncount = 10\nprotocol = mqtt\ntopic = sensors/{id}\n"
+			"traffic = periodic(30s)\n"
+			"[group.b]\ncount = 5\nprotocol = mqtt\ntopic = other/{id}\n"
+			"traffic = periodic(30s)\n[output]\npcap = no\n", "");
+	json_t *r = json_array_get(json_object_get(j, "runs"), 0);
+	json_t *g = json_object_get(r, "groups");
+	cr_assert_eq(num(json_object_get(r, "metrics"), "delivered"), 30);
+	cr_assert_eq(num(json_object_get(g, "a"), "forwarded"), 20);
+	cr_assert_eq(num(json_object_get(g, "b"), "forwarded"), 0);
 	json_decref(j);
 	rm();
 }

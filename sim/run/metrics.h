@@ -53,6 +53,8 @@ struct run_metrics {
 	bool mqtt;        /* some group speaks MQTT */
 	uint64_t connections, keepalive_bytes; /* MQTT: TCP connections set up; PING bytes */
 	uint64_t tcp_retransmissions; /* every TCP segment sent again, both ends */
+	uint64_t forwarded; /* PUBLISHes the broker passed to the subscriber */
+	uint64_t reconnects; /* MQTT connections after the first */
 	uint64_t mc_responses, mc_expected; /* distinct member responses; requests x members */
 	struct lat_summary latency, delivery_latency;
 	struct {

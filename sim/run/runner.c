@@ -102,6 +102,8 @@ size_t metric_fields(const struct run_metrics *m, bool channel_known,
 	INT("connections", m->connections, !m->mqtt);
 	INT("keepalive_bytes", m->keepalive_bytes, !m->mqtt);
 	INT("tcp_retransmissions", m->tcp_retransmissions, !m->mqtt);
+	INT("forwarded", m->forwarded, !m->mqtt);
+	INT("reconnects", m->reconnects, !m->mqtt);
 	INT("queue_drops", m->queue_drops, !channel_known);
 	INT("duplicates", m->duplicates, !channel_known);
 	INT("events", m->events, !channel_known);

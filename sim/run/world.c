@@ -581,7 +581,9 @@ static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_tim
 
 	mq_env(w, n, &env);
 	if (ev == TCP_EV_ESTABLISHED) {
-		w->acc[ep_of_node(w, n)->group].m.connections++;
+		struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
+		m->reconnects += n->mc.connects > 0; /* this client had one before */
+		m->connections++;
 		mqtt_client_up(&n->mc, &env, now);
 		return;
 	}
@@ -706,6 +708,11 @@ static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *
 	}
 	if (!first || !r->counted)
 		return;
+	/* The backend subscriber next to the broker gets what its filter
+	 * matches (§4.7), once per message. */
+	const char *filter = w->cfg->broker.subscriber;
+	if (*filter && mqtt_topic_match(filter, n->topic))
+		a->m.forwarded++;
 	a->m.delivered++;
 	if (hist_add(&a->dlat, now - r->first_tx) < 0)
 		w->err = SIM_ERR_NOMEM;
@@ -1163,6 +1170,8 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->connections += m->connections;
 		t->keepalive_bytes += m->keepalive_bytes;
 		t->tcp_retransmissions += m->tcp_retransmissions;
+		t->forwarded += m->forwarded;
+		t->reconnects += m->reconnects;
 		t->mc_responses += m->mc_responses;
 		t->mc_expected += m->mc_expected;
 	}

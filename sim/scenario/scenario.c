@@ -475,6 +475,29 @@ static int set_topic(struct cc *c, const struct keydef *kd, void *obj)
 	return 0;
 }
 
+/* An MQTT topic filter (§4.7.1): '+' fills a whole level, '#' only as the
+ * whole last level. */
+static int set_filter(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+	bool ok = *s && !has_ctrl(s) && strlen(s) < kd->size;
+
+	for (const char *p = s; ok && *p; p++) {
+		bool start = p == s || p[-1] == '/', end = !p[1] || p[1] == '/';
+		if (*p == '+')
+			ok = start && end;
+		else if (*p == '#')
+			ok = start && !p[1];
+	}
+	if (!ok)
+		return cc_fail(c,
+			       "bad topic filter '%s' for '%s' in [%s] ('+' for one whole "
+			       "level, '#' only as the last level)",
+			       s, c->e->key, c->e->section);
+	memcpy(field(obj, kd), s, strlen(s) + 1);
+	return 0;
+}
+
 static int set_dir(struct cc *c, const struct keydef *kd, void *obj)
 {
 	const char *s = c->val;
@@ -711,6 +734,7 @@ static const struct keydef server_keys[] = {
 
 static const struct keydef broker_keys[] = {
     {"processing", set_dist, F(broker_cfg, processing), ANY, NULL},
+    {"subscriber", set_filter, F(broker_cfg, subscriber), ANY, NULL},
 };
 
 static const struct keydef coap_keys[] = {

@@ -110,6 +110,7 @@ struct server_cfg {
 
 struct broker_cfg {
 	struct dist processing;
+	char subscriber[128]; /* topic filter of the backend subscriber, "" = none */
 };
 
 struct mqtt_cfg {

@@ -38,6 +38,10 @@ run "1M endpoints, 10 min"   --set group.sensors.count=1000000 --set scenario.du
 echo "== 100k endpoints, 1 simulated hour"
 run "100k x 1h, no pcap"     --set group.sensors.count=100000
 run "100k x 1h, pcap"        --set group.sensors.count=100000 --set output.pcap=yes
+echo "== MQTT QoS 1 over TCP (same fleet, one broker)"
+run "10k MQTT clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min \
+	--set group.sensors.protocol=mqtt --set group.sensors.qos=1
+run "10k CoAP clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min
 echo "== memory per idle endpoint (endpoints that never send)"
 idle() {
 	$TIME -f '%M' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs 1 \

@@ -74,7 +74,7 @@ test: check-deps
 
 demo: check-deps
 	@$(MAKE) --no-print-directory $(BIN)
-	$(BIN) run scenarios/quickstart.ini
+	$(BIN) run scenarios/coap-vs-mqtt.ini
 
 asan: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \

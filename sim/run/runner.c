@@ -640,7 +640,17 @@ static void finish_point(struct runner *r)
 		else
 			fputs(",,", r->points_csv);
 	}
-	fputc('\n', r->points_csv);
+	/* the series a point belongs to: every swept parameter but the first */
+	char series[256] = "";
+	size_t sl = 0;
+	for (size_t i = 1; i < scenario_n_params(r->src) && sl < sizeof(series) - 1; i++)
+		sl += (size_t)snprintf(series + sl, sizeof(series) - sl, "%s%s=%s", i > 1 ? "_" : "",
+				       strrchr(scenario_param_key(r->src, i), '.') + 1,
+				       scenario_param_value(r->src, p, i));
+	for (char *ch = series; *ch; ch++)
+		if (*ch == ' ' || *ch == ',' || *ch == '"')
+			*ch = '_';
+	fprintf(r->points_csv, ",%s\n", series[0] ? series : "all");
 	for (size_t c = 0; c < 7; c++) {
 		r->rows[p].v[c] = NAN;
 		for (size_t j = 0; j < a->n_fields; j++)
@@ -887,7 +897,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	fputs("point,x,label", r.points_csv);
 	for (size_t c = 0; c < 7; c++)
 		fprintf(r.points_csv, ",%s,%s_ci95", plot_cols[c], plot_cols[c]);
-	fputc('\n', r.points_csv);
+	fputs(",series\n", r.points_csv);
 	if (r.exch)
 		fprintf(r.exch, "%s\n", world_exchanges_header);
 	for (size_t p = 0, k = 0; p < r.n_points; p++)

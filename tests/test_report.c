@@ -80,3 +80,26 @@ Test(report, plots_are_valid_and_report_is_self_contained, .timeout = 120)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+Test(report, claims_section_measures_the_table, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-claims-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s run scenarios/seed-claims.ini --quiet --out %s "
+		 "--replications 1 --set group.sensors.count=100", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	char *html = slurp(path, &len);
+	cr_assert_not_null(strstr(html, "Claims, measured"));
+	static const char *const rows[] = {">Reliability<", ">Power usage<", ">Latency<",
+					   ">Scalability<", ">Multicast<"};
+	for (int i = 0; i < 5; i++)
+		cr_assert_not_null(strstr(html, rows[i]), "%s", rows[i]);
+	/* the numbers behind each verdict: both loss rates appear */
+	cr_assert_not_null(strstr(html, "1%: delivered CoAP"));
+	cr_assert_not_null(strstr(html, "25%: delivered CoAP"));
+	free(html);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -289,7 +289,7 @@ int report_build(const char *dir, char *err, size_t errlen)
 	fputs("</title>\n<style>\nbody{font-family:sans-serif;max-width:1000px;margin:2em auto;"
 	      "padding:0 1em;color:#222}\ntable{border-collapse:collapse;font-size:14px}\n"
 	      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
-	      "th{background:#f3f3f3}\ntd:first-child,th:first-child{text-align:left}\n"
+	      "th{background:#f3f3f3}\ntd:first-child,th:first-child,td:nth-child(2){text-align:left}\n"
 	      "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}\n"
 	      "pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}\n"
 	      ".meta{color:#666;font-size:14px}\n</style></head><body>\n", f);

@@ -36,6 +36,40 @@ bool mqtt_topic_match(const char *f, const char *t)
 	}
 }
 
+/* Append stream bytes to a reassembly buffer and hand over each complete
+ * packet (parsed in place, before the buffer moves).  Returns 1 when all
+ * bytes were taken, 0 when `each` asked to stop, -1 when the stream is
+ * broken: a malformed packet, or one larger than the buffer (§4.8: the
+ * connection is then closed). */
+typedef bool (*each_fn)(void *self, const void *env, const struct mqtt_msg *m,
+			sim_time now);
+
+static int split(uint8_t *rx, uint16_t *rx_len, size_t cap, const uint8_t *buf,
+		 size_t len, each_fn each, void *self, const void *env, sim_time now)
+{
+	while (len) {
+		size_t room = cap - *rx_len, n = len < room ? len : room;
+		memcpy(rx + *rx_len, buf, n);
+		*rx_len = (uint16_t)(*rx_len + n);
+		buf += n;
+		len -= n;
+		int k;
+		while ((k = mqtt_frame(rx, *rx_len)) > 0) {
+			struct mqtt_msg m;
+			if (mqtt_parse(&m, rx, (size_t)k) < 0)
+				return -1;
+			bool go_on = each(self, env, &m, now);
+			memmove(rx, rx + k, *rx_len - (size_t)k);
+			*rx_len = (uint16_t)(*rx_len - k);
+			if (!go_on)
+				return 0;
+		}
+		if (k < 0 || (k == 0 && *rx_len == cap))
+			return -1;
+	}
+	return 1;
+}
+
 /* ---------------------------------------------------------------- client */
 
 static const uint8_t zeros[65536];
@@ -241,33 +275,19 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 	}
 }
 
+static bool client_each(void *self, const void *env, const struct mqtt_msg *m,
+			sim_time now)
+{
+	struct mqtt_client *c = self;
+	on_packet(c, env, m, now);
+	return c->state == MQC_CONNECTED || c->state == MQC_CONNECT_SENT;
+}
+
 void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
 		      sim_time now, const uint8_t *buf, size_t len)
 {
-	while (len) {
-		size_t room = sizeof(c->rx) - c->rx_len, n = len < room ? len : room;
-		memcpy(c->rx + c->rx_len, buf, n);
-		c->rx_len = (uint16_t)(c->rx_len + n);
-		buf += n;
-		len -= n;
-		int k;
-		while ((k = mqtt_frame(c->rx, c->rx_len)) > 0) {
-			struct mqtt_msg m;
-			if (mqtt_parse(&m, c->rx, (size_t)k) < 0) {
-				lose_connection(c, env, now); /* §4.8: close on error */
-				return;
-			}
-			memmove(c->rx, c->rx + k, c->rx_len - (size_t)k);
-			c->rx_len = (uint16_t)(c->rx_len - k);
-			on_packet(c, env, &m, now);
-			if (c->state != MQC_CONNECTED && c->state != MQC_CONNECT_SENT)
-				return;
-		}
-		if (k < 0 || (k == 0 && c->rx_len == sizeof(c->rx))) {
-			lose_connection(c, env, now);
-			return;
-		}
-	}
+	if (split(c->rx, &c->rx_len, sizeof(c->rx), buf, len, client_each, c, env, now) < 0)
+		lose_connection(c, env, now);
 }
 
 sim_time mqtt_client_expiry(const struct mqtt_client *c, const struct mqtt_client_params *p)
@@ -393,32 +413,19 @@ static void session_packet(struct mqtt_session *s, const struct mqtt_session_env
 	}
 }
 
+static bool session_each(void *self, const void *env, const struct mqtt_msg *m,
+			 sim_time now)
+{
+	session_packet(self, env, m, now);
+	return true;
+}
+
 void mqtt_session_data(struct mqtt_session *s, const struct mqtt_session_env *env,
 		       sim_time now, const uint8_t *buf, size_t len)
 {
 	s->last_rx = now;
-	while (len) {
-		size_t room = sizeof(s->rx) - s->rx_len, n = len < room ? len : room;
-		memcpy(s->rx + s->rx_len, buf, n);
-		s->rx_len = (uint16_t)(s->rx_len + n);
-		buf += n;
-		len -= n;
-		int k;
-		while ((k = mqtt_frame(s->rx, s->rx_len)) > 0) {
-			struct mqtt_msg m;
-			if (mqtt_parse(&m, s->rx, (size_t)k) < 0) {
-				env->cb->drop(env->ud, s);
-				return;
-			}
-			memmove(s->rx, s->rx + k, s->rx_len - (size_t)k);
-			s->rx_len = (uint16_t)(s->rx_len - k);
-			session_packet(s, env, &m, now);
-		}
-		if (k < 0 || (k == 0 && s->rx_len == sizeof(s->rx))) {
-			env->cb->drop(env->ud, s);
-			return;
-		}
-	}
+	if (split(s->rx, &s->rx_len, sizeof(s->rx), buf, len, session_each, s, env, now) < 0)
+		env->cb->drop(env->ud, s);
 }
 
 sim_time mqtt_session_expiry(const struct mqtt_session *s)

@@ -847,19 +847,6 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		return EXIT_RUN;
 	}
 	r.n_points = scenario_n_points(src);
-	for (size_t p = 0; p < r.n_points; p++) {
-		struct scenario_cfg pc;
-		const char *missing = NULL;
-		if (scenario_point_cfg(src, p, &pc, err, sizeof(err)) < 0)
-			break;
-		scenario_cfg_free(&pc);
-		if (missing) {
-			fprintf(stderr, "coapsim: %s: %s is not implemented in coapsim %s yet\n",
-				cfg.file, missing, COAPSIM_VERSION);
-			scenario_cfg_free(&cfg);
-			return EXIT_RUN;
-		}
-	}
 	r.reps = o->replications ? o->replications : cfg.replications;
 	uint64_t base = o->have_seed ? o->seed : cfg.seed;
 	snprintf(r.out_dir, sizeof(r.out_dir), "%s", o->out_dir ? o->out_dir : cfg.output.dir);

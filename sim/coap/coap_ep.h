@@ -212,14 +212,14 @@ struct coap_observer {
 };
 
 struct coap_srv_session {
-	struct coap_observer obs;
-	uint32_t b1_next;     /* Block1: next block number expected */
-	uint8_t b1_active;
 	struct coap_dedup dedup[COAP_DEDUP_SLOTS];
 	struct coap_pending *pend; /* nstart slots, caller-owned */
 	uint16_t next_mid;
 	uint8_t dedup_next;
 	uint8_t n_pend; /* pend[] slots in use */
+	uint8_t b1_active;
+	uint32_t b1_next;     /* Block1: next block number expected */
+	struct coap_observer obs;
 };
 
 struct coap_srv_session_cb {

@@ -19,19 +19,22 @@ const char *const world_exchanges_header =
 
 /* One virtual device and the server's state about it. */
 struct endpoint {
+	/* hot: touched by every exchange */
 	struct sim_timer app_t; /* next application message */
 	struct sim_timer cli_t; /* client expiry */
 	struct sim_timer srv_t; /* server session expiry */
-	struct coap_client cli;
-	struct coap_srv_session srv;
-	struct coap_mc_member mc;  /* multicast groups: the member role */
-	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
-	struct sim_rng rng_app, rng_coap, rng_srv;
-	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
-	struct energy_ledger radio;
-	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
 	uint8_t group;
 	uint8_t always_on;         /* observes or is a multicast member: listens */
+	struct coap_client cli;
+	struct sim_rng rng_app, rng_coap;
+	struct energy_ledger radio;
+	struct coap_srv_session srv;
+	/* cold: only some scenarios use these */
+	struct sim_rng rng_srv;
+	struct coap_mc_member mc;  /* multicast groups: the member role */
+	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
+	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
+	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
 };
 
 /* A multicast group: its members and the requester next to the server. */

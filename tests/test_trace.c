@@ -272,7 +272,7 @@ Test(trace, full_disk_is_exit_3)
 			      .mtu_down = 1280, .port = 5683};
 	if (trace_open(&t, &c, err, sizeof(err)) == 0) {
 		const uint8_t ping[4] = {0x40, 0x00, 0x00, 0x01};
-		for (int i = 0; i < 30000; i++) /* more than the 1 MiB buffer */
+		for (int i = 0; i < 30000; i++) /* 2 MB: fails at a flush or at close */
 			trace_tx(t, 0, TRACE_UP, 0, 0, ping, 4, (sim_time)i);
 		cr_assert_eq(trace_close(t, err, sizeof(err)), SIM_ERR_IO);
 	}

@@ -16,7 +16,7 @@
 #define FRAG_HDR 8
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR 16
-#define VBUF_SIZE (1u << 20)
+#define VBUF_SIZE (4u << 20)
 #define SNAPLEN 65535
 
 struct pcap_out {
@@ -195,11 +195,10 @@ static uint16_t fold(uint32_t acc)
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
-/* The UDP datagram (header + payload) with the RFC 8200 §8.1 checksum. */
-static size_t build_udp(struct trace *t, const uint8_t src[16], const uint8_t dst[16],
-			const uint8_t *payload, size_t len)
+/* The UDP datagram (header + payload) with the RFC 8200 §8.1 checksum, at u. */
+static size_t build_udp(struct trace *t, uint8_t *u, const uint8_t src[16],
+			const uint8_t dst[16], const uint8_t *payload, size_t len)
 {
-	uint8_t *u = t->dgram;
 	size_t ulen = UDP_HDR + len;
 
 	put16(u, t->port);
@@ -289,15 +288,15 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		write_pkt(t, which, t->pkt, IP6_HDR + len, now);
 		return;
 	}
-	size_t ulen = build_udp(t, src, dst, payload, len);
 	uint32_t mtu = t->mtu[dir];
-
-	if (IP6_HDR + ulen <= mtu) {
+	if (IP6_HDR + UDP_HDR + len <= mtu) {
+		/* the common case: built in place behind its IPv6 header */
+		size_t ulen = build_udp(t, t->pkt + IP6_HDR, src, dst, payload, len);
 		ip6_header(t->pkt, (uint32_t)ulen, 17, src, dst);
-		memcpy(t->pkt + IP6_HDR, t->dgram, ulen);
 		write_pkt(t, which, t->pkt, IP6_HDR + ulen, now);
 		return;
 	}
+	size_t ulen = build_udp(t, t->dgram, src, dst, payload, len);
 	/* RFC 8200 §4.5: fragments of at most `per` bytes of the datagram,
 	 * a multiple of 8 except the last, behind a Fragment header. */
 	size_t per = ((mtu - IP6_HDR - FRAG_HDR) / 8) * 8;

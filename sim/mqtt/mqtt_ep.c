@@ -59,6 +59,10 @@ static int split(uint8_t *rx, uint16_t *rx_len, size_t cap, const uint8_t *buf,
 			if (mqtt_parse(&m, rx, (size_t)k) < 0)
 				return -1;
 			bool go_on = each(self, env, &m, now);
+			/* The callback may have closed the connection and reset
+			 * this buffer for the next one: nothing more to read. */
+			if (*rx_len < (size_t)k)
+				return 0;
 			memmove(rx, rx + k, *rx_len - (size_t)k);
 			*rx_len = (uint16_t)(*rx_len - k);
 			if (!go_on)

@@ -21,7 +21,12 @@ static void w_s(void *ud, struct mqtt_session *s, const uint8_t *b, size_t n)
 		abort();
 }
 static void nop_c(void *ud, struct mqtt_client *c) { (void)ud; (void)c; }
-static void nop_s(void *ud, struct mqtt_session *s) { (void)ud; (void)s; }
+/* Like the simulator: a dropped connection's session starts over at once. */
+static void nop_s(void *ud, struct mqtt_session *s)
+{
+	(void)ud;
+	mqtt_session_init(s);
+}
 static void done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *m,
 		 enum mqtt_result r, sim_time now)
 {

@@ -18,7 +18,7 @@ static const char usage_main[] =
 	"usage: coapsim COMMAND [options]\n"
 	"\n"
 	"A discrete-event simulator and load-testing harness for CoAP fleets\n"
-	"on lossy, high-latency networks.\n"
+	"on lossy, high-latency networks, with MQTT over TCP as a baseline.\n"
 	"\n"
 	"commands:\n"
 	"  run SCENARIO [options]   run every point of the scenario's sweep, each\n"

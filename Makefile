@@ -12,11 +12,29 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP
-LDLIBS  := -lpcap -linih -ljansson -lpthread -lm
+LDLIBS  = $(LDLIBS_NS3) -lpcap -linih -ljansson -lpthread -lm
 
 BUILD   ?= build
 SRCS    := $(shell find sim -name '*.c' ! -path 'sim/cli/main.c' ! -path 'sim/ns3/*' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o)
+
+# The ns-3 backend (sim/ns3/ns3.cc) is built when Debian's ns-3 is installed
+# (libns3-dev; its pkg-config files are broken in 3.37, so the libraries are
+# listed here).  Without it, sim/ns3/ns3_absent.c says so at run time.
+NS3     ?= $(shell test -f /usr/include/ns3/core-module.h && echo yes || echo no)
+NS3_LIBS := -lns3-lr-wpan -lns3-sixlowpan -lns3-spectrum -lns3-propagation -lns3-antenna \
+            -lns3-mobility -lns3-csma -lns3-point-to-point -lns3-internet -lns3-bridge \
+            -lns3-traffic-control -lns3-network -lns3-stats -lns3-core
+CXX     ?= c++
+CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -MMD -MP
+ifeq ($(NS3),yes)
+OBJS    += $(BUILD)/obj/sim/ns3/ns3.o
+LINK    := $(CXX)
+LDLIBS_NS3 := $(NS3_LIBS)
+else
+OBJS    += $(BUILD)/obj/sim/ns3/ns3_absent.o
+LINK    := $(CC)
+endif
 MAIN    := $(BUILD)/obj/sim/cli/main.o
 TSRCS   := $(sort $(wildcard tests/test_*.c))
 TOBJS   := $(TSRCS:%.c=$(BUILD)/obj/%.o)
@@ -27,11 +45,12 @@ TESTBIN := $(BUILD)/unit_tests
 # Debian packages: header or tool each one provides.
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
             gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
-            libxml2-utils
+            libxml2-utils libns3-dev libgsl-dev
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
-              command -v gnuplot >/dev/null && command -v xmllint >/dev/null && echo yes)
+              command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
+              test -f /usr/include/ns3/core-module.h && echo yes)
 
 .PHONY: all test demo asan fuzz bench deps clean check-deps format
 
@@ -41,15 +60,19 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
 $(LIB): $(OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BIN): $(MAIN) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(LINK) $(OPT) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(TESTBIN): $(TOBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
+	$(LINK) $(OPT) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
 
 check-deps:
 ifneq ($(DEPS_OK),yes)
@@ -77,7 +100,7 @@ demo: check-deps
 	$(BIN) run scenarios/coap-vs-mqtt.ini
 
 asan: check-deps
-	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang CXX=clang++ \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" build/asan/coapsim build/asan/unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -86,7 +109,7 @@ asan: check-deps
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz: check-deps
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang NS3=no \
 	  OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libcoapsim.a
 	@for t in $(FUZZ_TARGETS); do \
 	  clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \

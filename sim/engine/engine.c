@@ -80,6 +80,8 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 {
 	if (when < e->now)
 		when = e->now;
+	if (__builtin_expect(e->ext != NULL, 0))
+		return e->ext->arm(e->ext->ud, t, when);
 	if (t->slot) {
 		remove_at(e, t->slot - 1);
 		t->slot = 0;
@@ -103,6 +105,11 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
 {
 	if (!t->slot)
 		return;
+	if (e->ext) {
+		e->ext->cancel(e->ext->ud, t);
+		t->when = SIM_TIME_NEVER;
+		return;
+	}
 	remove_at(e, t->slot - 1);
 	t->slot = 0;
 	t->when = SIM_TIME_NEVER;
@@ -113,6 +120,11 @@ uint64_t sim_engine_run(struct sim_engine *e, sim_time until)
 	uint64_t n = 0;
 
 	e->stop = false;
+	if (e->ext) {
+		uint64_t before = e->events;
+		e->ext->run(e->ext->ud, until);
+		return e->events - before;
+	}
 	while (e->len && !e->stop) {
 		struct sim_heap_ent top = e->heap[0];
 		if (top.when > until)

@@ -34,6 +34,18 @@ struct sim_heap_ent {
 	struct sim_timer *t;
 };
 
+/* An outside scheduler the engine's timers can run on instead of the heap
+ * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,
+ * clears t->slot before calling t->fn, and orders simultaneous timers by
+ * arming order, as the heap does.  arm returns 0 or SIM_ERR_NOMEM. */
+struct sim_sched {
+	int (*arm)(void *ud, struct sim_timer *t, sim_time when);
+	void (*cancel)(void *ud, struct sim_timer *t);
+	void (*run)(void *ud, sim_time until);
+	void (*stop)(void *ud);
+	void *ud;
+};
+
 struct sim_engine {
 	sim_time now;
 	uint64_t seq;    /* arming counter: the tie-break */
@@ -41,6 +53,7 @@ struct sim_engine {
 	struct sim_heap_ent *heap;
 	uint32_t len, cap;
 	bool stop;
+	const struct sim_sched *ext; /* NULL: the heap above */
 };
 
 /* Owner-side setup of a timer (no engine needed). */
@@ -72,11 +85,17 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t);
 uint64_t sim_engine_run(struct sim_engine *e, sim_time until);
 
 /* Ask sim_engine_run to return after the current event. */
-static inline void sim_engine_stop(struct sim_engine *e) { e->stop = true; }
+static inline void sim_engine_stop(struct sim_engine *e)
+{
+	e->stop = true;
+	if (e->ext)
+		e->ext->stop(e->ext->ud);
+}
 
 /* Time of the earliest armed timer, or SIM_TIME_NEVER. */
 static inline sim_time sim_engine_next(const struct sim_engine *e)
 {
+	/* Native heap only: an outside scheduler keeps its own queue. */
 	return e->len ? e->heap[0].when : SIM_TIME_NEVER;
 }
 

@@ -348,14 +348,16 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 	     size_t len, const struct net_meta *meta)
 {
+	if (n->ext)
+		return n->ext->send(n->ext->ud, ep, dir, buf, len, meta);
 	return send_common(n, ep, dir, buf, len, meta, 0);
 }
 
 int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
 		       const uint8_t *buf, size_t len, const struct net_meta *meta)
 {
-	if (!count || first >= n->n_ep || count > n->n_ep - first)
-		return SIM_ERR_INVAL;
+	if (!count || first >= n->n_ep || count > n->n_ep - first || n->ext)
+		return SIM_ERR_INVAL; /* no multicast through an outside network */
 	struct net_meta m = meta ? *meta : (struct net_meta){0};
 	if (!m.mcast)
 		m.mcast = 1;

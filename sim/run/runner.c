@@ -14,6 +14,7 @@
 
 #include "../core/fsutil.h"
 #include "../core/version.h"
+#include "../ns3/ns3.h"
 #include "../trace/trace.h"
 #include "report.h"
 #include "world.h"
@@ -839,9 +840,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		fprintf(stderr, "coapsim: %s\n", err);
 		return EXIT_RUN;
 	}
-	if (cfg.backend == BACKEND_NS3) {
+	if (cfg.backend == BACKEND_NS3 && !ns3_available()) {
 		fprintf(stderr, "coapsim: %s: backend 'ns3' is not built into this coapsim; "
-			"install it with: apt-get install libns3-dev libgsl-dev, then rebuild\n",
+			"install it with: " NS3_INSTALL_HINT "\n",
 			cfg.file);
 		scenario_cfg_free(&cfg);
 		return EXIT_RUN;
@@ -897,6 +898,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		}
 
 	unsigned jobs = o->jobs ? o->jobs : 1;
+	if (cfg.backend == BACKEND_NS3)
+		jobs = 1; /* ns-3 has one simulator per process: runs take turns */
 	if (jobs > r.n_runs)
 		jobs = (unsigned)r.n_runs;
 	r.window = 4 * (size_t)jobs + 4;

@@ -11,6 +11,7 @@
 #include "../engine/rng.h"
 #include "../mqtt/mqtt_ep.h"
 #include "../net/net.h"
+#include "../ns3/ns3.h"
 #include "../tcp/tcp.h"
 #include "../trace/trace.h"
 
@@ -100,6 +101,7 @@ struct world {
 	struct mqtt_session_cb ms_cb;
 	struct mqtt_node *mq_nodes;
 	struct net_cb net_cb;
+	struct ns3_run *ns3; /* backend = ns3, else NULL */
 	struct endpoint *ep;
 	uint32_t n_ep;
 	struct coap_exch *exch;
@@ -996,6 +998,12 @@ static int build(struct world *w, uint64_t seed)
 	if (net_init(&w->net, &w->eng, w->n_ep, &cfg->up, &cfg->down,
 		     &cfg->bottleneck, seed, &w->net_cb, w) < 0)
 		return SIM_ERR_NOMEM;
+	if (cfg->backend == BACKEND_NS3) {
+		/* Before any timer is armed: from here on they run on ns-3. */
+		int rc = ns3_attach(&w->ns3, &w->eng, &w->net, cfg, seed);
+		if (rc < 0)
+			return rc;
+	}
 	w->ep = calloc(w->n_ep ? w->n_ep : 1, sizeof(*w->ep));
 	w->exch = calloc((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->exch));
 	w->pend = calloc((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
@@ -1205,6 +1213,7 @@ static void collect(struct world *w, struct run_result *res, double wall)
 
 static void teardown(struct world *w)
 {
+	ns3_detach(w->ns3); /* first: nothing of ns-3 may outlive what it points at */
 	for (size_t g = 0; g < SIM_MAX_GROUPS; g++) {
 		hist_free(&w->acc[g].lat);
 		hist_free(&w->acc[g].dlat);

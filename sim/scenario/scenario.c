@@ -44,6 +44,7 @@ enum sec_id {
 	SEC_TCP,
 	SEC_ENERGY,
 	SEC_OUTPUT,
+	SEC_NS3,
 	SEC_EXPECT,
 	SEC_COUNT
 };
@@ -661,6 +662,12 @@ static const struct enumval backend_vals[] = {
     {"ns3", BACKEND_NS3},
     {NULL, 0},
 };
+static const struct enumval ns3_device_vals[] = {
+    {"p2p", NS3_P2P},
+    {"csma", NS3_CSMA},
+    {"lrwpan", NS3_LRWPAN},
+    {NULL, 0},
+};
 static const struct enumval protocol_vals[] = {
     {"coap", PROTO_COAP},
     {"mqtt", PROTO_MQTT},
@@ -795,6 +802,10 @@ static const struct keydef output_keys[] = {
     {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL},
 };
 
+static const struct keydef ns3_keys[] = {
+    {"device", set_enum, F(ns3_cfg, device), ANY, ns3_device_vals},
+};
+
 struct secdef {
 	const char *name;
 	const struct keydef *keys;
@@ -820,6 +831,7 @@ static const struct secdef secs[SEC_COUNT] = {
     [SEC_TCP] = SEC("tcp", tcp_keys),
     [SEC_ENERGY] = SEC("energy", energy_keys),
     [SEC_OUTPUT] = SEC("output", output_keys),
+    [SEC_NS3] = SEC("ns3", ns3_keys),
     [SEC_EXPECT] = {"expect", NULL, 0},
 };
 
@@ -1688,6 +1700,7 @@ static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
 	case SEC_TCP: return &cfg->tcp;
 	case SEC_ENERGY: return &cfg->energy;
 	case SEC_OUTPUT: return &cfg->output;
+	case SEC_NS3: return &cfg->ns3;
 	default: return NULL;
 	}
 }
@@ -1865,6 +1878,56 @@ static size_t digits(uint64_t v)
 	return n;
 }
 
+/* The entry that set a link key: [link.up] or [link.down] over [link]. */
+static const struct entry *link_entry(const struct scenario_src *src, const char *key)
+{
+	const struct entry *e = find_entry(src, SEC_LINK_UP, -1, key);
+
+	if (!e)
+		e = find_entry(src, SEC_LINK_DOWN, -1, key);
+	return e ? e : find_entry(src, SEC_LINK, -1, key);
+}
+
+/* What the ns-3 backend does not model: refused where it is written, so a
+ * cross-check never compares two different scenarios. */
+static int ns3_unsupported(struct cc *c)
+{
+	const struct scenario_src *src = c->src;
+	const struct scenario_cfg *cfg = c->cfg;
+	const struct entry *be = find_entry(src, SEC_SCENARIO, -1, "backend");
+
+	if (cfg->up.jitter.kind != DIST_NONE || cfg->down.jitter.kind != DIST_NONE)
+		return at_fail(c, link_entry(src, "jitter"),
+			       "'jitter' is not supported with backend = ns3 (its "
+			       "channels have a fixed delay); use 'none'");
+	if (cfg->up.duplicate > 0 || cfg->down.duplicate > 0)
+		return at_fail(c, link_entry(src, "duplicate"),
+			       "'duplicate' is not supported with backend = ns3; use 0");
+	if (cfg->up.latency != cfg->down.latency)
+		return at_fail(c, link_entry(src, "latency"),
+			       "backend = ns3 needs the same 'latency' up and down (one "
+			       "ns-3 channel carries both directions)");
+	if (cfg->ns3.device == NS3_LRWPAN && cfg->bottleneck.present)
+		return at_fail(c, find_entry(src, SEC_NS3, -1, "device"),
+			       "[bottleneck] is not supported with ns3 device = lrwpan");
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const struct group_cfg *g = &cfg->groups[i];
+		const struct entry *e = NULL;
+
+		if (g->multicast)
+			e = find_entry(src, SEC_GROUP, (int)i, "multicast");
+		else if (g->protocol == PROTO_MQTT && cfg->ns3.device == NS3_LRWPAN)
+			e = find_entry(src, SEC_GROUP, (int)i, "protocol");
+		else
+			continue;
+		return at_fail(c, e ? e : be,
+			       g->multicast ? "multicast groups are not supported with "
+					      "backend = ns3"
+					    : "MQTT is not supported with ns3 device = lrwpan");
+	}
+	return 0;
+}
+
 static int finish(struct cc *c)
 {
 	const struct scenario_src *src = c->src;
@@ -1915,6 +1978,8 @@ static int finish(struct cc *c)
 		e = find_entry(src, SEC_MQTT, -1, "keepalive");
 		return at_fail(c, e, "'keepalive' in [mqtt] must be whole seconds");
 	}
+	if (cfg->backend == BACKEND_NS3 && ns3_unsupported(c))
+		return SIM_ERR_INVAL;
 	for (i = 0; i < cfg->n_groups; i++) {
 		struct group_cfg *g = &cfg->groups[i];
 		size_t grow = digits(g->count) > 4 ? digits(g->count) - 4 : 0;

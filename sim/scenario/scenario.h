@@ -151,6 +151,16 @@ struct expect_cfg {
 
 enum backend_kind { BACKEND_NATIVE, BACKEND_NS3 };
 
+/* [ns3]: how the ns-3 backend lays out each endpoint's link. */
+enum ns3_device {
+	NS3_P2P,    /* PointToPointNetDevice pair */
+	NS3_CSMA,   /* a two-node CSMA segment */
+	NS3_LRWPAN, /* IEEE 802.15.4 (LR-WPAN) with 6LoWPAN */
+};
+struct ns3_cfg {
+	enum ns3_device device;
+};
+
 struct scenario_cfg {
 	char name[SCN_NAME_LEN];
 	char file[SCN_PATH_LEN]; /* the scenario file as given */
@@ -173,6 +183,7 @@ struct scenario_cfg {
 	struct tcp_cfg tcp;
 	struct energy_cfg energy;
 	struct output_cfg output;
+	struct ns3_cfg ns3;
 
 	size_t n_expect;
 	struct expect_cfg *expect; /* heap, owned; freed by scenario_cfg_free */

@@ -1,0 +1,522 @@
+// The ns-3 backend (see ns3.h).  The only file in coapsim that includes ns-3.
+//
+// Layout.  A star with one node of degree N does not scale in ns-3 3.37:
+// adding the N-th interface to a node walks the others (5,000 endpoints took
+// 5 s to wire, 10,000 about 21 s, and every packet the hub receives is
+// checked against all its addresses).  Instead each endpoint gets its own
+// pair of nodes, endpoint E_i and access node A_i, on their own channel with
+// their own /64; nothing routes, every node has one interface, and wiring is
+// linear (10,000 endpoints: see the README).  The server's C core sits
+// behind all access nodes: a datagram arriving at A_i is the server's.  With
+// a [bottleneck], A_i hands the datagram (in zero time: a switch fabric) to a
+// gateway node G that sends it over one point-to-point link to the server
+// node S, where it is delivered; downstream runs the other way.
+//
+// Packets carry a tag (not on the wire) with the datagram's id, endpoint,
+// direction and harness metadata, as the native channel does.
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include <ns3/core-module.h>
+#include <ns3/csma-module.h>
+#include <ns3/internet-module.h>
+#include <ns3/lr-wpan-module.h>
+#include <ns3/mobility-module.h>
+#include <ns3/network-module.h>
+#include <ns3/point-to-point-module.h>
+#include <ns3/propagation-module.h>
+#include <ns3/sixlowpan-module.h>
+#include <ns3/spectrum-module.h>
+
+extern "C" {
+#include "../core/sim.h"
+#include "ns3.h"
+}
+
+namespace
+{
+using namespace ns3;
+
+const uint16_t kServerPort = 5683;
+const uint16_t kClientPort = 5683;
+
+// ns-3's simulator, node list and RNG seeds are process-wide.
+std::mutex g_lock;
+
+// What a datagram carries besides its bytes (like the native net_pkt).
+class MetaTag : public Tag
+{
+  public:
+    uint32_t id = 0, ep = 0;
+    uint8_t dir = 0;
+    net_meta meta{};
+
+    static TypeId GetTypeId()
+    {
+        static TypeId tid = TypeId("coapsim::MetaTag").SetParent<Tag>().AddConstructor<MetaTag>();
+        return tid;
+    }
+    TypeId GetInstanceTypeId() const override { return GetTypeId(); }
+    uint32_t GetSerializedSize() const override { return 9 + sizeof(net_meta); }
+    void Serialize(TagBuffer b) const override
+    {
+        b.WriteU32(id);
+        b.WriteU32(ep);
+        b.WriteU8(dir);
+        b.Write(reinterpret_cast<const uint8_t*>(&meta), sizeof(meta));
+    }
+    void Deserialize(TagBuffer b) override
+    {
+        id = b.ReadU32();
+        ep = b.ReadU32();
+        dir = b.ReadU8();
+        b.Read(reinterpret_cast<uint8_t*>(&meta), sizeof(meta));
+    }
+    void Print(std::ostream& os) const override { os << "id=" << id << " ep=" << ep; }
+};
+
+// Gilbert-Elliott loss per packet, as sim/net/net.c judges it: the state
+// moves once per packet, then the packet is lost with the state's
+// probability.  ns-3 3.37 has no two-state model of its own.
+class GilbertElliottErrorModel : public ErrorModel
+{
+  public:
+    static TypeId GetTypeId()
+    {
+        static TypeId tid = TypeId("coapsim::GilbertElliottErrorModel")
+                                .SetParent<ErrorModel>()
+                                .AddConstructor<GilbertElliottErrorModel>();
+        return tid;
+    }
+    GilbertElliottErrorModel() : m_u(CreateObject<UniformRandomVariable>()) {}
+    void Configure(const loss_cfg& l) { m_cfg = l; }
+    int64_t AssignStreams(int64_t stream)
+    {
+        m_u->SetStream(stream);
+        return 1;
+    }
+
+  private:
+    bool DoCorrupt(Ptr<Packet>) override
+    {
+        if (m_bad ? m_u->GetValue() < m_cfg.ge_r : m_u->GetValue() < m_cfg.ge_p)
+            m_bad = !m_bad;
+        return m_u->GetValue() < (m_bad ? m_cfg.loss_bad : m_cfg.loss_good);
+    }
+    void DoReset() override { m_bad = false; }
+
+    Ptr<UniformRandomVariable> m_u;
+    loss_cfg m_cfg{};
+    bool m_bad = false;
+};
+
+Ptr<ErrorModel> make_loss(const loss_cfg& l, int64_t stream)
+{
+    if (l.kind == LOSS_GILBERT) {
+        Ptr<GilbertElliottErrorModel> m = CreateObject<GilbertElliottErrorModel>();
+        m->Configure(l);
+        m->AssignStreams(stream);
+        return m;
+    }
+    Ptr<RateErrorModel> m = CreateObject<RateErrorModel>();
+    m->SetUnit(RateErrorModel::ERROR_UNIT_PACKET);
+    m->SetRate(l.p);
+    m->AssignStreams(stream);
+    return m;
+}
+
+std::string rate_str(uint64_t bps)
+{
+    // "unlimited" as 100 Gb/s: a 1,280-byte packet serialises in 0.1 us.
+    return std::to_string(bps ? bps : 100000000000ull) + "bps";
+}
+
+// 2001:db8:<i>::<host>/64 for endpoint i's link (host 1 = access, 2 = endpoint).
+Ipv6Address link_addr(uint32_t i, uint8_t host)
+{
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8),
+                     uint8_t(i)};
+    b[15] = host;
+    return Ipv6Address(b);
+}
+
+Ipv6Address bn_addr(uint8_t host)
+{
+    uint8_t b[16] = {0xfd, 0x00, 0x0c, 0x0a, 0x95, 0x13};
+    b[15] = host;
+    return Ipv6Address(b);
+}
+
+struct Run
+{
+    sim_engine* eng = nullptr;
+    net* n = nullptr;
+    const scenario_cfg* cfg = nullptr;
+    sim_sched sched{};
+    net_ext ext{};
+    std::unique_lock<std::mutex> lock;
+
+    // Timers: the slot of a sim_timer indexes its EventId here.
+    std::vector<EventId> ev;
+    std::vector<uint32_t> free_slots;
+    uint32_t armed = 0;
+
+    // Datagrams sent and neither delivered nor lost yet.
+    std::unordered_set<uint32_t> in_flight;
+    uint32_t last_qdrop = UINT32_MAX;
+
+    std::vector<Ptr<Socket>> ep_sock, acc_sock;
+    std::vector<Ipv6Address> ep_addr, acc_addr;
+    Ptr<Socket> gw_sock, srv_sock;
+    bool bottleneck = false;
+
+    explicit Run(std::mutex& m) : lock(m) {}
+
+    void sync() { eng->now = uint64_t(Simulator::Now().GetNanoSeconds()); }
+    void update_len() { eng->len = armed + uint32_t(in_flight.size()); }
+
+    // ---- timers ----
+    static int arm(void* ud, sim_timer* t, sim_time when)
+    {
+        Run* r = static_cast<Run*>(ud);
+        uint32_t slot;
+        if (t->slot) {
+            slot = t->slot - 1;
+            Simulator::Cancel(r->ev[slot]);
+        } else {
+            if (r->free_slots.empty()) {
+                r->free_slots.push_back(uint32_t(r->ev.size()));
+                r->ev.emplace_back();
+            }
+            slot = r->free_slots.back();
+            r->free_slots.pop_back();
+            t->slot = slot + 1;
+            r->armed++;
+            r->update_len();
+        }
+        t->when = when;
+        t->seq = r->eng->seq++;
+        int64_t delay = int64_t(when) - Simulator::Now().GetNanoSeconds();
+        r->ev[slot] = Simulator::Schedule(NanoSeconds(delay > 0 ? delay : 0), &Run::fire, r, t);
+        return 0;
+    }
+
+    static void cancel(void* ud, sim_timer* t)
+    {
+        Run* r = static_cast<Run*>(ud);
+        Simulator::Cancel(r->ev[t->slot - 1]);
+        r->release(t);
+    }
+
+    void release(sim_timer* t)
+    {
+        free_slots.push_back(t->slot - 1);
+        t->slot = 0;
+        armed--;
+        update_len();
+    }
+
+    static void fire(Run* r, sim_timer* t)
+    {
+        r->release(t);
+        r->sync();
+        r->eng->events++;
+        t->fn(r->eng, t);
+    }
+
+    static void run(void* ud, sim_time until)
+    {
+        Run* r = static_cast<Run*>(ud);
+        r->eng->stop = false;
+        Simulator::Stop(NanoSeconds(int64_t(until)) - Simulator::Now());
+        Simulator::Run();
+        r->sync();
+    }
+
+    static void stop(void*) { Simulator::Stop(); }
+
+    // ---- datagrams ----
+    static int send(void* ud, uint32_t ep, net_dir dir, const uint8_t* buf, size_t len,
+                    const net_meta* meta)
+    {
+        Run* r = static_cast<Run*>(ud);
+        net* n = r->n;
+        if (len > SIM_MAX_DATAGRAM || ep >= n->n_ep)
+            return SIM_ERR_INVAL;
+        MetaTag tag;
+        tag.id = uint32_t(n->st.packets_sent++);
+        tag.ep = ep;
+        tag.dir = uint8_t(dir);
+        tag.meta = meta ? *meta : net_meta{};
+        uint32_t mtu = n->cfg[dir]->mtu;
+        uint32_t nfrag = net_frag_count(len, mtu);
+        n->st.bytes_sent += net_ip_bytes(len, mtu);
+        if (nfrag > 1)
+            n->st.fragments += nfrag;
+        r->in_flight.insert(tag.id);
+        r->update_len();
+        if (r->in_flight.size() > n->st.in_flight_max)
+            n->st.in_flight_max = r->in_flight.size();
+        if (n->cb->on_send)
+            n->cb->on_send(n->ud, ep, dir, tag.id, buf, len, &tag.meta, r->eng->now);
+
+        Ptr<Packet> p = Create<Packet>(buf, uint32_t(len));
+        p->AddPacketTag(tag);
+        int rc;
+        if (dir == NET_UP)
+            rc = r->ep_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->acc_addr[ep], kServerPort));
+        else if (r->bottleneck)
+            rc = r->srv_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(1), kServerPort));
+        else
+            rc = r->acc_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->ep_addr[ep], kClientPort));
+        if (rc < 0) // the device queue refused it at once
+            r->lost(tag.id);
+        return 0;
+    }
+
+    void lost(uint32_t id)
+    {
+        if (in_flight.erase(id)) {
+            n->st.packets_lost++;
+            update_len();
+        }
+    }
+
+    void on_phy_drop(Ptr<const Packet> p)
+    {
+        MetaTag tag;
+        if (p->PeekPacketTag(tag))
+            lost(tag.id);
+    }
+
+    void on_queue_drop(Ptr<const Packet> p)
+    {
+        MetaTag tag;
+        if (!p->PeekPacketTag(tag))
+            return;
+        if (tag.id != last_qdrop) // a datagram's fragments count once
+            n->st.queue_drops++;
+        last_qdrop = tag.id;
+        lost(tag.id);
+    }
+
+    void deliver(Ptr<Packet> p, const MetaTag& tag)
+    {
+        if (!in_flight.erase(tag.id))
+            return;
+        update_len();
+        sync();
+        uint8_t buf[SIM_MAX_DATAGRAM];
+        uint32_t len = p->CopyData(buf, sizeof(buf));
+        net_dir dir = net_dir(tag.dir);
+        if (n->cb->on_recv)
+            n->cb->on_recv(n->ud, tag.ep, dir, tag.id, buf, len, &tag.meta, eng->now);
+        n->cb->deliver(n->ud, n, tag.ep, dir, buf, len, &tag.meta, false);
+    }
+
+    // A datagram reached an endpoint, an access node, the gateway or the server.
+    void on_recv(Ptr<Socket> s)
+    {
+        Ptr<Packet> p;
+        Address from;
+        while ((p = s->RecvFrom(from))) {
+            MetaTag tag;
+            if (!p->PeekPacketTag(tag))
+                continue;
+            if (bottleneck && tag.dir == NET_UP && s != srv_sock) {
+                gw_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(2), kServerPort));
+            } else if (bottleneck && tag.dir == NET_DOWN && s == gw_sock) {
+                acc_sock[tag.ep]->SendTo(p, 0, Inet6SocketAddress(ep_addr[tag.ep], kClientPort));
+            } else {
+                deliver(p, tag);
+            }
+        }
+    }
+
+    // ---- topology ----
+    Ptr<Socket> udp(Ptr<Node> node, uint16_t port)
+    {
+        Ptr<Socket> s = Socket::CreateSocket(node, UdpSocketFactory::GetTypeId());
+        s->Bind(Inet6SocketAddress(Ipv6Address::GetAny(), port));
+        s->SetRecvCallback(MakeCallback(&Run::on_recv, this));
+        return s;
+    }
+
+    static Ptr<Ipv6Interface> address(Ptr<NetDevice> d, Ipv6Address a)
+    {
+        Ptr<Ipv6L3Protocol> ip = d->GetNode()->GetObject<Ipv6L3Protocol>();
+        int32_t i = ip->AddInterface(d);
+        ip->AddAddress(i, Ipv6InterfaceAddress(a, Ipv6Prefix(64)));
+        ip->SetUp(i);
+        return ip->GetInterface(i);
+    }
+
+    // Each end knows the other's link-layer address for good: no
+    // neighbour discovery to lose or to wait for.  (NeighborCacheHelper
+    // needs IPv4 on the nodes in 3.37.)
+    static void neighbours(Ptr<NetDevice> a, Ipv6Address aa, Ptr<NetDevice> b, Ipv6Address ba)
+    {
+        Ptr<Ipv6Interface> ia = address(a, aa), ib = address(b, ba);
+        NdiscCache::Entry* e = ia->GetNdiscCache()->Add(ba);
+        e->SetMacAddress(b->GetAddress());
+        e->MarkPermanent();
+        e = ib->GetNdiscCache()->Add(aa);
+        e->SetMacAddress(a->GetAddress());
+        e->MarkPermanent();
+    }
+
+    void watch(Ptr<NetDevice> d, Ptr<Queue<Packet>> q)
+    {
+        d->TraceConnectWithoutContext("PhyRxDrop", MakeCallback(&Run::on_phy_drop, this));
+        if (q)
+            q->TraceConnectWithoutContext("Drop", MakeCallback(&Run::on_queue_drop, this));
+    }
+
+    // One endpoint's link: devices [endpoint, access].
+    NetDeviceContainer link(Ptr<Node> e, Ptr<Node> a, int64_t& stream)
+    {
+        const link_cfg &up = *n->cfg[NET_UP], &down = *n->cfg[NET_DOWN];
+        std::string q = std::to_string(up.rate_bps ? up.queue : 1000000) + "p";
+        NetDeviceContainer d;
+        if (cfg->ns3.device == NS3_CSMA) {
+            CsmaHelper h;
+            h.SetChannelAttribute("DataRate", StringValue(rate_str(up.rate_bps)));
+            h.SetChannelAttribute("Delay", TimeValue(NanoSeconds(int64_t(up.latency))));
+            h.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", StringValue(q));
+            d = h.Install(NodeContainer(e, a));
+            for (uint32_t k = 0; k < 2; k++) {
+                Ptr<CsmaNetDevice> c = DynamicCast<CsmaNetDevice>(d.Get(k));
+                c->SetMtu(k ? down.mtu : up.mtu);
+                c->SetReceiveErrorModel(make_loss(k ? up.loss : down.loss, stream++));
+                watch(c, c->GetQueue());
+            }
+        } else {
+            PointToPointHelper h;
+            h.SetChannelAttribute("Delay", TimeValue(NanoSeconds(int64_t(up.latency))));
+            h.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", StringValue(q));
+            d = h.Install(e, a);
+            for (uint32_t k = 0; k < 2; k++) {
+                const link_cfg& tx = k ? down : up; // what this device sends on
+                Ptr<PointToPointNetDevice> p = DynamicCast<PointToPointNetDevice>(d.Get(k));
+                p->SetDataRate(DataRate(rate_str(tx.rate_bps)));
+                p->SetMtu(tx.mtu);
+                p->GetQueue()->SetMaxSize(QueueSize(std::to_string(tx.rate_bps ? tx.queue : 1000000) + "p"));
+                p->SetReceiveErrorModel(make_loss(k ? up.loss : down.loss, stream++));
+                watch(p, p->GetQueue());
+            }
+        }
+        return d;
+    }
+
+    void build(uint64_t seed)
+    {
+        // MRG32k3a: seed in [1, m1), the rest of the 64 bits as the run number.
+        const uint64_t m1 = 4294967087ull;
+        RngSeedManager::SetSeed(uint32_t(seed % (m1 - 1) + 1));
+        RngSeedManager::SetRun(seed / (m1 - 1));
+        // Static neighbours and no DAD: no ND traffic to lose or to wait for.
+        Config::SetDefault("ns3::Icmpv6L4Protocol::DAD", BooleanValue(false));
+
+        uint32_t ne = n->n_ep;
+        NodeContainer eps, accs;
+        eps.Create(ne);
+        accs.Create(ne);
+        InternetStackHelper stack;
+        stack.SetIpv4StackInstall(false);
+        stack.Install(eps);
+        stack.Install(accs);
+
+        int64_t stream = 0;
+        ep_sock.resize(ne);
+        acc_sock.resize(ne);
+        ep_addr.resize(ne);
+        acc_addr.resize(ne);
+        for (uint32_t i = 0; i < ne; i++) {
+            NetDeviceContainer d = link(eps.Get(i), accs.Get(i), stream);
+            ep_addr[i] = link_addr(i, 2);
+            acc_addr[i] = link_addr(i, 1);
+            neighbours(d.Get(0), ep_addr[i], d.Get(1), acc_addr[i]);
+            ep_sock[i] = udp(eps.Get(i), kClientPort);
+            acc_sock[i] = udp(accs.Get(i), kServerPort);
+        }
+
+        const bottleneck_cfg& bn = *n->bn_cfg;
+        bottleneck = bn.present;
+        if (bottleneck) {
+            NodeContainer gs;
+            gs.Create(2);
+            stack.Install(gs);
+            PointToPointHelper h;
+            h.SetDeviceAttribute("DataRate", StringValue(rate_str(bn.rate_bps)));
+            h.SetChannelAttribute("Delay", TimeValue(NanoSeconds(int64_t(bn.latency))));
+            h.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
+                       StringValue(std::to_string(bn.rate_bps ? bn.queue : 1000000) + "p"));
+            NetDeviceContainer d = h.Install(gs);
+            uint32_t mtu = n->cfg[NET_UP]->mtu > n->cfg[NET_DOWN]->mtu ? n->cfg[NET_UP]->mtu
+                                                                         : n->cfg[NET_DOWN]->mtu;
+            for (uint32_t k = 0; k < 2; k++) {
+                Ptr<PointToPointNetDevice> p = DynamicCast<PointToPointNetDevice>(d.Get(k));
+                p->SetMtu(mtu);
+                watch(p, p->GetQueue());
+            }
+            neighbours(d.Get(0), bn_addr(1), d.Get(1), bn_addr(2));
+            gw_sock = udp(gs.Get(0), kServerPort);
+            srv_sock = udp(gs.Get(1), kServerPort);
+        }
+    }
+};
+
+} // namespace
+
+struct ns3_run
+{
+    Run r;
+    explicit ns3_run(std::mutex& m) : r(m) {}
+};
+
+extern "C" bool ns3_available(void)
+{
+    return true;
+}
+
+extern "C" int ns3_attach(struct ns3_run** out, struct sim_engine* e, struct net* n,
+                          const struct scenario_cfg* cfg, uint64_t seed)
+{
+    *out = nullptr;
+    ns3_run* h = new (std::nothrow) ns3_run(g_lock);
+    if (!h)
+        return SIM_ERR_NOMEM;
+    Run& r = h->r;
+    r.eng = e;
+    r.n = n;
+    r.cfg = cfg;
+    try {
+        r.build(seed);
+    } catch (const std::bad_alloc&) {
+        Simulator::Destroy();
+        delete h;
+        return SIM_ERR_NOMEM;
+    }
+    r.sched = sim_sched{&Run::arm, &Run::cancel, &Run::run, &Run::stop, &r};
+    r.ext = net_ext{&Run::send, &r};
+    r.sync();
+    e->ext = &r.sched;
+    n->ext = &r.ext;
+    *out = h;
+    return 0;
+}
+
+extern "C" void ns3_detach(struct ns3_run* h)
+{
+    if (!h)
+        return;
+    h->r.eng->ext = nullptr;
+    h->r.eng->len = 0;
+    h->r.n->ext = nullptr;
+    Simulator::Destroy();
+    delete h; // releases the lock
+}

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "../sim/ns3/ns3.h"
 #include "../sim/trace/trace.h"
 
 static const char *bin(void)
@@ -144,6 +145,42 @@ Test(trace, tshark_agrees_with_the_metrics, .timeout = 300)
 				    " | grep -c '\\.[0-9]\\{9\\}'", tx), 1);
 		json_decref(j);
 	}
+	rm();
+}
+
+/* The ns-3 backend writes the same captures: loss, a rate-limited shared
+ * bottleneck with a short queue, and 1500-byte payloads fragmented over a
+ * 1280-byte MTU, all carried by ns-3. */
+Test(trace, ns3_captures_agree_with_the_metrics, .timeout = 300)
+{
+	char tx[256], rx[256];
+	if (!ns3_available())
+		cr_skip_test("coapsim was built without ns-3");
+	mk();
+	cr_assert_eq(run_scenario("[scenario]\nduration = 3min\nseed = 5\nbackend = ns3\n"
+				  "[link]\nlatency = 100ms\nloss = 10%\nrate = 250kbps\nmtu = 1280\n"
+				  "[bottleneck]\nrate = 100kbps\nqueue = 8\nlatency = 10ms\n"
+				  "[group.s]\ncount = 100\ntraffic = periodic(30s)\n"
+				  "start = uniform(0, 5s)\npayload = 1500\n", ""), 0);
+	snprintf(tx, sizeof(tx), "%s/out/pcap/p0-r0.pcap", dir);
+	snprintf(rx, sizeof(rx), "%s/out/pcap/p0-r0.rx.pcap", dir);
+	char out[128];
+	snprintf(out, sizeof(out), "%s/out", dir);
+	json_t *m = metrics(out);
+	long sent = metric(m, "packets_sent"), lost = metric(m, "packets_lost");
+	long retx = metric(m, "retransmissions");
+	cr_assert_gt(lost, 0);
+	cr_assert_gt(metric(m, "queue_drops"), 0, "the bottleneck queue overflows");
+	cr_assert_gt(retx, 0);
+	cr_assert_eq(count(tx, "_ws.malformed"), 0);
+	cr_assert_eq(count(rx, "_ws.malformed"), 0);
+	cr_assert_eq(count(tx, "udp.checksum.status == \"Good\""), sent);
+	cr_assert_eq(count(tx, "coap"), sent);
+	cr_assert_eq(count(rx, "coap"), sent - lost);
+	cr_assert_eq(count(tx, "coap.retransmitted && coap.type == 0"), retx);
+	cr_assert_eq(count(tx, "ipv6.fraghdr.offset == 0 && ipv6.fraghdr.more == 1"),
+		     count(tx, "udp.length > 1400"));
+	json_decref(m);
 	rm();
 }
 

@@ -31,6 +31,7 @@
 #include <ns3/propagation-module.h>
 #include <ns3/sixlowpan-module.h>
 #include <ns3/spectrum-module.h>
+#include <ns3/traffic-control-module.h>
 
 extern "C" {
 #include "../core/sim.h"
@@ -167,7 +168,6 @@ struct Run
 
     // Datagrams sent and neither delivered nor lost yet.
     std::unordered_set<uint32_t> in_flight;
-    uint32_t last_qdrop = UINT32_MAX;
 
     std::vector<Ptr<Socket>> ep_sock, acc_sock;
     std::vector<Ipv6Address> ep_addr, acc_addr;
@@ -235,6 +235,17 @@ struct Run
         Simulator::Stop(NanoSeconds(int64_t(until)) - Simulator::Now());
         Simulator::Run();
         r->sync();
+        if (r->armed == 0 && !r->in_flight.empty()) {
+            // No timer of ours is left: let what is in flight land (ns-3's
+            // own events are finite), then whatever has not arrived was
+            // dropped where no trace tells (a reassembly that never
+            // completed, say).
+            Simulator::Run();
+            r->sync();
+            r->n->st.packets_lost += r->in_flight.size();
+            r->in_flight.clear();
+            r->update_len();
+        }
     }
 
     static void stop(void*) { Simulator::Stop(); }
@@ -278,12 +289,14 @@ struct Run
         return 0;
     }
 
-    void lost(uint32_t id)
+    // The datagram is gone (the first of its fragments to go decides).
+    bool lost(uint32_t id)
     {
-        if (in_flight.erase(id)) {
-            n->st.packets_lost++;
-            update_len();
-        }
+        if (!in_flight.erase(id))
+            return false;
+        n->st.packets_lost++;
+        update_len();
+        return true;
     }
 
     void on_phy_drop(Ptr<const Packet> p)
@@ -298,10 +311,8 @@ struct Run
         MetaTag tag;
         if (!p->PeekPacketTag(tag))
             return;
-        if (tag.id != last_qdrop) // a datagram's fragments count once
+        if (lost(tag.id))
             n->st.queue_drops++;
-        last_qdrop = tag.id;
-        lost(tag.id);
     }
 
     void deliver(Ptr<Packet> p, const MetaTag& tag)
@@ -367,6 +378,14 @@ struct Run
         e = ib->GetNdiscCache()->Add(aa);
         e->SetMacAddress(a->GetAddress());
         e->MarkPermanent();
+    }
+
+    // A full device queue stops it; the traffic-control layer above (no
+    // queue disc is installed) then drops the packet: drop-tail.
+    void watch_node(Ptr<Node> node)
+    {
+        node->GetObject<TrafficControlLayer>()->TraceConnectWithoutContext(
+            "TcDrop", MakeCallback(&Run::on_queue_drop, this));
     }
 
     void watch(Ptr<NetDevice> d, Ptr<Queue<Packet>> q)
@@ -440,6 +459,8 @@ struct Run
             ep_addr[i] = link_addr(i, 2);
             acc_addr[i] = link_addr(i, 1);
             neighbours(d.Get(0), ep_addr[i], d.Get(1), acc_addr[i]);
+            watch_node(eps.Get(i));
+            watch_node(accs.Get(i));
             ep_sock[i] = udp(eps.Get(i), kClientPort);
             acc_sock[i] = udp(accs.Get(i), kServerPort);
         }
@@ -464,6 +485,8 @@ struct Run
                 watch(p, p->GetQueue());
             }
             neighbours(d.Get(0), bn_addr(1), d.Get(1), bn_addr(2));
+            watch_node(gs.Get(0));
+            watch_node(gs.Get(1));
             gw_sock = udp(gs.Get(0), kServerPort);
             srv_sock = udp(gs.Get(1), kServerPort);
         }

@@ -1,0 +1,132 @@
+/* The ns-3 backend against the native engine (skipped when coapsim is built
+ * without ns-3; CI installs it).
+ *
+ * The same scenario (1,000 endpoints, Bernoulli loss both ways, constant
+ * latency, one CON POST a minute each) runs on both backends with several
+ * replications; delivery ratio, retransmissions per message and median
+ * latency must agree: the 95% confidence interval of the difference of the
+ * two means (Welch) contains 0.  Both backends must also match first
+ * principles on their own: ns-3's error model loses packets at rate p. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../sim/ns3/ns3.h"
+#include "../sim/run/check.h"
+#include "../sim/run/runner.h"
+#include "../sim/run/world.h"
+#include "../sim/scenario/scenario.h"
+
+#define REPS 5
+
+struct sample {
+	double delivery[REPS], retx[REPS], p50[REPS];
+	double sent, lost;
+};
+
+static void load(const char *text, const char *backend, struct scenario_src **src,
+		 struct scenario_cfg *cfg)
+{
+	char err[SCN_ERR_LEN], set[64];
+	const char *sets[1] = {set};
+
+	snprintf(set, sizeof(set), "scenario.backend=%s", backend);
+	cr_assert_eq(scenario_load_string(src, "x.ini", text, sets, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(scenario_point_cfg(*src, 0, cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+static void run_reps(double p, const char *backend, const char *device, struct sample *s)
+{
+	char text[1024];
+	struct scenario_src *src;
+	struct scenario_cfg cfg;
+
+	snprintf(text, sizeof(text),
+		 "[scenario]\nduration = 10min\nseed = 11\n"
+		 "[link]\nlatency = 100ms\nloss = %g\n"
+		 "[group.sensors]\ncount = 1000\ntraffic = periodic(60s)\n"
+		 "start = uniform(0, 60s)\n[ns3]\ndevice = %s\n[output]\npcap = no\n",
+		 p, device);
+	load(text, backend, &src, &cfg);
+	memset(s, 0, sizeof(*s));
+	for (int r = 0; r < REPS; r++) {
+		struct run_result res;
+		cr_assert_eq(world_run(&cfg, cfg.seed + (uint64_t)r, NULL, &res), 0);
+		const struct run_metrics *m = &res.total;
+		cr_assert_eq(m->messages, 10000, "%s: 1,000 endpoints x 10 messages", backend);
+		s->delivery[r] = (double)m->delivered / (double)m->messages;
+		s->retx[r] = (double)m->retransmissions / (double)m->messages;
+		s->p50[r] = m->latency.p50;
+		s->sent += (double)m->packets_sent;
+		s->lost += (double)m->packets_lost;
+		run_result_free(&res);
+	}
+	scenario_cfg_free(&cfg);
+	scenario_src_del(src);
+}
+
+static double mean(const double *v)
+{
+	double s = 0;
+	for (int i = 0; i < REPS; i++)
+		s += v[i];
+	return s / REPS;
+}
+
+/* The 95% CI of mean(a) - mean(b) contains 0. */
+static void agree(const double *a, const double *b, const char *what)
+{
+	double t, df;
+
+	if (!welch_t(a, REPS, b, REPS, &t, &df)) {
+		/* No spread on either side (a latency plateau): equal or not. */
+		cr_assert_float_eq(mean(a), mean(b), 1e-9, "%s: %g vs %g", what, mean(a),
+				   mean(b));
+		return;
+	}
+	double crit = student_t95((unsigned)floor(df));
+	cr_assert_leq(fabs(t), crit,
+		      "%s: native %.5f vs ns-3 %.5f differ (Welch t = %.2f, 95%% bound %.2f)",
+		      what, mean(a), mean(b), t, crit);
+}
+
+static void cross_check(double p, const char *device)
+{
+	struct sample nat, ns;
+
+	if (!ns3_available())
+		cr_skip_test("coapsim was built without ns-3");
+	run_reps(p, "native", "p2p", &nat);
+	run_reps(p, "ns3", device, &ns);
+	agree(nat.delivery, ns.delivery, "delivery ratio");
+	agree(nat.retx, ns.retx, "retransmissions per message");
+	agree(nat.p50, ns.p50, "median latency");
+	/* ns-3's RateErrorModel loses a datagram (one packet here) with
+	 * probability p: within 4 standard errors. */
+	double rate = ns.lost / ns.sent;
+	cr_assert_leq(fabs(rate - p), 4 * sqrt(p * (1 - p) / ns.sent),
+		      "ns-3 lost %.5f of its packets, expected %.2f", rate, p);
+}
+
+Test(ns3, agrees_with_native_at_10_percent_loss, .timeout = 300) { cross_check(0.10, "p2p"); }
+Test(ns3, agrees_with_native_at_30_percent_loss, .timeout = 300) { cross_check(0.30, "p2p"); }
+Test(ns3, csma_agrees_with_native_at_30_percent_loss, .timeout = 300)
+{
+	cross_check(0.30, "csma");
+}
+
+/* What ns-3 does not model is refused where it is written. */
+Test(ns3, refuses_jitter_at_its_line)
+{
+	struct scenario_src *src;
+	char err[SCN_ERR_LEN];
+	const char *text = "[scenario]\nduration = 1min\nbackend = ns3\n"
+			   "[link]\nlatency = 100ms\njitter = uniform(0, 20ms)\n"
+			   "[group.s]\ncount = 1\n";
+
+	cr_assert_eq(scenario_load_string(&src, "j.ini", text, NULL, 0, err, sizeof(err)),
+		     SIM_ERR_INVAL);
+	cr_assert(strstr(err, "j.ini:6:") && strstr(err, "jitter"), "%s", err);
+}

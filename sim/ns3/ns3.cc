@@ -24,13 +24,8 @@
 #include <ns3/core-module.h>
 #include <ns3/csma-module.h>
 #include <ns3/internet-module.h>
-#include <ns3/lr-wpan-module.h>
-#include <ns3/mobility-module.h>
 #include <ns3/network-module.h>
 #include <ns3/point-to-point-module.h>
-#include <ns3/propagation-module.h>
-#include <ns3/sixlowpan-module.h>
-#include <ns3/spectrum-module.h>
 #include <ns3/traffic-control-module.h>
 
 extern "C" {
@@ -80,9 +75,27 @@ class MetaTag : public Tag
     void Print(std::ostream& os) const override { os << "id=" << id << " ep=" << ep; }
 };
 
-// Gilbert-Elliott loss per packet, as sim/net/net.c judges it: the state
-// moves once per packet, then the packet is lost with the state's
-// probability.  ns-3 3.37 has no two-state model of its own.
+// Loss of one packet, judged as sim/net/net.c does: Bernoulli, or
+// Gilbert-Elliott with the state moving once per packet before the packet
+// is judged.
+struct LossJudge
+{
+    loss_cfg cfg{};
+    bool bad = false;
+    Ptr<UniformRandomVariable> u = CreateObject<UniformRandomVariable>();
+
+    bool lose()
+    {
+        if (cfg.kind == LOSS_BERNOULLI)
+            return u->GetValue() < cfg.p;
+        if (bad ? u->GetValue() < cfg.ge_r : u->GetValue() < cfg.ge_p)
+            bad = !bad;
+        return u->GetValue() < (bad ? cfg.loss_bad : cfg.loss_good);
+    }
+};
+
+// Gilbert-Elliott as an ns-3 error model: ns-3 3.37 has no two-state model
+// of its own (BurstErrorModel draws burst lengths, not a Markov chain).
 class GilbertElliottErrorModel : public ErrorModel
 {
   public:
@@ -93,26 +106,18 @@ class GilbertElliottErrorModel : public ErrorModel
                                 .AddConstructor<GilbertElliottErrorModel>();
         return tid;
     }
-    GilbertElliottErrorModel() : m_u(CreateObject<UniformRandomVariable>()) {}
-    void Configure(const loss_cfg& l) { m_cfg = l; }
+    void Configure(const loss_cfg& l) { m_j.cfg = l; }
     int64_t AssignStreams(int64_t stream)
     {
-        m_u->SetStream(stream);
+        m_j.u->SetStream(stream);
         return 1;
     }
 
   private:
-    bool DoCorrupt(Ptr<Packet>) override
-    {
-        if (m_bad ? m_u->GetValue() < m_cfg.ge_r : m_u->GetValue() < m_cfg.ge_p)
-            m_bad = !m_bad;
-        return m_u->GetValue() < (m_bad ? m_cfg.loss_bad : m_cfg.loss_good);
-    }
-    void DoReset() override { m_bad = false; }
+    bool DoCorrupt(Ptr<Packet>) override { return m_j.lose(); }
+    void DoReset() override { m_j.bad = false; }
 
-    Ptr<UniformRandomVariable> m_u;
-    loss_cfg m_cfg{};
-    bool m_bad = false;
+    LossJudge m_j;
 };
 
 Ptr<ErrorModel> make_loss(const loss_cfg& l, int64_t stream)

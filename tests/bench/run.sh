@@ -30,6 +30,23 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	exit 0
 fi
 
+echo "== native vs ns-3 backend, same scenario (1k endpoints, 1 h, no jitter, captures off)"
+if $BIN run tests/bench/fleet.ini --quiet --out "$OUT/probe" --backend ns3 \
+	--set group.sensors.count=1 --set scenario.duration=1s --set link.jitter=none 2>/dev/null; then
+	run "native, 1k endpoints" --set group.sensors.count=1000 \
+		--set link.jitter=none
+	cp "$OUT/native, 1k endpoints/runs.csv" "$OUT/native.csv"
+	run "ns-3 p2p, 1k endpoints" --set group.sensors.count=1000 \
+		--set link.jitter=none --backend ns3
+	awk -F, 'FNR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		FILENAME ~ /native/ { nat = $col["messages"] / $col["wall_s"]; next }
+		{ ns = $col["messages"] / $col["wall_s"] }
+		END { printf "native is %.0fx the ns-3 backend in exchanges per wall second\n", nat / ns }' \
+		"$OUT/native.csv" "$OUT/ns-3 p2p, 1k endpoints/runs.csv"
+else
+	echo "(coapsim built without ns-3: skipped)"
+fi
+
 echo "== scale (captures off, one core)"
 run "1k endpoints, 10 min"   --set group.sensors.count=1000    --set scenario.duration=10min
 run "10k endpoints, 10 min"  --set group.sensors.count=10000   --set scenario.duration=10min

@@ -402,7 +402,7 @@ Test(scenario_parse, full_example)
 				   "warmup = 30s\n"
 				   "seed = 7\n"
 				   "replications = 3\n"
-				   "backend = ns3\n"
+				   "backend = native\n"
 				   "\n"
 				   "[link]\r\n"
 				   "latency = 100ms\r\n"
@@ -462,7 +462,7 @@ Test(scenario_parse, full_example)
 	cr_assert_eq(c.warmup, SIM_S(30));
 	cr_assert_eq(c.seed, 7);
 	cr_assert_eq(c.replications, 3);
-	cr_assert_eq(c.backend, BACKEND_NS3);
+	cr_assert_eq(c.backend, BACKEND_NATIVE);
 	cr_assert_eq(c.up.latency, SIM_MS(100));
 	cr_assert_eq(c.down.latency, SIM_MS(100));
 	cr_assert_eq(c.up.jitter.kind, DIST_UNIFORM);
@@ -1367,5 +1367,49 @@ Test(scenario_threads, concurrent_loads)
 	for (i = 0; i < 8; i++) {
 		cr_assert_eq(pthread_join(t[i], &bad), 0);
 		cr_assert_null(bad, "thread %d saw %ld failures", i, (long)bad);
+	}
+}
+
+/* backend = ns3 with [ns3]; what ns-3 does not model is refused at its line. */
+Test(scenario_parse, ns3_section)
+{
+	struct scenario_src *src;
+	struct scenario_cfg c;
+	char err[SCN_ERR_LEN];
+	const char *ok = "[scenario]\nduration = 1min\nbackend = ns3\n"
+			 "[link]\nloss = 1%\n[group.s]\ncount = 2\n[ns3]\ndevice = csma\n";
+
+	cr_assert_eq(scenario_load_string(&src, "n.ini", ok, NULL, 0, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(scenario_point_cfg(src, 0, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.backend, BACKEND_NS3);
+	cr_assert_eq(c.ns3.device, NS3_CSMA);
+	scenario_cfg_free(&c);
+	scenario_src_del(src);
+
+	static const struct {
+		const char *text, *where, *what;
+	} bad[] = {
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[group.s]\ncount = 2\n"
+	     "protocol = mqtt\n",
+	     "b.ini:6:", "mqtt"},
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[link.up]\nlatency = 5ms\n"
+	     "[group.s]\ncount = 2\n",
+	     "b.ini:5:", "latency"},
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[link]\nduplicate = 1%\n"
+	     "[group.s]\ncount = 2\n",
+	     "b.ini:5:", "duplicate"},
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[group.s]\ncount = 2\n"
+	     "multicast = yes\ntraffic = once\nmethod = GET\nconfirmable = no\n",
+	     "b.ini:6:", "multicast"},
+	    {"[scenario]\nduration = 1min\n[group.s]\ncount = 2\n[ns3]\ndevice = wifi\n",
+	     "b.ini:6:", "device"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = scenario_load_string(&src, "b.ini", bad[i].text, NULL, 0, err,
+					      sizeof(err));
+		cr_assert_eq(rc, SIM_ERR_INVAL, "case %zu loaded", i);
+		cr_assert(strstr(err, bad[i].where) && strstr(err, bad[i].what), "case %zu: %s",
+			  i, err);
 	}
 }

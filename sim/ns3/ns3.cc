@@ -37,8 +37,7 @@ namespace
 {
 using namespace ns3;
 
-const uint16_t kServerPort = 5683;
-const uint16_t kClientPort = 5683;
+const uint16_t kPort = 5683; // both ends, as in the native captures
 
 // ns-3's simulator, node list and RNG seeds are process-wide.
 std::mutex g_lock;
@@ -142,6 +141,13 @@ std::string rate_str(uint64_t bps)
 }
 
 // 2001:db8:<i>::<host>/64 for endpoint i's link (host 1 = access, 2 = endpoint).
+// A DropTailQueue bound in packets; with no rate limit nothing waits long,
+// and the bound only guards memory.
+std::string queue_str(uint64_t bps, uint32_t queue)
+{
+    return std::to_string(bps ? queue : 1000000) + "p";
+}
+
 Ipv6Address link_addr(uint32_t i, uint8_t host)
 {
     uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8),
@@ -284,11 +290,11 @@ struct Run
         p->AddPacketTag(tag);
         int rc;
         if (dir == NET_UP)
-            rc = r->ep_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->acc_addr[ep], kServerPort));
+            rc = r->ep_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->acc_addr[ep], kPort));
         else if (r->bottleneck)
-            rc = r->srv_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(1), kServerPort));
+            rc = r->srv_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(1), kPort));
         else
-            rc = r->acc_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->ep_addr[ep], kClientPort));
+            rc = r->acc_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->ep_addr[ep], kPort));
         if (rc < 0) // the device queue refused it at once
             r->lost(tag.id);
         return 0;
@@ -344,9 +350,9 @@ struct Run
             if (!p->PeekPacketTag(tag))
                 continue;
             if (bottleneck && tag.dir == NET_UP && s != srv_sock) {
-                gw_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(2), kServerPort));
+                gw_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(2), kPort));
             } else if (bottleneck && tag.dir == NET_DOWN && s == gw_sock) {
-                acc_sock[tag.ep]->SendTo(p, 0, Inet6SocketAddress(ep_addr[tag.ep], kClientPort));
+                acc_sock[tag.ep]->SendTo(p, 0, Inet6SocketAddress(ep_addr[tag.ep], kPort));
             } else {
                 deliver(p, tag);
             }
@@ -404,7 +410,7 @@ struct Run
     NetDeviceContainer link(Ptr<Node> e, Ptr<Node> a, int64_t& stream)
     {
         const link_cfg &up = *n->cfg[NET_UP], &down = *n->cfg[NET_DOWN];
-        std::string q = std::to_string(up.rate_bps ? up.queue : 1000000) + "p";
+        std::string q = queue_str(up.rate_bps, up.queue);
         NetDeviceContainer d;
         if (cfg->ns3.device == NS3_CSMA) {
             CsmaHelper h;
@@ -428,7 +434,7 @@ struct Run
                 Ptr<PointToPointNetDevice> p = DynamicCast<PointToPointNetDevice>(d.Get(k));
                 p->SetDataRate(DataRate(rate_str(tx.rate_bps)));
                 p->SetMtu(tx.mtu);
-                p->GetQueue()->SetMaxSize(QueueSize(std::to_string(tx.rate_bps ? tx.queue : 1000000) + "p"));
+                p->GetQueue()->SetMaxSize(QueueSize(queue_str(tx.rate_bps, tx.queue)));
                 p->SetReceiveErrorModel(make_loss(k ? up.loss : down.loss, stream++));
                 watch(p, p->GetQueue());
             }
@@ -466,8 +472,8 @@ struct Run
             neighbours(d.Get(0), ep_addr[i], d.Get(1), acc_addr[i]);
             watch_node(eps.Get(i));
             watch_node(accs.Get(i));
-            ep_sock[i] = udp(eps.Get(i), kClientPort);
-            acc_sock[i] = udp(accs.Get(i), kServerPort);
+            ep_sock[i] = udp(eps.Get(i), kPort);
+            acc_sock[i] = udp(accs.Get(i), kPort);
         }
 
         const bottleneck_cfg& bn = *n->bn_cfg;
@@ -480,7 +486,7 @@ struct Run
             h.SetDeviceAttribute("DataRate", StringValue(rate_str(bn.rate_bps)));
             h.SetChannelAttribute("Delay", TimeValue(NanoSeconds(int64_t(bn.latency))));
             h.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
-                       StringValue(std::to_string(bn.rate_bps ? bn.queue : 1000000) + "p"));
+                       StringValue(queue_str(bn.rate_bps, bn.queue)));
             NetDeviceContainer d = h.Install(gs);
             uint32_t mtu = n->cfg[NET_UP]->mtu > n->cfg[NET_DOWN]->mtu ? n->cfg[NET_UP]->mtu
                                                                          : n->cfg[NET_DOWN]->mtu;
@@ -492,8 +498,8 @@ struct Run
             neighbours(d.Get(0), bn_addr(1), d.Get(1), bn_addr(2));
             watch_node(gs.Get(0));
             watch_node(gs.Get(1));
-            gw_sock = udp(gs.Get(0), kServerPort);
-            srv_sock = udp(gs.Get(1), kServerPort);
+            gw_sock = udp(gs.Get(0), kPort);
+            srv_sock = udp(gs.Get(1), kPort);
         }
     }
 };

@@ -12,7 +12,7 @@
 // gateway node G that sends it over one point-to-point link to the server
 // node S, where it is delivered; downstream runs the other way.
 //
-// Packets carry a tag (not on the wire) with the datagram's id, endpoint,
+// Packets carry a byte tag (not on the wire) with the datagram's id, endpoint,
 // direction and harness metadata, as the native channel does.
 
 #include <cstring>
@@ -24,8 +24,13 @@
 #include <ns3/core-module.h>
 #include <ns3/csma-module.h>
 #include <ns3/internet-module.h>
+#include <ns3/lr-wpan-module.h>
+#include <ns3/mobility-module.h>
 #include <ns3/network-module.h>
 #include <ns3/point-to-point-module.h>
+#include <ns3/propagation-module.h>
+#include <ns3/sixlowpan-module.h>
+#include <ns3/spectrum-module.h>
 #include <ns3/traffic-control-module.h>
 
 extern "C" {
@@ -117,6 +122,44 @@ class GilbertElliottErrorModel : public ErrorModel
     void DoReset() override { m_j.bad = false; }
 
     LossJudge m_j;
+};
+
+// 802.15.4 frames lost on a pair's radio channel: a frame the scenario's
+// loss takes arrives far below the receiver's sensitivity, so the PHY never
+// decodes it (LrWpanNetDevice takes no ErrorModel).  Direction is told by
+// the sender: the endpoint's mobility model is `ep`.
+class PairLossModel : public PropagationLossModel
+{
+  public:
+    static TypeId GetTypeId()
+    {
+        static TypeId tid = TypeId("coapsim::PairLossModel")
+                                .SetParent<PropagationLossModel>()
+                                .AddConstructor<PairLossModel>();
+        return tid;
+    }
+    void Configure(const loss_cfg& up, const loss_cfg& down, Ptr<MobilityModel> ep)
+    {
+        m_up.cfg = up;
+        m_down.cfg = down;
+        m_ep = ep;
+    }
+
+  private:
+    double DoCalcRxPower(double tx_dbm, Ptr<MobilityModel> a, Ptr<MobilityModel>) const override
+    {
+        LossJudge& j = a == m_ep ? m_up : m_down;
+        return j.lose() ? -1000.0 : tx_dbm;
+    }
+    int64_t DoAssignStreams(int64_t stream) override
+    {
+        m_up.u->SetStream(stream);
+        m_down.u->SetStream(stream + 1);
+        return 2;
+    }
+
+    mutable LossJudge m_up, m_down;
+    Ptr<MobilityModel> m_ep;
 };
 
 Ptr<ErrorModel> make_loss(const loss_cfg& l, int64_t stream)
@@ -287,7 +330,7 @@ struct Run
             n->cb->on_send(n->ud, ep, dir, tag.id, buf, len, &tag.meta, r->eng->now);
 
         Ptr<Packet> p = Create<Packet>(buf, uint32_t(len));
-        p->AddPacketTag(tag);
+        p->AddByteTag(tag); // byte tags outlive 6LoWPAN reassembly; packet tags do not
         int rc;
         if (dir == NET_UP)
             rc = r->ep_sock[ep]->SendTo(p, 0, Inet6SocketAddress(r->acc_addr[ep], kPort));
@@ -313,14 +356,14 @@ struct Run
     void on_phy_drop(Ptr<const Packet> p)
     {
         MetaTag tag;
-        if (p->PeekPacketTag(tag))
+        if (p->FindFirstMatchingByteTag(tag))
             lost(tag.id);
     }
 
     void on_queue_drop(Ptr<const Packet> p)
     {
         MetaTag tag;
-        if (!p->PeekPacketTag(tag))
+        if (!p->FindFirstMatchingByteTag(tag))
             return;
         if (lost(tag.id))
             n->st.queue_drops++;
@@ -347,7 +390,7 @@ struct Run
         Address from;
         while ((p = s->RecvFrom(from))) {
             MetaTag tag;
-            if (!p->PeekPacketTag(tag))
+            if (!p->FindFirstMatchingByteTag(tag))
                 continue;
             if (bottleneck && tag.dir == NET_UP && s != srv_sock) {
                 gw_sock->SendTo(p, 0, Inet6SocketAddress(bn_addr(2), kPort));
@@ -412,7 +455,46 @@ struct Run
         const link_cfg &up = *n->cfg[NET_UP], &down = *n->cfg[NET_DOWN];
         std::string q = queue_str(up.rate_bps, up.queue);
         NetDeviceContainer d;
-        if (cfg->ns3.device == NS3_CSMA) {
+        if (cfg->ns3.device == NS3_LRWPAN) {
+            // Each pair on its own 2.4 GHz channel (as each endpoint has its
+            // own link natively), 1 m apart, the latency as propagation
+            // delay; 250 kbit/s O-QPSK, unslotted CSMA-CA, no MAC ACKs (the
+            // scenario's loss is what IP sees), 6LoWPAN on top.
+            Ptr<MobilityModel> me = CreateObject<ConstantPositionMobilityModel>();
+            Ptr<MobilityModel> ma = CreateObject<ConstantPositionMobilityModel>();
+            me->SetPosition(Vector(0, 0, 0));
+            ma->SetPosition(Vector(1, 0, 0));
+            e->AggregateObject(me);
+            a->AggregateObject(ma);
+            Ptr<SingleModelSpectrumChannel> ch = CreateObject<SingleModelSpectrumChannel>();
+            Ptr<PairLossModel> loss = CreateObject<PairLossModel>();
+            loss->Configure(up.loss, down.loss, me);
+            stream += loss->AssignStreams(stream);
+            ch->AddPropagationLossModel(loss);
+            Ptr<ConstantSpeedPropagationDelayModel> delay =
+                CreateObject<ConstantSpeedPropagationDelayModel>();
+            delay->SetSpeed(up.latency ? 1e9 / double(up.latency) : 3e8);
+            ch->SetPropagationDelayModel(delay);
+            // Devices by hand: LrWpanHelper's destructor disposes its
+            // channel, which would leave the pair deaf once it goes.
+            NetDeviceContainer radios;
+            for (uint32_t k = 0; k < 2; k++) {
+                Ptr<LrWpanNetDevice> r = CreateObject<LrWpanNetDevice>();
+                r->SetChannel(ch);
+                (k ? a : e)->AddDevice(r);
+                r->GetMac()->SetPanId(1);
+                uint8_t sa[2] = {0, uint8_t(k + 1)};
+                Mac16Address short_addr;
+                short_addr.CopyFrom(sa);
+                r->GetMac()->SetShortAddress(short_addr);
+                r->SetAttribute("UseAcks", BooleanValue(false));
+                r->GetPhy()->SetMobility(k ? ma : me);
+                r->GetMac()->SetRxOnWhenIdle(true); // listening from the start
+                radios.Add(r);
+            }
+            SixLowPanHelper six;
+            d = six.Install(radios); // IPv6 MTU 1280 (RFC 4944), fragments of 127 bytes
+        } else if (cfg->ns3.device == NS3_CSMA) {
             CsmaHelper h;
             h.SetChannelAttribute("DataRate", StringValue(rate_str(up.rate_bps)));
             h.SetChannelAttribute("Delay", TimeValue(NanoSeconds(int64_t(up.latency))));

@@ -1,8 +1,8 @@
 /* The ns-3 backend: a run's timers and datagrams carried by ns-3 3.37.
  *
  * ns3_attach() builds, in ns-3, one node per endpoint and one access node
- * per endpoint joined by the scenario's link ([ns3] device = p2p or csma;
- * lrwpan is refused for now, see docs/scenario.md), with UDP/IPv6 sockets on both; the scenario's loss becomes an
+ * per endpoint joined by the scenario's link ([ns3] device = p2p, csma or
+ * lrwpan, 802.15.4 with 6LoWPAN), with UDP/IPv6 sockets on both; the scenario's loss becomes an
  * ns-3 error model on the receiving device, its rate and queue the devices'
  * data rate and drop-tail queue, its latency the channel delay.  A
  * [bottleneck] becomes one point-to-point link between a gateway node and

@@ -1907,11 +1907,14 @@ static int ns3_unsupported(struct cc *c)
 		return at_fail(c, link_entry(src, "latency"),
 			       "backend = ns3 needs the same 'latency' up and down (one "
 			       "ns-3 channel carries both directions)");
-	if (cfg->ns3.device == NS3_LRWPAN)
-		return at_fail(c, find_entry(src, SEC_NS3, -1, "device"),
-			       "ns3 device 'lrwpan' is not supported yet (frames sent on a "
-			       "pair's 802.15.4 channel were never received in 3.37); use p2p "
-			       "or csma");
+	if (cfg->ns3.device == NS3_LRWPAN && (cfg->up.rate_bps || cfg->down.rate_bps))
+		return at_fail(c, link_entry(src, "rate"),
+			       "ns3 device 'lrwpan' sends at the radio's own 250 kbit/s; "
+			       "leave 'rate' unset");
+	if (cfg->ns3.device == NS3_LRWPAN && (cfg->up.mtu != 1280 || cfg->down.mtu != 1280))
+		return at_fail(c, link_entry(src, "mtu"),
+			       "ns3 device 'lrwpan' has 6LoWPAN's IPv6 MTU of 1280 (RFC "
+			       "4944); leave 'mtu' at 1280");
 	if (cfg->ns3.device == NS3_CSMA && cfg->up.rate_bps != cfg->down.rate_bps)
 		return at_fail(c, link_entry(src, "rate"),
 			       "ns3 device 'csma' needs the same 'rate' up and down (one "

@@ -1390,9 +1390,12 @@ Test(scenario_parse, ns3_section)
 	static const struct {
 		const char *text, *where, *what;
 	} bad[] = {
-	    {"[scenario]\nduration = 1min\nbackend = ns3\n[group.s]\ncount = 2\n"
-	     "protocol = mqtt\n",
-	     "b.ini:6:", "mqtt"},
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[link]\nrate = 1Mbps\n"
+	     "[group.s]\ncount = 2\n[ns3]\ndevice = lrwpan\n",
+	     "b.ini:5:", "rate"},
+	    {"[scenario]\nduration = 1min\nbackend = ns3\n[link.up]\nrate = 1Mbps\n"
+	     "[group.s]\ncount = 2\n[ns3]\ndevice = csma\n",
+	     "b.ini:5:", "rate"},
 	    {"[scenario]\nduration = 1min\nbackend = ns3\n[link.up]\nlatency = 5ms\n"
 	     "[group.s]\ncount = 2\n",
 	     "b.ini:5:", "latency"},

@@ -228,6 +228,24 @@ struct Run
     Ptr<Socket> gw_sock, srv_sock;
     bool bottleneck = false;
 
+    // MQTT's TCP: each socket we know, its endpoint and end, and where its
+    // stream starts (to give segments stream offsets as our model does).
+    struct SockInfo
+    {
+        uint32_t ep = 0;
+        bool broker = false;
+        bool have_isn = false;
+        uint32_t isn = 0;
+        uint32_t high = 0; // end of the highest sequence sent, from isn
+        bool syn_sent = false;
+        bool closing = false; // we closed this end ourselves
+    };
+    const ns3_tcp_cb* tcb = nullptr;
+    std::unordered_map<const Socket*, SockInfo> socks;
+    std::vector<Ptr<Socket>> cli_sock, brk_sock, listener;
+    uint32_t first_acc_node = 0; // node ids: endpoints, then access nodes
+    uint64_t tcp_sent = 0, tcp_rcvd = 0;
+
     explicit Run(std::mutex& m) : lock(m) {}
 
     void sync() { eng->now = uint64_t(Simulator::Now().GetNanoSeconds()); }
@@ -289,7 +307,7 @@ struct Run
         Simulator::Stop(NanoSeconds(int64_t(until)) - Simulator::Now());
         Simulator::Run();
         r->sync();
-        if (r->armed == 0 && !r->in_flight.empty()) {
+        if (r->armed == 0 && (!r->in_flight.empty() || r->tcp_sent != r->tcp_rcvd)) {
             // No timer of ours is left: let what is in flight land (ns-3's
             // own events are finite), then whatever has not arrived was
             // dropped where no trace tells (a reassembly that never
@@ -299,6 +317,11 @@ struct Run
             r->n->st.packets_lost += r->in_flight.size();
             r->in_flight.clear();
             r->update_len();
+        }
+        if (r->armed == 0) {
+            // TCP segments: sent and never received.
+            r->n->st.packets_lost += r->tcp_sent - r->tcp_rcvd;
+            r->tcp_sent = r->tcp_rcvd = 0;
         }
     }
 
@@ -400,6 +423,217 @@ struct Run
                 deliver(p, tag);
             }
         }
+    }
+
+    // ---- MQTT's TCP ----
+    void tcp_defaults()
+    {
+        const tcp_cfg& t = cfg->tcp;
+        // Close to our model (sim/tcp): NewReno, no SACK, timestamps or
+        // window scaling, RFC 3390 initial window, Linux's retry counts.
+        uint32_t iw = std::min(4 * t.mss, std::max(2 * t.mss, 4380u)) / t.mss;
+        Config::SetDefault("ns3::TcpL4Protocol::SocketType",
+                           TypeIdValue(TcpNewReno::GetTypeId()));
+        Config::SetDefault("ns3::TcpSocketBase::Sack", BooleanValue(false));
+        Config::SetDefault("ns3::TcpSocketBase::Timestamp", BooleanValue(false));
+        Config::SetDefault("ns3::TcpSocketBase::WindowScaling", BooleanValue(false));
+        Config::SetDefault("ns3::TcpSocketBase::MinRto",
+                           TimeValue(NanoSeconds(int64_t(t.rto_min))));
+        Config::SetDefault("ns3::TcpSocket::SegmentSize", UintegerValue(t.mss));
+        Config::SetDefault("ns3::TcpSocket::InitialCwnd", UintegerValue(iw));
+        Config::SetDefault("ns3::TcpSocket::ConnTimeout",
+                           TimeValue(NanoSeconds(int64_t(t.rto_initial))));
+        Config::SetDefault("ns3::TcpSocket::ConnCount", UintegerValue(7)); // SYN + 6 retries
+        Config::SetDefault("ns3::TcpSocket::DataRetries", UintegerValue(15));
+        if (t.delayed_ack) {
+            Config::SetDefault("ns3::TcpSocket::DelAckTimeout",
+                               TimeValue(NanoSeconds(int64_t(t.delayed_ack))));
+            Config::SetDefault("ns3::TcpSocket::DelAckCount", UintegerValue(2));
+        } else {
+            Config::SetDefault("ns3::TcpSocket::DelAckCount", UintegerValue(1));
+        }
+    }
+
+    SockInfo* info_of(Ptr<const Socket> s)
+    {
+        auto it = socks.find(PeekPointer(s));
+        if (it != socks.end())
+            return &it->second;
+        // A socket ns-3 forked from a listener: the broker's end.
+        uint32_t id = s->GetNode()->GetId();
+        if (id < first_acc_node || id >= first_acc_node + n->n_ep)
+            return nullptr;
+        SockInfo& i = socks[PeekPointer(s)];
+        i.ep = id - first_acc_node;
+        i.broker = true;
+        return &i;
+    }
+
+    void segment(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase> sock,
+                 bool arrived)
+    {
+        SockInfo* si = info_of(sock);
+        if (!si)
+            return;
+        // The sender's view: the receiving end reports its peer's segment.
+        bool from_broker = arrived ? !si->broker : si->broker;
+        uint8_t fl = h.GetFlags();
+        uint32_t seq = h.GetSequenceNumber().GetValue();
+        tcp_seg_info info{};
+        info.data_len = p->GetSize();
+        info.flags = fl;
+        if (!arrived) {
+            if (fl & TcpHeader::SYN) {
+                info.retx = si->syn_sent;
+                si->syn_sent = true;
+                si->isn = seq;
+                si->have_isn = true;
+            } else if (si->have_isn) {
+                uint32_t end = seq - si->isn + info.data_len + ((fl & TcpHeader::FIN) ? 1 : 0);
+                info.data_off = seq - si->isn - 1;
+                info.retx = (info.data_len || (fl & TcpHeader::FIN)) && end <= si->high;
+                if (end > si->high)
+                    si->high = end;
+            }
+            tcp_sent++;
+            n->st.packets_sent++;
+            n->st.bytes_sent += NET_IPV6_HDR + TCP_HDR + info.data_len;
+        } else {
+            tcp_rcvd++;
+        }
+        Ptr<Packet> c = p->Copy();
+        c->AddHeader(h);
+        std::vector<uint8_t> seg(c->GetSize());
+        c->CopyData(seg.data(), uint32_t(seg.size()));
+        sync();
+        net_dir dir = from_broker ? NET_DOWN : NET_UP;
+        net_meta meta{};
+        meta.tcp = 1;
+        uint32_t id = uint32_t(n->st.packets_sent); // not on the wire for TCP
+        if (n->cb->on_send && !arrived)
+            n->cb->on_send(n->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, eng->now);
+        if (n->cb->on_recv && arrived)
+            n->cb->on_recv(n->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, eng->now);
+        tcb->segment(tcb->ud, si->ep, dir, arrived, seg.data(), seg.size(), &info);
+    }
+    void on_tcp_tx(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase> s)
+    {
+        segment(p, h, s, false);
+    }
+    void on_tcp_rx(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase> s)
+    {
+        segment(p, h, s, true);
+    }
+
+    void hook(Ptr<Socket> s, uint32_t ep, bool broker)
+    {
+        SockInfo& i = socks[PeekPointer(s)];
+        i.ep = ep;
+        i.broker = broker;
+        s->SetRecvCallback(MakeCallback(&Run::on_tcp_data, this));
+        s->SetCloseCallbacks(MakeCallback(&Run::on_tcp_closed, this),
+                             MakeCallback(&Run::on_tcp_error, this));
+    }
+
+    void trace(Ptr<Socket> s)
+    {
+        s->TraceConnectWithoutContext("Tx", MakeCallback(&Run::on_tcp_tx, this));
+        s->TraceConnectWithoutContext("Rx", MakeCallback(&Run::on_tcp_rx, this));
+    }
+
+    void event(Ptr<Socket> s, tcp_event ev)
+    {
+        SockInfo* si = info_of(s);
+        if (!si)
+            return;
+        uint32_t ep = si->ep;
+        bool broker = si->broker;
+        std::vector<Ptr<Socket>>& v = broker ? brk_sock : cli_sock;
+        if (ev != TCP_EV_ESTABLISHED) {
+            if (v[ep] != s)
+                return; // an old connection's last word
+            forget(s);
+            v[ep] = nullptr;
+        }
+        sync();
+        tcb->event(tcb->ud, ep, broker, ev);
+    }
+
+    void forget(Ptr<Socket> s)
+    {
+        s->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
+        s->SetCloseCallbacks(MakeNullCallback<void, Ptr<Socket>>(),
+                             MakeNullCallback<void, Ptr<Socket>>());
+        s->SetConnectCallback(MakeNullCallback<void, Ptr<Socket>>(),
+                              MakeNullCallback<void, Ptr<Socket>>());
+    }
+
+    void on_tcp_connected(Ptr<Socket> s) { event(s, TCP_EV_ESTABLISHED); }
+    void on_tcp_failed(Ptr<Socket> s) { event(s, TCP_EV_FAILED); }
+    void on_tcp_error(Ptr<Socket> s) { event(s, TCP_EV_RESET); }
+    void on_tcp_closed(Ptr<Socket> s)
+    {
+        SockInfo* si = info_of(s);
+        if (si && !si->closing)
+            s->Close(); // the peer closed: close our side too
+        event(s, TCP_EV_CLOSED);
+    }
+
+    bool on_tcp_request(Ptr<Socket>, const Address&) { return true; }
+
+    void on_tcp_accept(Ptr<Socket> s, const Address&)
+    {
+        uint32_t ep = s->GetNode()->GetId() - first_acc_node;
+        bool traced = socks.count(PeekPointer(s)) != 0; // forks may share the listener's traces
+        hook(s, ep, true);
+        if (!traced)
+            trace(s);
+        if (brk_sock[ep])
+            forget(brk_sock[ep]);
+        brk_sock[ep] = s;
+        event(s, TCP_EV_ESTABLISHED);
+    }
+
+    void on_tcp_data(Ptr<Socket> s)
+    {
+        SockInfo* si = info_of(s);
+        Ptr<Packet> p;
+        while (si && (p = s->Recv())) {
+            std::vector<uint8_t> buf(p->GetSize());
+            p->CopyData(buf.data(), uint32_t(buf.size()));
+            sync();
+            tcb->data(tcb->ud, si->ep, si->broker, buf.data(), buf.size());
+            si = info_of(s); // the callback may have dropped it
+            if (si && (si->broker ? brk_sock : cli_sock)[si->ep] != s)
+                break;
+        }
+    }
+
+    int tcp_connect(uint32_t ep)
+    {
+        Ptr<Node> a = NodeList::GetNode(first_acc_node + ep), e = NodeList::GetNode(ep);
+        if (!listener[ep]) {
+            Ptr<Socket> l = Socket::CreateSocket(a, TcpSocketFactory::GetTypeId());
+            l->Bind(Inet6SocketAddress(Ipv6Address::GetAny(), 1883));
+            l->Listen();
+            l->SetAcceptCallback(MakeCallback(&Run::on_tcp_request, this),
+                                 MakeCallback(&Run::on_tcp_accept, this));
+            trace(l);
+            listener[ep] = l;
+        }
+        if (cli_sock[ep]) {
+            forget(cli_sock[ep]);
+            cli_sock[ep]->Close();
+        }
+        Ptr<Socket> s = Socket::CreateSocket(e, TcpSocketFactory::GetTypeId());
+        s->Bind6();
+        hook(s, ep, false);
+        trace(s);
+        s->SetConnectCallback(MakeCallback(&Run::on_tcp_connected, this),
+                              MakeCallback(&Run::on_tcp_failed, this));
+        cli_sock[ep] = s;
+        s->Connect(Inet6SocketAddress(acc_addr[ep], 1883));
+        return 0;
     }
 
     // ---- topology ----
@@ -537,6 +771,11 @@ struct Run
         NodeContainer eps, accs;
         eps.Create(ne);
         accs.Create(ne);
+        first_acc_node = accs.Get(0) ? accs.Get(0)->GetId() : 0;
+        cli_sock.resize(ne);
+        brk_sock.resize(ne);
+        listener.resize(ne);
+        tcp_defaults();
         InternetStackHelper stack;
         stack.SetIpv4StackInstall(false);
         stack.Install(eps);
@@ -600,7 +839,8 @@ extern "C" bool ns3_available(void)
 }
 
 extern "C" int ns3_attach(struct ns3_run** out, struct sim_engine* e, struct net* n,
-                          const struct scenario_cfg* cfg, uint64_t seed)
+                          const struct scenario_cfg* cfg, uint64_t seed,
+                          const struct ns3_tcp_cb* tcb)
 {
     *out = nullptr;
     ns3_run* h = new (std::nothrow) ns3_run(g_lock);
@@ -610,6 +850,7 @@ extern "C" int ns3_attach(struct ns3_run** out, struct sim_engine* e, struct net
     r.eng = e;
     r.n = n;
     r.cfg = cfg;
+    r.tcb = tcb;
     try {
         r.build(seed);
     } catch (const std::bad_alloc&) {
@@ -635,4 +876,41 @@ extern "C" void ns3_detach(struct ns3_run* h)
     h->r.n->ext = nullptr;
     Simulator::Destroy();
     delete h; // releases the lock
+}
+
+extern "C" int ns3_tcp_connect(struct ns3_run* h, uint32_t ep)
+{
+    return h->r.tcp_connect(ep);
+}
+
+extern "C" int ns3_tcp_send(struct ns3_run* h, uint32_t ep, bool broker, const uint8_t* buf,
+                            size_t len)
+{
+    Ptr<Socket> s = (broker ? h->r.brk_sock : h->r.cli_sock)[ep];
+    if (!s || s->Send(buf, uint32_t(len), 0) < 0)
+        return SIM_ERR_BUSY;
+    return 0;
+}
+
+extern "C" void ns3_tcp_close(struct ns3_run* h, uint32_t ep, bool broker)
+{
+    Ptr<Socket> s = (broker ? h->r.brk_sock : h->r.cli_sock)[ep];
+    if (!s)
+        return;
+    if (Run::SockInfo* si = h->r.info_of(s))
+        si->closing = true;
+    s->Close();
+}
+
+extern "C" void ns3_tcp_abort(struct ns3_run* h, uint32_t ep, bool broker)
+{
+    Run& r = h->r;
+    std::vector<Ptr<Socket>>& v = broker ? r.brk_sock : r.cli_sock;
+    Ptr<Socket> s = v[ep];
+    if (!s)
+        return;
+    r.forget(s);
+    v[ep] = nullptr;
+    s->Close();
+    r.tcb->event(r.tcb->ud, ep, broker, TCP_EV_CLOSED);
 }

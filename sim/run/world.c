@@ -102,6 +102,7 @@ struct world {
 	struct mqtt_node *mq_nodes;
 	struct net_cb net_cb;
 	struct ns3_run *ns3; /* backend = ns3, else NULL */
+	struct ns3_tcp_cb ns3_tcp;
 	struct endpoint *ep;
 	uint32_t n_ep;
 	struct coap_exch *exch;
@@ -475,15 +476,57 @@ static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env 
 
 static int mq_pending(const struct mqtt_node *n);
 
+/* ---- MQTT's TCP ends: our TCP model natively, ns-3's sockets on ns-3 ---- */
+
+static struct tcp_env tcp_env_of(struct world *w, bool broker)
+{
+	return (struct tcp_env){&w->tcpp, broker ? &w->tcp_b_cb : &w->tcp_c_cb, w};
+}
+
+static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, bool broker)
+{
+	if (w->ns3)
+		return SIM_TIME_NEVER; /* ns-3 runs its sockets' timers */
+	return tcp_conn_expiry(broker ? &n->bt : &n->ct);
+}
+
+static void stream_send(struct world *w, struct mqtt_node *n, bool broker,
+			const uint8_t *buf, size_t len)
+{
+	struct tcp_env te = tcp_env_of(w, broker);
+	if (w->ns3)
+		ns3_tcp_send(w->ns3, n->ep, broker, buf, len); /* no connection: lost, as natively */
+	else
+		tcp_conn_send(broker ? &n->bt : &n->ct, &te, w->eng.now, buf, len);
+}
+
+static void stream_close(struct world *w, struct mqtt_node *n, bool broker)
+{
+	struct tcp_env te = tcp_env_of(w, broker);
+	if (w->ns3)
+		ns3_tcp_close(w->ns3, n->ep, broker);
+	else
+		tcp_conn_close(broker ? &n->bt : &n->ct, &te, w->eng.now);
+}
+
+static void stream_abort(struct world *w, struct mqtt_node *n, bool broker)
+{
+	struct tcp_env te = tcp_env_of(w, broker);
+	if (w->ns3)
+		ns3_tcp_abort(w->ns3, n->ep, broker);
+	else
+		tcp_conn_abort(broker ? &n->bt : &n->ct, &te, w->eng.now);
+}
+
 static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 {
 	struct endpoint *ep = ep_of_node(w, n);
 	const struct mqtt_client_params *p = &w->mqp[ep->group];
-	sim_time c = tcp_conn_expiry(&n->ct), m = mqtt_client_expiry(&n->mc, p);
+	sim_time c = stream_expiry(w, n, false), m = mqtt_client_expiry(&n->mc, p);
 	if (n->ending && !mq_pending(n) && n->mc.state == MQC_BACKOFF)
 		m = SIM_TIME_NEVER; /* nothing left to send: no reconnecting */
 	rearm(w, &ep->cli_t, c < m ? c : m);
-	sim_time b = tcp_conn_expiry(&n->bt), k = mqtt_session_expiry(&n->ms);
+	sim_time b = stream_expiry(w, n, true), k = mqtt_session_expiry(&n->ms);
 	rearm(w, &ep->srv_t, b < k ? b : k);
 	bool awaiting = n->mc.state == MQC_CONNECT_SENT || n->mc.ping_out ||
 			n->mc.state == MQC_TCP_WAIT;
@@ -505,11 +548,10 @@ static void mq_maybe_finish(struct world *w, struct mqtt_node *n)
 {
 	if (!n->ending || mq_pending(n) || n->mc.state != MQC_CONNECTED)
 		return;
-	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
 	const uint8_t disc[2] = {0xe0, 0x00};
 	n->mc.state = MQC_IDLE;
-	tcp_conn_send(&n->ct, &te, w->eng.now, disc, sizeof(disc));
-	tcp_conn_close(&n->ct, &te, w->eng.now);
+	stream_send(w, n, false, disc, sizeof(disc));
+	stream_close(w, n, false);
 }
 
 static void tcp_out(struct world *w, struct mqtt_node *n, enum net_dir dir,
@@ -521,6 +563,8 @@ static void tcp_out(struct world *w, struct mqtt_node *n, enum net_dir dir,
 		w->acc[ep->group].m.tcp_retransmissions++;
 	if (dir == NET_UP)
 		radio_frame(w, ep, len - NET_UDP_HDR, true);
+	if (w->ns3)
+		return; /* ns-3's socket sent it; this is the accounting */
 	if (net_send(&w->net, n->ep, dir, seg, len, &meta) < 0)
 		w->err = SIM_ERR_NOMEM;
 }
@@ -573,8 +617,10 @@ static void tcp_b_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t 
 
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
-	tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, sizeof(n->bbuf), &n->rng);
-	tcp_conn_listen(&n->bt);
+	if (!w->ns3) { /* on ns-3 the access node's socket listens */
+		tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, sizeof(n->bbuf), &n->rng);
+		tcp_conn_listen(&n->bt);
+	}
 	mqtt_session_init(&n->ms);
 }
 
@@ -613,7 +659,6 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
-	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
 
 	if (len && buf[0] >> 4 == MQTT_PUBLISH) {
 		struct mqtt_msg m;
@@ -629,19 +674,24 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		r->counted = counted(w, first);
 	}
 	n->wrote += (uint32_t)len;
-	tcp_conn_send(&n->ct, &te, w->eng.now, buf, len);
+	stream_send(w, n, false, buf, len);
 }
 
 static void mq_connect(void *ud, struct mqtt_client *c)
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
-	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+	struct tcp_env te = tcp_env_of(w, false);
 
-	tcp_conn_init(&n->ct, &w->tcpp, (uint16_t)(49152 + n->ep % 16384), 1883, n->cbuf,
-		      sizeof(n->cbuf), &n->rng);
 	n->wrote = 0;
 	n->n_pubs = n->rd_pubs = 0;
+	if (w->ns3) {
+		if (ns3_tcp_connect(w->ns3, n->ep) < 0)
+			w->err = SIM_ERR_NOMEM;
+		return;
+	}
+	tcp_conn_init(&n->ct, &w->tcpp, (uint16_t)(49152 + n->ep % 16384), 1883, n->cbuf,
+		      sizeof(n->cbuf), &n->rng);
 	tcp_conn_connect(&n->ct, &te, w->eng.now);
 }
 
@@ -649,9 +699,8 @@ static void mq_drop(void *ud, struct mqtt_client *c)
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
-	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
 	n->quiet_close = 1;
-	tcp_conn_abort(&n->ct, &te, w->eng.now);
+	stream_abort(w, n, false);
 }
 
 static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *f,
@@ -676,21 +725,19 @@ static void ms_write(void *ud, struct mqtt_session *s, const uint8_t *buf, size_
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
-	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
 	if (len && buf[0] >> 4 == MQTT_PINGRESP)
 		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
-	tcp_conn_send(&n->bt, &te, w->eng.now, buf, len);
+	stream_send(w, n, true, buf, len);
 }
 
 static void ms_drop(void *ud, struct mqtt_session *s)
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
-	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
 	if (s->connected)
-		tcp_conn_abort(&n->bt, &te, w->eng.now); /* a protocol error, a timeout */
+		stream_abort(w, n, true); /* a protocol error, a timeout */
 	else
-		tcp_conn_close(&n->bt, &te, w->eng.now); /* after DISCONNECT */
+		stream_close(w, n, true); /* after DISCONNECT */
 }
 
 static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *m,
@@ -727,11 +774,11 @@ static void mq_client_fire(struct world *w, struct endpoint *ep)
 {
 	struct mqtt_node *n = ep->mq;
 	struct mqtt_client_env env;
-	struct tcp_env te = {&w->tcpp, &w->tcp_c_cb, w};
+	struct tcp_env te = tcp_env_of(w, false);
 	sim_time now = w->eng.now;
 
 	mq_env(w, n, &env);
-	if (tcp_conn_expiry(&n->ct) <= now)
+	if (stream_expiry(w, n, false) <= now)
 		tcp_conn_expire(&n->ct, &te, now);
 	if (mqtt_client_expiry(&n->mc, env.p) <= now) {
 		if (n->mc.ping_out == 0 && n->mc.state == MQC_CONNECTED)
@@ -745,11 +792,11 @@ static void mq_client_fire(struct world *w, struct endpoint *ep)
 static void mq_broker_fire(struct world *w, struct endpoint *ep)
 {
 	struct mqtt_node *n = ep->mq;
-	struct tcp_env te = {&w->tcpp, &w->tcp_b_cb, w};
+	struct tcp_env te = tcp_env_of(w, true);
 	struct mqtt_session_env se = {&w->ms_cb, w};
 	sim_time now = w->eng.now;
 
-	if (tcp_conn_expiry(&n->bt) <= now)
+	if (stream_expiry(w, n, true) <= now)
 		tcp_conn_expire(&n->bt, &te, now);
 	if (mqtt_session_expiry(&n->ms) <= now)
 		mqtt_session_expire(&n->ms, &se, now);
@@ -778,6 +825,49 @@ static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *
 	sim_time gap = next_gap(w, ep);
 	rearm(w, t, gap != SIM_TIME_NEVER && now + gap < w->cfg->duration ? now + gap
 									   : w->cfg->duration);
+}
+
+/* ---- ns-3's TCP sockets, into the same handlers as our TCP model ---- */
+
+static void ns3_segment(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
+			const uint8_t *seg, size_t len, const struct tcp_seg_info *info)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (arrived) {
+		if (dir == NET_DOWN)
+			radio_frame(w, &w->ep[ep], len - NET_UDP_HDR, false);
+		return;
+	}
+	if (dir == NET_UP)
+		tcp_c_send(w, &n->ct, seg, len, info);
+	else
+		tcp_b_send(w, &n->bt, seg, len, info);
+}
+
+static void ns3_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (broker)
+		tcp_b_data(w, &n->bt, buf, len);
+	else
+		tcp_c_data(w, &n->ct, buf, len);
+	rearm_mqtt(w, n);
+}
+
+static void ns3_event(void *ud, uint32_t ep, bool broker, enum tcp_event ev)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (broker)
+		tcp_b_event(w, &n->bt, ev, w->eng.now);
+	else
+		tcp_c_event(w, &n->ct, ev, w->eng.now);
+	rearm_mqtt(w, n);
 }
 
 /* ---- channel callbacks ---- */
@@ -1000,7 +1090,8 @@ static int build(struct world *w, uint64_t seed)
 		return SIM_ERR_NOMEM;
 	if (cfg->backend == BACKEND_NS3) {
 		/* Before any timer is armed: from here on they run on ns-3. */
-		int rc = ns3_attach(&w->ns3, &w->eng, &w->net, cfg, seed);
+		w->ns3_tcp = (struct ns3_tcp_cb){ns3_segment, ns3_data, ns3_event, w};
+		int rc = ns3_attach(&w->ns3, &w->eng, &w->net, cfg, seed, &w->ns3_tcp);
 		if (rc < 0)
 			return rc;
 	}

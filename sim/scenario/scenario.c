@@ -1921,19 +1921,11 @@ static int ns3_unsupported(struct cc *c)
 			       "shared medium)");
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		const struct group_cfg *g = &cfg->groups[i];
-		const struct entry *e = NULL;
+		const struct entry *e = find_entry(src, SEC_GROUP, (int)i, "multicast");
 
 		if (g->multicast)
-			e = find_entry(src, SEC_GROUP, (int)i, "multicast");
-		else if (g->protocol == PROTO_MQTT)
-			e = find_entry(src, SEC_GROUP, (int)i, "protocol");
-		else
-			continue;
-		return at_fail(c, e ? e : be,
-			       g->multicast ? "multicast groups are not supported with "
-					      "backend = ns3"
-					    : "protocol 'mqtt' is not supported with backend = ns3 "
-					      "yet (its TCP sockets are not wired to the MQTT cores)");
+			return at_fail(c, e ? e : be,
+				       "multicast groups are not supported with backend = ns3");
 	}
 	return 0;
 }

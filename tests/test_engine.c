@@ -1,4 +1,5 @@
-/* The event heap: (time, arming sequence) order, cancel, re-arm. */
+/* The event queue: (time, arming sequence) order, cancel, re-arm, across
+ * the wheel's levels. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -157,5 +158,101 @@ Test(engine, random_operations_match_a_reference)
 			  "event %d (t=%llu) before %d (t=%llu)", a,
 			  (unsigned long long)ref_when[a], b, (unsigned long long)ref_when[b]);
 	}
+	sim_engine_free(&e);
+}
+
+/* The wheel's levels: times from nanoseconds to days (the same bucket,
+ * level 0 at about 1 ms, level 1 at 4.4 s, the far bucket beyond 5 h),
+ * armed, re-armed and cancelled while the clock moves, in several
+ * run-until steps and from inside callbacks, against a reference order.
+ * Each firing re-arms a quarter of the timers at a random distance. */
+#define N_W 3000
+static struct wrec {
+	struct sim_timer t;
+	int id;
+} wrecs[N_W];
+static sim_time w_when[N_W];
+static uint64_t w_seq[N_W];
+static int w_armed[N_W];
+static uint64_t w_ref_seq;
+static unsigned w_r = 777;
+static sim_time w_last_when;
+static uint64_t w_last_seq;
+static int w_fired, w_bad;
+
+static sim_time w_dist(void)
+{
+	w_r = w_r * 1103515245u + 12345u;
+	switch ((w_r >> 8) % 5) {
+	case 0: return (w_r >> 12) % 1000;                    /* same bucket */
+	case 1: return (sim_time)((w_r >> 12) % 4000) * 1000000; /* level 0 */
+	case 2: return (sim_time)((w_r >> 12) % 3600) * 1000000000; /* level 1 */
+	case 3: return (sim_time)((w_r >> 12) % 48) * 3600 * 1000000000ull; /* far */
+	default: return 0;                                     /* now */
+	}
+}
+
+static void w_arm(struct sim_engine *e, int i, sim_time when)
+{
+	if (when < e->now)
+		when = e->now;
+	cr_assert_eq(sim_timer_arm(e, &wrecs[i].t, when), 0);
+	w_when[i] = when;
+	w_seq[i] = w_ref_seq++;
+	w_armed[i] = 1;
+}
+
+static void w_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	int id = sim_container_of(t, struct wrec, t)->id;
+	/* Fired in (time, arming) order, at its time, while armed. */
+	if (!w_armed[id] || e->now != w_when[id] ||
+	    (w_fired && (w_when[id] < w_last_when ||
+			 (w_when[id] == w_last_when && w_seq[id] < w_last_seq))))
+		w_bad++;
+	w_last_when = w_when[id];
+	w_last_seq = w_seq[id];
+	w_armed[id] = 0;
+	w_fired++;
+	w_r = w_r * 1103515245u + 12345u;
+	if ((w_r >> 4) % 4 == 0) {
+		int j = (int)((w_r >> 8) % N_W);
+		if ((w_r >> 20) % 3 == 0) {
+			sim_timer_cancel(e, &wrecs[j].t);
+			w_armed[j] = 0;
+		} else {
+			w_arm(e, j, e->now + w_dist());
+		}
+	}
+}
+
+Test(engine, wheel_levels_match_a_reference, .timeout = 60)
+{
+	struct sim_engine e;
+
+	cr_assert_eq(sim_engine_init(&e, 8), 0);
+	for (int i = 0; i < N_W; i++) {
+		wrecs[i].id = i;
+		sim_timer_init(&wrecs[i].t, w_fire);
+		w_arm(&e, i, w_dist());
+	}
+	/* Cancel and re-arm some before anything runs. */
+	for (int i = 0; i < N_W; i += 7) {
+		sim_timer_cancel(&e, &wrecs[i].t);
+		w_armed[i] = 0;
+	}
+	for (int i = 3; i < N_W; i += 11)
+		w_arm(&e, i, w_dist());
+	/* Run in uneven steps, as a run publishes progress. */
+	for (sim_time until = 0; e.len; until += 1234567890123ull / 97) {
+		sim_engine_run(&e, until);
+		cr_assert(e.now <= until);
+		uint32_t armed = 0;
+		for (int i = 0; i < N_W; i++)
+			armed += (uint32_t)w_armed[i];
+		cr_assert_eq(e.len, armed, "armed timers %u, engine says %u", armed, e.len);
+	}
+	cr_assert_eq(w_bad, 0, "%d events out of order or stale", w_bad);
+	cr_assert_gt(w_fired, N_W / 2);
 	sim_engine_free(&e);
 }

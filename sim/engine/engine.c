@@ -2,78 +2,219 @@
 
 #include <stdlib.h>
 
+#define WMASK (SIM_WHEEL_SIZE - 1)
+
 int sim_engine_init(struct sim_engine *e, size_t capacity_hint)
 {
 	*e = (struct sim_engine){0};
-	e->cap = capacity_hint > 16 ? (uint32_t)capacity_hint : 16;
+	/* The heap holds about a bucket's worth of events; it grows if not. */
+	e->cap = capacity_hint > 256 ? 256 : capacity_hint > 16 ? (uint32_t)capacity_hint : 16;
 	e->heap = malloc(sizeof(*e->heap) * e->cap);
-	return e->heap ? 0 : SIM_ERR_NOMEM;
+	e->l0 = calloc(2 * (size_t)SIM_WHEEL_SIZE, sizeof(*e->l0));
+	if (!e->heap || !e->l0) {
+		sim_engine_free(e);
+		return SIM_ERR_NOMEM;
+	}
+	e->l1 = e->l0 + SIM_WHEEL_SIZE;
+	return 0;
 }
 
 void sim_engine_free(struct sim_engine *e)
 {
+	for (uint32_t i = 0; e->l0 && i < 2 * SIM_WHEEL_SIZE; i++)
+		free(e->l0[i].v);
+	free(e->far.v);
 	free(e->heap);
-	e->heap = NULL;
-	e->len = e->cap = 0;
+	free(e->l0);
+	*e = (struct sim_engine){0};
 }
 
-static inline bool before(const struct sim_heap_ent *a,
-			  const struct sim_heap_ent *b)
-{
-	return a->when < b->when || (a->when == b->when && a->t->seq < b->t->seq);
-}
+/* ---- the heap: entries of the current bucket and before ---- */
 
-static inline void place(struct sim_engine *e, uint32_t i,
-			 struct sim_heap_ent ent)
+static inline bool before(const struct sim_ent *a, const struct sim_ent *b)
 {
-	e->heap[i] = ent;
-	ent.t->slot = i + 1;
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
 /* A 4-ary heap: half the depth of a binary one, and the four children of
  * a node share one or two cache lines. */
 #define ARITY 4
 
-static void sift_up(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
+static void sift_up(struct sim_engine *e, uint32_t i, struct sim_ent ent)
 {
 	while (i > 0) {
 		uint32_t parent = (i - 1) / ARITY;
 		if (!before(&ent, &e->heap[parent]))
 			break;
-		place(e, i, e->heap[parent]);
+		e->heap[i] = e->heap[parent];
 		i = parent;
 	}
-	place(e, i, ent);
+	e->heap[i] = ent;
 }
 
-static void sift_down(struct sim_engine *e, uint32_t i, struct sim_heap_ent ent)
+static void sift_down(struct sim_engine *e, uint32_t i, struct sim_ent ent)
 {
 	for (;;) {
 		uint32_t first = ARITY * i + 1, c = first;
-		if (first >= e->len)
+		if (first >= e->hlen)
 			break;
-		uint32_t last = first + ARITY < e->len ? first + ARITY : e->len;
+		uint32_t last = first + ARITY < e->hlen ? first + ARITY : e->hlen;
 		for (uint32_t k = first + 1; k < last; k++)
 			if (before(&e->heap[k], &e->heap[c]))
 				c = k;
 		if (!before(&e->heap[c], &ent))
 			break;
-		place(e, i, e->heap[c]);
+		e->heap[i] = e->heap[c];
 		i = c;
 	}
-	place(e, i, ent);
+	e->heap[i] = ent;
 }
 
-static void remove_at(struct sim_engine *e, uint32_t i)
+static void pop_top(struct sim_engine *e)
 {
-	struct sim_heap_ent last = e->heap[--e->len];
+	struct sim_ent last = e->heap[--e->hlen];
+	if (e->hlen)
+		sift_down(e, 0, last);
+}
 
-	if (i == e->len)
-		return;
-	if (i > 0 && before(&last, &e->heap[(i - 1) / ARITY]))
-		sift_up(e, i, last);
-	else
-		sift_down(e, i, last);
+static int heap_push(struct sim_engine *e, struct sim_ent ent)
+{
+	if (e->hlen == e->cap) {
+		uint32_t ncap = e->cap * 2;
+		struct sim_ent *n = realloc(e->heap, sizeof(*n) * ncap);
+		if (!n)
+			return SIM_ERR_NOMEM;
+		e->heap = n;
+		e->cap = ncap;
+	}
+	sift_up(e, e->hlen++, ent);
+	return 0;
+}
+
+/* ---- the wheel ---- */
+
+static int push(struct sim_bucket *b, struct sim_ent ent)
+{
+	if (b->n == b->cap) {
+		uint32_t ncap = b->cap ? 2 * b->cap : 16;
+		struct sim_ent *v = realloc(b->v, sizeof(*v) * ncap);
+		if (!v)
+			return SIM_ERR_NOMEM;
+		b->v = v;
+		b->cap = ncap;
+	}
+	b->v[b->n++] = ent;
+	return 0;
+}
+
+static inline void set_bit(uint64_t *bm, uint32_t i)
+{
+	bm[i / 64] |= 1ull << (i % 64);
+}
+
+static inline void clear_bit(uint64_t *bm, uint32_t i)
+{
+	bm[i / 64] &= ~(1ull << (i % 64));
+}
+
+/* First set bit at or after i, or -1. */
+static int next_bit(const uint64_t *bm, uint32_t i)
+{
+	uint32_t w = i / 64;
+	uint64_t word = bm[w] & (~0ull << (i % 64));
+
+	for (;;) {
+		if (word)
+			return (int)(w * 64 + (uint32_t)__builtin_ctzll(word));
+		if (++w == SIM_WHEEL_SIZE / 64)
+			return -1;
+		word = bm[w];
+	}
+}
+
+/* Put an entry where it waits: the heap for the current bucket and
+ * before, else the level that covers its bucket. */
+static int enqueue(struct sim_engine *e, struct sim_ent ent)
+{
+	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
+
+	if (b <= e->cur) {
+		/* Due within about a millisecond: start fetching the timer
+		 * (and what sits around it in its owner) now, so the misses of
+		 * a whole bucket overlap instead of coming one per event. */
+		__builtin_prefetch(ent.t);
+		__builtin_prefetch((const char *)ent.t + 64);
+		return heap_push(e, ent);
+	}
+	if (b - e->cur < SIM_WHEEL_SIZE) {
+		set_bit(e->bm0, (uint32_t)(b & WMASK));
+		return push(&e->l0[b & WMASK], ent);
+	}
+	uint64_t blk = b >> SIM_WHEEL_BITS;
+	if (blk - (e->cur >> SIM_WHEEL_BITS) < SIM_WHEEL_SIZE) {
+		set_bit(e->bm1, (uint32_t)(blk & WMASK));
+		return push(&e->l1[blk & WMASK], ent);
+	}
+	return push(&e->far, ent);
+}
+
+/* Re-place a bucket's entries and empty it; timers are not read, stale
+ * entries go along and are dropped at the top of the heap.  Out of memory,
+ * e->err is set and the run stops (the entry is lost). */
+static void requeue(struct sim_engine *e, struct sim_bucket *bk)
+{
+	uint32_t n = bk->n;
+
+	bk->n = 0; /* the far bucket refills itself in place: writes trail reads */
+	for (uint32_t i = 0; i < n; i++) {
+		if (enqueue(e, bk->v[i]) < 0) {
+			e->err = SIM_ERR_NOMEM;
+			e->stop = true;
+		}
+	}
+}
+
+static inline bool live(const struct sim_ent *ent)
+{
+	return ent->t->slot && ent->t->seq == ent->seq;
+}
+
+/* Bring the earliest live entry to the top of the heap, moving the wheel
+ * on as needed.  Returns false when no timer is armed. */
+static bool refill(struct sim_engine *e)
+{
+	for (;;) {
+		while (e->hlen) {
+			if (live(&e->heap[0]))
+				return true;
+			pop_top(e); /* cancelled or re-armed since */
+		}
+		if (e->len == 0)
+			return false;
+		uint32_t from = (uint32_t)(e->cur & WMASK) + 1;
+		int p = from < SIM_WHEEL_SIZE ? next_bit(e->bm0, from) : -1;
+		if (p >= 0) {
+			e->cur = (e->cur & ~(uint64_t)WMASK) + (uint64_t)p;
+		} else {
+			/* Into the next block of 4,096 buckets: its level-1
+			 * bucket comes down, and every 5 h the far one is
+			 * looked at. */
+			e->cur = (e->cur | WMASK) + 1;
+			uint64_t blk = e->cur >> SIM_WHEEL_BITS;
+			clear_bit(e->bm1, (uint32_t)(blk & WMASK));
+			requeue(e, &e->l1[blk & WMASK]);
+			if ((blk & WMASK) == 0)
+				requeue(e, &e->far);
+			p = 0;
+		}
+		clear_bit(e->bm0, (uint32_t)p);
+		requeue(e, &e->l0[p]);
+	}
+}
+
+sim_time sim_engine_next(struct sim_engine *e)
+{
+	return refill(e) ? e->heap[0].when : SIM_TIME_NEVER;
 }
 
 int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
@@ -82,22 +223,17 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 		when = e->now;
 	if (__builtin_expect(e->ext != NULL, 0))
 		return e->ext->arm(e->ext->ud, t, when);
-	if (t->slot) {
-		remove_at(e, t->slot - 1);
-		t->slot = 0;
-	}
-	if (e->len == e->cap) {
-		uint32_t ncap = e->cap * 2;
-		struct sim_heap_ent *n = realloc(e->heap, sizeof(*n) * ncap);
-		if (!n)
-			return SIM_ERR_NOMEM;
-		e->heap = n;
-		e->cap = ncap;
-	}
+	/* A previous arming's entry, if any, is stale from here on. */
+	uint32_t was = t->slot;
 	t->when = when;
 	t->seq = e->seq++;
-	struct sim_heap_ent ent = {when, t};
-	sift_up(e, e->len++, ent);
+	t->slot = 1;
+	if (enqueue(e, (struct sim_ent){when, t->seq, t}) < 0) {
+		t->slot = 0;
+		e->len -= was != 0;
+		return SIM_ERR_NOMEM;
+	}
+	e->len += was == 0;
 	return 0;
 }
 
@@ -110,8 +246,8 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
 		t->when = SIM_TIME_NEVER;
 		return;
 	}
-	remove_at(e, t->slot - 1);
-	t->slot = 0;
+	t->slot = 0; /* its entry is dropped when it comes up */
+	e->len--;
 	t->when = SIM_TIME_NEVER;
 }
 
@@ -125,11 +261,12 @@ uint64_t sim_engine_run(struct sim_engine *e, sim_time until)
 		e->ext->run(e->ext->ud, until);
 		return e->events - before;
 	}
-	while (e->len && !e->stop) {
-		struct sim_heap_ent top = e->heap[0];
+	while (!e->stop && refill(e)) {
+		struct sim_ent top = e->heap[0];
 		if (top.when > until)
 			break;
-		remove_at(e, 0);
+		pop_top(e);
+		e->len--;
 		top.t->slot = 0;
 		e->now = top.when;
 		top.t->fn(e, top.t);

@@ -1,10 +1,24 @@
-/* The discrete-event core: a 4-ary min-heap of intrusive timers.
+/* The discrete-event core: a hierarchical timing wheel of intrusive timers
+ * in front of a small 4-ary heap.
  *
- * A struct sim_timer lives inside whatever owns it (a packet, an endpoint)
- * and remembers its heap slot, so arming, re-arming and cancelling are
- * O(log n) with no allocation, and "is it armed?" is one compare.  Events
- * fire in (time, arming sequence) order: two events for the same instant run
- * in the order they were armed, every time. */
+ * A struct sim_timer lives inside whatever owns it (a packet, an endpoint).
+ * A timer due in the current bucket (2^20 ns, about 1 ms) waits in the
+ * ready heap; one due within 4,096 buckets (4.4 s) in a level-0 bucket;
+ * one due within 4,096 level-1 buckets (5 h) in a level-1 bucket; a later
+ * one in a far bucket looked at every 5 h.  Buckets and heap hold
+ * (time, arming sequence, timer) entries: arming appends one, cancelling
+ * only marks the timer, and an entry whose timer was cancelled or re-armed
+ * since is dropped when it comes to the top of the heap.  So moving
+ * entries between buckets and the heap never touches a timer (a timer is
+ * read once, when it fires), a bucket enters the heap once, level-1
+ * entries move down once, and the heap holds about a millisecond of events
+ * and stays in cache however many timers are armed (one heap of a million
+ * timers missed the cache on every sift).
+ *
+ * Because of those lazy entries, a timer's storage must stay valid until
+ * sim_engine_free() once it has been armed.
+ * Events fire in (time, arming sequence) order: two events for the same
+ * instant run in the order they were armed, every time. */
 #ifndef COAPSIM_ENGINE_H
 #define COAPSIM_ENGINE_H
 
@@ -24,15 +38,23 @@ typedef void (*sim_timer_fn)(struct sim_engine *e, struct sim_timer *t);
 struct sim_timer {
 	sim_time when;
 	uint64_t seq;  /* arming order: breaks ties between equal times */
-	uint32_t slot; /* heap index + 1; 0 when not armed */
+	uint32_t slot; /* 0 when not armed (an outside scheduler keeps its index + 1 here) */
 	sim_timer_fn fn;
 };
 
-/* 16 bytes: the sequence lives in the timer and is read only on ties. */
-struct sim_heap_ent {
+/* One arming of a timer, in a bucket or the heap. */
+struct sim_ent {
 	sim_time when;
+	uint64_t seq;
 	struct sim_timer *t;
 };
+struct sim_bucket {
+	struct sim_ent *v;
+	uint32_t n, cap;
+};
+#define SIM_WHEEL_BITS 12
+#define SIM_WHEEL_SIZE (1u << SIM_WHEEL_BITS)
+#define SIM_BUCKET_SHIFT 20
 
 /* An outside scheduler the engine's timers can run on instead of the heap
  * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,
@@ -50,9 +72,14 @@ struct sim_engine {
 	sim_time now;
 	uint64_t seq;    /* arming counter: the tie-break */
 	uint64_t events; /* callbacks run */
-	struct sim_heap_ent *heap;
-	uint32_t len, cap;
+	struct sim_ent *heap; /* ready: entries due in buckets up to cur */
+	uint32_t hlen, cap;
+	uint32_t len;    /* armed timers, wherever they wait */
 	bool stop;
+	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */
+	uint64_t cur;    /* the wheel's current level-0 bucket */
+	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
+	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the heap above */
 };
 
@@ -81,7 +108,8 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when);
 void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t);
 
 /* Run events until none is left, one would fire after `until`, or
- * sim_engine_stop() is called.  Returns the number of events run. */
+ * sim_engine_stop() is called.  Returns the number of events run; e->err
+ * says whether the wheel ran out of memory on the way. */
 uint64_t sim_engine_run(struct sim_engine *e, sim_time until);
 
 /* Ask sim_engine_run to return after the current event. */
@@ -92,12 +120,9 @@ static inline void sim_engine_stop(struct sim_engine *e)
 		e->ext->stop(e->ext->ud);
 }
 
-/* Time of the earliest armed timer, or SIM_TIME_NEVER. */
-static inline sim_time sim_engine_next(const struct sim_engine *e)
-{
-	/* Native heap only: an outside scheduler keeps its own queue. */
-	return e->len ? e->heap[0].when : SIM_TIME_NEVER;
-}
+/* Time of the earliest armed timer, or SIM_TIME_NEVER (native engine
+ * only: an outside scheduler keeps its own queue). */
+sim_time sim_engine_next(struct sim_engine *e);
 
 #define sim_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))

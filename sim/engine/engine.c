@@ -144,6 +144,8 @@ static int enqueue(struct sim_engine *e, struct sim_ent ent)
 		 * a whole bucket overlap instead of coming one per event. */
 		__builtin_prefetch(ent.t);
 		__builtin_prefetch((const char *)ent.t + 64);
+		if (e->hint && ent.owner != SIM_NO_OWNER)
+			e->hint(e->hint_ud, ent.owner);
 		return heap_push(e, ent);
 	}
 	if (b - e->cur < SIM_WHEEL_SIZE) {
@@ -228,7 +230,7 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 	t->when = when;
 	t->seq = e->seq++;
 	t->slot = 1;
-	if (enqueue(e, (struct sim_ent){when, t->seq, t}) < 0) {
+	if (enqueue(e, (struct sim_ent){when, t->seq, t, t->owner}) < 0) {
 		t->slot = 0;
 		e->len -= was != 0;
 		return SIM_ERR_NOMEM;

@@ -39,14 +39,18 @@ struct sim_timer {
 	sim_time when;
 	uint64_t seq;  /* arming order: breaks ties between equal times */
 	uint32_t slot; /* 0 when not armed (an outside scheduler keeps its index + 1 here) */
+	uint32_t owner; /* for the engine's hint (an endpoint index), or SIM_NO_OWNER */
 	sim_timer_fn fn;
 };
+
+#define SIM_NO_OWNER UINT32_MAX
 
 /* One arming of a timer, in a bucket or the heap. */
 struct sim_ent {
 	sim_time when;
 	uint64_t seq;
 	struct sim_timer *t;
+	uint32_t owner;
 };
 struct sim_bucket {
 	struct sim_ent *v;
@@ -80,7 +84,11 @@ struct sim_engine {
 	uint64_t cur;    /* the wheel's current level-0 bucket */
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
-	const struct sim_sched *ext; /* NULL: the heap above */
+	const struct sim_sched *ext; /* NULL: the wheel above */
+	/* Optional: told a timer's owner about a millisecond before the
+	 * timer fires, to start fetching the owner's state (prefetch). */
+	void (*hint)(void *ud, uint32_t owner);
+	void *hint_ud;
 };
 
 /* Owner-side setup of a timer (no engine needed). */
@@ -88,6 +96,7 @@ static inline void sim_timer_init(struct sim_timer *t, sim_timer_fn fn)
 {
 	t->when = SIM_TIME_NEVER;
 	t->slot = 0;
+	t->owner = SIM_NO_OWNER;
 	t->fn = fn;
 }
 

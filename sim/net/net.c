@@ -1,5 +1,7 @@
 #include "net.h"
 
+#include "../core/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,7 +114,7 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	n->n_ep = n_ep;
 	n->cb = cb;
 	n->ud = ud;
-	n->eps = calloc(n_ep ? n_ep : 1, sizeof(*n->eps));
+	n->eps = sim_calloc_big(n_ep ? n_ep : 1, sizeof(*n->eps));
 	if (!n->eps) {
 		net_free(n);
 		return SIM_ERR_NOMEM;
@@ -187,6 +189,7 @@ static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
 		c->len = p->len;
 		c->id = p->id;
 		c->ep = p->ep + i;
+		c->t.owner = c->ep;
 		c->dir = NET_DOWN;
 		c->hop = (uint8_t)(n_hops(n) - 1);
 		c->nfrag = p->nfrag;
@@ -325,6 +328,7 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 	memcpy(p->data, buf, len);
 	p->len = (uint32_t)len;
 	p->ep = ep;
+	p->t.owner = ep;
 	p->dir = (uint8_t)dir;
 	p->hop = 0;
 	p->nfrag = (uint16_t)net_frag_count(l4, mtu);

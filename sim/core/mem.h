@@ -1,0 +1,13 @@
+/* Large zeroed arrays backed by huge pages where the kernel allows
+ * (transparent huge pages in "madvise" mode, Debian's default).  At
+ * 100,000 endpoints the per-endpoint arrays span tens of megabytes; with
+ * 4 KiB pages nearly every endpoint's first touch also misses the TLB. */
+#ifndef COAPSIM_MEM_H
+#define COAPSIM_MEM_H
+
+#include <stddef.h>
+
+/* Like calloc(n, size); free with free().  NULL when out of memory. */
+void *sim_calloc_big(size_t n, size_t size);
+
+#endif

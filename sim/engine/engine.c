@@ -203,8 +203,14 @@ static bool refill(struct sim_engine *e)
 			 * looked at. */
 			e->cur = (e->cur | WMASK) + 1;
 			uint64_t blk = e->cur >> SIM_WHEEL_BITS;
+			struct sim_bucket *b1 = &e->l1[blk & WMASK];
 			clear_bit(e->bm1, (uint32_t)(blk & WMASK));
-			requeue(e, &e->l1[blk & WMASK]);
+			requeue(e, b1);
+			/* A level-1 bucket comes round again only after 5 h:
+			 * give its memory back (level-0 ones are reused every
+			 * 4.4 s and keep theirs). */
+			free(b1->v);
+			*b1 = (struct sim_bucket){0};
 			if ((blk & WMASK) == 0)
 				requeue(e, &e->far);
 			p = 0;

@@ -4,7 +4,7 @@
 #   BENCH_QUICK=1 tests/bench/run.sh   smaller cases for a quick look
 set -eu
 cd "$(dirname "$0")/../.."
-BIN=build/coapsim
+BIN=${COAPSIM:-build/coapsim}
 OUT=$(mktemp -d /tmp/coapsim-bench-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 TIME=/usr/bin/time

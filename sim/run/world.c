@@ -941,6 +941,10 @@ static void prefetch_endpoint(void *ud, uint32_t i)
 
 	for (size_t off = 0; off < offsetof(struct endpoint, rng_srv); off += 64)
 		__builtin_prefetch(p + off);
+	/* Its exchange slots and the server's pending entries for it (the
+	 * first one: NSTART is 1 unless a scenario raises it). */
+	__builtin_prefetch(&w->exch[(size_t)i * w->cp.nstart]);
+	__builtin_prefetch(&w->pend[(size_t)i * w->cp.nstart]);
 	net_prefetch(&w->net, i);
 }
 

@@ -59,9 +59,10 @@ enum coap_exch_kind {
 	KIND_OBS_DEREG, /* GET with Observe = 1 (RFC 7641 §3.6) */
 };
 
-/* One outstanding request of a client. */
+/* One outstanding request of a client (a cache line each: a run keeps one
+ * per endpoint and touches it once per message). */
 struct coap_exch {
-	sim_time deadline; /* next retransmission or give-up; NEVER when none */
+	SIM_LINE_ALIGNED sim_time deadline; /* next retransmission or give-up; NEVER when none */
 	sim_time first_tx;
 	sim_time timeout;  /* current retransmission timeout */
 	sim_time tx0;      /* first transmission of the current block */
@@ -212,7 +213,6 @@ struct coap_observer {
 };
 
 struct coap_srv_session {
-	struct coap_dedup dedup[COAP_DEDUP_SLOTS];
 	struct coap_pending *pend; /* nstart slots, caller-owned */
 	uint16_t next_mid;
 	uint8_t dedup_next;
@@ -220,6 +220,7 @@ struct coap_srv_session {
 	uint8_t b1_active;
 	uint32_t b1_next;     /* Block1: next block number expected */
 	struct coap_observer obs;
+	struct coap_dedup dedup[COAP_DEDUP_SLOTS];
 };
 
 struct coap_srv_session_cb {

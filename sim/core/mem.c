@@ -12,13 +12,13 @@ void *sim_calloc_big(size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		return NULL;
 	size_t bytes = n * size;
-	if (bytes < HUGE_PAGE)
-		return calloc(n ? n : 1, size ? size : 1);
-	size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	void *p = aligned_alloc(HUGE_PAGE, rounded);
+	size_t align = bytes < HUGE_PAGE ? 64 : HUGE_PAGE;
+	size_t rounded = bytes ? (bytes + align - 1) & ~(align - 1) : align;
+	void *p = aligned_alloc(align, rounded);
 	if (!p)
 		return NULL;
-	madvise(p, rounded, MADV_HUGEPAGE); /* a hint: fine if refused */
+	if (align == HUGE_PAGE)
+		madvise(p, rounded, MADV_HUGEPAGE); /* a hint: fine if refused */
 	memset(p, 0, rounded);
 	return p;
 }

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-/* Like calloc(n, size); free with free().  NULL when out of memory. */
+/* Like calloc(n, size), aligned to a cache line at least; free with
+ * free().  NULL when out of memory. */
 void *sim_calloc_big(size_t n, size_t size);
 
 #endif

@@ -38,4 +38,11 @@ static inline double sim_time_to_ms(sim_time t) { return (double)t / 1e6; }
 
 #define SIM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Start a struct member on a cache line (the C++ shim sees these too). */
+#ifdef __cplusplus
+#define SIM_LINE_ALIGNED alignas(64)
+#else
+#define SIM_LINE_ALIGNED _Alignas(64)
+#endif
+
 #endif

@@ -16,6 +16,7 @@ int sim_engine_init(struct sim_engine *e, size_t capacity_hint)
 		return SIM_ERR_NOMEM;
 	}
 	e->l1 = e->l0 + SIM_WHEEL_SIZE;
+	e->hinted = UINT64_MAX;
 	return 0;
 }
 
@@ -132,6 +133,15 @@ static int next_bit(const uint64_t *bm, uint32_t i)
 	}
 }
 
+/* Start fetching what an entry's timer will touch when it fires: its
+ * owner's state through the world's hint, else the timer itself. */
+static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
+{
+	__builtin_prefetch(ent->t); /* read first, to see if the entry is live */
+	if (e->hint && ent->owner != SIM_NO_OWNER)
+		e->hint(e->hint_ud, ent->owner, ent->cls);
+}
+
 /* Put an entry where it waits: the heap for the current bucket and
  * before, else the level that covers its bucket. */
 static int enqueue(struct sim_engine *e, struct sim_ent ent)
@@ -139,16 +149,16 @@ static int enqueue(struct sim_engine *e, struct sim_ent ent)
 	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
 
 	if (b <= e->cur) {
-		/* Due within about a millisecond: start fetching the timer
-		 * (and what sits around it in its owner) now, so the misses of
-		 * a whole bucket overlap instead of coming one per event. */
-		__builtin_prefetch(ent.t);
-		__builtin_prefetch((const char *)ent.t + 64);
-		if (e->hint && ent.owner != SIM_NO_OWNER)
-			e->hint(e->hint_ud, ent.owner);
+		/* Due within about a millisecond.  Its owner was hinted a
+		 * bucket ahead if it came down from the bucket looked ahead
+		 * at; otherwise hint now. */
+		if (b != e->hinted)
+			hint(e, &ent);
 		return heap_push(e, ent);
 	}
 	if (b - e->cur < SIM_WHEEL_SIZE) {
+		if (b == e->hinted)
+			hint(e, &ent); /* joins a bucket already looked ahead at */
 		set_bit(e->bm0, (uint32_t)(b & WMASK));
 		return push(&e->l0[b & WMASK], ent);
 	}
@@ -174,6 +184,22 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
 			e->stop = true;
 		}
 	}
+}
+
+/* Software pipelining: while bucket p's events run, fetch what the next
+ * non-empty bucket's will need.  One bucket of work (a millisecond of
+ * simulated time) is the lead; the heap push alone gave less than one,
+ * and the first events of every bucket waited for their own misses. */
+static void lookahead(struct sim_engine *e, uint32_t p)
+{
+	int q = p + 1 < SIM_WHEEL_SIZE ? next_bit(e->bm0, p + 1) : -1;
+
+	if (q < 0)
+		return; /* in the next block: hinted as they enter the heap */
+	e->hinted = (e->cur & ~(uint64_t)WMASK) + (uint64_t)q;
+	const struct sim_bucket *bk = &e->l0[q];
+	for (uint32_t i = 0; i < bk->n; i++)
+		hint(e, &bk->v[i]);
 }
 
 static inline bool live(const struct sim_ent *ent)
@@ -217,6 +243,7 @@ static bool refill(struct sim_engine *e)
 		}
 		clear_bit(e->bm0, (uint32_t)p);
 		requeue(e, &e->l0[p]);
+		lookahead(e, (uint32_t)p);
 	}
 }
 
@@ -227,6 +254,12 @@ sim_time sim_engine_next(struct sim_engine *e)
 
 int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 {
+	return sim_timer_arm_as(e, t, when, 0);
+}
+
+int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
+		     uint8_t cls)
+{
 	if (when < e->now)
 		when = e->now;
 	if (__builtin_expect(e->ext != NULL, 0))
@@ -236,7 +269,7 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 	t->when = when;
 	t->seq = e->seq++;
 	t->slot = 1;
-	if (enqueue(e, (struct sim_ent){when, t->seq, t, t->owner}) < 0) {
+	if (enqueue(e, (struct sim_ent){when, t->seq, t, t->owner, cls}) < 0) {
 		t->slot = 0;
 		e->len -= was != 0;
 		return SIM_ERR_NOMEM;

@@ -51,6 +51,7 @@ struct sim_ent {
 	uint64_t seq;
 	struct sim_timer *t;
 	uint32_t owner;
+	uint8_t cls;   /* the hint class it was armed with */
 };
 struct sim_bucket {
 	struct sim_ent *v;
@@ -82,12 +83,14 @@ struct sim_engine {
 	bool stop;
 	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */
 	uint64_t cur;    /* the wheel's current level-0 bucket */
+	uint64_t hinted; /* the level-0 bucket whose owners were hinted ahead */
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the wheel above */
-	/* Optional: told a timer's owner about a millisecond before the
-	 * timer fires, to start fetching the owner's state (prefetch). */
-	void (*hint)(void *ud, uint32_t owner);
+	/* Optional: told a timer's owner, and the class the timer was armed
+	 * with, about a bucket (a millisecond) before the timer fires, to
+	 * start fetching the part of the owner's state that timer touches. */
+	void (*hint)(void *ud, uint32_t owner, uint8_t cls);
 	void *hint_ud;
 };
 
@@ -112,6 +115,12 @@ void sim_engine_free(struct sim_engine *e);
 /* Arm (or re-arm) t to fire at `when` (clamped to now).  Re-arming gives the
  * timer a new sequence number.  Returns 0 or SIM_ERR_NOMEM. */
 int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when);
+
+/* The same, with a hint class for the engine's hint: the owner's own
+ * small number saying what the timer will touch (0: the owner does not
+ * say).  The class never changes when or in what order timers fire. */
+int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
+		     uint8_t cls);
 
 /* Disarm; harmless on a timer that is not armed. */
 void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t);

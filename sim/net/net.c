@@ -120,8 +120,8 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 		return SIM_ERR_NOMEM;
 	}
 	for (uint32_t i = 0; i < n_ep; i++) {
-		sim_rng_init(&n->eps[i].rng[NET_UP], seed, i, RNG_LINK_UP);
-		sim_rng_init(&n->eps[i].rng[NET_DOWN], seed, i, RNG_LINK_DOWN);
+		sim_rng_init(&n->eps[i].d[NET_UP].rng, seed, i, RNG_LINK_UP);
+		sim_rng_init(&n->eps[i].d[NET_DOWN].rng, seed, i, RNG_LINK_DOWN);
 	}
 	return 0;
 }
@@ -199,7 +199,7 @@ static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
 		n->st.mcast_copies++;
 		if (at <= n->eng->now)
 			enqueue(n, c);
-		else if (sim_timer_arm(n->eng, &c->t, at) < 0)
+		else if (sim_timer_arm_as(n->eng, &c->t, at, NET_HINT(NET_DOWN)) < 0)
 			drop(n, c);
 	}
 	pkt_put(n, p);
@@ -209,7 +209,7 @@ static void arm(struct net *n, struct net_pkt *p, sim_time when)
 {
 	/* The heap only grows on arm; on failure we drop the packet rather
 	 * than lose track of it. */
-	if (sim_timer_arm(n->eng, &p->t, when) < 0)
+	if (sim_timer_arm_as(n->eng, &p->t, when, NET_HINT(p->dir)) < 0)
 		drop(n, p);
 }
 
@@ -218,7 +218,7 @@ static void enqueue(struct net *n, struct net_pkt *p)
 {
 	sim_time now = n->eng->now;
 	bool ep = hop_is_ep(n, p);
-	struct net_link *lk = ep ? &n->eps[p->ep].link[p->dir] : &n->bn[p->dir];
+	struct net_link *lk = ep ? &n->eps[p->ep].d[p->dir].link : &n->bn[p->dir];
 	uint64_t rate = ep ? n->cfg[p->dir]->rate_bps : n->bn_cfg->rate_bps;
 	uint32_t queue = ep ? n->cfg[p->dir]->queue : n->bn_cfg->queue;
 
@@ -249,8 +249,8 @@ static void depart(struct net *n, struct net_pkt *p)
 	sim_time delay;
 
 	if (ep) {
-		struct net_link *lk = &n->eps[p->ep].link[p->dir];
-		struct sim_rng *r = &n->eps[p->ep].rng[p->dir];
+		struct net_link *lk = &n->eps[p->ep].d[p->dir].link;
+		struct sim_rng *r = &n->eps[p->ep].d[p->dir].rng;
 		if (c->rate_bps)
 			lk->qlen -= p->nfrag;
 		bool lost = false;
@@ -288,11 +288,11 @@ static void deliver(struct net *n, struct net_pkt *p, bool dup)
 		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, &p->meta,
 			       now);
 	n->cb->deliver(n->ud, n, p->ep, p->dir, p->data, p->len, &p->meta, dup);
-	if (!dup && sim_rng_bernoulli(&n->eps[p->ep].rng[p->dir], c->duplicate)) {
+	if (!dup && sim_rng_bernoulli(&n->eps[p->ep].d[p->dir].rng, c->duplicate)) {
 		/* The copy trails the original by one more jitter draw. */
 		n->st.duplicates++;
 		p->stage = ST_DELIVER_DUP;
-		arm(n, p, now + (sim_time)sim_rng_dist(&n->eps[p->ep].rng[p->dir], &c->jitter));
+		arm(n, p, now + (sim_time)sim_rng_dist(&n->eps[p->ep].d[p->dir].rng, &c->jitter));
 		return;
 	}
 	pkt_put(n, p);

@@ -48,10 +48,20 @@ struct net_link {
 
 /* Everything the channel keeps about one endpoint, together so a packet
  * touches one place in memory. */
-struct net_ep {
-	struct net_link link[2]; /* NET_UP, NET_DOWN */
-	struct sim_rng rng[2];
+/* One direction of an endpoint's link: its queue and its draws, in one
+ * cache line, so a packet touches one line of channel state. */
+struct net_side {
+	SIM_LINE_ALIGNED struct net_link link;
+	struct sim_rng rng;
 };
+
+struct net_ep {
+	struct net_side d[2]; /* NET_UP, NET_DOWN */
+};
+
+/* Packet timers are armed with hint class NET_HINT(dir): the hint of a
+ * packet says which way it is going (so which end receives it). */
+#define NET_HINT(dir) ((uint8_t)(1 + (dir)))
 
 struct net_pkt;
 struct net;
@@ -132,10 +142,10 @@ int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
 
 /* Start fetching endpoint ep's channel state: call it where an endpoint's
  * work begins, so its cache miss overlaps the rest of that work. */
-static inline void net_prefetch(const struct net *n, uint32_t ep)
+/* Start fetching endpoint ep's channel state for one direction. */
+static inline void net_prefetch(const struct net *n, uint32_t ep, enum net_dir dir)
 {
-	__builtin_prefetch(&n->eps[ep]);
-	__builtin_prefetch((const char *)&n->eps[ep] + 64);
+	__builtin_prefetch(&n->eps[ep].d[dir]);
 }
 
 /* IP packets and IP bytes a UDP payload of len bytes becomes at this MTU. */

@@ -19,24 +19,40 @@
 const char *const world_exchanges_header =
 	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions,rto_ms";
 
-/* One virtual device and the server's state about it. */
+/* One virtual device and the server's state about it, laid out by who
+ * touches what, so an event fetches only its own cache lines (at 100,000
+ * endpoints and more every endpoint is out of cache when its turn comes,
+ * and the lines fetched per exchange set the pace). */
 struct endpoint {
-	/* hot: touched by every exchange */
-	struct sim_timer app_t; /* next application message */
-	struct sim_timer cli_t; /* client expiry */
-	struct sim_timer srv_t; /* server session expiry */
+	/* Client side, three lines: the application and client timers and
+	 * every datagram the endpoint receives. */
+	SIM_LINE_ALIGNED struct sim_timer app_t; /* next application message */
+	struct sim_timer cli_t;    /* client expiry */
+	struct coap_client cli;
+	struct sim_rng rng_coap;
+	struct energy_ledger radio;
+	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
 	uint8_t group;
 	uint8_t always_on;         /* observes or is a multicast member: listens */
-	struct coap_client cli;
-	struct sim_rng rng_app, rng_coap;
-	struct energy_ledger radio;
+	/* Server side, four lines: every request the server receives. */
+	SIM_LINE_ALIGNED struct sim_timer srv_t; /* server session expiry */
 	struct coap_srv_session srv;
-	/* cold: only some scenarios use these */
+	uint8_t srv_group;         /* = group, read on this side's lines */
+	/* Cold: only some scenarios use these. */
+	SIM_LINE_ALIGNED struct sim_rng rng_app; /* periodic traffic draws only at the start */
 	struct sim_rng rng_srv;
 	struct coap_mc_member mc;  /* multicast groups: the member role */
 	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
-	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
+};
+
+/* Hint classes: what a timer will touch when it fires.  Packets come
+ * with the channel's NET_HINT(direction of travel). */
+enum {
+	HINT_SERVER = NET_HINT(NET_UP),        /* a request reaches the server */
+	HINT_CLIENT_RECV = NET_HINT(NET_DOWN), /* an answer reaches the client */
+	HINT_CLIENT_SEND = 3,                  /* the application sends */
+	HINT_TIMER = 4, /* a timer mostly cancelled before it fires: its own line */
 };
 
 /* A multicast group: its members and the requester next to the server. */
@@ -147,7 +163,7 @@ static void client_env(struct world *w, struct endpoint *ep,
 static void server_env(struct world *w, struct endpoint *ep,
 		       struct coap_srv_env *env)
 {
-	const struct group_cfg *g = &w->cfg->groups[ep->group];
+	const struct group_cfg *g = &w->cfg->groups[ep->srv_group];
 	bool observe = g->traffic == TRAFFIC_OBSERVE;
 	*env = (struct coap_srv_env){
 		.p = &w->cp, .cb = &w->srv_cb, .ud = w, .rng = &ep->rng_srv,
@@ -162,7 +178,8 @@ static void server_env(struct world *w, struct endpoint *ep,
 	};
 }
 
-static void rearm(struct world *w, struct sim_timer *t, sim_time when)
+/* Arm t for `when` (cancel it for NEVER), with hint class cls. */
+static void rearm_as(struct world *w, struct sim_timer *t, sim_time when, uint8_t cls)
 {
 	if (when == SIM_TIME_NEVER) {
 		sim_timer_cancel(&w->eng, t);
@@ -170,8 +187,13 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
 	}
 	if (sim_timer_armed(t) && t->when == when)
 		return;
-	if (sim_timer_arm(&w->eng, t, when) < 0)
+	if (sim_timer_arm_as(&w->eng, t, when, cls) < 0)
 		w->err = SIM_ERR_NOMEM;
+}
+
+static void rearm(struct world *w, struct sim_timer *t, sim_time when)
+{
+	rearm_as(w, t, when, 0);
 }
 
 static void rearm_client(struct world *w, struct endpoint *ep)
@@ -180,14 +202,16 @@ static void rearm_client(struct world *w, struct endpoint *ep)
 	/* Exchanges awaiting an answer, for the time series. */
 	bool was = sim_timer_armed(&ep->cli_t), is = exp != SIM_TIME_NEVER;
 	w->in_flight += (uint32_t)is - (uint32_t)was;
-	rearm(w, &ep->cli_t, exp);
+	/* Mostly cancelled by the answer before it fires: hinting it
+	 * fetches only its own line (a retransmission pays its misses). */
+	rearm_as(w, &ep->cli_t, exp, HINT_TIMER);
 	/* The radio stays awake while an answer is awaited. */
 	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, w->eng.now);
 }
 
 static void rearm_server(struct world *w, struct endpoint *ep)
 {
-	rearm(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, w->cp.nstart));
+	rearm_as(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, w->cp.nstart), HINT_SERVER);
 }
 
 /* The endpoint's radio sends or receives one datagram (all its fragments). */
@@ -308,7 +332,7 @@ static void srv_request(void *ud, struct coap_srv_session *s,
 	struct world *w = ud;
 	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
 	const struct net_meta *meta = w->cur_meta;
-	struct group_acc *a = &w->acc[ep->group];
+	struct group_acc *a = &w->acc[ep->srv_group];
 
 	(void)req;
 	if (!meta || !meta->counted)
@@ -345,7 +369,7 @@ static void srv_notify(void *ud, struct coap_srv_session *s, uint32_t seq, bool 
 	(void)seq;
 	(void)con;
 	if (counted(w, now))
-		w->acc[ep->group].m.notifications_sent++;
+		w->acc[ep->srv_group].m.notifications_sent++;
 }
 
 static void srv_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
@@ -356,7 +380,7 @@ static void srv_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
 
 	(void)now;
 	if (timed_out)
-		w->acc[ep->group].m.observers_lost++;
+		w->acc[ep->srv_group].m.observers_lost++;
 }
 
 /* ---- multicast ---- */
@@ -930,22 +954,49 @@ static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 
 /* ---- timers ---- */
 
-/* The engine's hint, about a millisecond before one of endpoint i's
- * timers (or packets) fires: fetch its hot state and its channel state,
- * so the misses of a bucket's events overlap (at 100,000 endpoints every
- * endpoint is cold by the time its turn comes). */
-static void prefetch_endpoint(void *ud, uint32_t i)
+/* Start fetching `bytes` from p, a line at a time. */
+static void prefetch_lines(const void *p, size_t bytes)
+{
+	for (size_t off = 0; off < bytes; off += 64)
+		__builtin_prefetch((const char *)p + off);
+}
+
+#define CLIENT_BYTES offsetof(struct endpoint, srv_t)
+#define SERVER_BYTES (offsetof(struct endpoint, rng_app) - CLIENT_BYTES)
+
+/* The engine's hint, a bucket (about a millisecond) before one of
+ * endpoint i's timers or packets fires: fetch the lines that event will
+ * touch, so the misses of a bucket's events overlap instead of coming one
+ * per event.  The exchange slot and the server's pending entry looked at
+ * are the first ones (NSTART is 1 unless a scenario raises it). */
+static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls)
 {
 	const struct world *w = ud;
-	const char *p = (const char *)&w->ep[i];
-
-	for (size_t off = 0; off < offsetof(struct endpoint, rng_srv); off += 64)
-		__builtin_prefetch(p + off);
-	/* Its exchange slots and the server's pending entries for it (the
-	 * first one: NSTART is 1 unless a scenario raises it). */
-	__builtin_prefetch(&w->exch[(size_t)i * w->cp.nstart]);
-	__builtin_prefetch(&w->pend[(size_t)i * w->cp.nstart]);
-	net_prefetch(&w->net, i);
+	const char *ep = (const char *)&w->ep[i];
+	size_t x = (size_t)i * w->cp.nstart;
+	switch (cls) {
+	case HINT_TIMER:
+		__builtin_prefetch(ep); /* the timer's own line: is it live? */
+		return;
+	case HINT_CLIENT_SEND:
+		net_prefetch(&w->net, i, NET_UP);
+		/* fall through */
+	case HINT_CLIENT_RECV:
+		prefetch_lines(ep, CLIENT_BYTES);
+		__builtin_prefetch(&w->exch[x]);
+		return;
+	case HINT_SERVER:
+		prefetch_lines(ep + CLIENT_BYTES, SERVER_BYTES);
+		__builtin_prefetch(&w->pend[x]);
+		net_prefetch(&w->net, i, NET_DOWN);
+		return;
+	default: /* a timer armed without a class: everything hot */
+		prefetch_lines(ep, CLIENT_BYTES + SERVER_BYTES);
+		__builtin_prefetch(&w->exch[x]);
+		__builtin_prefetch(&w->pend[x]);
+		net_prefetch(&w->net, i, NET_UP);
+		net_prefetch(&w->net, i, NET_DOWN);
+	}
 }
 
 static sim_time next_gap(struct world *w, struct endpoint *ep)
@@ -999,7 +1050,7 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 
 	sim_time gap = next_gap(w, ep);
 	if (gap != SIM_TIME_NEVER && e->now + gap < w->cfg->duration)
-		rearm(w, t, e->now + gap);
+		rearm_as(w, t, e->now + gap, HINT_CLIENT_SEND);
 }
 
 static void cli_fire(struct sim_engine *e, struct sim_timer *t)
@@ -1154,7 +1205,7 @@ static int build(struct world *w, uint64_t seed)
 			struct coap_client_env ce;
 			struct coap_srv_env se;
 
-			ep->group = (uint8_t)g;
+			ep->group = ep->srv_group = (uint8_t)g;
 			ep->always_on = gc->multicast || gc->traffic == TRAFFIC_OBSERVE;
 			energy_listen(&ep->radio, ep->always_on, 0);
 			sim_timer_init(&ep->app_t, app_fire);
@@ -1198,7 +1249,9 @@ static int build(struct world *w, uint64_t seed)
 
 			sim_time start = (sim_time)sim_rng_dist(&ep->rng_app,
 								&cfg->groups[g].start);
-			if (start < cfg->duration && sim_timer_arm(&w->eng, &ep->app_t, start) < 0)
+			uint8_t cls = ep->mq || gc->multicast ? 0 : HINT_CLIENT_SEND;
+			if (start < cfg->duration &&
+			    sim_timer_arm_as(&w->eng, &ep->app_t, start, cls) < 0)
 				return SIM_ERR_NOMEM;
 		}
 	}

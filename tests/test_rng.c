@@ -2,7 +2,25 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
+#include <Random123/philox.h>
+
 #include "../sim/engine/rng.h"
+
+/* A stream is both words of Philox2x64-10 blocks (counter: block number,
+ * stream id; key: seed), in order: checked against Random123 itself. */
+Test(rng, stream_is_both_words_of_each_philox_block)
+{
+	struct sim_rng r;
+	sim_rng_init(&r, 42, 7, RNG_COAP);
+	for (uint64_t blk = 0; blk < 4; blk++) {
+		philox2x64_ctr_t c = {{blk, r.id}};
+		philox2x64_key_t k = {{42}};
+		philox2x64_ctr_t w = philox2x64(c, k);
+		cr_assert_eq(sim_rng_u64(&r), w.v[0], "block %lu word 0", (unsigned long)blk);
+		cr_assert_eq(sim_rng_u64(&r), w.v[1], "block %lu word 1", (unsigned long)blk);
+	}
+	cr_assert_eq(r.ctr, 8, "ctr counts words");
+}
 
 Test(rng, repeatable_and_independent)
 {

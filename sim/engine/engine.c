@@ -81,7 +81,7 @@ static void pop_top(struct sim_engine *e)
 static int heap_push(struct sim_engine *e, struct sim_ent ent)
 {
 	if (e->hlen == e->cap) {
-		uint32_t ncap = e->cap * 2;
+		uint32_t ncap = e->cap ? e->cap * 2 : 16;
 		struct sim_ent *n = realloc(e->heap, sizeof(*n) * ncap);
 		if (!n)
 			return SIM_ERR_NOMEM;
@@ -94,17 +94,22 @@ static int heap_push(struct sim_engine *e, struct sim_ent ent)
 
 /* ---- the wheel ---- */
 
-static int push(struct sim_bucket *b, struct sim_ent ent)
+static __attribute__((noinline)) int grow(struct sim_bucket *b)
 {
-	if (b->n == b->cap) {
-		uint32_t ncap = b->cap ? 2 * b->cap : 16;
-		struct sim_ent *v = realloc(b->v, sizeof(*v) * ncap);
-		if (!v)
-			return SIM_ERR_NOMEM;
-		b->v = v;
-		b->cap = ncap;
-	}
-	b->v[b->n++] = ent;
+	uint32_t ncap = b->cap ? 2 * b->cap : 16;
+	struct sim_ent *v = realloc(b->v, sizeof(*v) * ncap);
+	if (!v)
+		return SIM_ERR_NOMEM;
+	b->v = v;
+	b->cap = ncap;
+	return 0;
+}
+
+static inline int push(struct sim_bucket *b, const struct sim_ent *ent)
+{
+	if (b->n == b->cap && grow(b) < 0)
+		return SIM_ERR_NOMEM;
+	b->v[b->n++] = *ent;
 	return 0;
 }
 
@@ -160,14 +165,14 @@ static int enqueue(struct sim_engine *e, struct sim_ent ent)
 		if (b == e->hinted)
 			hint(e, &ent); /* joins a bucket already looked ahead at */
 		set_bit(e->bm0, (uint32_t)(b & WMASK));
-		return push(&e->l0[b & WMASK], ent);
+		return push(&e->l0[b & WMASK], &ent);
 	}
 	uint64_t blk = b >> SIM_WHEEL_BITS;
 	if (blk - (e->cur >> SIM_WHEEL_BITS) < SIM_WHEEL_SIZE) {
 		set_bit(e->bm1, (uint32_t)(blk & WMASK));
-		return push(&e->l1[blk & WMASK], ent);
+		return push(&e->l1[blk & WMASK], &ent);
 	}
-	return push(&e->far, ent);
+	return push(&e->far, &ent);
 }
 
 /* Re-place a bucket's entries and empty it; timers are not read, stale
@@ -184,6 +189,33 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
 			e->stop = true;
 		}
 	}
+}
+
+/* Bucket cur becomes the heap.  The heap is empty when the wheel moves
+ * on, so the two arrays trade places and the entries are heapified in
+ * place (Floyd: under two comparisons an entry) instead of being pushed
+ * one by one.  Keys (time, sequence) are unique, so any heap of them
+ * pops in the one order. */
+static void take(struct sim_engine *e, struct sim_bucket *bk)
+{
+	struct sim_ent *v = e->heap;
+	uint32_t cap = e->cap;
+
+	if (e->hlen || !bk->v) {
+		/* Entries came straight down from level 1 into the heap (or
+		 * the bucket could not grow): merge the slow way. */
+		requeue(e, bk);
+		return;
+	}
+	e->heap = bk->v;
+	e->cap = bk->cap;
+	e->hlen = bk->n;
+	*bk = (struct sim_bucket){v, 0, cap};
+	if (e->cur != e->hinted)
+		for (uint32_t i = 0; i < e->hlen; i++)
+			hint(e, &e->heap[i]);
+	for (uint32_t i = e->hlen > 1 ? (e->hlen - 2) / ARITY + 1 : 0; i-- > 0;)
+		sift_down(e, i, e->heap[i]);
 }
 
 /* Software pipelining: while bucket p's events run, fetch what the next
@@ -242,7 +274,7 @@ static bool refill(struct sim_engine *e)
 			p = 0;
 		}
 		clear_bit(e->bm0, (uint32_t)p);
-		requeue(e, &e->l0[p]);
+		take(e, &e->l0[p]);
 		lookahead(e, (uint32_t)p);
 	}
 }

@@ -10,18 +10,22 @@ void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
 	r->seed = seed;
 	r->id = (owner << 8) | (uint64_t)kind;
 	r->ctr = 0;
+	r->spare = 0;
 }
 
-static philox2x64_ctr_t draw2(struct sim_rng *r)
-{
-	philox2x64_ctr_t c = {{r->ctr++, r->id}};
-	philox2x64_key_t k = {{r->seed}};
-	return philox2x64(c, k);
-}
-
+/* A stream is the words of Philox2x64-10 blocks (counter: block number,
+ * owner id; key: seed) in order, both words of each block: a block costs
+ * about 70 instructions and a CoAP exchange draws five or six words. */
 uint64_t sim_rng_u64(struct sim_rng *r)
 {
-	return draw2(r).v[0];
+	uint64_t n = r->ctr++;
+	if (n & 1)
+		return r->spare;
+	philox2x64_ctr_t c = {{n >> 1, r->id}};
+	philox2x64_key_t k = {{r->seed}};
+	philox2x64_ctr_t w = philox2x64(c, k);
+	r->spare = w.v[1];
+	return w.v[0];
 }
 
 static double to_unit(uint64_t x)
@@ -63,9 +67,8 @@ double sim_rng_dist(struct sim_rng *r, const struct dist *d)
 		v = d->a + (d->b - d->a) * sim_rng_unit(r);
 		break;
 	case DIST_NORMAL: {
-		/* Box-Muller on the two words of one Philox block. */
-		philox2x64_ctr_t w = draw2(r);
-		double u1 = 1.0 - to_unit(w.v[0]), u2 = to_unit(w.v[1]);
+		/* Box-Muller on two words. */
+		double u1 = 1.0 - sim_rng_unit(r), u2 = sim_rng_unit(r);
 		v = d->a + d->b * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 		break;
 	}

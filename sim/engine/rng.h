@@ -10,9 +10,10 @@
 #include "../scenario/scenario.h"
 
 struct sim_rng {
-	uint64_t seed; /* Philox key */
-	uint64_t id;   /* second counter word: who owns the stream */
-	uint64_t ctr;  /* first counter word: draws so far */
+	uint64_t seed;  /* Philox key */
+	uint64_t id;    /* second counter word: who owns the stream */
+	uint64_t ctr;   /* 64-bit words drawn so far; block ctr / 2 is next */
+	uint64_t spare; /* the second word of the latest block, when ctr is odd */
 };
 
 /* Stream ids: (owner << 8) | kind.  Owner is an endpoint index, or

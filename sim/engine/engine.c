@@ -142,7 +142,10 @@ static int next_bit(const uint64_t *bm, uint32_t i)
  * owner's state through the world's hint, else the timer itself. */
 static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
 {
-	__builtin_prefetch(ent->t); /* read first, to see if the entry is live */
+	/* The timer is read first (is the entry live?) and a packet's timer
+	 * is followed by the packet and its bytes. */
+	__builtin_prefetch(ent->t);
+	__builtin_prefetch((const char *)ent->t + 64);
 	if (e->hint && ent->owner != SIM_NO_OWNER)
 		e->hint(e->hint_ud, ent->owner, ent->cls);
 }

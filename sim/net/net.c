@@ -9,12 +9,16 @@
  * endpoint's link then the bottleneck, downstream the reverse. */
 enum stage { ST_ENQUEUE, ST_DEPART, ST_DELIVER, ST_DELIVER_DUP };
 
+/* A datagram in flight, laid out so that firing its timer reads line 0
+ * and a small datagram's bytes are in line 1 (the engine fetches both a
+ * bucket ahead). */
 struct net_pkt {
-	struct sim_timer t;
+	SIM_LINE_ALIGNED struct sim_timer t;
 	struct net *n;
-	struct net_pkt *next_free;
-	uint8_t *data;
-	struct net_meta meta;
+	union {
+		struct net_meta meta;
+		struct net_pkt *next_free; /* while in the pool */
+	};
 	uint32_t ep;
 	uint32_t len;
 	uint32_t id;
@@ -23,9 +27,14 @@ struct net_pkt {
 	uint8_t dir;
 	uint8_t stage;
 	uint8_t hop; /* 0 or 1 */
-	uint8_t big;
+	uint8_t big; /* the bytes follow the struct, not in inl[] */
 	uint8_t inl[NET_PKT_INLINE];
 };
+
+static inline uint8_t *pkt_data(struct net_pkt *p)
+{
+	return p->big ? (uint8_t *)(p + 1) : p->inl;
+}
 
 #define POOL_BLOCK 1024
 
@@ -52,8 +61,8 @@ static void pkt_fire(struct sim_engine *e, struct sim_timer *t);
 static int pool_grow(struct net *n, bool big)
 {
 	size_t count = big ? 16 : POOL_BLOCK;
-	/* rounded up so every packet in the block stays aligned */
-	size_t each = (sizeof(struct net_pkt) + (big ? SIM_MAX_DATAGRAM : 0) + 15) & ~(size_t)15;
+	/* rounded up so every packet in the block starts a cache line */
+	size_t each = (sizeof(struct net_pkt) + (big ? SIM_MAX_DATAGRAM : 0) + 63) & ~(size_t)63;
 	char *blk;
 
 	if (n->n_blocks == n->cap_blocks) {
@@ -64,14 +73,13 @@ static int pool_grow(struct net *n, bool big)
 		n->blocks = nb;
 		n->cap_blocks = nc;
 	}
-	blk = malloc(count * each);
+	blk = aligned_alloc(64, count * each);
 	if (!blk)
 		return SIM_ERR_NOMEM;
 	n->blocks[n->n_blocks++] = blk;
 	for (size_t i = 0; i < count; i++) {
 		struct net_pkt *p = (struct net_pkt *)(void *)(blk + i * each);
 		p->big = big;
-		p->data = big ? (uint8_t *)(p + 1) : p->inl;
 		p->n = n;
 		sim_timer_init(&p->t, pkt_fire);
 		struct net_pkt **head = big ? &n->free_big : &n->free_small;
@@ -185,7 +193,7 @@ static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
 		if (!c)
 			break;
 		n->in_flight++;
-		memcpy(c->data, p->data, p->len);
+		memcpy(pkt_data(c), pkt_data(p), p->len);
 		c->len = p->len;
 		c->id = p->id;
 		c->ep = p->ep + i;
@@ -285,9 +293,9 @@ static void deliver(struct net *n, struct net_pkt *p, bool dup)
 	const struct link_cfg *c = n->cfg[p->dir];
 
 	if (n->cb->on_recv)
-		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, p->data, p->len, &p->meta,
+		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, pkt_data(p), p->len, &p->meta,
 			       now);
-	n->cb->deliver(n->ud, n, p->ep, p->dir, p->data, p->len, &p->meta, dup);
+	n->cb->deliver(n->ud, n, p->ep, p->dir, pkt_data(p), p->len, &p->meta, dup);
 	if (!dup && sim_rng_bernoulli(&n->eps[p->ep].d[p->dir].rng, c->duplicate)) {
 		/* The copy trails the original by one more jitter draw. */
 		n->st.duplicates++;
@@ -325,7 +333,7 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 	uint32_t mtu = n->cfg[dir]->mtu;
 	/* A TCP segment carries its own header where UDP would have 8 bytes. */
 	size_t l4 = meta && meta->tcp && len >= NET_UDP_HDR ? len - NET_UDP_HDR : len;
-	memcpy(p->data, buf, len);
+	memcpy(pkt_data(p), buf, len);
 	p->len = (uint32_t)len;
 	p->ep = ep;
 	p->t.owner = ep;

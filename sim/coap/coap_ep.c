@@ -78,17 +78,17 @@ void coap_client_init(struct coap_client *c, struct coap_exch *slots,
 /* One Uri-Path option per segment of path (the options point into it). */
 static void add_uri_path(struct coap_msg *m, const char *path)
 {
-	for (const char *seg = path; *seg;) {
-		const char *end;
-		if (*seg == '/') {
-			seg++;
+	const char *seg = path;
+
+	for (const char *s = path;; s++) {
+		if (*s && *s != '/')
 			continue;
-		}
-		end = strchr(seg, '/');
-		if (!end)
-			end = seg + strlen(seg);
-		coap_msg_add_opt(m, COAP_OPT_URI_PATH, seg, (uint16_t)(end - seg));
-		seg = end;
+		/* A '/' or the end closes the segment; empty ones are skipped. */
+		if (s > seg)
+			coap_msg_add_opt(m, COAP_OPT_URI_PATH, seg, (uint16_t)(s - seg));
+		if (!*s)
+			return;
+		seg = s + 1;
 	}
 }
 
@@ -107,17 +107,16 @@ static bool uses_block1(const struct coap_req_tmpl *t)
 }
 
 /* Decimal digits of v at p (no terminator); returns how many.  snprintf's
- * generality was a tenth of a request's cost. */
+ * generality was a tenth of a request's cost.  The digits are counted
+ * first, then written from the last one back. */
 static size_t put_dec(char *p, uint32_t v)
 {
-	char d[10];
-	size_t k = 0, n = 0;
+	size_t n = 1;
 
-	do
-		d[k++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (k)
-		p[n++] = d[--k];
+	for (uint32_t r = v; r >= 10; r /= 10)
+		n++;
+	for (char *q = p + n; q > p; v /= 10)
+		*--q = (char)('0' + v % 10);
 	return n;
 }
 
@@ -126,26 +125,32 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 {
 	const struct coap_req_tmpl *t = env->req;
 	uint8_t tok[4], obs[4], b1[4], sz1[4], b2[4], buf[SIM_MAX_DATAGRAM];
-	char path[COAP_MAX_PATH + 16];
+	char path[COAP_MAX_PATH + 16], *d = path, *seg = path;
 	struct coap_msg m;
-	size_t n = 0;
 	uint8_t code = x->kind == KIND_REQUEST ? t->code : COAP_GET;
-
-	/* Uri-Path segments with {id} replaced. */
-	for (const char *s = t->path; *s && n < sizeof(path) - 12; s++) {
-		if (s[0] == '{' && !strncmp(s, "{id}", 4)) {
-			n += put_dec(path + n, env->id); /* 10 digits at most: room is kept */
-			s += 3;
-		} else {
-			path[n++] = *s;
-		}
-	}
-	path[n] = 0;
 
 	put_be32(tok, x->token);
 	coap_msg_init(&m, x->kind == KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
 		      tok, sizeof(tok));
-	add_uri_path(&m, path);
+
+	/* The path with {id} replaced goes into path[] in one pass, and each
+	 * non-empty segment becomes a Uri-Path option (pointing into path[])
+	 * as soon as its '/' or the end of the template is reached. */
+	for (const char *s = t->path; *s && d < path + sizeof(path) - 12; s++) {
+		if (*s == '/') {
+			if (d > seg)
+				coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(d - seg));
+			*d++ = '/';
+			seg = d;
+		} else if (s[0] == '{' && s[1] == 'i' && s[2] == 'd' && s[3] == '}') {
+			d += put_dec(d, env->id); /* 10 digits at most: room is kept */
+			s += 3;
+		} else {
+			*d++ = *s;
+		}
+	}
+	if (d > seg)
+		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(d - seg));
 	if (x->kind != KIND_REQUEST) {
 		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == KIND_OBS_REG ? 0 : 1, obs);
 	} else if (uses_block1(t)) {
@@ -277,7 +282,7 @@ static void on_response(struct coap_client *c, const struct coap_client_env *env
 	const struct coap_option *o;
 	struct coap_block b;
 
-	if (x->kind == KIND_REQUEST && uses_block1(t) && m->code == COAP_CONTINUE) {
+	if (m->code == COAP_CONTINUE && x->kind == KIND_REQUEST && uses_block1(t)) {
 		/* §2.3: 2.31 Continue asks for the next block. */
 		if ((x->blk + 1) * t->block_size < t->payload) {
 			x->blk++;
@@ -321,7 +326,9 @@ static struct coap_exch *by_token(struct coap_client *c, uint32_t nstart,
 {
 	if (m->tkl != 4)
 		return NULL;
-	uint32_t tok = get_be32(m->token, 4);
+	/* Our tokens are 4 bytes, big-endian (put_be32). */
+	uint32_t tok = (uint32_t)m->token[0] << 24 | (uint32_t)m->token[1] << 16 |
+		       (uint32_t)m->token[2] << 8 | m->token[3];
 	for (uint32_t i = 0; i < nstart; i++)
 		if (c->ex[i].state != EXCH_FREE && c->ex[i].token == tok)
 			return &c->ex[i];

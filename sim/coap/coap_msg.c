@@ -3,59 +3,58 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Read an option delta or length: the 4-bit nibble plus its extension. */
-static int read_ext(uint8_t nib, const uint8_t **p, const uint8_t *end,
-		    uint32_t *out)
+/* An option delta or length nibble of 13 or 14 is followed by 1 or 2
+ * extension bytes (§3.1); 15 is reserved outside the payload marker.
+ * Called only for nibbles >= 13: replaces *v by the value it stands for. */
+static inline int read_ext(uint32_t *v, const uint8_t **p, const uint8_t *end)
 {
-	if (nib < 13) {
-		*out = nib;
-		return 0;
-	}
-	if (nib == 13) {
+	if (*v == 13) {
 		if (end - *p < 1)
 			return SIM_ERR_MALFORMED;
-		*out = 13u + (*p)[0];
+		*v = 13u + (*p)[0];
 		*p += 1;
 		return 0;
 	}
-	if (nib == 14) {
+	if (*v == 14) {
 		if (end - *p < 2)
 			return SIM_ERR_MALFORMED;
-		*out = 269u + ((uint32_t)(*p)[0] << 8 | (*p)[1]);
+		*v = 269u + ((uint32_t)(*p)[0] << 8 | (*p)[1]);
 		*p += 2;
 		return 0;
 	}
-	return SIM_ERR_MALFORMED; /* 15 is reserved outside the payload marker */
+	return SIM_ERR_MALFORMED;
 }
 
 int coap_parse(struct coap_msg *m, const uint8_t *buf, size_t len)
 {
 	const uint8_t *p = buf, *end = buf + len;
 	uint32_t num = 0;
+	uint8_t tkl, n = 0;
 
 	if (len < COAP_HDR_LEN || (buf[0] >> 6) != 1)
 		return SIM_ERR_MALFORMED;
+	tkl = buf[0] & 0x0f;
 	m->type = (buf[0] >> 4) & 3;
-	m->tkl = buf[0] & 0x0f;
+	m->tkl = tkl;
 	m->code = buf[1];
 	m->mid = (uint16_t)(buf[2] << 8 | buf[3]);
 	m->n_opt = 0;
 	m->payload = NULL;
 	m->payload_len = 0;
-	if (m->tkl > COAP_MAX_TOKEN)
+	if (tkl > COAP_MAX_TOKEN)
 		return SIM_ERR_MALFORMED;
 	/* §4.1: an Empty message is the 4-byte header and nothing else. */
-	if (m->code == COAP_EMPTY && (m->tkl || len != COAP_HDR_LEN))
+	if (buf[1] == COAP_EMPTY && (tkl || len != COAP_HDR_LEN))
 		return SIM_ERR_MALFORMED;
 	p += COAP_HDR_LEN;
-	if ((size_t)(end - p) < m->tkl)
+	if ((size_t)(end - p) < tkl)
 		return SIM_ERR_MALFORMED;
-	memcpy(m->token, p, m->tkl);
-	p += m->tkl;
+	memcpy(m->token, p, tkl);
+	p += tkl;
 
 	while (p < end) {
 		uint8_t b = *p++;
-		uint32_t delta, olen;
+		uint32_t delta = b >> 4, olen = b & 0x0f;
 		if (b == COAP_PAYLOAD_MARKER) {
 			if (p == end)
 				return SIM_ERR_MALFORMED; /* marker, no payload */
@@ -63,16 +62,18 @@ int coap_parse(struct coap_msg *m, const uint8_t *buf, size_t len)
 			m->payload_len = (size_t)(end - p);
 			break;
 		}
-		if (read_ext(b >> 4, &p, end, &delta) < 0 ||
-		    read_ext(b & 0x0f, &p, end, &olen) < 0)
+		if ((delta >= 13 && read_ext(&delta, &p, end) < 0) ||
+		    (olen >= 13 && read_ext(&olen, &p, end) < 0))
 			return SIM_ERR_MALFORMED;
 		num += delta;
 		if (num > UINT16_MAX || (size_t)(end - p) < olen)
 			return SIM_ERR_MALFORMED;
-		if (m->n_opt == COAP_MAX_OPTIONS)
+		if (n == COAP_MAX_OPTIONS)
 			return SIM_ERR_NOSPACE;
-		m->opt[m->n_opt++] = (struct coap_option){
-			.num = (uint16_t)num, .len = (uint16_t)olen, .value = p};
+		m->opt[n].num = (uint16_t)num;
+		m->opt[n].len = (uint16_t)olen;
+		m->opt[n].value = p;
+		m->n_opt = ++n;
 		p += olen;
 	}
 	return 0;
@@ -122,16 +123,42 @@ int coap_encoded_len(const struct coap_msg *m)
 	return (int)n;
 }
 
+/* An upper bound of coap_encoded_len(): every option header taken at its
+ * longest (1 + 2 + 2 bytes), so only the value lengths are summed.  Also
+ * checks what coap_encoded_len() checks (SIM_ERR_INVAL). */
+static int64_t encoded_len_bound(const struct coap_msg *m)
+{
+	uint64_t n = COAP_HDR_LEN + m->tkl + 1 + (uint64_t)m->payload_len;
+	uint16_t prev = 0;
+
+	if (m->tkl > COAP_MAX_TOKEN || m->n_opt > COAP_MAX_OPTIONS)
+		return SIM_ERR_INVAL;
+	for (int i = 0; i < m->n_opt; i++) {
+		const struct coap_option *o = &m->opt[i];
+		if (o->num < prev)
+			return SIM_ERR_INVAL;
+		n += 5 + o->len;
+		prev = o->num;
+	}
+	return n > INT32_MAX ? INT64_MAX : (int64_t)n;
+}
+
 int coap_encode(const struct coap_msg *m, uint8_t *buf, size_t cap)
 {
-	int need = coap_encoded_len(m);
+	int64_t bound = encoded_len_bound(m);
 	uint16_t prev = 0;
 	uint8_t *p = buf;
 
-	if (need < 0)
-		return need;
-	if ((size_t)need > cap)
-		return SIM_ERR_NOSPACE;
+	if (bound < 0)
+		return (int)bound;
+	/* The exact size is needed only when the bound does not fit. */
+	if ((uint64_t)bound > cap || bound > INT32_MAX) {
+		int need = coap_encoded_len(m);
+		if (need < 0)
+			return need;
+		if ((size_t)need > cap)
+			return SIM_ERR_NOSPACE;
+	}
 	*p++ = (uint8_t)(1 << 6 | (m->type & 3) << 4 | m->tkl);
 	*p++ = m->code;
 	*p++ = (uint8_t)(m->mid >> 8);
@@ -141,9 +168,14 @@ int coap_encode(const struct coap_msg *m, uint8_t *buf, size_t cap)
 	for (int i = 0; i < m->n_opt; i++) {
 		const struct coap_option *o = &m->opt[i];
 		uint32_t delta = (uint32_t)(o->num - prev);
-		*p++ = (uint8_t)(nibble(delta) << 4 | nibble(o->len));
-		p = put_ext(p, delta);
-		p = put_ext(p, o->len);
+		if (delta < 13 && o->len < 13) {
+			/* The usual case: both fit their nibbles. */
+			*p++ = (uint8_t)(delta << 4 | o->len);
+		} else {
+			*p++ = (uint8_t)(nibble(delta) << 4 | nibble(o->len));
+			p = put_ext(p, delta);
+			p = put_ext(p, o->len);
+		}
 		if (o->len)
 			memcpy(p, o->value, o->len);
 		p += o->len;
@@ -157,35 +189,6 @@ int coap_encode(const struct coap_msg *m, uint8_t *buf, size_t cap)
 	return (int)(p - buf);
 }
 
-void coap_msg_init(struct coap_msg *m, uint8_t type, uint8_t code, uint16_t mid,
-		   const uint8_t *token, uint8_t tkl)
-{
-	m->type = type;
-	m->code = code;
-	m->mid = mid;
-	m->tkl = tkl > COAP_MAX_TOKEN ? COAP_MAX_TOKEN : tkl;
-	if (m->tkl)
-		memcpy(m->token, token, m->tkl);
-	m->n_opt = 0;
-	m->payload = NULL;
-	m->payload_len = 0;
-}
-
-int coap_msg_add_opt(struct coap_msg *m, uint16_t num, const void *value,
-		     uint16_t len)
-{
-	int i;
-
-	if (m->n_opt == COAP_MAX_OPTIONS)
-		return SIM_ERR_NOSPACE;
-	/* After every option with a number <= num: stable for repeats. */
-	for (i = m->n_opt; i > 0 && m->opt[i - 1].num > num; i--)
-		m->opt[i] = m->opt[i - 1];
-	m->opt[i] = (struct coap_option){.num = num, .len = len, .value = value};
-	m->n_opt++;
-	return 0;
-}
-
 int coap_msg_add_uint(struct coap_msg *m, uint16_t num, uint32_t v,
 		      uint8_t scratch[4])
 {
@@ -194,16 +197,6 @@ int coap_msg_add_uint(struct coap_msg *m, uint16_t num, uint32_t v,
 		if (n || (v >> shift) & 0xff)
 			scratch[n++] = (uint8_t)(v >> shift);
 	return coap_msg_add_opt(m, num, scratch, n);
-}
-
-const struct coap_option *coap_msg_find(const struct coap_msg *m, uint16_t num,
-					const struct coap_option *after)
-{
-	int i = after ? (int)(after - m->opt) + 1 : 0;
-	for (; i < m->n_opt; i++)
-		if (m->opt[i].num == num)
-			return &m->opt[i];
-	return NULL;
 }
 
 int coap_opt_uint(const struct coap_option *o, uint32_t *v)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../core/options.h"
 #include "../core/sim.h"
@@ -83,15 +84,43 @@ int coap_encode(const struct coap_msg *m, uint8_t *buf, size_t cap);
 /* Size coap_encode() would need, or SIM_ERR_INVAL. */
 int coap_encoded_len(const struct coap_msg *m);
 
+/* The three helpers below run several times per message, so they are
+ * defined here, where the compiler can inline them. */
+
 /* Start a message: zero options, no payload. */
-void coap_msg_init(struct coap_msg *m, uint8_t type, uint8_t code, uint16_t mid,
-		   const uint8_t *token, uint8_t tkl);
+static inline void coap_msg_init(struct coap_msg *m, uint8_t type, uint8_t code,
+				 uint16_t mid, const uint8_t *token, uint8_t tkl)
+{
+	m->type = type;
+	m->code = code;
+	m->mid = mid;
+	m->tkl = tkl > COAP_MAX_TOKEN ? COAP_MAX_TOKEN : tkl;
+	if (m->tkl)
+		memcpy(m->token, token, m->tkl);
+	m->n_opt = 0;
+	m->payload = NULL;
+	m->payload_len = 0;
+}
 
 /* Insert an option keeping opt[] sorted (after existing ones of the same
  * number).  The value is not copied: it must outlive the message.
  * Returns 0 or SIM_ERR_NOSPACE when opt[] is full. */
-int coap_msg_add_opt(struct coap_msg *m, uint16_t num, const void *value,
-		     uint16_t len);
+static inline int coap_msg_add_opt(struct coap_msg *m, uint16_t num,
+				   const void *value, uint16_t len)
+{
+	int i;
+
+	if (m->n_opt == COAP_MAX_OPTIONS)
+		return SIM_ERR_NOSPACE;
+	/* After every option with a number <= num: stable for repeats. */
+	for (i = m->n_opt; i > 0 && m->opt[i - 1].num > num; i--)
+		m->opt[i] = m->opt[i - 1];
+	m->opt[i].num = num;
+	m->opt[i].len = len;
+	m->opt[i].value = (const uint8_t *)value;
+	m->n_opt++;
+	return 0;
+}
 
 /* Add an unsigned-integer option (RFC 7252 §3.2 uint: shortest big-endian
  * form, 0 is zero bytes).  The encoded bytes are stored in *scratch (4
@@ -101,8 +130,18 @@ int coap_msg_add_uint(struct coap_msg *m, uint16_t num, uint32_t v,
 
 /* First option with this number, or NULL.  Next one of the same number:
  * pass the previous result as `after` (NULL to start). */
-const struct coap_option *coap_msg_find(const struct coap_msg *m, uint16_t num,
-					const struct coap_option *after);
+static inline const struct coap_option *
+coap_msg_find(const struct coap_msg *m, uint16_t num,
+	      const struct coap_option *after)
+{
+	const struct coap_option *o = after ? after + 1 : m->opt;
+	const struct coap_option *end = m->opt + m->n_opt;
+
+	for (; o < end; o++)
+		if (o->num == num)
+			return o;
+	return NULL;
+}
 
 /* Decode a uint option value of 0..4 bytes.  Returns 0 or SIM_ERR_MALFORMED
  * when longer than 4 bytes. */

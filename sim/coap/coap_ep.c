@@ -31,6 +31,12 @@ static void put_be32(uint8_t *b, uint32_t v)
 	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
 }
 
+/* Four bytes, big-endian (one load and a byte swap). */
+static inline uint32_t be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 static uint32_t get_be32(const uint8_t *b, uint8_t len)
 {
 	uint32_t v = 0;
@@ -42,12 +48,25 @@ static uint32_t get_be32(const uint8_t *b, uint8_t len)
 /* Payload bytes: the content does not matter to the model, only the size. */
 static const uint8_t zeros[SIM_MAX_DATAGRAM];
 
-/* Encode and send something small that has no exchange (ACK, RST). */
+/* The 4-byte header (§3) of a message with tkl token bytes, as
+ * coap_encode() writes it. */
+static inline void put_header(uint8_t *b, uint8_t type, uint8_t code,
+			      uint16_t mid, uint8_t tkl)
+{
+	b[0] = (uint8_t)(1 << 6 | (type & 3) << 4 | tkl);
+	b[1] = code;
+	b[2] = (uint8_t)(mid >> 8);
+	b[3] = (uint8_t)mid;
+}
+
+/* Encode something small that has no exchange (ACK, RST): the header
+ * alone, what coap_encode() makes of an Empty message. */
 static int encode_empty(uint8_t *buf, size_t cap, uint8_t type, uint16_t mid)
 {
-	struct coap_msg m;
-	coap_msg_init(&m, type, COAP_EMPTY, mid, NULL, 0);
-	return coap_encode(&m, buf, cap);
+	if (cap < COAP_HDR_LEN)
+		return SIM_ERR_NOSPACE;
+	put_header(buf, type, COAP_EMPTY, mid, 0);
+	return COAP_HDR_LEN;
 }
 
 /* A message we cannot parse: §4.2/§4.3 say reject a CON (RST) and silently
@@ -327,12 +346,24 @@ static struct coap_exch *by_token(struct coap_client *c, uint32_t nstart,
 	if (m->tkl != 4)
 		return NULL;
 	/* Our tokens are 4 bytes, big-endian (put_be32). */
-	uint32_t tok = (uint32_t)m->token[0] << 24 | (uint32_t)m->token[1] << 16 |
-		       (uint32_t)m->token[2] << 8 | m->token[3];
+	uint32_t tok = be32(m->token);
 	for (uint32_t i = 0; i < nstart; i++)
 		if (c->ex[i].state != EXCH_FREE && c->ex[i].token == tok)
 			return &c->ex[i];
 	return NULL;
+}
+
+/* by_token(c, nstart, m) == x, for an active x, without the search: m
+ * carries x's token and no active exchange before x holds the same one. */
+static inline bool token_of(const struct coap_client *c,
+			    const struct coap_exch *x, const struct coap_msg *m)
+{
+	if (m->tkl != 4 || be32(m->token) != x->token)
+		return false; /* our tokens are 4 bytes, big-endian (put_be32) */
+	for (const struct coap_exch *y = c->ex; y < x; y++)
+		if (y->state != EXCH_FREE && y->token == x->token)
+			return false;
+	return true;
 }
 
 static void client_send_empty(struct coap_client *c,
@@ -405,7 +436,7 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 			x->deadline = now + env->p->exchange_lifetime;
 			return;
 		}
-		if (COAP_CODE_CLASS(m.code) < 2 || by_token(c, nstart, &m) != x)
+		if (COAP_CODE_CLASS(m.code) < 2 || !token_of(c, x, &m))
 			return; /* an ACK must carry the request's token */
 		on_response(c, env, x, &m, now);
 		return;
@@ -500,37 +531,117 @@ static uint8_t response_code(uint8_t method)
 	}
 }
 
-static void srv_send_response(struct coap_srv_session *s,
-			      const struct coap_srv_env *env, uint8_t type,
-			      uint8_t code, uint16_t mid, const uint8_t *token,
-			      uint8_t tkl, const struct coap_resp_extra *ex)
+/* A response with options or a payload, through the codec. */
+static void srv_send_encoded(struct coap_srv_session *s,
+			     const struct coap_srv_env *env, uint8_t type,
+			     uint8_t code, uint16_t mid, const uint8_t *token,
+			     uint8_t tkl, const struct coap_resp_extra *ex)
 {
 	uint8_t buf[SIM_MAX_DATAGRAM], ob[4], bb[4], sb[4];
 	struct coap_msg m;
 
 	coap_msg_init(&m, type, code, mid, token, tkl);
-	if (ex) {
-		if (ex->has_obs)
-			coap_msg_add_uint(&m, COAP_OPT_OBSERVE, ex->obs, ob);
-		if (ex->blk_opt)
-			coap_msg_add_uint(&m, ex->blk_opt, ex->blk_val, bb);
-		if (ex->size_opt)
-			coap_msg_add_uint(&m, ex->size_opt, ex->size_val, sb);
-		if (ex->payload) {
-			m.payload = zeros;
-			m.payload_len = ex->payload;
-		}
+	if (ex->has_obs)
+		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, ex->obs, ob);
+	if (ex->blk_opt)
+		coap_msg_add_uint(&m, ex->blk_opt, ex->blk_val, bb);
+	if (ex->size_opt)
+		coap_msg_add_uint(&m, ex->size_opt, ex->size_val, sb);
+	if (ex->payload) {
+		m.payload = zeros;
+		m.payload_len = ex->payload;
 	}
 	int len = coap_encode(&m, buf, sizeof(buf));
 	if (len > 0)
 		env->cb->send(env->ud, s, buf, (size_t)len);
 }
 
+/* token is a whole COAP_MAX_TOKEN array (a message's, a pending request's
+ * or the observer's), of which the first tkl bytes are the token. */
+static inline void srv_send_response(struct coap_srv_session *s,
+				     const struct coap_srv_env *env, uint8_t type,
+				     uint8_t code, uint16_t mid,
+				     const uint8_t token[COAP_MAX_TOKEN],
+				     uint8_t tkl, const struct coap_resp_extra *ex)
+{
+	uint8_t hb[COAP_HDR_LEN + COAP_MAX_TOKEN];
+
+	if (ex && (ex->has_obs | ex->blk_opt | ex->size_opt | (ex->payload != 0))) {
+		srv_send_encoded(s, env, type, code, mid, token, tkl, ex);
+		return;
+	}
+	/* No options, no payload (a 2.04 to a POST, an error code): the
+	 * header and the token are the whole message, as coap_encode()
+	 * would write it. */
+	if (tkl > COAP_MAX_TOKEN)
+		tkl = COAP_MAX_TOKEN; /* as coap_msg_init() clips it */
+	put_header(hb, type, code, mid, tkl);
+	memcpy(hb + COAP_HDR_LEN, token, COAP_MAX_TOKEN);
+	env->cb->send(env->ud, s, hb, (size_t)COAP_HDR_LEN + tkl);
+}
+
+#define OPT_BIT(num) (1ull << (num))
+
+/* Critical (odd) option numbers the server recognises (§5.4.1); all are
+ * below 64. */
+#define KNOWN_CRITICAL                                                        \
+	(OPT_BIT(COAP_OPT_IF_MATCH) | OPT_BIT(COAP_OPT_URI_HOST) |             \
+	 OPT_BIT(COAP_OPT_IF_NONE_MATCH) | OPT_BIT(COAP_OPT_URI_PORT) |        \
+	 OPT_BIT(COAP_OPT_URI_PATH) | OPT_BIT(COAP_OPT_URI_QUERY) |            \
+	 OPT_BIT(COAP_OPT_ACCEPT) | OPT_BIT(COAP_OPT_BLOCK2) |                 \
+	 OPT_BIT(COAP_OPT_BLOCK1))
+#define ODD_BELOW_64 0xaaaaaaaaaaaaaaaaull
+
+/* The options the server acts upon (the elective ones too). */
+#define LOOKED_AT                                                             \
+	(OPT_BIT(COAP_OPT_OBSERVE) | OPT_BIT(COAP_OPT_BLOCK1) |               \
+	 OPT_BIT(COAP_OPT_BLOCK2) | OPT_BIT(COAP_OPT_SIZE1))
+
+/* The options of a request the server looks at, from one pass over them
+ * (each the first of its number, as coap_msg_find() gives it, or NULL). */
+struct req_opts {
+	const struct coap_option *observe, *block1, *block2, *size1;
+	bool unknown_critical; /* §5.4.1: answer 4.02 */
+};
+
+static inline const struct coap_option *
+find_if_seen(const struct coap_msg *m, uint64_t seen, uint16_t num)
+{
+	return seen & OPT_BIT(num) ? coap_msg_find(m, num, NULL) : NULL;
+}
+
+/* Which option numbers below 64 occur is a bit set; a critical option
+ * number from 64 up is unknown to us in any case.  opt[] is sorted by
+ * number (coap_parse), so the options from 64 up are the last ones. */
+static void scan_request_opts(const struct coap_msg *m, struct req_opts *ro)
+{
+	const struct coap_option *o = m->opt, *end = m->opt + m->n_opt;
+	uint64_t seen = 0;
+	bool high_critical = false;
+
+	for (; o < end && o->num < 64; o++)
+		seen |= OPT_BIT(o->num);
+	for (; o < end; o++)
+		if (coap_opt_is_critical(o->num))
+			high_critical = true;
+	*ro = (struct req_opts){
+		.unknown_critical = high_critical ||
+				    (seen & ODD_BELOW_64 & ~KNOWN_CRITICAL) != 0,
+	};
+	if (!(seen & LOOKED_AT))
+		return; /* the usual request: Uri-Path options only */
+	ro->observe = find_if_seen(m, seen, COAP_OPT_OBSERVE);
+	ro->block1 = find_if_seen(m, seen, COAP_OPT_BLOCK1);
+	ro->block2 = find_if_seen(m, seen, COAP_OPT_BLOCK2);
+	ro->size1 = find_if_seen(m, seen, COAP_OPT_SIZE1);
+}
+
 /* What a response with this code to this request carries (RFC 7959 block
  * options echoed or served, Size1/Size2, the GET representation).  A pure
  * function of the request, so a duplicate gets the same answer. */
-static void response_extra(const struct coap_srv_env *env, const struct coap_msg *req,
-			   uint8_t code, struct coap_resp_extra *ex)
+static inline void response_extra(const struct coap_srv_env *env,
+				  const struct req_opts *ro, uint8_t code,
+				  struct coap_resp_extra *ex)
 {
 	const struct coap_option *o;
 	struct coap_block b;
@@ -541,7 +652,7 @@ static void response_extra(const struct coap_srv_env *env, const struct coap_msg
 		ex->size_val = env->max_body;
 		return;
 	}
-	if ((o = coap_msg_find(req, COAP_OPT_BLOCK1, NULL)) && coap_block_decode(o, &b) == 0 &&
+	if ((o = ro->block1) && coap_block_decode(o, &b) == 0 &&
 	    COAP_CODE_CLASS(code) == 2) {
 		b.more = code == COAP_CONTINUE && b.more;
 		ex->blk_opt = COAP_OPT_BLOCK1;
@@ -550,7 +661,7 @@ static void response_extra(const struct coap_srv_env *env, const struct coap_msg
 	if (code != COAP_CONTENT)
 		return;
 	ex->payload = env->get_payload;
-	if ((o = coap_msg_find(req, COAP_OPT_BLOCK2, NULL)) && coap_block_decode(o, &b) == 0) {
+	if ((o = ro->block2) && coap_block_decode(o, &b) == 0) {
 		uint32_t bs = coap_block_size(b.szx), off = b.num * bs;
 		uint32_t total = env->get_payload;
 		ex->payload = off < total ? (total - off < bs ? total - off : bs) : 0;
@@ -573,12 +684,16 @@ static void srv_send_empty(struct coap_srv_session *s,
 		env->cb->send(env->ud, s, buf, sizeof(buf));
 }
 
+/* Almost every request is new, so every slot is looked at: the MID test,
+ * which fails for nearly all of them, comes first, and the loop is
+ * unrolled. */
 static struct coap_dedup *dedup_find(struct coap_srv_session *s, uint16_t mid,
 				     sim_time now)
 {
+#pragma GCC unroll 16
 	for (int i = 0; i < COAP_DEDUP_SLOTS; i++) {
 		struct coap_dedup *d = &s->dedup[i];
-		if (d->state != DEDUP_FREE && d->mid == mid && d->expiry > now)
+		if (d->mid == mid && d->state != DEDUP_FREE && d->expiry > now)
 			return d;
 	}
 	return NULL;
@@ -586,9 +701,10 @@ static struct coap_dedup *dedup_find(struct coap_srv_session *s, uint16_t mid,
 
 bool coap_srv_session_seen(const struct coap_srv_session *s, uint16_t mid, sim_time now)
 {
+#pragma GCC unroll 16
 	for (int i = 0; i < COAP_DEDUP_SLOTS; i++) {
 		const struct coap_dedup *d = &s->dedup[i];
-		if (d->state != DEDUP_FREE && d->mid == mid && d->expiry > now)
+		if (d->mid == mid && d->state != DEDUP_FREE && d->expiry > now)
 			return true;
 	}
 	return false;
@@ -609,31 +725,10 @@ static uint8_t dedup_add(struct coap_srv_session *s, const struct coap_params *p
 	return i;
 }
 
-/* §5.4.1: an unrecognised critical option in a request is 4.02. */
-static bool has_unknown_critical(const struct coap_msg *m)
-{
-	for (int i = 0; i < m->n_opt; i++) {
-		uint16_t n = m->opt[i].num;
-		if (!coap_opt_is_critical(n))
-			continue;
-		switch (n) {
-		case COAP_OPT_IF_MATCH: case COAP_OPT_URI_HOST:
-		case COAP_OPT_IF_NONE_MATCH: case COAP_OPT_URI_PORT:
-		case COAP_OPT_URI_PATH: case COAP_OPT_URI_QUERY:
-		case COAP_OPT_ACCEPT: case COAP_OPT_BLOCK2: case COAP_OPT_BLOCK1:
-			continue;
-		default:
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Answer a duplicate request from what the table remembers (§4.5). */
 /* Answer a duplicate request from what the table remembers (§4.5). */
 static void answer_duplicate(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, struct coap_dedup *d,
-			     const struct coap_msg *m)
+			     const struct coap_msg *m, const struct req_opts *ro)
 {
 	struct coap_resp_extra ex;
 
@@ -641,8 +736,8 @@ static void answer_duplicate(struct coap_srv_session *s,
 		return; /* a duplicate NON is silently dropped */
 	switch (d->state) {
 	case DEDUP_PIGGYBACKED:
-		response_extra(env, m, d->code, &ex);
-		if (s->obs.active && coap_msg_find(m, COAP_OPT_OBSERVE, NULL) &&
+		response_extra(env, ro, d->code, &ex);
+		if (s->obs.active && ro->observe &&
 		    s->obs.tkl == m->tkl && !memcmp(s->obs.token, m->token, m->tkl)) {
 			ex.has_obs = 1; /* a repeated registration is still one */
 			ex.obs = s->obs.seq;
@@ -716,9 +811,10 @@ static void unobserve(struct coap_srv_session *s, const struct coap_srv_env *env
  * the body must fit max_body (else 4.13).  Returns the response code, and
  * whether the application gets the request now (the last block). */
 static uint8_t block1_code(struct coap_srv_session *s, const struct coap_srv_env *env,
-			   const struct coap_msg *m, uint8_t final_code, bool *deliver)
+			   const struct coap_msg *m, const struct req_opts *ro,
+			   uint8_t final_code, bool *deliver)
 {
-	const struct coap_option *o = coap_msg_find(m, COAP_OPT_BLOCK1, NULL), *sz;
+	const struct coap_option *o = ro->block1, *sz;
 	struct coap_block b;
 	uint32_t size1 = 0;
 
@@ -728,7 +824,7 @@ static uint8_t block1_code(struct coap_srv_session *s, const struct coap_srv_env
 	if (coap_block_decode(o, &b) < 0)
 		return COAP_BAD_OPTION;
 	uint32_t bs = coap_block_size(b.szx);
-	if ((sz = coap_msg_find(m, COAP_OPT_SIZE1, NULL)))
+	if ((sz = ro->size1))
 		coap_opt_uint(sz, &size1);
 	if (size1 > env->max_body || (uint64_t)(b.num + 1) * bs > env->max_body + bs ||
 	    (uint64_t)b.num * bs + m->payload_len > env->max_body) {
@@ -757,23 +853,24 @@ static void handle_request(struct coap_srv_session *s,
 			   sim_time now)
 {
 	struct coap_dedup *d = dedup_find(s, m->mid, now);
-	const struct coap_option *obs_opt = coap_msg_find(m, COAP_OPT_OBSERVE, NULL);
-	const struct coap_option *b2 = coap_msg_find(m, COAP_OPT_BLOCK2, NULL);
+	struct req_opts ro;
 	struct coap_resp_extra ex;
 	bool deliver = true;
 	uint8_t code;
 
+	scan_request_opts(m, &ro);
+	const struct coap_option *obs_opt = ro.observe, *b2 = ro.block2;
 	if (d) {
-		answer_duplicate(s, env, d, m);
+		answer_duplicate(s, env, d, m, &ro);
 		return;
 	}
 	uint8_t di = dedup_add(s, env->p, m->mid, m->type, now);
 	d = &s->dedup[di];
-	if (has_unknown_critical(m)) {
+	if (ro.unknown_critical) {
 		code = COAP_BAD_OPTION;
 		deliver = false;
 	} else {
-		code = block1_code(s, env, m, response_code(m->code), &deliver);
+		code = block1_code(s, env, m, &ro, response_code(m->code), &deliver);
 		if (COAP_CODE_CLASS(code) == 4)
 			deliver = false;
 		if (b2 && m->code == COAP_GET) {
@@ -789,7 +886,7 @@ static void handle_request(struct coap_srv_session *s,
 	}
 	if (deliver)
 		env->cb->request(env->ud, s, m, now);
-	response_extra(env, m, code, &ex);
+	response_extra(env, &ro, code, &ex);
 
 	/* RFC 7641 §3.1 / §3.6: register or cancel an observer. */
 	if (obs_opt && m->code == COAP_GET && code == COAP_CONTENT) {

@@ -198,21 +198,50 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 	return 0;
 }
 
-/* RFC 1071 one's-complement sum. */
-static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
+/* RFC 1071 one's-complement sums, eight bytes a step in the machine's
+ * own byte order: §2(B), the sum of byte-swapped words is the byte-swapped
+ * sum, so it is swapped once at the end.  Every region summed starts at an
+ * even offset of the checksummed bytes and only the last may be odd (its
+ * last byte padded with a zero, as §8.1 of RFC 8200 says). */
+static uint64_t sum_add(uint64_t s, const uint8_t *p, size_t n)
 {
-	for (; n > 1; p += 2, n -= 2)
-		acc += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		acc += (uint32_t)p[0] << 8;
-	return acc;
+	uint64_t w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		s += w;
+		s += s < w; /* end-around carry */
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		s += w;
+		s += s < w;
+	}
+	return s;
 }
 
-static uint16_t fold(uint32_t acc)
+/* The checksum field's value (big-endian order) for sum s. */
+static uint16_t sum_fold(uint64_t s)
 {
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)~acc;
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	s = (s & 0xff) << 8 | s >> 8;
+#endif
+	return (uint16_t)~s;
+}
+
+/* Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, upper-layer
+ * length, three zero bytes and the next header. */
+static uint64_t pseudo_sum(const uint8_t src[16], const uint8_t dst[16], uint32_t len,
+			   uint8_t next)
+{
+	uint8_t tail[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			   (uint8_t)len, 0, 0, 0, next};
+	return sum_add(sum_add(sum_add(0, src, 16), dst, 16), tail, 8);
 }
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -228,13 +257,7 @@ static size_t build_udp(struct trace *t, uint8_t *u, const uint8_t src[16],
 	put16(u + 4, (uint32_t)ulen);
 	put16(u + 6, 0);
 	memcpy(u + UDP_HDR, payload, len);
-	/* pseudo-header: source, destination, upper-layer length, next header */
-	uint32_t acc = sum16(0, src, 16);
-	acc = sum16(acc, dst, 16);
-	acc += (uint32_t)(ulen >> 16) + (uint32_t)(ulen & 0xffff);
-	acc += 17;
-	acc = sum16(acc, u, ulen);
-	uint16_t ck = fold(acc);
+	uint16_t ck = sum_fold(sum_add(pseudo_sum(src, dst, (uint32_t)ulen, 17), u, ulen));
 	put16(u + 6, ck ? ck : 0xffff); /* a zero checksum is sent as all ones */
 	return ulen;
 }
@@ -309,11 +332,7 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		uint8_t *seg = t->pkt + IP6_HDR;
 		memcpy(seg, payload, len);
 		seg[16] = seg[17] = 0;
-		uint32_t acc = sum16(0, src, 16);
-		acc = sum16(acc, dst, 16);
-		acc += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + 6;
-		acc = sum16(acc, seg, len);
-		put16(seg + 16, fold(acc));
+		put16(seg + 16, sum_fold(sum_add(pseudo_sum(src, dst, (uint32_t)len, 6), seg, len)));
 		ip6_header(t->pkt, (uint32_t)len, 6, src, dst);
 		write_pkt(t, which, t->pkt, IP6_HDR + len, now);
 		return;

@@ -102,9 +102,13 @@ static uint8_t *put_ext(uint8_t *p, uint32_t v)
 	return p;
 }
 
-int coap_encoded_len(const struct coap_msg *m)
+/* The bytes m encodes to (exact), or an upper bound that skips the option
+ * header arithmetic (every header at its longest, 1 + 2 + 2 bytes, and a
+ * payload marker).  SIM_ERR_INVAL for a token or option count out of
+ * range, or options out of order. */
+static inline int64_t measure(const struct coap_msg *m, bool exact)
 {
-	size_t n = COAP_HDR_LEN + m->tkl;
+	uint64_t n = COAP_HDR_LEN + m->tkl;
 	uint16_t prev = 0;
 
 	if (m->tkl > COAP_MAX_TOKEN || m->n_opt > COAP_MAX_OPTIONS)
@@ -113,39 +117,27 @@ int coap_encoded_len(const struct coap_msg *m)
 		const struct coap_option *o = &m->opt[i];
 		if (o->num < prev)
 			return SIM_ERR_INVAL;
-		n += 1 + ext_len((uint32_t)(o->num - prev)) + ext_len(o->len) + o->len;
+		n += exact ? 1u + ext_len((uint32_t)(o->num - prev)) + ext_len(o->len) + o->len
+			   : 5u + o->len;
 		prev = o->num;
 	}
-	if (m->payload_len)
-		n += 1 + m->payload_len;
+	if (m->payload_len || !exact)
+		n += 1 + (uint64_t)m->payload_len;
+	return (int64_t)n;
+}
+
+int coap_encoded_len(const struct coap_msg *m)
+{
+	int64_t n = measure(m, true);
+
 	if (n > INT32_MAX)
 		return SIM_ERR_INVAL;
 	return (int)n;
 }
 
-/* An upper bound of coap_encoded_len(): every option header taken at its
- * longest (1 + 2 + 2 bytes), so only the value lengths are summed.  Also
- * checks what coap_encoded_len() checks (SIM_ERR_INVAL). */
-static int64_t encoded_len_bound(const struct coap_msg *m)
-{
-	uint64_t n = COAP_HDR_LEN + m->tkl + 1 + (uint64_t)m->payload_len;
-	uint16_t prev = 0;
-
-	if (m->tkl > COAP_MAX_TOKEN || m->n_opt > COAP_MAX_OPTIONS)
-		return SIM_ERR_INVAL;
-	for (int i = 0; i < m->n_opt; i++) {
-		const struct coap_option *o = &m->opt[i];
-		if (o->num < prev)
-			return SIM_ERR_INVAL;
-		n += 5 + o->len;
-		prev = o->num;
-	}
-	return n > INT32_MAX ? INT64_MAX : (int64_t)n;
-}
-
 int coap_encode(const struct coap_msg *m, uint8_t *buf, size_t cap)
 {
-	int64_t bound = encoded_len_bound(m);
+	int64_t bound = measure(m, false);
 	uint16_t prev = 0;
 	uint8_t *p = buf;
 

@@ -52,7 +52,7 @@ enum {
 	HINT_SERVER = NET_HINT(NET_UP),        /* a request reaches the server */
 	HINT_CLIENT_RECV = NET_HINT(NET_DOWN), /* an answer reaches the client */
 	HINT_CLIENT_SEND = 3,                  /* the application sends */
-	HINT_TIMER = 4, /* a timer mostly cancelled before it fires: its own line */
+	HINT_TIMER = 4, /* mostly cancelled before it fires: only its own line */
 };
 
 /* A multicast group: its members and the requester next to the server. */
@@ -976,8 +976,7 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls)
 	size_t x = (size_t)i * w->cp.nstart;
 	switch (cls) {
 	case HINT_TIMER:
-		__builtin_prefetch(ep); /* the timer's own line: is it live? */
-		return;
+		return; /* the engine fetches the timer's own line */
 	case HINT_CLIENT_SEND:
 		net_prefetch(&w->net, i, NET_UP);
 		/* fall through */

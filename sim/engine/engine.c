@@ -158,7 +158,7 @@ static int enqueue(struct sim_engine *e, struct sim_ent ent)
 	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
 
 	if (b <= e->cur) {
-		/* Due within about a millisecond.  Its owner was hinted a
+		/* Due within a quarter of a millisecond.  Its owner was hinted a
 		 * bucket ahead if it came down from the bucket looked ahead
 		 * at; otherwise hint now. */
 		if (b != e->hinted)
@@ -262,16 +262,16 @@ static bool refill(struct sim_engine *e)
 			e->cur = (e->cur & ~(uint64_t)WMASK) + (uint64_t)p;
 		} else {
 			/* Into the next block of 4,096 buckets: its level-1
-			 * bucket comes down, and every 5 h the far one is
+			 * bucket comes down, and every 73 min the far one is
 			 * looked at. */
 			e->cur = (e->cur | WMASK) + 1;
 			uint64_t blk = e->cur >> SIM_WHEEL_BITS;
 			struct sim_bucket *b1 = &e->l1[blk & WMASK];
 			clear_bit(e->bm1, (uint32_t)(blk & WMASK));
 			requeue(e, b1);
-			/* A level-1 bucket comes round again only after 5 h:
-			 * give its memory back (level-0 ones are reused every
-			 * 4.4 s and keep theirs). */
+			/* A level-1 bucket comes round again only after
+			 * 73 min: give its memory back (level-0 ones are
+			 * reused every 1.1 s and keep theirs). */
 			free(b1->v);
 			*b1 = (struct sim_bucket){0};
 			if ((blk & WMASK) == 0)

@@ -964,7 +964,7 @@ static void prefetch_lines(const void *p, size_t bytes)
 #define CLIENT_BYTES offsetof(struct endpoint, srv_t)
 #define SERVER_BYTES (offsetof(struct endpoint, rng_app) - CLIENT_BYTES)
 
-/* The engine's hint, a bucket (about a millisecond) before one of
+/* The engine's hint, a bucket (a quarter of a millisecond) before one of
  * endpoint i's timers or packets fires: fetch the lines that event will
  * touch, so the misses of a bucket's events overlap instead of coming one
  * per event.  The exchange slot and the server's pending entry looked at

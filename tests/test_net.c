@@ -43,7 +43,7 @@ static void setup(struct fix *f, uint32_t n_ep)
 	f->down = f->up;
 	n_got = 0;
 	cr_assert_eq(sim_engine_init(&f->e, 16), 0);
-	cr_assert_eq(net_init(&f->n, &f->e, n_ep, &f->up, &f->down, &f->bn, 7, &cb, NULL), 0);
+	cr_assert_eq(net_init(&f->n, &f->e, n_ep, &f->up, &f->down, &f->bn, 7, NULL, &cb, NULL), 0);
 }
 
 static void teardown_fix(struct fix *f)

@@ -1,6 +1,8 @@
 /* Captures as Wireshark sees them: runs of the real binary read back with
  * tshark (Debian tshark), the dissectors of an independent implementation. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +283,74 @@ Test(trace, one_packet_bytes)
 	 *     = 0xc805, no carry -> checksum ~0xc805 = 0x37fa */
 	cr_assert_eq(u[6] << 8 | u[7], 0x37fa);
 	cr_assert_eq(count(path, "udp.checksum.status == \"Good\" && coap.code == 0"), 1);
+	rm();
+}
+
+/* Endpoints are stored in the order they first send (an optimisation
+ * of the world's memory), but an endpoint stays who it is: in the
+ * capture, every request's source address and the {id} in its Uri-Path
+ * name the same endpoint, and every row of exchanges.csv is a first
+ * transmission from that endpoint's address at that time. */
+Test(trace, endpoint_identity_in_captures_and_exchanges, .timeout = 120)
+{
+	static const char fleet[] =
+		"[scenario]\nduration = 1min\nseed = 11\n"
+		"[link]\nlatency = 100ms\njitter = uniform(0, 20ms)\nloss = 5%\n"
+		"[group.s]\ncount = 400\ntraffic = periodic(20s)\n"
+		"start = uniform(0, 20s)\npath = /d/{id}\n"
+		"[output]\npcap = yes\nexchanges = yes\n";
+	enum { MAX_TX = 8192 };
+	static struct { uint32_t ep; double t; } first[MAX_TX];
+	size_t n_first = 0, n_req = 0, n_rows = 0;
+	char cmd[512], line[512];
+
+	mk();
+	cr_assert_eq(run_scenario(fleet, ""), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r %s/out/pcap/p0-r0.pcap -Y 'coap.type == 0 && coap.code == 2' "
+		 "-T fields -E separator='|' -E aggregator=, -e frame.time_epoch "
+		 "-e ipv6.src -e coap.opt.uri_path -e coap.retransmitted 2>/dev/null", dir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *t = strtok(line, "|"), *src = strtok(NULL, "|"), *path = strtok(NULL, "|\n");
+		char *retx = strtok(NULL, "|\n");
+		cr_assert(t && src && path, "tshark line: %s", line);
+		uint8_t a[16];
+		cr_assert_eq(inet_pton(AF_INET6, src, a), 1, "%s", src);
+		uint32_t ep = ((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+			       (uint32_t)a[14] << 8 | a[15]) - 1;
+		const char *id = strrchr(path, ','); /* one field per option */
+		cr_assert_not_null(id, "%s", path);
+		cr_assert_eq(strtoul(id + 1, NULL, 10), ep, "%s from %s", path, src);
+		n_req++;
+		if (!retx) {
+			cr_assert_lt(n_first, MAX_TX);
+			first[n_first].ep = ep;
+			first[n_first++].t = strtod(t, NULL);
+		}
+	}
+	pclose(p);
+	/* 400 endpoints, a message every 20 s for a minute. */
+	cr_assert_eq(n_first, 1200);
+	cr_assert_gt(n_req, n_first);
+
+	snprintf(cmd, sizeof(cmd), "%s/out/exchanges.csv", dir);
+	FILE *f = fopen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f)); /* header */
+	while (fgets(line, sizeof(line), f)) {
+		uint32_t ep;
+		double t;
+		cr_assert_eq(sscanf(line, "%*[^,],%u,%*[^,],%lf", &ep, &t), 2, "%s", line);
+		bool found = false;
+		for (size_t i = 0; i < n_first && !found; i++)
+			found = first[i].ep == ep && first[i].t > t - 1e-9 && first[i].t < t + 1e-9;
+		cr_assert(found, "no first transmission for row %s", line);
+		n_rows++;
+	}
+	fclose(f);
+	cr_assert_eq(n_rows, n_first);
 	rm();
 }
 

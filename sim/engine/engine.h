@@ -83,13 +83,17 @@ struct sim_engine {
 	bool stop;
 	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */
 	uint64_t cur;    /* the wheel's current level-0 bucket */
-	uint64_t hinted; /* the level-0 bucket whose owners were hinted ahead */
+	/* The hint cursor: entry hi of level-0 bucket hb is the next to be
+	 * hinted; every entry before it (buckets cur+1..hb, and the heap)
+	 * has been.  lead counts hinted entries not yet popped. */
+	uint64_t hb;
+	uint32_t hi, lead;
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the wheel above */
 	/* Optional: told a timer's owner, and the class the timer was armed
-	 * with, a bucket (a quarter of a millisecond) before the timer fires, to
-	 * start fetching the part of the owner's state that timer touches. */
+	 * with, some sixteen entries before the timer fires, to start
+	 * fetching the part of the owner's state that timer touches. */
 	void (*hint)(void *ud, uint32_t owner, uint8_t cls);
 	void *hint_ud;
 };

@@ -112,7 +112,7 @@ static void pkt_put(struct net *n, struct net_pkt *p)
 int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	     const struct link_cfg *up, const struct link_cfg *down,
 	     const struct bottleneck_cfg *bn, uint64_t seed,
-	     const struct net_cb *cb, void *ud)
+	     const uint32_t *slot_of, const struct net_cb *cb, void *ud)
 {
 	*n = (struct net){0};
 	n->eng = eng;
@@ -127,9 +127,11 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 		net_free(n);
 		return SIM_ERR_NOMEM;
 	}
+	/* An endpoint's channel draws are its own, wherever it is stored. */
 	for (uint32_t i = 0; i < n_ep; i++) {
-		sim_rng_init(&n->eps[i].d[NET_UP].rng, seed, i, RNG_LINK_UP);
-		sim_rng_init(&n->eps[i].d[NET_DOWN].rng, seed, i, RNG_LINK_DOWN);
+		struct net_ep *e = &n->eps[slot_of ? slot_of[i] : i];
+		sim_rng_init(&e->d[NET_UP].rng, seed, i, RNG_LINK_UP);
+		sim_rng_init(&e->d[NET_DOWN].rng, seed, i, RNG_LINK_DOWN);
 	}
 	return 0;
 }

@@ -119,12 +119,14 @@ struct net {
 	size_t n_blocks, cap_blocks;
 };
 
-/* Set up for n endpoints.  cfg pointers must outlive the net.
- * Returns 0 or SIM_ERR_NOMEM. */
+/* Set up for n endpoints.  Endpoint i's state is at index slot_of[i]
+ * (NULL: at i), the index every other call takes; its random streams are
+ * keyed by i.  cfg pointers must outlive the net.  Returns 0 or
+ * SIM_ERR_NOMEM. */
 int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	     const struct link_cfg *up, const struct link_cfg *down,
 	     const struct bottleneck_cfg *bn, uint64_t seed,
-	     const struct net_cb *cb, void *ud);
+	     const uint32_t *slot_of, const struct net_cb *cb, void *ud);
 void net_free(struct net *n);
 
 /* Send a UDP payload of len bytes between endpoint ep and the server.

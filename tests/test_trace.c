@@ -351,6 +351,30 @@ Test(trace, endpoint_identity_in_captures_and_exchanges, .timeout = 120)
 	}
 	fclose(f);
 	cr_assert_eq(n_rows, n_first);
+
+	/* The server side names the endpoint too: requests as the server
+	 * received them, and the answers it sent back (to the address whose
+	 * request carried the token). */
+	for (int file = 0; file < 2; file++) {
+		const char *pc = file ? "p0-r0.rx.pcap" : "p0-r0.pcap";
+		snprintf(cmd, sizeof(cmd),
+			 "tshark -r %s/out/pcap/%s -Y 'coap.type == 0 && coap.code == 2' "
+			 "-T fields -E aggregator=, -e ipv6.src -e coap.opt.uri_path 2>/dev/null"
+			 " | sed 's/2001:db8:1:://; s/\\t.*,/ /' | sort -u > %s/req", dir, pc, dir);
+		cr_assert_eq(system(cmd), 0);
+		/* Address suffix (hex of id + 1) against the path's id. */
+		cr_assert_eq(sh_num("awk '{ if ($1 != sprintf(\"%%x\", $2 + 1)) bad++ } END "
+				    "{ print bad + 0 }' %s/req", dir), 0, "%s", pc);
+		cr_assert_gt(sh_num("wc -l < %s/req", dir), 390, "%s", pc);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && tshark -r out/pcap/p0-r0.pcap -Y 'coap.type == 0 && coap.code == 2'"
+		 " -T fields -e ipv6.src -e coap.token 2>/dev/null | sort -u > rq && "
+		 "tshark -r out/pcap/p0-r0.pcap -Y 'coap.type == 2 && coap.code == 68'"
+		 " -T fields -e ipv6.dst -e coap.token 2>/dev/null | sort -u > ack", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_gt(sh_num("wc -l < %s/ack", dir), 1000);
+	cr_assert_eq(sh_num("comm -13 %s/rq %s/ack | wc -l", dir, dir), 0);
 	rm();
 }
 

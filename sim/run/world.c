@@ -39,6 +39,7 @@ struct endpoint {
 	SIM_LINE_ALIGNED struct sim_timer srv_t; /* server session expiry */
 	struct coap_srv_session srv;
 	uint8_t srv_group;         /* = group, read on this side's lines */
+	uint32_t srv_id;           /* = id, likewise (for captures) */
 	/* Cold: only some scenarios use these. */
 	SIM_LINE_ALIGNED struct sim_rng rng_app; /* periodic traffic draws only at the start */
 	struct sim_rng rng_srv;
@@ -948,7 +949,9 @@ static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			sim_time now)
 {
 	struct world *w = ud;
-	trace_tx(w->opts->trace, w->ep[ep].id, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+	/* The id from the lines of the side that sends. */
+	uint32_t who = dir == NET_UP ? w->ep[ep].id : w->ep[ep].srv_id;
+	trace_tx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
 
@@ -957,7 +960,8 @@ static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			sim_time now)
 {
 	struct world *w = ud;
-	trace_rx(w->opts->trace, w->ep[ep].id, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+	uint32_t who = dir == NET_UP ? w->ep[ep].srv_id : w->ep[ep].id;
+	trace_rx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
 
@@ -1301,7 +1305,7 @@ static int build(struct world *w, uint64_t seed)
 			struct coap_client_env ce;
 			struct coap_srv_env se;
 
-			ep->id = i;
+			ep->id = ep->srv_id = i;
 			ep->group = ep->srv_group = (uint8_t)g;
 			ep->always_on = gc->multicast || gc->traffic == TRAFFIC_OBSERVE;
 			energy_listen(&ep->radio, ep->always_on, 0);

@@ -153,7 +153,8 @@ static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
 /* Put an entry where it waits: the heap for the current bucket and
  * before, else the level that covers its bucket.  An entry that lands
  * behind the hint cursor is hinted now. */
-static int enqueue(struct sim_engine *e, struct sim_ent ent)
+static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e,
+							   struct sim_ent ent)
 {
 	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
 
@@ -210,6 +211,10 @@ static void hint_ahead(struct sim_engine *e)
 	while (e->lead < SIM_HINT_LEAD) {
 		const struct sim_bucket *bk = &e->l0[e->hb & WMASK];
 		if (e->hb > e->cur && e->hi < bk->n) {
+			/* The entries themselves were written up to a second
+			 * ago: fetch them a few ahead of reading them. */
+			if (e->hi + 4 < bk->n)
+				__builtin_prefetch(&bk->v[e->hi + 4]);
 			hint(e, &bk->v[e->hi++]);
 			e->lead++;
 			continue;
@@ -222,6 +227,12 @@ static void hint_ahead(struct sim_engine *e)
 			return;
 		e->hb = (e->cur & ~(uint64_t)WMASK) + (uint64_t)q;
 		e->hi = 0;
+		/* And the first entries of the bucket after it. */
+		int q2 = q + 1 < (int)SIM_WHEEL_SIZE ? next_bit(e->bm0, (uint32_t)q + 1) : -1;
+		if (q2 >= 0) {
+			__builtin_prefetch(e->l0[q2].v);
+			__builtin_prefetch((const char *)e->l0[q2].v + 64);
+		}
 	}
 }
 

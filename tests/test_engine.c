@@ -162,7 +162,7 @@ Test(engine, random_operations_match_a_reference)
 }
 
 /* The wheel's levels: times from nanoseconds to days (the same bucket,
- * level 0 below 1.1 s, level 1 below 73 min, the far bucket beyond),
+ * level 0 below 0.27 s, level 1 below 18 min, the far bucket beyond),
  * armed, re-armed and cancelled while the clock moves, in several
  * run-until steps and from inside callbacks, against a reference order.
  * Each firing re-arms a quarter of the timers at a random distance. */
@@ -185,8 +185,8 @@ static sim_time w_dist(void)
 	w_r = w_r * 1103515245u + 12345u;
 	switch ((w_r >> 8) % 5) {
 	case 0: return (w_r >> 12) % 1000;                    /* same bucket */
-	case 1: return (sim_time)((w_r >> 12) % 1000) * 1000000; /* level 0 */
-	case 2: return (sim_time)((w_r >> 12) % 4000) * 1000000000; /* level 1 */
+	case 1: return (sim_time)((w_r >> 12) % 250) * 1000000; /* level 0 */
+	case 2: return (sim_time)((w_r >> 12) % 1000) * 1000000000; /* level 1 */
 	case 3: return (sim_time)((w_r >> 12) % 48) * 3600 * 1000000000ull; /* far */
 	default: return 0;                                     /* now */
 	}

@@ -302,7 +302,7 @@ static bool refill(struct sim_engine *e)
 			e->cur = (e->cur & ~(uint64_t)WMASK) + (uint64_t)p;
 		} else {
 			/* Into the next block of 4,096 buckets: its level-1
-			 * bucket comes down, and every 73 min the far one is
+			 * bucket comes down, and every 18 min the far one is
 			 * looked at. */
 			e->cur = (e->cur | WMASK) + 1;
 			uint64_t blk = e->cur >> SIM_WHEEL_BITS;
@@ -310,8 +310,8 @@ static bool refill(struct sim_engine *e)
 			clear_bit(e->bm1, (uint32_t)(blk & WMASK));
 			requeue(e, b1);
 			/* A level-1 bucket comes round again only after
-			 * 73 min: give its memory back (level-0 ones are
-			 * reused every 1.1 s and keep theirs). */
+			 * 18 min: give its memory back (level-0 ones are
+			 * reused every 0.27 s and keep theirs). */
 			free(b1->v);
 			*b1 = (struct sim_bucket){0};
 			if ((blk & WMASK) == 0)

@@ -2,17 +2,17 @@
  * in front of a small 4-ary heap.
  *
  * A struct sim_timer lives inside whatever owns it (a packet, an endpoint).
- * A timer due in the current bucket (2^18 ns, about 0.26 ms) waits in the
- * ready heap; one due within 4,096 buckets (1.1 s) in a level-0 bucket;
- * one due within 4,096 level-1 buckets (73 min) in a level-1 bucket; a
- * later one in a far bucket looked at every 73 min.  Buckets and heap hold
+ * A timer due in the current bucket (2^16 ns, about 66 us) waits in the
+ * ready heap; one due within 4,096 buckets (0.27 s) in a level-0 bucket;
+ * one due within 4,096 level-1 buckets (18 min) in a level-1 bucket; a
+ * later one in a far bucket looked at every 18 min.  Buckets and heap hold
  * (time, arming sequence, timer) entries: arming appends one, cancelling
  * only marks the timer, and an entry whose timer was cancelled or re-armed
  * since is dropped when it comes to the top of the heap.  So moving
  * entries between buckets and the heap never touches a timer (a timer is
  * read once, when it fires), a bucket enters the heap once, level-1
- * entries move down once, and the heap holds a quarter of a millisecond of
- * events and stays in cache however many timers are armed (one heap of a million
+ * entries move down once, and the heap holds 66 us of events and stays in
+ * cache however many timers are armed (one heap of a million
  * timers missed the cache on every sift).
  *
  * Because of those lazy entries, a timer's storage must stay valid until
@@ -59,7 +59,7 @@ struct sim_bucket {
 };
 #define SIM_WHEEL_BITS 12
 #define SIM_WHEEL_SIZE (1u << SIM_WHEEL_BITS)
-#define SIM_BUCKET_SHIFT 18
+#define SIM_BUCKET_SHIFT 16
 
 /* An outside scheduler the engine's timers can run on instead of the heap
  * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,

@@ -1110,6 +1110,17 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
  * groups and the ns-3 backend stay in identity order.  The order is a
  * counting sort on the first send time, quantised to one slot per
  * endpoint: ties and near-ties keep identity order. */
+/* qsort_r order of endpoint numbers by key, then number (as the insertion
+ * sort below leaves them). */
+static int by_key(const void *a, const void *b, void *keys)
+{
+	const sim_time *key = keys;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (key[x] != key[y])
+		return key[x] < key[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 static int place(struct world *w, uint64_t seed)
 {
 	const struct scenario_cfg *cfg = w->cfg;
@@ -1164,6 +1175,12 @@ static int place(struct world *w, uint64_t seed)
 		for (uint32_t k = 0; k < count; k++)
 			order[at[q[k]]++] = k; /* at[b] ends as where range b ends */
 		for (uint32_t b = 0, from = 0; b < count; from = at[b++]) {
+			if (at[b] - from > 16) {
+				/* A heavy-tailed start (pareto, say) can crowd
+				 * most endpoints into a few ranges. */
+				qsort_r(order + from, at[b] - from, sizeof(*order), by_key, key);
+				continue;
+			}
 			for (uint32_t j = from + 1; j < at[b]; j++) {
 				uint32_t k = order[j], m = j;
 				for (; m > from && key[order[m - 1]] > key[k]; m--)

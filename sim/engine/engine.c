@@ -93,9 +93,9 @@ static int heap_push(struct sim_engine *e, struct sim_ent ent)
 
 /* ---- the wheel ---- */
 
-static __attribute__((noinline)) int grow(struct sim_bucket *b)
+static __attribute__((noinline)) int grow(struct sim_bucket *b, uint32_t first)
 {
-	uint32_t ncap = b->cap ? 2 * b->cap : 16;
+	uint32_t ncap = b->cap ? 2 * b->cap : first > 16 ? first : 16;
 	struct sim_ent *v = realloc(b->v, sizeof(*v) * ncap);
 	if (!v)
 		return SIM_ERR_NOMEM;
@@ -104,9 +104,9 @@ static __attribute__((noinline)) int grow(struct sim_bucket *b)
 	return 0;
 }
 
-static inline int push(struct sim_bucket *b, const struct sim_ent *ent)
+static inline int push(struct sim_bucket *b, const struct sim_ent *ent, uint32_t first)
 {
-	if (b->n == b->cap && grow(b) < 0)
+	if (b->n == b->cap && grow(b, first) < 0)
 		return SIM_ERR_NOMEM;
 	b->v[b->n++] = *ent;
 	return 0;
@@ -152,31 +152,65 @@ static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
 
 /* Put an entry where it waits: the heap for the current bucket and
  * before, else the level that covers its bucket.  An entry that lands
- * behind the hint cursor is hinted now. */
-static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e,
-							   struct sim_ent ent)
+ * behind the hint cursor is hinted now.  The rare cases (the heap, the far
+ * bucket, a hint, a bucket that must grow) are out of line, so the common
+ * one, an append to a wheel bucket, stays a few instructions with no
+ * registers to save. */
+static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e,
+						  const struct sim_ent *ent)
 {
-	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
+	uint64_t b = ent->when >> SIM_BUCKET_SHIFT;
 
 	if (b <= e->cur) {
-		hint(e, &ent);
+		hint(e, ent);
 		e->lead++;
-		return heap_push(e, ent);
+		return heap_push(e, *ent);
 	}
 	if (b - e->cur < SIM_WHEEL_SIZE) {
 		if (b < e->hb) {
-			hint(e, &ent);
+			hint(e, ent);
 			e->lead++;
 		}
 		set_bit(e->bm0, (uint32_t)(b & WMASK));
-		return push(&e->l0[b & WMASK], &ent);
+		return push(&e->l0[b & WMASK], ent, 16);
 	}
 	uint64_t blk = b >> SIM_WHEEL_BITS;
 	if (blk - (e->cur >> SIM_WHEEL_BITS) < SIM_WHEEL_SIZE) {
 		set_bit(e->bm1, (uint32_t)(blk & WMASK));
-		return push(&e->l1[blk & WMASK], &ent);
+		/* A level-1 bucket starts out as large as the last one
+		 * brought down (a steady load fills each about alike),
+		 * rather than doubling its way up from 16 each time. */
+		return push(&e->l1[blk & WMASK], ent, e->l1_last);
 	}
-	return push(&e->far, &ent);
+	return push(&e->far, ent, 16);
+}
+
+static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e,
+							   struct sim_ent ent)
+{
+	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
+	struct sim_bucket *bk;
+	uint64_t *bm;
+	uint32_t bit;
+
+	if (b >= e->hb && b > e->cur && b - e->cur < SIM_WHEEL_SIZE) {
+		bk = &e->l0[b & WMASK];
+		bm = e->bm0;
+		bit = (uint32_t)(b & WMASK);
+	} else if (b > e->cur && (b >> SIM_WHEEL_BITS) - (e->cur >> SIM_WHEEL_BITS) - 1 <
+					 SIM_WHEEL_SIZE - 1) {
+		/* Level 1: a later block of level-0 buckets, not the far one. */
+		bk = &e->l1[(b >> SIM_WHEEL_BITS) & WMASK];
+		bm = e->bm1;
+		bit = (uint32_t)((b >> SIM_WHEEL_BITS) & WMASK);
+	} else {
+		return enqueue_slow(e, &ent);
+	}
+	if (__builtin_expect(bk->n == bk->cap, 0))
+		return enqueue_slow(e, &ent);
+	set_bit(bm, bit);
+	bk->v[bk->n++] = ent;
+	return 0;
 }
 
 /* Re-place a bucket's entries and empty it; timers are not read, stale
@@ -204,39 +238,49 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
  * world's endpoints stored in firing order the stream is nearly
  * sequential.  (At a million endpoints, 4 to 128 were tried: 8 to 32
  * were alike within this machine's noise, 48 and more were slower.) */
+#ifndef SIM_HINT_LEAD
 #define SIM_HINT_LEAD 16
+#endif
 
-static void hint_ahead(struct sim_engine *e)
+/* Move the cursor to the next non-empty level-0 bucket of the current
+ * block (the next block's entries are hinted as its buckets are taken),
+ * and start fetching that bucket's successor's first entries.  False when
+ * there is none. */
+static __attribute__((noinline)) bool cursor_next(struct sim_engine *e)
+{
+	uint32_t from = (uint32_t)((e->hb > e->cur ? e->hb : e->cur) & WMASK) + 1;
+	int q = from < SIM_WHEEL_SIZE ? next_bit(e->bm0, from) : -1;
+	if (q < 0)
+		return false;
+	e->hb = (e->cur & ~(uint64_t)WMASK) + (uint64_t)q;
+	e->hi = 0;
+	e->hbk = &e->l0[q];
+	int q2 = q + 1 < (int)SIM_WHEEL_SIZE ? next_bit(e->bm0, (uint32_t)q + 1) : -1;
+	if (q2 >= 0) {
+		__builtin_prefetch(e->l0[q2].v);
+		__builtin_prefetch((const char *)e->l0[q2].v + 64);
+	}
+	return true;
+}
+
+static inline void hint_ahead(struct sim_engine *e)
 {
 	while (e->lead < SIM_HINT_LEAD) {
-		const struct sim_bucket *bk = &e->l0[e->hb & WMASK];
-		if (e->hb > e->cur && e->hi < bk->n) {
+		const struct sim_bucket *bk = e->hbk;
+		if (bk && e->hi < bk->n) {
 			/* The entries themselves were written up to a second
 			 * ago: fetch them a few ahead of reading them. */
 			if (e->hi + 4 < bk->n)
 				__builtin_prefetch(&bk->v[e->hi + 4]);
 			hint(e, &bk->v[e->hi++]);
 			e->lead++;
-			continue;
-		}
-		/* The next non-empty bucket of the current block; the next
-		 * block's entries are hinted as its buckets are taken. */
-		uint32_t from = (uint32_t)((e->hb > e->cur ? e->hb : e->cur) & WMASK) + 1;
-		int q = from < SIM_WHEEL_SIZE ? next_bit(e->bm0, from) : -1;
-		if (q < 0)
+		} else if (!cursor_next(e)) {
 			return;
-		e->hb = (e->cur & ~(uint64_t)WMASK) + (uint64_t)q;
-		e->hi = 0;
-		/* And the first entries of the bucket after it. */
-		int q2 = q + 1 < (int)SIM_WHEEL_SIZE ? next_bit(e->bm0, (uint32_t)q + 1) : -1;
-		if (q2 >= 0) {
-			__builtin_prefetch(e->l0[q2].v);
-			__builtin_prefetch((const char *)e->l0[q2].v + 64);
 		}
 	}
 }
 
-static void pop_hinted(struct sim_engine *e)
+static inline void pop_hinted(struct sim_engine *e)
 {
 	pop_top(e);
 	e->lead -= e->lead > 0;
@@ -259,6 +303,7 @@ static void take(struct sim_engine *e, struct sim_bucket *bk)
 	if (e->hb <= e->cur) {
 		e->hb = e->cur; /* the cursor goes on from here */
 		e->hi = 0;
+		e->hbk = NULL;
 	}
 	if (e->hlen || !bk->v) {
 		/* Entries came straight down from level 1 into the heap (or
@@ -308,6 +353,7 @@ static bool refill(struct sim_engine *e)
 			uint64_t blk = e->cur >> SIM_WHEEL_BITS;
 			struct sim_bucket *b1 = &e->l1[blk & WMASK];
 			clear_bit(e->bm1, (uint32_t)(blk & WMASK));
+			e->l1_last = b1->n + b1->n / 8;
 			requeue(e, b1);
 			/* A level-1 bucket comes round again only after
 			 * 18 min: give its memory back (level-0 ones are

@@ -88,6 +88,8 @@ struct sim_engine {
 	 * has been.  lead counts hinted entries not yet popped. */
 	uint64_t hb;
 	uint32_t hi, lead;
+	const struct sim_bucket *hbk; /* bucket hb while hb > cur, else NULL */
+	uint32_t l1_last; /* entries of the latest level-1 bucket brought down, + 1/8 */
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the wheel above */

@@ -40,9 +40,16 @@ struct endpoint {
 	struct coap_srv_session srv;
 	uint8_t srv_group;         /* = group, read on this side's lines */
 	uint32_t srv_id;           /* = id, likewise (for captures) */
-	/* Cold: only some scenarios use these. */
-	SIM_LINE_ALIGNED struct sim_rng rng_app; /* periodic traffic draws only at the start */
+	/* Cold, one line: periodic traffic draws only at the start, and
+	 * the server draws only when its processing time is random. */
+	SIM_LINE_ALIGNED struct sim_rng rng_app;
 	struct sim_rng rng_srv;
+};
+
+/* What only some scenarios need, in w->rare (same index as w->ep), which
+ * is allocated only for them: 84 bytes an endpoint that a plain fleet
+ * would carry, zeroed and paged in, for nothing. */
+struct ep_rare {
 	struct coap_mc_member mc;  /* multicast groups: the member role */
 	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
@@ -123,6 +130,7 @@ struct world {
 	struct ns3_run *ns3; /* backend = ns3, else NULL */
 	struct ns3_tcp_cb ns3_tcp;
 	struct endpoint *ep;
+	struct ep_rare *rare; /* multicast or CoCoA runs only, else NULL */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;
@@ -155,6 +163,11 @@ static uint32_t ep_slot(const struct world *w, const struct endpoint *ep)
 	return (uint32_t)(ep - w->ep);
 }
 
+static struct ep_rare *rare(const struct world *w, const struct endpoint *ep)
+{
+	return &w->rare[ep_slot(w, ep)];
+}
+
 static uint32_t slot_of(const struct world *w, uint32_t id)
 {
 	return w->slot_of ? w->slot_of[id] : id;
@@ -166,7 +179,7 @@ static void client_env(struct world *w, struct endpoint *ep,
 	*env = (struct coap_client_env){
 		.p = &w->cp, .req = &w->tmpl[ep->group], .cb = &w->cli_cb,
 		.ud = w, .rng = &ep->rng_coap, .id = ep->id,
-		.cc = w->cfg->coap.congestion == COAP_CC_COCOA ? &ep->cc : NULL,
+		.cc = w->cfg->coap.congestion == COAP_CC_COCOA ? &rare(w, ep)->cc : NULL,
 	};
 }
 
@@ -414,7 +427,8 @@ static void mc_member_send(void *ud, struct coap_mc_member *m, const uint8_t *bu
 			   size_t len)
 {
 	struct world *w = ud;
-	struct endpoint *ep = sim_container_of(m, struct endpoint, mc);
+	struct ep_rare *r = sim_container_of(m, struct ep_rare, mc);
+	struct endpoint *ep = &w->ep[r - w->rare];
 	struct net_meta meta = {.kind = META_MC_RESPONSE};
 
 	radio_frame(w, ep, len, true);
@@ -474,8 +488,8 @@ static void mc_member_recv(struct world *w, struct endpoint *ep, const uint8_t *
 			w->err = SIM_ERR_NOMEM;
 	}
 	member_env(w, ep, &env);
-	coap_mc_member_recv(&ep->mc, &env, w->eng.now, buf, len);
-	rearm(w, &ep->app_t, coap_mc_member_expiry(&ep->mc));
+	coap_mc_member_recv(&rare(w, ep)->mc, &env, w->eng.now, buf, len);
+	rearm(w, &ep->app_t, coap_mc_member_expiry(&rare(w, ep)->mc));
 }
 
 /* The requester got a member's response: matched by token. */
@@ -485,9 +499,9 @@ static void mc_response(struct world *w, struct endpoint *ep, const uint8_t *buf
 	struct mc_group *g = mc_of(w, ep);
 	int64_t tok = coap_mc_response_token(buf, len);
 
-	if (tok < 0 || (uint32_t)tok + 1 <= ep->mc_answered)
+	if (tok < 0 || (uint32_t)tok + 1 <= rare(w, ep)->mc_answered)
 		return; /* not ours, or a duplicate of an answer we have */
-	ep->mc_answered = (uint32_t)tok + 1;
+	rare(w, ep)->mc_answered = (uint32_t)tok + 1;
 	if (g->counted && (uint32_t)tok == g->token)
 		w->acc[ep->group].m.mc_responses++;
 }
@@ -1041,8 +1055,8 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 		/* A member's timer: its response's Leisure is over. */
 		struct coap_mc_member_env me;
 		member_env(w, ep, &me);
-		coap_mc_member_expire(&ep->mc, &me, e->now);
-		rearm(w, t, coap_mc_member_expiry(&ep->mc));
+		coap_mc_member_expire(&rare(w, ep)->mc, &me, e->now);
+		rearm(w, t, coap_mc_member_expiry(&rare(w, ep)->mc));
 		return;
 	}
 	client_env(w, ep, &env);
@@ -1288,6 +1302,11 @@ static int build(struct world *w, uint64_t seed)
 	w->pend = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
 	if (!w->ep || !w->exch || !w->pend)
 		return SIM_ERR_NOMEM;
+	bool rare_used = cfg->coap.congestion == COAP_CC_COCOA;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		rare_used |= cfg->groups[g].multicast;
+	if (rare_used && !(w->rare = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->rare))))
+		return SIM_ERR_NOMEM;
 
 	uint32_t i = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
@@ -1333,13 +1352,14 @@ static int build(struct world *w, uint64_t seed)
 			sim_rng_init(&ep->rng_app, seed, i, RNG_APP);
 			sim_rng_init(&ep->rng_coap, seed, i, RNG_COAP);
 			sim_rng_init(&ep->rng_srv, seed, i, RNG_SERVER);
-			cocoa_init(&ep->cc);
+			if (w->rare)
+				cocoa_init(&rare(w, ep)->cc);
 			client_env(w, ep, &ce);
 			coap_client_init(&ep->cli, &w->exch[(size_t)s * w->cp.nstart], &ce);
 			server_env(w, ep, &se);
 			coap_srv_session_init(&ep->srv, &w->pend[(size_t)s * w->cp.nstart], &se);
 			if (gc->multicast) {
-				coap_mc_member_init(&ep->mc, &ep->rng_coap);
+				coap_mc_member_init(&rare(w, ep)->mc, &ep->rng_coap);
 				continue; /* members answer; they send nothing of their own */
 			}
 			if (gc->protocol == PROTO_MQTT) {
@@ -1511,6 +1531,7 @@ static void teardown(struct world *w)
 	free(w->slot_of);
 	free(w->exch);
 	free(w->pend);
+	free(w->rare);
 	net_free(&w->net);
 	sim_engine_free(&w->eng);
 }

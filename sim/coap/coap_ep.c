@@ -139,37 +139,75 @@ static size_t put_dec(char *p, uint32_t v)
 	return n;
 }
 
+void coap_req_tmpl_prepare(struct coap_req_tmpl *t)
+{
+	const char *p = t->path ? t->path : "";
+	uint8_t n = 0, text = 0;
+
+	/* A segment ends at each '/' and at the end; "{id}" is a piece of
+	 * its own; the bytes between are runs of text.  The path is at most
+	 * COAP_MAX_PATH - 1 bytes, so there are at most COAP_MAX_PATH
+	 * pieces before the last end. */
+	for (uint8_t i = 0;; i++) {
+		bool end = !p[i] || p[i] == '/' || i >= COAP_MAX_PATH - 1;
+		bool id = !end && p[i] == '{' && p[i + 1] == 'i' && p[i + 2] == 'd' &&
+			  p[i + 3] == '}';
+		if (!end && !id)
+			continue;
+		if (i > text)
+			t->piece[n++] = (struct coap_path_piece){COAP_PIECE_TEXT, text,
+								 (uint8_t)(i - text)};
+		if (id) {
+			t->piece[n++] = (struct coap_path_piece){COAP_PIECE_ID, 0, 0};
+			i += 3;
+			text = (uint8_t)(i + 1);
+			continue;
+		}
+		t->piece[n++] = (struct coap_path_piece){COAP_PIECE_END, 0, 0};
+		if (!p[i] || i >= COAP_MAX_PATH - 1)
+			break;
+		text = (uint8_t)(i + 1);
+	}
+	t->n_piece = n;
+}
+
 static void send_request(struct coap_client *c, const struct coap_client_env *env,
 			 struct coap_exch *x, bool retx)
 {
 	const struct coap_req_tmpl *t = env->req;
+	struct coap_req_tmpl cut;
 	uint8_t tok[4], obs[4], b1[4], sz1[4], b2[4], buf[SIM_MAX_DATAGRAM];
-	char path[COAP_MAX_PATH + 16], *d = path, *seg = path;
+	/* Each 4-byte {id} becomes at most 10 digits. */
+	char path[COAP_MAX_PATH * 5 / 2], *d = path, *seg = path;
 	struct coap_msg m;
 	uint8_t code = x->kind == KIND_REQUEST ? t->code : COAP_GET;
 
+	if (!t->n_piece) {
+		cut = *t;
+		coap_req_tmpl_prepare(&cut);
+		t = &cut;
+	}
 	put_be32(tok, x->token);
 	coap_msg_init(&m, x->kind == KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
 		      tok, sizeof(tok));
 
-	/* The path with {id} replaced goes into path[] in one pass, and each
-	 * non-empty segment becomes a Uri-Path option (pointing into path[])
-	 * as soon as its '/' or the end of the template is reached. */
-	for (const char *s = t->path; *s && d < path + sizeof(path) - 12; s++) {
-		if (*s == '/') {
-			if (d > seg)
-				coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(d - seg));
-			*d++ = '/';
-			seg = d;
-		} else if (s[0] == '{' && s[1] == 'i' && s[2] == 'd' && s[3] == '}') {
-			d += put_dec(d, env->id); /* 10 digits at most: room is kept */
-			s += 3;
+	/* The path with {id} replaced goes into path[] piece by piece, and
+	 * each non-empty segment becomes a Uri-Path option (pointing into
+	 * path[]) at its end. */
+	for (uint8_t i = 0; i < t->n_piece; i++) {
+		const struct coap_path_piece *pc = &t->piece[i];
+		if (pc->kind == COAP_PIECE_TEXT) {
+			memcpy(d, t->path + pc->off, pc->len);
+			d += pc->len;
+		} else if (pc->kind == COAP_PIECE_ID) {
+			d += put_dec(d, env->id);
 		} else {
-			*d++ = *s;
+			if (d > seg)
+				coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg,
+						 (uint16_t)(d - seg));
+			seg = d;
 		}
 	}
-	if (d > seg)
-		coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)(d - seg));
 	if (x->kind != KIND_REQUEST) {
 		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == KIND_OBS_REG ? 0 : 1, obs);
 	} else if (uses_block1(t)) {

@@ -40,15 +40,32 @@ struct coap_params {
  * PROCESSING_DELAY = ACK_TIMEOUT as in §4.8.2). */
 void coap_params_derive(struct coap_params *p);
 
+/* A request's path, cut once into what each request is built from: runs
+ * of the template copied as they are, {id}, and the end of a segment. */
+enum coap_piece_kind { COAP_PIECE_TEXT, COAP_PIECE_ID, COAP_PIECE_END };
+struct coap_path_piece {
+	uint8_t kind; /* enum coap_piece_kind */
+	uint8_t off, len; /* COAP_PIECE_TEXT: bytes of path */
+};
+#define COAP_MAX_PIECES (COAP_MAX_PATH + 1)
+
 /* What a client sends for each application message. */
 struct coap_req_tmpl {
 	uint8_t type;  /* COAP_CON or COAP_NON */
 	uint8_t code;  /* COAP_GET .. COAP_DELETE */
-	const char *path; /* "/sensors/{id}": {id} becomes the endpoint id */
+	const char *path; /* "/sensors/{id}": {id} becomes the endpoint id;
+			   * its first COAP_MAX_PATH - 1 bytes are used */
 	uint32_t payload; /* request payload bytes (not for GET) */
 	uint32_t block_size; /* RFC 7959: Block1 for larger POST/PUT bodies,
 			      * Block2 for GET; 0 = no block-wise transfer */
+	/* Filled by coap_req_tmpl_prepare() (0 pieces: not prepared, and
+	 * each request cuts the path itself). */
+	uint8_t n_piece;
+	struct coap_path_piece piece[COAP_MAX_PIECES];
 };
+
+/* Cut t->path into pieces; call again whenever t->path changes. */
+void coap_req_tmpl_prepare(struct coap_req_tmpl *t);
 
 enum coap_exch_state { EXCH_FREE, EXCH_WAIT_ACK, EXCH_WAIT_SEPARATE };
 

@@ -1237,6 +1237,7 @@ static int build(struct world *w, uint64_t seed)
 			.code = gc->method, .path = gc->path,
 			.payload = gc->payload, .block_size = gc->block_size,
 		};
+		coap_req_tmpl_prepare(&w->tmpl[g]);
 		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.multicast = gc->multicast;

@@ -156,10 +156,12 @@ static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
  * bucket, a hint, a bucket that must grow) are out of line, so the common
  * one, an append to a wheel bucket, stays a few instructions with no
  * registers to save. */
-static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e,
-						  const struct sim_ent *ent)
+static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time when,
+						  uint64_t seq, struct sim_timer *t,
+						  uint32_t owner, uint8_t cls)
 {
-	uint64_t b = ent->when >> SIM_BUCKET_SHIFT;
+	const struct sim_ent entry = {when, seq, t, owner, cls}, *ent = &entry;
+	uint64_t b = when >> SIM_BUCKET_SHIFT;
 
 	if (b <= e->cur) {
 		hint(e, ent);
@@ -185,10 +187,15 @@ static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e,
 	return push(&e->far, ent, 16);
 }
 
-static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e,
-							   struct sim_ent ent)
+/* The entry comes as its fields and is written field by field: built as
+ * a struct on the stack and copied, it was reloaded as vectors that could
+ * not be store-forwarded and waited for every earlier store (most of the
+ * time spent arming at 1M endpoints, twice now). */
+static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, sim_time when,
+							   uint64_t seq, struct sim_timer *t,
+							   uint32_t owner, uint8_t cls)
 {
-	uint64_t b = ent.when >> SIM_BUCKET_SHIFT;
+	uint64_t b = when >> SIM_BUCKET_SHIFT;
 	struct sim_bucket *bk;
 	uint64_t *bm;
 	uint32_t bit;
@@ -204,12 +211,17 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e,
 		bm = e->bm1;
 		bit = (uint32_t)((b >> SIM_WHEEL_BITS) & WMASK);
 	} else {
-		return enqueue_slow(e, &ent);
+		return enqueue_slow(e, when, seq, t, owner, cls);
 	}
 	if (__builtin_expect(bk->n == bk->cap, 0))
-		return enqueue_slow(e, &ent);
+		return enqueue_slow(e, when, seq, t, owner, cls);
 	set_bit(bm, bit);
-	bk->v[bk->n++] = ent;
+	struct sim_ent *v = &bk->v[bk->n++];
+	v->when = when;
+	v->seq = seq;
+	v->t = t;
+	v->owner = owner;
+	v->cls = cls;
 	return 0;
 }
 
@@ -222,7 +234,8 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
 
 	bk->n = 0; /* the far bucket refills itself in place: writes trail reads */
 	for (uint32_t i = 0; i < n; i++) {
-		if (enqueue(e, bk->v[i]) < 0) {
+		const struct sim_ent *x = &bk->v[i];
+		if (enqueue(e, x->when, x->seq, x->t, x->owner, x->cls) < 0) {
 			e->err = SIM_ERR_NOMEM;
 			e->stop = true;
 		}
@@ -392,7 +405,7 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	t->when = when;
 	t->seq = e->seq++;
 	t->slot = 1;
-	if (enqueue(e, (struct sim_ent){when, t->seq, t, t->owner, cls}) < 0) {
+	if (enqueue(e, when, t->seq, t, t->owner, cls) < 0) {
 		t->slot = 0;
 		e->len -= was != 0;
 		return SIM_ERR_NOMEM;

@@ -256,3 +256,62 @@ Test(engine, wheel_levels_match_a_reference, .timeout = 60)
 	cr_assert_gt(w_fired, N_W / 2);
 	sim_engine_free(&e);
 }
+
+/* A bucket of a few entries runs as a sorted array; events armed into the
+ * current bucket while it runs are inserted in order, and past sixteen
+ * the array turns back into a heap.  Three events wait in the 66 us
+ * bucket that holds 1 ms; the first arms 60 more inside that bucket, at
+ * offsets that land before, between, level with and after the two still
+ * waiting. */
+#define N_G 63
+static struct rec grow_recs[N_G];
+static sim_time grow_when[N_G];
+static uint64_t grow_seq[N_G];
+static int grow_order[N_G], n_grow;
+static uint64_t grow_next_seq;
+
+static void grow_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	int id = sim_container_of(t, struct rec, t)->id;
+	grow_order[n_grow++] = id;
+	cr_assert_eq(e->now, grow_when[id]);
+	if (id != 0)
+		return;
+	for (int k = 3; k < N_G; k++) {
+		/* Scattered over 48 us; every fifth level with a waiting one. */
+		sim_time off = k % 5 ? (sim_time)(k * 7919) % 48000 : k % 2 ? 19000 : 29000;
+		grow_when[k] = e->now + off;
+		grow_seq[k] = grow_next_seq++;
+		cr_assert_eq(sim_timer_arm(e, &grow_recs[k].t, grow_when[k]), 0);
+	}
+}
+
+Test(engine, a_small_bucket_that_grows_stays_in_order)
+{
+	struct sim_engine e;
+	/* Bucket 15 spans 983,040 to 1,048,575 ns. */
+	static const sim_time first[3] = {1000000, 1029000, 1019000};
+
+	cr_assert_eq(sim_engine_init(&e, 8), 0);
+	n_grow = 0;
+	grow_next_seq = 0;
+	for (int i = 0; i < N_G; i++) {
+		grow_recs[i].id = i;
+		sim_timer_init(&grow_recs[i].t, grow_fire);
+	}
+	for (int i = 0; i < 3; i++) {
+		grow_when[i] = first[i];
+		grow_seq[i] = grow_next_seq++;
+		cr_assert_eq(sim_timer_arm(&e, &grow_recs[i].t, grow_when[i]), 0);
+	}
+	sim_engine_run(&e, SIM_TIME_NEVER);
+	cr_assert_eq(n_grow, N_G);
+	for (int k = 1; k < n_grow; k++) {
+		int a = grow_order[k - 1], b = grow_order[k];
+		cr_assert(grow_when[a] < grow_when[b] ||
+			  (grow_when[a] == grow_when[b] && grow_seq[a] < grow_seq[b]),
+			  "event %d (t=%llu) ran before %d (t=%llu)", a,
+			  (unsigned long long)grow_when[a], b, (unsigned long long)grow_when[b]);
+	}
+	sim_engine_free(&e);
+}

@@ -79,6 +79,7 @@ struct sim_engine {
 	uint64_t events; /* callbacks run */
 	struct sim_ent *heap; /* ready: entries due in buckets up to cur */
 	uint32_t hlen, cap;
+	bool sorted;     /* heap[] is sorted latest first (a few entries), not a heap */
 	uint32_t len;    /* armed timers, wherever they wait */
 	bool stop;
 	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */

@@ -169,16 +169,16 @@ static int next_bit(const uint64_t *bm, uint32_t i)
 }
 
 /* Start fetching what an entry's timer will touch when it fires: the
- * timer's line and the next, and its owner's state through the world's
- * hint. */
+ * timer's line (is the entry live?), and through the world's hint what
+ * the event will read; without a hint, the timer's next line too (a
+ * packet's timer is followed by the packet and its bytes). */
 static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
 {
-	/* The timer is read first (is the entry live?) and a packet's timer
-	 * is followed by the packet and its bytes. */
 	__builtin_prefetch(ent->t);
-	__builtin_prefetch((const char *)ent->t + 64);
 	if (e->hint && ent->owner != SIM_NO_OWNER)
-		e->hint(e->hint_ud, ent->owner, ent->cls);
+		e->hint(e->hint_ud, ent->owner, ent->cls, ent->t);
+	else
+		__builtin_prefetch((const char *)ent->t + 64);
 }
 
 /* Put an entry where it waits: the heap for the current bucket and

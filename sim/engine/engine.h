@@ -94,10 +94,12 @@ struct sim_engine {
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the wheel above */
-	/* Optional: told a timer's owner, and the class the timer was armed
-	 * with, some sixteen entries before the timer fires, to start
-	 * fetching the part of the owner's state that timer touches. */
-	void (*hint)(void *ud, uint32_t owner, uint8_t cls);
+	/* Optional: told a timer's owner, the class the timer was armed
+	 * with and the timer, some sixteen entries before the timer fires, to
+	 * start fetching what that timer will touch beyond the timer's own
+	 * line (which the engine fetches).  Without it, the engine fetches
+	 * the line after the timer too. */
+	void (*hint)(void *ud, uint32_t owner, uint8_t cls, const struct sim_timer *t);
 	void *hint_ud;
 };
 

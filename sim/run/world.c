@@ -996,27 +996,38 @@ static void prefetch_lines(const void *p, size_t bytes)
  * will touch, so the misses of coming events overlap instead of coming
  * one per event.  The exchange slot and the server's pending entry looked at
  * are the first ones (NSTART is 1 unless a scenario raises it). */
-static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls)
+static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
+			      const struct sim_timer *t)
 {
 	const struct world *w = ud;
 	const char *ep = (const char *)&w->ep[i];
 	size_t x = (size_t)i * w->cp.nstart;
 	switch (cls) {
 	case HINT_TIMER:
-		return; /* the engine fetches the timer's own line */
+		/* The engine fetches the timer's own line, all the liveness
+		 * check reads. */
+		return;
 	case HINT_CLIENT_SEND:
+		/* The application timer: its line is the client's first. */
 		net_prefetch(&w->net, i, NET_UP);
-		/* fall through */
+		prefetch_lines(ep, CLIENT_BYTES);
+		__builtin_prefetch(&w->exch[x]);
+		return;
 	case HINT_CLIENT_RECV:
+		/* A packet: its bytes follow its timer's line. */
+		__builtin_prefetch((const char *)t + 64);
 		prefetch_lines(ep, CLIENT_BYTES);
 		__builtin_prefetch(&w->exch[x]);
 		return;
 	case HINT_SERVER:
+		/* A packet (its bytes follow) or the session's timer. */
+		__builtin_prefetch((const char *)t + 64);
 		prefetch_lines(ep + CLIENT_BYTES, SERVER_BYTES);
 		__builtin_prefetch(&w->pend[x]);
 		net_prefetch(&w->net, i, NET_DOWN);
 		return;
 	default: /* a timer armed without a class: everything hot */
+		__builtin_prefetch((const char *)t + 64);
 		prefetch_lines(ep, CLIENT_BYTES + SERVER_BYTES);
 		__builtin_prefetch(&w->exch[x]);
 		__builtin_prefetch(&w->pend[x]);

@@ -127,13 +127,40 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 		net_free(n);
 		return SIM_ERR_NOMEM;
 	}
-	/* An endpoint's channel draws are its own, wherever it is stored. */
-	for (uint32_t i = 0; i < n_ep; i++) {
-		struct net_ep *e = &n->eps[slot_of ? slot_of[i] : i];
-		sim_rng_init(&e->d[NET_UP].rng, seed, i, RNG_LINK_UP);
-		sim_rng_init(&e->d[NET_DOWN].rng, seed, i, RNG_LINK_DOWN);
+	/* An endpoint's channel draws are its own, wherever it is stored:
+	 * its streams are keyed by who is stored at a slot. */
+	n->seed = seed;
+	if (slot_of) {
+		n->id_at = malloc(sizeof(*n->id_at) * (n_ep ? n_ep : 1));
+		if (!n->id_at) {
+			net_free(n);
+			return SIM_ERR_NOMEM;
+		}
+		for (uint32_t i = 0; i < n_ep; i++)
+			n->id_at[slot_of[i]] = i;
 	}
 	return 0;
+}
+
+/* The random stream of one direction of the endpoint stored at slot ep,
+ * as a struct sim_rng to draw from; side_save() puts its position back. */
+static struct sim_rng side_rng(const struct net *n, uint32_t ep, enum net_dir dir)
+{
+	const struct net_side *s = &n->eps[ep].d[dir];
+	struct sim_rng r;
+
+	sim_rng_init(&r, n->seed, n->id_at ? n->id_at[ep] : ep,
+		     dir == NET_UP ? RNG_LINK_UP : RNG_LINK_DOWN);
+	r.ctr = s->ctr;
+	r.spare = s->spare;
+	return r;
+}
+
+static void side_save(struct net *n, uint32_t ep, enum net_dir dir, const struct sim_rng *r)
+{
+	struct net_side *s = &n->eps[ep].d[dir];
+	s->ctr = r->ctr;
+	s->spare = r->spare;
 }
 
 void net_free(struct net *n)
@@ -142,6 +169,7 @@ void net_free(struct net *n)
 		free(n->blocks[i]);
 	free(n->blocks);
 	free(n->eps);
+	free(n->id_at);
 	*n = (struct net){0};
 }
 
@@ -260,17 +288,19 @@ static void depart(struct net *n, struct net_pkt *p)
 
 	if (ep) {
 		struct net_link *lk = &n->eps[p->ep].d[p->dir].link;
-		struct sim_rng *r = &n->eps[p->ep].d[p->dir].rng;
+		struct sim_rng r = side_rng(n, p->ep, p->dir);
 		if (c->rate_bps)
 			lk->qlen -= p->nfrag;
 		bool lost = false;
 		for (uint16_t i = 0; i < p->nfrag; i++)
-			lost |= lose_one(&c->loss, lk, r);
+			lost |= lose_one(&c->loss, lk, &r);
 		if (lost) {
+			side_save(n, p->ep, p->dir, &r);
 			drop(n, p);
 			return;
 		}
-		delay = c->latency + (sim_time)sim_rng_dist(r, &c->jitter);
+		delay = c->latency + (sim_time)sim_rng_dist(&r, &c->jitter);
+		side_save(n, p->ep, p->dir, &r);
 	} else {
 		if (n->bn_cfg->rate_bps)
 			n->bn[p->dir].qlen -= p->nfrag;
@@ -298,12 +328,19 @@ static void deliver(struct net *n, struct net_pkt *p, bool dup)
 		n->cb->on_recv(n->ud, p->ep, p->dir, p->id, pkt_data(p), p->len, &p->meta,
 			       now);
 	n->cb->deliver(n->ud, n, p->ep, p->dir, pkt_data(p), p->len, &p->meta, dup);
-	if (!dup && sim_rng_bernoulli(&n->eps[p->ep].d[p->dir].rng, c->duplicate)) {
+	/* A duplicate probability of 0 draws nothing (sim_rng_bernoulli). */
+	if (!dup && c->duplicate > 0) {
+		struct sim_rng r = side_rng(n, p->ep, p->dir);
+		bool twice = sim_rng_bernoulli(&r, c->duplicate);
 		/* The copy trails the original by one more jitter draw. */
-		n->st.duplicates++;
-		p->stage = ST_DELIVER_DUP;
-		arm(n, p, now + (sim_time)sim_rng_dist(&n->eps[p->ep].d[p->dir].rng, &c->jitter));
-		return;
+		sim_time after = twice ? (sim_time)sim_rng_dist(&r, &c->jitter) : 0;
+		side_save(n, p->ep, p->dir, &r);
+		if (twice) {
+			n->st.duplicates++;
+			p->stage = ST_DELIVER_DUP;
+			arm(n, p, now + after);
+			return;
+		}
 	}
 	pkt_put(n, p);
 }

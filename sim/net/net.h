@@ -46,17 +46,19 @@ struct net_link {
 	uint8_t ge_bad;      /* Gilbert-Elliott state */
 };
 
-/* Everything the channel keeps about one endpoint, together so a packet
- * touches one place in memory. */
-/* One direction of an endpoint's link: its queue and its draws, in one
- * cache line, so a packet touches one line of channel state. */
+/* One direction of an endpoint's link: its queue and where its random
+ * stream is.  The stream's key (the run's seed) and its id (the
+ * endpoint's identity and the direction) are the same for every draw, so
+ * they are not stored: see side_rng() in net.c. */
 struct net_side {
-	SIM_LINE_ALIGNED struct net_link link;
-	struct sim_rng rng;
+	struct net_link link;
+	uint64_t ctr, spare; /* struct sim_rng's */
 };
 
+/* Everything the channel keeps about one endpoint, both directions, in
+ * one cache line: a request and its answer touch the one line. */
 struct net_ep {
-	struct net_side d[2]; /* NET_UP, NET_DOWN */
+	SIM_LINE_ALIGNED struct net_side d[2]; /* NET_UP, NET_DOWN */
 };
 
 /* Packet timers are armed with hint class NET_HINT(dir): the hint of a
@@ -108,6 +110,8 @@ struct net {
 	const struct bottleneck_cfg *bn_cfg;
 	uint32_t n_ep;
 	struct net_ep *eps;              /* per endpoint: both directions */
+	uint32_t *id_at;                 /* who is stored at each slot; NULL: the slot's own */
+	uint64_t seed;
 	struct net_link bn[2];
 	const struct net_cb *cb;
 	void *ud;
@@ -142,9 +146,9 @@ int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
 		       const uint8_t *buf, size_t len, const struct net_meta *meta);
 
-/* Start fetching endpoint ep's channel state: call it where an endpoint's
- * work begins, so its cache miss overlaps the rest of that work. */
-/* Start fetching endpoint ep's channel state for one direction. */
+/* Start fetching endpoint ep's channel state (both directions share a
+ * line): call it where an endpoint's work begins, so its cache miss
+ * overlaps the rest of that work. */
 static inline void net_prefetch(const struct net *n, uint32_t ep, enum net_dir dir)
 {
 	__builtin_prefetch(&n->eps[ep].d[dir]);

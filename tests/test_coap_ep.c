@@ -328,6 +328,7 @@ struct srv_fix {
 	struct dist proc;
 	struct coap_srv_env env;
 	struct coap_pending slots[COAP_MAX_NSTART];
+	struct coap_observer obs;
 	struct coap_srv_session s;
 };
 
@@ -341,7 +342,7 @@ static void srv_setup(struct srv_fix *x, double proc_ns, sim_time separate_after
 	x->proc = (struct dist){.kind = proc_ns > 0 ? DIST_CONST : DIST_NONE, .a = proc_ns};
 	x->env = (struct coap_srv_env){.p = &x->p, .cb = &srv_cb, .ud = &x->f,
 				       .rng = &x->rng, .processing = &x->proc,
-				       .separate_after = separate_after};
+				       .separate_after = separate_after, .obs = &x->obs};
 	coap_srv_session_init(&x->s, x->slots, &x->env);
 }
 
@@ -378,7 +379,7 @@ Test(coap_server, separate_response_after_empty_ack)
 	srv_setup(&x, 3e9, SIM_S(1)); /* 3 s of processing, separate after 1 s */
 	coap_srv_session_recv(&x.s, &x.env, 0, con_post, sizeof(con_post));
 	cr_assert_eq(x.f.n, 0);
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_S(1));
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_S(1));
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(1));
 	const uint8_t empty_ack[] = {0x60, 0x00, 0x01, 0x02};
 	cr_assert_eq(x.f.n, 1);
@@ -388,7 +389,7 @@ Test(coap_server, separate_response_after_empty_ack)
 	cr_assert_eq(x.f.n, 2);
 	cr_assert_arr_eq(x.f.d[1].buf, empty_ack, 4);
 	cr_assert_eq(x.f.requests, 1);
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_S(3));
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_S(3));
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(3));
 	cr_assert_eq(x.f.n, 3);
 	const uint8_t *r = x.f.d[2].buf;
@@ -396,7 +397,7 @@ Test(coap_server, separate_response_after_empty_ack)
 	cr_assert_eq(r[1], COAP_CHANGED);
 	cr_assert_arr_eq(r + 4, con_post + 4, 4);
 	/* Retransmitted until ACKed. */
-	sim_time t = coap_srv_session_expiry(&x.s, 1);
+	sim_time t = coap_srv_session_expiry(&x.s, &x.env);
 	cr_assert_geq(t, SIM_S(3) + SIM_S(2));
 	cr_assert_leq(t, SIM_S(3) + SIM_S(3));
 	coap_srv_session_expire(&x.s, &x.env, t);
@@ -404,7 +405,7 @@ Test(coap_server, separate_response_after_empty_ack)
 	cr_assert_arr_eq(x.f.d[3].buf, x.f.d[2].buf, x.f.d[2].len);
 	uint8_t ack[4] = {0x60, 0x00, r[2], r[3]};
 	coap_srv_session_recv(&x.s, &x.env, t + SIM_MS(1), ack, 4);
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_TIME_NEVER);
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_TIME_NEVER);
 }
 
 Test(coap_server, unknown_critical_option_is_4_02)
@@ -507,19 +508,19 @@ Test(coap_server, con_notifications_replace_and_time_out)
 	cr_assert_eq(x.f.n, 1);
 	uint32_t seq0 = observe_of(&x.f.d[0]);
 	cr_assert_neq(seq0, UINT32_MAX, "the registration response carries Observe");
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_S(10));
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_S(10));
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(10));
 	cr_assert_eq(x.f.n, 2);
 	cr_assert_eq(x.f.d[1].buf[0] >> 4 & 3, COAP_CON);
 	cr_assert_eq(observe_of(&x.f.d[1]), seq0 + 1);
 	/* Not acknowledged: retransmitted after [2 s, 3 s]. */
-	sim_time t = coap_srv_session_expiry(&x.s, 1);
+	sim_time t = coap_srv_session_expiry(&x.s, &x.env);
 	cr_assert(t >= SIM_S(12) && t <= SIM_S(13));
 	coap_srv_session_expire(&x.s, &x.env, t);
 	cr_assert_eq(x.f.n, 3);
 	cr_assert_eq(observe_of(&x.f.d[2]), seq0 + 1);
 	/* Retransmissions due before 20 s still carry the old state. */
-	while ((t = coap_srv_session_expiry(&x.s, 1)) < SIM_S(20)) {
+	while ((t = coap_srv_session_expiry(&x.s, &x.env)) < SIM_S(20)) {
 		coap_srv_session_expire(&x.s, &x.env, t);
 		cr_assert_eq(observe_of(&x.f.d[x.f.n - 1]), seq0 + 1);
 	}
@@ -528,18 +529,18 @@ Test(coap_server, con_notifications_replace_and_time_out)
 	int before = x.f.n;
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(20));
 	cr_assert_eq(x.f.n, before, "nothing new goes out while one CON is in flight");
-	t = coap_srv_session_expiry(&x.s, 1);
+	t = coap_srv_session_expiry(&x.s, &x.env);
 	coap_srv_session_expire(&x.s, &x.env, t);
 	cr_assert_eq(observe_of(&x.f.d[x.f.n - 1]), seq0 + 2);
 	/* Keep ignoring it: after MAX_RETRANSMIT retransmissions the observer
 	 * is removed (§4.5). */
 	for (int i = 0; i < 40 && !unobserved_timeouts; i++) {
-		t = coap_srv_session_expiry(&x.s, 1);
+		t = coap_srv_session_expiry(&x.s, &x.env);
 		x.f.n = 0;
 		coap_srv_session_expire(&x.s, &x.env, t);
 	}
 	cr_assert_eq(unobserved_timeouts, 1);
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_TIME_NEVER);
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_TIME_NEVER);
 }
 
 Test(coap_server, rst_to_a_notification_deregisters)
@@ -561,5 +562,5 @@ Test(coap_server, rst_to_a_notification_deregisters)
 	cr_assert_eq(x.f.d[1].buf[0] >> 4 & 3, COAP_NON);
 	uint8_t rst[4] = {0x70, 0x00, x.f.d[1].buf[2], x.f.d[1].buf[3]};
 	coap_srv_session_recv(&x.s, &x.env, SIM_S(11), rst, 4);
-	cr_assert_eq(coap_srv_session_expiry(&x.s, 1), SIM_TIME_NEVER, "no observer left");
+	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_TIME_NEVER, "no observer left");
 }

@@ -775,10 +775,10 @@ static void answer_duplicate(struct coap_srv_session *s,
 	switch (d->state) {
 	case DEDUP_PIGGYBACKED:
 		response_extra(env, ro, d->code, &ex);
-		if (s->obs.active && ro->observe &&
-		    s->obs.tkl == m->tkl && !memcmp(s->obs.token, m->token, m->tkl)) {
+		if (s->obs_active && ro->observe &&
+		    env->obs->tkl == m->tkl && !memcmp(env->obs->token, m->token, m->tkl)) {
 			ex.has_obs = 1; /* a repeated registration is still one */
-			ex.obs = s->obs.seq;
+			ex.obs = env->obs->seq;
 		}
 		srv_send_response(s, env, COAP_ACK, d->code, m->mid, m->token, m->tkl, &ex);
 		break;
@@ -837,10 +837,10 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 static void unobserve(struct coap_srv_session *s, const struct coap_srv_env *env,
 		      bool timed_out, sim_time now)
 {
-	if (!s->obs.active)
+	if (!s->obs_active)
 		return;
-	s->obs.active = 0;
-	s->obs.in_flight = 0;
+	s->obs_active = 0;
+	env->obs->in_flight = 0;
 	if (env->cb->unobserved)
 		env->cb->unobserved(env->ud, s, timed_out, now);
 }
@@ -930,9 +930,9 @@ static void handle_request(struct coap_srv_session *s,
 	if (obs_opt && m->code == COAP_GET && code == COAP_CONTENT) {
 		uint32_t v = 0;
 		coap_opt_uint(obs_opt, &v);
-		if (v == 0 && env->notify_interval) {
-			struct coap_observer *o = &s->obs;
-			o->active = 1;
+		if (v == 0 && env->notify_interval && env->obs) {
+			struct coap_observer *o = env->obs;
+			s->obs_active = 1;
 			o->in_flight = 0;
 			o->tkl = m->tkl;
 			memcpy(o->token, m->token, m->tkl);
@@ -943,8 +943,8 @@ static void handle_request(struct coap_srv_session *s,
 			o->last_con = now;
 			ex.has_obs = 1;
 			ex.obs = o->seq;
-		} else if (v == 1 && s->obs.active && s->obs.tkl == m->tkl &&
-			   !memcmp(s->obs.token, m->token, m->tkl)) {
+		} else if (v == 1 && s->obs_active && env->obs->tkl == m->tkl &&
+			   !memcmp(env->obs->token, m->token, m->tkl)) {
 			unobserve(s, env, false, now);
 		}
 	}
@@ -1011,10 +1011,10 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 		}
 		/* ...or a CON notification; an RST cancels the observation
 		 * (RFC 7641 §3.6), whatever notification it answers. */
-		if (s->obs.active && m.type == COAP_RST)
+		if (s->obs_active && m.type == COAP_RST)
 			unobserve(s, env, false, now);
-		else if (s->obs.in_flight && m.mid == s->obs.mid)
-			s->obs.in_flight = 0;
+		else if (s->obs_active && env->obs->in_flight && m.mid == env->obs->mid)
+			env->obs->in_flight = 0;
 		return;
 	}
 	if (m.code == COAP_EMPTY) {
@@ -1034,10 +1034,10 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 static void send_notification(struct coap_srv_session *s,
 			      const struct coap_srv_env *env, uint8_t type)
 {
+	const struct coap_observer *o = env->obs;
 	struct coap_resp_extra ex = {.payload = env->get_payload, .has_obs = 1,
-				     .obs = s->obs.seq};
-	srv_send_response(s, env, type, COAP_CONTENT, s->obs.mid, s->obs.token,
-			  s->obs.tkl, &ex);
+				     .obs = o->seq};
+	srv_send_response(s, env, type, COAP_CONTENT, o->mid, o->token, o->tkl, &ex);
 }
 
 /* RFC 7641 §4.5: the resource changed: notify, as CON when the group says
@@ -1047,7 +1047,7 @@ static void send_notification(struct coap_srv_session *s,
 static void observe_expire(struct coap_srv_session *s, const struct coap_srv_env *env,
 			   sim_time now)
 {
-	struct coap_observer *o = &s->obs;
+	struct coap_observer *o = env->obs;
 
 	if (o->in_flight && o->deadline <= now) {
 		if (o->tx > env->p->max_retransmit) {
@@ -1060,7 +1060,7 @@ static void observe_expire(struct coap_srv_session *s, const struct coap_srv_env
 		o->mid = s->next_mid++; /* the content may be newer: a new message */
 		send_notification(s, env, COAP_CON);
 	}
-	if (!o->active || o->next_notify > now)
+	if (!s->obs_active || o->next_notify > now)
 		return;
 	o->seq = (o->seq + 1) & 0xffffff;
 	o->next_notify += env->notify_interval;
@@ -1113,22 +1113,23 @@ void coap_srv_session_expire(struct coap_srv_session *s,
 			pend_release(s, pd);
 		}
 	}
-	if (s->obs.active)
+	if (s->obs_active)
 		observe_expire(s, env, now);
 }
 
-sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nstart)
+sim_time coap_srv_session_expiry(const struct coap_srv_session *s,
+				 const struct coap_srv_env *env)
 {
 	sim_time t = SIM_TIME_NEVER;
 
-	if (s->obs.active) {
-		t = s->obs.next_notify;
-		if (s->obs.in_flight && s->obs.deadline < t)
-			t = s->obs.deadline;
+	if (s->obs_active) {
+		t = env->obs->next_notify;
+		if (env->obs->in_flight && env->obs->deadline < t)
+			t = env->obs->deadline;
 	}
 	if (!s->n_pend)
 		return t;
-	for (uint32_t i = 0; i < nstart; i++)
+	for (uint32_t i = 0; i < env->p->nstart; i++)
 		if (s->pend[i].state != PEND_FREE && s->pend[i].deadline < t)
 			t = s->pend[i].deadline;
 	return t;

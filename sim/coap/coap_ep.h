@@ -223,7 +223,6 @@ struct coap_observer {
 	uint32_t seq;         /* Observe value of the latest notification */
 	uint8_t token[COAP_MAX_TOKEN];
 	uint8_t tkl;
-	uint8_t active;
 	uint8_t in_flight;    /* a CON notification awaits its ACK */
 	uint8_t tx;
 	uint16_t mid;
@@ -235,8 +234,8 @@ struct coap_srv_session {
 	uint8_t dedup_next;
 	uint8_t n_pend; /* pend[] slots in use */
 	uint8_t b1_active;
+	uint8_t obs_active;   /* an observer is registered (its state: env->obs) */
 	uint32_t b1_next;     /* Block1: next block number expected */
-	struct coap_observer obs;
 	struct coap_dedup dedup[COAP_DEDUP_SLOTS];
 };
 
@@ -269,6 +268,10 @@ struct coap_srv_env {
 	bool notify_con;            /* notifications are CON (else NON) */
 	sim_time notify_con_interval; /* a CON notification at least this often */
 	sim_time notify_until;      /* the resource stops changing here */
+	/* The observer's state, kept by the caller apart from the session
+	 * (most peers never observe, and a request then reads 3 lines of
+	 * session, not 4); NULL: this peer's requests do not register. */
+	struct coap_observer *obs;
 };
 
 void coap_srv_session_init(struct coap_srv_session *s, struct coap_pending *slots,
@@ -278,7 +281,8 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 			   const uint8_t *buf, size_t len);
 void coap_srv_session_expire(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, sim_time now);
-sim_time coap_srv_session_expiry(const struct coap_srv_session *s, uint32_t nstart);
+sim_time coap_srv_session_expiry(const struct coap_srv_session *s,
+				 const struct coap_srv_env *env);
 
 /* Has this session already received a request with this Message ID (within
  * its duplicate-detection window)?  For measuring spurious retransmissions. */

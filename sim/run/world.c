@@ -35,7 +35,7 @@ struct endpoint {
 	uint8_t group;
 	uint8_t always_on;         /* observes or is a multicast member: listens */
 	uint32_t id;               /* who it is (address, {id}, random streams): see place() */
-	/* Server side, four lines: every request the server receives. */
+	/* Server side, three lines: every request the server receives. */
 	SIM_LINE_ALIGNED struct sim_timer srv_t; /* server session expiry */
 	struct coap_srv_session srv;
 	uint8_t srv_group;         /* = group, read on this side's lines */
@@ -47,9 +47,11 @@ struct endpoint {
 };
 
 /* What only some scenarios need, in w->rare (same index as w->ep), which
- * is allocated only for them: 84 bytes an endpoint that a plain fleet
- * would carry, zeroed and paged in, for nothing. */
+ * is allocated only for them: 136 bytes an endpoint that a plain fleet
+ * would carry, zeroed and paged in, for nothing, and the observer would
+ * make the server's side of every endpoint a line longer. */
 struct ep_rare {
+	struct coap_observer obs;  /* observe groups: the server's observer */
 	struct coap_mc_member mc;  /* multicast groups: the member role */
 	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
@@ -198,6 +200,7 @@ static void server_env(struct world *w, struct endpoint *ep,
 		.notify_con = g->confirmable,
 		.notify_con_interval = w->cfg->coap.notify_con_interval,
 		.notify_until = w->cfg->duration,
+		.obs = observe ? &rare(w, ep)->obs : NULL,
 	};
 }
 
@@ -232,9 +235,10 @@ static void rearm_client(struct world *w, struct endpoint *ep)
 	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, w->eng.now);
 }
 
-static void rearm_server(struct world *w, struct endpoint *ep)
+static void rearm_server(struct world *w, struct endpoint *ep,
+			 const struct coap_srv_env *env)
 {
-	rearm_as(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, w->cp.nstart), HINT_SERVER);
+	rearm_as(w, &ep->srv_t, coap_srv_session_expiry(&ep->srv, env), HINT_SERVER);
 }
 
 /* The endpoint's radio sends or receives one datagram (all its fragments). */
@@ -948,7 +952,7 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 		struct coap_srv_env env;
 		server_env(w, ep, &env);
 		coap_srv_session_recv(&ep->srv, &env, w->eng.now, buf, len);
-		rearm_server(w, ep);
+		rearm_server(w, ep, &env);
 	} else {
 		struct coap_client_env env;
 		client_env(w, ep, &env);
@@ -1117,7 +1121,7 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 	}
 	server_env(w, ep, &env);
 	coap_srv_session_expire(&ep->srv, &env, e->now);
-	rearm_server(w, ep);
+	rearm_server(w, ep, &env);
 }
 
 /* ---- setup and results ---- */
@@ -1316,7 +1320,8 @@ static int build(struct world *w, uint64_t seed)
 		return SIM_ERR_NOMEM;
 	bool rare_used = cfg->coap.congestion == COAP_CC_COCOA;
 	for (size_t g = 0; g < cfg->n_groups; g++)
-		rare_used |= cfg->groups[g].multicast;
+		rare_used |= cfg->groups[g].multicast ||
+			     cfg->groups[g].traffic == TRAFFIC_OBSERVE;
 	if (rare_used && !(w->rare = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->rare))))
 		return SIM_ERR_NOMEM;
 

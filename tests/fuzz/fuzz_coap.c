@@ -104,12 +104,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)coap_mc_response_token(data, size);
 
 	struct dist proc = {DIST_CONST, 2e9, 0};
+	struct coap_observer ob = {0};
 	struct coap_srv_session_cb scb = {no_send_s, no_req, NULL, NULL};
 	struct coap_srv_env se = {.p = &p, .cb = &scb, .rng = &rng, .processing = &proc,
 				  .separate_after = SIM_S(1), .get_payload = 40,
 				  .max_body = 64, .notify_interval = SIM_S(10),
 				  .notify_con = true, .notify_con_interval = SIM_S(60),
-				  .notify_until = SIM_S(100)};
+				  .notify_until = SIM_S(100), .obs = &ob};
 	struct coap_pending pd[1];
 	struct coap_srv_session s;
 	coap_srv_session_init(&s, pd, &se);
@@ -119,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	coap_srv_session_expire(&s, &se, SIM_S(3));
 	coap_srv_session_recv(&s, &se, SIM_S(4), data, size);
 	for (int i = 0; i < 8; i++) {
-		sim_time t = coap_srv_session_expiry(&s, 1);
+		sim_time t = coap_srv_session_expiry(&s, &se);
 		if (t == SIM_TIME_NEVER)
 			break;
 		coap_srv_session_expire(&s, &se, t);

@@ -152,6 +152,8 @@ int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
 static inline void net_prefetch(const struct net *n, uint32_t ep, enum net_dir dir)
 {
 	__builtin_prefetch(&n->eps[ep].d[dir]);
+	if (n->id_at) /* read with the line, to key the draws */
+		__builtin_prefetch(&n->id_at[ep]);
 }
 
 /* IP packets and IP bytes a UDP payload of len bytes becomes at this MTU. */

@@ -273,19 +273,21 @@ static void ip6_header(uint8_t *h, uint32_t payload_len, uint8_t next,
 	memcpy(h + 24, dst, 16);
 }
 
-static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len,
-		      sim_time now)
+/* Room for one record of len bytes in file `which`'s buffer, its record
+ * header written: the caller builds the packet there.  NULL when nothing
+ * is written (an earlier error, no file, or a failed rotation or flush). */
+static uint8_t *rec_begin(struct trace *t, int which, size_t len, sim_time now)
 {
 	struct pcap_out *o = &t->out[which];
 	struct pcap_rec h;
 
 	if (t->err || !o->d)
-		return;
+		return NULL;
 	if (t->max_bytes && o->bytes > PCAP_FILE_HDR &&
 	    o->bytes + PCAP_REC_HDR + len > t->max_bytes) {
 		unsigned next = o->index + 1;
 		if (close_out(t, which) < 0 || open_out(t, which, next) < 0)
-			return;
+			return NULL;
 	}
 	h.sec = (uint32_t)(now / 1000000000ull);
 	h.nsec = (uint32_t)(now % 1000000000ull); /* a nanosecond-resolution file */
@@ -298,14 +300,23 @@ static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len
 			char path[1200];
 			file_path(t, which, o->index, path, sizeof(path));
 			fail(t, path, errno ? errno : EIO);
-			return;
+			return NULL;
 		}
 	}
-	memcpy(o->vbuf + o->vlen, &h, sizeof(h));
-	memcpy(o->vbuf + o->vlen + sizeof(h), pkt, len); /* fits: see VBUF_SIZE */
-	o->vlen += sizeof(h) + len;
+	uint8_t *rec = (uint8_t *)o->vbuf + o->vlen;
+	memcpy(rec, &h, sizeof(h));
+	o->vlen += sizeof(h) + len; /* fits: see VBUF_SIZE */
 	o->bytes += PCAP_REC_HDR + len;
 	o->packets++;
+	return rec + sizeof(h);
+}
+
+static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len,
+		      sim_time now)
+{
+	uint8_t *p = rec_begin(t, which, len, now);
+	if (p)
+		memcpy(p, pkt, len);
 }
 
 static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
@@ -339,10 +350,12 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 	}
 	uint32_t mtu = t->mtu[dir];
 	if (IP6_HDR + UDP_HDR + len <= mtu) {
-		/* the common case: built in place behind its IPv6 header */
-		size_t ulen = build_udp(t, t->pkt + IP6_HDR, src, dst, payload, len);
-		ip6_header(t->pkt, (uint32_t)ulen, 17, src, dst);
-		write_pkt(t, which, t->pkt, IP6_HDR + ulen, now);
+		/* The common case: built where the file's buffer keeps it. */
+		uint8_t *p = rec_begin(t, which, IP6_HDR + UDP_HDR + len, now);
+		if (!p)
+			return;
+		size_t ulen = build_udp(t, p + IP6_HDR, src, dst, payload, len);
+		ip6_header(p, (uint32_t)ulen, 17, src, dst);
 		return;
 	}
 	size_t ulen = build_udp(t, t->dgram, src, dst, payload, len);

@@ -53,6 +53,7 @@ struct trace {
 	uint16_t port;
 	int err;
 	char errmsg[1536];
+	uint8_t srv_addr[16]; /* trace_addr(UINT32_MAX) */
 	uint8_t dgram[UDP_HDR + SIM_MAX_DATAGRAM];
 	uint8_t pkt[IP6_HDR + FRAG_HDR + UDP_HDR + SIM_MAX_DATAGRAM];
 };
@@ -183,6 +184,7 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 	t->mtu[TRACE_DOWN] = cfg->mtu_down;
 	t->max_bytes = cfg->max_bytes;
 	t->port = cfg->port;
+	trace_addr(UINT32_MAX, t->srv_addr);
 	if (fs_mkdir_p(cfg->dir, err, errlen) < 0) {
 		free(t);
 		return SIM_ERR_IO;
@@ -323,8 +325,8 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		   uint32_t pkt_id, uint32_t mcast, const uint8_t *payload, size_t len,
 		   sim_time now)
 {
-	uint8_t a_ep[16], a_srv[16];
-	const uint8_t *src, *dst;
+	uint8_t a_ep[16];
+	const uint8_t *src, *dst, *a_srv = t ? t->srv_addr : NULL;
 
 	if (!t || t->err)
 		return;
@@ -334,7 +336,6 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		trace_mcast_addr(mcast - 1, a_ep);
 	else
 		trace_addr(ep, a_ep);
-	trace_addr(UINT32_MAX, a_srv);
 	src = dir == TRACE_UP ? a_ep : a_srv;
 	dst = dir == TRACE_UP ? a_srv : a_ep;
 	if (mcast == TRACE_TCP) {

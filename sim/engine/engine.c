@@ -74,7 +74,9 @@ static void sift_down(struct sim_engine *e, uint32_t i, struct sim_ent ent)
  * first, and popped from the end (at a million endpoints a bucket holds
  * about 3.5 entries, and heapifying and sifting them was 5% of the run).
  * A sorted array that grows past SIM_SORTED_MAX becomes a heap again. */
+#ifndef SIM_SORTED_MAX
 #define SIM_SORTED_MAX 16
+#endif
 
 static inline struct sim_ent *top(struct sim_engine *e)
 {

@@ -59,7 +59,9 @@ struct sim_bucket {
 };
 #define SIM_WHEEL_BITS 12
 #define SIM_WHEEL_SIZE (1u << SIM_WHEEL_BITS)
+#ifndef SIM_BUCKET_SHIFT
 #define SIM_BUCKET_SHIFT 16
+#endif
 
 /* An outside scheduler the engine's timers can run on instead of the heap
  * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,

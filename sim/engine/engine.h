@@ -1,5 +1,6 @@
 /* The discrete-event core: a hierarchical timing wheel of intrusive timers
- * in front of a small 4-ary heap.
+ * in front of a small queue: the current bucket's entries, sorted when
+ * there are a few (up to 16: SIM_SORTED_MAX in engine.c), else a 4-ary heap.
  *
  * A struct sim_timer lives inside whatever owns it (a packet, an endpoint).
  * A timer due in the current bucket (2^16 ns, about 66 us) waits in the

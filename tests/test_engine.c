@@ -112,6 +112,18 @@ Test(engine, rearm_from_callback_and_stop)
 }
 
 /* Against a reference: a plain array sorted by (time, sequence). */
+/* Events ids[0..n) ran in (time, arming sequence) order, by the
+ * reference times and sequences of each id. */
+static void assert_in_order(const int *ids, int n, const sim_time *when, const uint64_t *seq)
+{
+	for (int k = 1; k < n; k++) {
+		int a = ids[k - 1], b = ids[k];
+		cr_assert(when[a] < when[b] || (when[a] == when[b] && seq[a] < seq[b]),
+			  "event %d (t=%llu) ran before %d (t=%llu)", a,
+			  (unsigned long long)when[a], b, (unsigned long long)when[b]);
+	}
+}
+
 Test(engine, random_operations_match_a_reference)
 {
 	struct sim_engine e;
@@ -151,13 +163,7 @@ Test(engine, random_operations_match_a_reference)
 	cr_assert_eq(n_order, expect);
 	for (int k = 0; k < n_order; k++)
 		got[k] = order[k];
-	for (int k = 1; k < n_order; k++) {
-		int a = got[k - 1], b = got[k];
-		cr_assert(ref_when[a] < ref_when[b] ||
-			  (ref_when[a] == ref_when[b] && ref_seq[a] < ref_seq[b]),
-			  "event %d (t=%llu) before %d (t=%llu)", a,
-			  (unsigned long long)ref_when[a], b, (unsigned long long)ref_when[b]);
-	}
+	assert_in_order(got, n_order, ref_when, ref_seq);
 	sim_engine_free(&e);
 }
 
@@ -260,9 +266,10 @@ Test(engine, wheel_levels_match_a_reference, .timeout = 60)
 /* A bucket of a few entries runs as a sorted array; events armed into the
  * current bucket while it runs are inserted in order, and past sixteen
  * the array turns back into a heap.  Three events wait in the 66 us
- * bucket that holds 1 ms; the first arms 60 more inside that bucket, at
- * offsets that land before, between, level with and after the two still
- * waiting. */
+ * bucket that holds 1 ms.  The first arms six more inside that bucket
+ * (the array stays sorted), landing before, between and level with the
+ * two still waiting; one of those six arms 54 more (the array becomes a
+ * heap part way). */
 #define N_G 63
 static struct rec grow_recs[N_G];
 static sim_time grow_when[N_G];
@@ -270,20 +277,26 @@ static uint64_t grow_seq[N_G];
 static int grow_order[N_G], n_grow;
 static uint64_t grow_next_seq;
 
+static void grow_arm(struct sim_engine *e, int from, int to, sim_time span)
+{
+	for (int k = from; k < to; k++) {
+		/* Scattered over span; every fifth level with a waiting one. */
+		sim_time off = k % 5 ? (sim_time)(k * 7919) % span : k % 2 ? 19000 : 29000;
+		grow_when[k] = e->now + off;
+		grow_seq[k] = grow_next_seq++;
+		cr_assert_eq(sim_timer_arm(e, &grow_recs[k].t, grow_when[k]), 0);
+	}
+}
+
 static void grow_fire(struct sim_engine *e, struct sim_timer *t)
 {
 	int id = sim_container_of(t, struct rec, t)->id;
 	grow_order[n_grow++] = id;
 	cr_assert_eq(e->now, grow_when[id]);
-	if (id != 0)
-		return;
-	for (int k = 3; k < N_G; k++) {
-		/* Scattered over 48 us; every fifth level with a waiting one. */
-		sim_time off = k % 5 ? (sim_time)(k * 7919) % 48000 : k % 2 ? 19000 : 29000;
-		grow_when[k] = e->now + off;
-		grow_seq[k] = grow_next_seq++;
-		cr_assert_eq(sim_timer_arm(e, &grow_recs[k].t, grow_when[k]), 0);
-	}
+	if (id == 0)
+		grow_arm(e, 3, 9, 48000);
+	else if (id == 4) /* at 1,031,676 ns: 16 us of the bucket left */
+		grow_arm(e, 9, N_G, 16000);
 }
 
 Test(engine, a_small_bucket_that_grows_stays_in_order)
@@ -306,12 +319,6 @@ Test(engine, a_small_bucket_that_grows_stays_in_order)
 	}
 	sim_engine_run(&e, SIM_TIME_NEVER);
 	cr_assert_eq(n_grow, N_G);
-	for (int k = 1; k < n_grow; k++) {
-		int a = grow_order[k - 1], b = grow_order[k];
-		cr_assert(grow_when[a] < grow_when[b] ||
-			  (grow_when[a] == grow_when[b] && grow_seq[a] < grow_seq[b]),
-			  "event %d (t=%llu) ran before %d (t=%llu)", a,
-			  (unsigned long long)grow_when[a], b, (unsigned long long)grow_when[b]);
-	}
+	assert_in_order(grow_order, n_grow, grow_when, grow_seq);
 	sim_engine_free(&e);
 }

@@ -47,7 +47,7 @@ struct endpoint {
 };
 
 /* What only some scenarios need, in w->rare (same index as w->ep), which
- * is allocated only for them: 136 bytes an endpoint that a plain fleet
+ * is allocated only for them: 144 bytes an endpoint that a plain fleet
  * would carry, zeroed and paged in, for nothing, and the observer would
  * make the server's side of every endpoint a line longer. */
 struct ep_rare {
@@ -132,7 +132,7 @@ struct world {
 	struct ns3_run *ns3; /* backend = ns3, else NULL */
 	struct ns3_tcp_cb ns3_tcp;
 	struct endpoint *ep;
-	struct ep_rare *rare; /* multicast or CoCoA runs only, else NULL */
+	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;

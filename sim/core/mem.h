@@ -5,10 +5,12 @@
 #ifndef COAPSIM_MEM_H
 #define COAPSIM_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Like calloc(n, size), aligned to a cache line at least; free with
- * free().  NULL when out of memory. */
+ * sim_free_big(), given the same n and size.  NULL when out of memory. */
 void *sim_calloc_big(size_t n, size_t size);
+void sim_free_big(void *p, size_t n, size_t size);
 
 #endif

@@ -119,6 +119,7 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	n->cfg[NET_UP] = up;
 	n->cfg[NET_DOWN] = down;
 	n->bn_cfg = bn;
+	n->hops = bn && bn->present ? 2 : 1;
 	n->n_ep = n_ep;
 	n->cb = cb;
 	n->ud = ud;
@@ -168,14 +169,14 @@ void net_free(struct net *n)
 	for (size_t i = 0; i < n->n_blocks; i++)
 		free(n->blocks[i]);
 	free(n->blocks);
-	free(n->eps);
+	sim_free_big(n->eps, n->n_ep ? n->n_ep : 1, sizeof(*n->eps));
 	free(n->id_at);
 	*n = (struct net){0};
 }
 
 static int n_hops(const struct net *n)
 {
-	return n->bn_cfg && n->bn_cfg->present ? 2 : 1;
+	return n->hops;
 }
 
 /* The hop a packet is on: its endpoint's link, or the bottleneck (hop 1

@@ -109,6 +109,7 @@ struct net {
 	const struct link_cfg *cfg[2];   /* NET_UP, NET_DOWN */
 	const struct bottleneck_cfg *bn_cfg;
 	uint32_t n_ep;
+	uint8_t hops;                    /* 2 with a bottleneck, else 1 */
 	struct net_ep *eps;              /* per endpoint: both directions */
 	uint32_t *id_at;                 /* who is stored at each slot; NULL: the slot's own */
 	uint64_t seed;

@@ -1544,11 +1544,12 @@ static void teardown(struct world *w)
 	}
 	free(w->series);
 	free(w->mq_nodes);
-	free(w->ep);
+	size_t n_ep = w->n_ep ? w->n_ep : 1, n_x = (size_t)w->n_ep * w->cp.nstart + 1;
+	sim_free_big(w->ep, n_ep, sizeof(*w->ep));
 	free(w->slot_of);
-	free(w->exch);
-	free(w->pend);
-	free(w->rare);
+	sim_free_big(w->exch, n_x, sizeof(*w->exch));
+	sim_free_big(w->pend, n_x, sizeof(*w->pend));
+	sim_free_big(w->rare, n_ep, sizeof(*w->rare));
 	net_free(&w->net);
 	sim_engine_free(&w->eng);
 }

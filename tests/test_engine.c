@@ -232,11 +232,13 @@ static void w_fire(struct sim_engine *e, struct sim_timer *t)
 	}
 }
 
-Test(engine, wheel_levels_match_a_reference, .timeout = 60)
+static void wheel_levels(double timers_per_s, unsigned shift)
 {
 	struct sim_engine e;
 
 	cr_assert_eq(sim_engine_init(&e, 8), 0);
+	sim_engine_expect(&e, timers_per_s);
+	cr_assert_eq(e.shift, shift);
 	for (int i = 0; i < N_W; i++) {
 		wrecs[i].id = i;
 		sim_timer_init(&wrecs[i].t, w_fire);
@@ -260,6 +262,40 @@ Test(engine, wheel_levels_match_a_reference, .timeout = 60)
 	}
 	cr_assert_eq(w_bad, 0, "%d events out of order or stale", w_bad);
 	cr_assert_gt(w_fired, N_W / 2);
+	sim_engine_free(&e);
+}
+
+/* At the default width, buckets of 2^16 ns. */
+Test(engine, wheel_levels_match_a_reference, .timeout = 60)
+{
+	wheel_levels(1e6, SIM_BUCKET_SHIFT);
+}
+
+/* Wider buckets for a slow run, the widest that holds at most four
+ * entries on average: at 1,000 timers a second, 2^21 ns (2.1 ms: 2.1
+ * entries; 2^22 would hold 4.2); at one a second, the widest, 2^24.  The
+ * same order, whatever the width. */
+Test(engine, wider_buckets_keep_the_order, .timeout = 60)
+{
+	wheel_levels(1000, 21);
+}
+
+Test(engine, widest_buckets_keep_the_order, .timeout = 60)
+{
+	wheel_levels(1, SIM_BUCKET_SHIFT_MAX);
+}
+
+/* Once a timer is armed the width stays: its entry's bucket is fixed. */
+Test(engine, expect_after_arming_changes_nothing)
+{
+	struct sim_engine e;
+	struct sim_timer t;
+
+	cr_assert_eq(sim_engine_init(&e, 8), 0);
+	sim_timer_init(&t, NULL);
+	cr_assert_eq(sim_timer_arm(&e, &t, 5), 0);
+	sim_engine_expect(&e, 1);
+	cr_assert_eq(e.shift, SIM_BUCKET_SHIFT);
 	sim_engine_free(&e);
 }
 

@@ -16,7 +16,23 @@ int sim_engine_init(struct sim_engine *e, size_t capacity_hint)
 		return SIM_ERR_NOMEM;
 	}
 	e->l1 = e->l0 + SIM_WHEEL_SIZE;
+	e->shift = SIM_BUCKET_SHIFT;
 	return 0;
+}
+
+void sim_engine_expect(struct sim_engine *e, double timers_per_s)
+{
+	if (e->seq || e->ext)
+		return; /* timers are armed: their buckets stay as they are */
+	/* The widest bucket that holds at most four entries on average;
+	 * never narrower than the default (a fast run keeps its packets'
+	 * 100 ms in level 0) nor wider than 2^24 ns (17 ms buckets: level 0
+	 * spans 69 s, level 1 78 h). */
+	unsigned shift = SIM_BUCKET_SHIFT;
+	while (shift < SIM_BUCKET_SHIFT_MAX &&
+	       timers_per_s * (double)(1ull << (shift + 1)) <= 4e9)
+		shift++;
+	e->shift = (uint8_t)shift;
 }
 
 void sim_engine_free(struct sim_engine *e)
@@ -194,7 +210,7 @@ static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time
 						  uint32_t owner, uint8_t cls)
 {
 	const struct sim_ent entry = {when, seq, t, owner, cls}, *ent = &entry;
-	uint64_t b = when >> SIM_BUCKET_SHIFT;
+	uint64_t b = when >> e->shift;
 
 	if (b <= e->cur) {
 		hint(e, ent);
@@ -228,7 +244,7 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 							   uint64_t seq, struct sim_timer *t,
 							   uint32_t owner, uint8_t cls)
 {
-	uint64_t b = when >> SIM_BUCKET_SHIFT;
+	uint64_t b = when >> e->shift;
 	struct sim_bucket *bk;
 	uint64_t *bm;
 	uint32_t bit;

@@ -3,10 +3,10 @@
  * there are a few (up to 16: SIM_SORTED_MAX in engine.c), else a 4-ary heap.
  *
  * A struct sim_timer lives inside whatever owns it (a packet, an endpoint).
- * A timer due in the current bucket (2^16 ns, about 66 us) waits in the
- * ready heap; one due within 4,096 buckets (0.27 s) in a level-0 bucket;
- * one due within 4,096 level-1 buckets (18 min) in a level-1 bucket; a
- * later one in a far bucket looked at every 18 min.  Buckets and heap hold
+ * A timer due in the current bucket (2^16 ns, about 66 us, by default)
+ * waits in the ready heap; one due within 4,096 buckets (0.27 s) in a
+ * level-0 bucket; one due within 4,096 level-1 buckets (18 min) in a
+ * level-1 bucket; a later one in a far bucket looked at every 18 min.  Buckets and heap hold
  * (time, arming sequence, timer) entries: arming appends one, cancelling
  * only marks the timer, and an entry whose timer was cancelled or re-armed
  * since is dropped when it comes to the top of the heap.  So moving
@@ -60,9 +60,12 @@ struct sim_bucket {
 };
 #define SIM_WHEEL_BITS 12
 #define SIM_WHEEL_SIZE (1u << SIM_WHEEL_BITS)
+/* A level-0 bucket spans 2^shift ns: SIM_BUCKET_SHIFT unless
+ * sim_engine_expect() widened it for a slow event rate. */
 #ifndef SIM_BUCKET_SHIFT
 #define SIM_BUCKET_SHIFT 16
 #endif
+#define SIM_BUCKET_SHIFT_MAX 24
 
 /* An outside scheduler the engine's timers can run on instead of the heap
  * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,
@@ -87,6 +90,7 @@ struct sim_engine {
 	bool stop;
 	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */
 	uint64_t cur;    /* the wheel's current level-0 bucket */
+	uint8_t shift;   /* a level-0 bucket spans 2^shift ns */
 	/* The hint cursor: entry hi of level-0 bucket hb is the next to be
 	 * hinted; every entry before it (buckets cur+1..hb, and the heap)
 	 * has been.  lead counts hinted entries not yet popped. */
@@ -123,6 +127,13 @@ static inline bool sim_timer_armed(const struct sim_timer *t)
 /* Returns 0 or SIM_ERR_NOMEM. */
 int sim_engine_init(struct sim_engine *e, size_t capacity_hint);
 void sim_engine_free(struct sim_engine *e);
+
+/* Size the wheel's buckets for about `timers_per_s` armings a simulated
+ * second (an estimate), before the first timer is armed: a bucket of
+ * 2^16 ns holds a few entries at a million endpoints, but at ten thousand
+ * most buckets are empty and the run pays for walking past them.  The
+ * width never changes when or in what order timers fire. */
+void sim_engine_expect(struct sim_engine *e, double timers_per_s);
 
 /* Arm (or re-arm) t to fire at `when` (clamped to now).  Re-arming gives the
  * timer a new sequence number.  Returns 0 or SIM_ERR_NOMEM. */

@@ -1040,6 +1040,20 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 	}
 }
 
+/* Timers armed a simulated second, roughly, for sizing the engine's
+ * buckets: a CoAP exchange arms about five (the next message, the
+ * retransmission timer, two packets and change). */
+static double expected_timers_per_s(const struct scenario_cfg *cfg)
+{
+	double msgs = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		if (gc->interval > 0 && gc->traffic != TRAFFIC_ONCE)
+			msgs += (double)gc->count * 1e9 / (double)gc->interval;
+	}
+	return 5 * msgs;
+}
+
 static sim_time next_gap(struct world *w, struct endpoint *ep)
 {
 	const struct group_cfg *g = &w->cfg->groups[ep->group];
@@ -1298,6 +1312,7 @@ static int build(struct world *w, uint64_t seed)
 
 	if (sim_engine_init(&w->eng, 3 * (size_t)w->n_ep + 64) < 0)
 		return SIM_ERR_NOMEM;
+	sim_engine_expect(&w->eng, expected_timers_per_s(cfg));
 	w->eng.hint = prefetch_endpoint;
 	w->eng.hint_ud = w;
 	int rc = place(w, seed);

@@ -30,6 +30,8 @@ void hist_free(struct hist *h);
 int hist_merge(struct hist *dst, const struct hist *src);
 /* Value at quantile q in [0,1], ns (bucket midpoint, clipped to max). */
 sim_time hist_quantile(const struct hist *h, double q);
+/* The same for n quantiles in ascending order, in one pass. */
+void hist_quantiles(const struct hist *h, size_t n, const double *q, sim_time *out);
 
 /* Latency summary in milliseconds; valid only when count > 0. */
 struct lat_summary {

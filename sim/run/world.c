@@ -1526,10 +1526,13 @@ static void collect(struct world *w, struct run_result *res, double wall)
 		t->mc_expected += m->mc_expected;
 	}
 	finish_metrics(t, &lat, &dlat);
+	double q[RUN_CDF_POINTS];
+	sim_time v[RUN_CDF_POINTS];
 	for (int i = 0; i < RUN_CDF_POINTS; i++)
-		res->cdf_ms[i] = lat.count ? sim_time_to_ms(hist_quantile(
-						     &lat, (double)i / (RUN_CDF_POINTS - 1)))
-					   : 0;
+		q[i] = (double)i / (RUN_CDF_POINTS - 1);
+	hist_quantiles(&lat, RUN_CDF_POINTS, q, v);
+	for (int i = 0; i < RUN_CDF_POINTS; i++)
+		res->cdf_ms[i] = sim_time_to_ms(v[i]);
 	collect_energy(w, res);
 	hist_free(&lat);
 	hist_free(&dlat);

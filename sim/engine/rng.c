@@ -16,35 +16,14 @@ void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
 /* A stream is the words of Philox2x64-10 blocks (counter: block number,
  * owner id; key: seed) in order, both words of each block: a block costs
  * about 70 instructions and a CoAP exchange draws five or six words. */
-uint64_t sim_rng_u64(struct sim_rng *r)
+uint64_t sim_rng_block(struct sim_rng *r)
 {
 	uint64_t n = r->ctr++;
-	if (n & 1)
-		return r->spare;
 	philox2x64_ctr_t c = {{n >> 1, r->id}};
 	philox2x64_key_t k = {{r->seed}};
 	philox2x64_ctr_t w = philox2x64(c, k);
 	r->spare = w.v[1];
 	return w.v[0];
-}
-
-static double to_unit(uint64_t x)
-{
-	return (double)(x >> 11) * 0x1.0p-53;
-}
-
-double sim_rng_unit(struct sim_rng *r)
-{
-	return to_unit(sim_rng_u64(r));
-}
-
-int sim_rng_bernoulli(struct sim_rng *r, double p)
-{
-	if (p <= 0.0)
-		return 0;
-	if (p >= 1.0)
-		return 1;
-	return sim_rng_unit(r) < p;
 }
 
 double sim_rng_exp(struct sim_rng *r, double mean)
@@ -53,7 +32,7 @@ double sim_rng_exp(struct sim_rng *r, double mean)
 	return -mean * log(1.0 - sim_rng_unit(r));
 }
 
-double sim_rng_dist(struct sim_rng *r, const struct dist *d)
+double sim_rng_dist_slow(struct sim_rng *r, const struct dist *d)
 {
 	double v = 0.0;
 

@@ -30,18 +30,52 @@ enum sim_rng_kind {
 void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
 		  enum sim_rng_kind kind);
 
-/* 64 uniformly random bits. */
-uint64_t sim_rng_u64(struct sim_rng *r);
+/* The next block, when r->ctr is even: its first word (the second is
+ * kept as the spare). */
+uint64_t sim_rng_block(struct sim_rng *r);
+
+/* 64 uniformly random bits.  Every other word is the spare of the block
+ * before: inline, so half the draws cost a few instructions. */
+static inline uint64_t sim_rng_u64(struct sim_rng *r)
+{
+	if (r->ctr & 1) {
+		r->ctr++;
+		return r->spare;
+	}
+	return sim_rng_block(r);
+}
 
 /* Uniform in [0, 1) with 53 bits. */
-double sim_rng_unit(struct sim_rng *r);
+static inline double sim_rng_unit(struct sim_rng *r)
+{
+	return (double)(sim_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 /* True with probability p (p <= 0 never, p >= 1 always, without a draw
  * for those two so adding a zero-probability feature changes no draw). */
-int sim_rng_bernoulli(struct sim_rng *r, double p);
+static inline int sim_rng_bernoulli(struct sim_rng *r, double p)
+{
+	if (p <= 0.0)
+		return 0;
+	if (p >= 1.0)
+		return 1;
+	return sim_rng_unit(r) < p;
+}
 
-/* A draw from a distribution (scenario units: ns for time), never negative. */
-double sim_rng_dist(struct sim_rng *r, const struct dist *d);
+/* A draw from a distribution (scenario units: ns for time), never
+ * negative.  None and uniform (a link's jitter, a server without
+ * processing time: every packet) inline, the rest out of line. */
+double sim_rng_dist_slow(struct sim_rng *r, const struct dist *d);
+static inline double sim_rng_dist(struct sim_rng *r, const struct dist *d)
+{
+	if (d->kind == DIST_NONE)
+		return 0.0;
+	if (d->kind == DIST_UNIFORM) {
+		double v = d->a + (d->b - d->a) * sim_rng_unit(r);
+		return v < 0.0 ? 0.0 : v;
+	}
+	return sim_rng_dist_slow(r, d);
+}
 
 /* Exponential with this mean. */
 double sim_rng_exp(struct sim_rng *r, double mean);

@@ -36,14 +36,23 @@ struct fix {
 	struct bottleneck_cfg bn;
 };
 
-static void setup(struct fix *f, uint32_t n_ep)
+/* A net of n_ep endpoints; bn, when not NULL, is the bottleneck (whether
+ * there is one is read at net_init, the links' settings as packets move). */
+static void setup_bn(struct fix *f, uint32_t n_ep, const struct bottleneck_cfg *bn)
 {
 	memset(f, 0, sizeof(*f));
 	f->up = (struct link_cfg){.queue = 64, .mtu = 1280};
 	f->down = f->up;
+	if (bn)
+		f->bn = *bn;
 	n_got = 0;
 	cr_assert_eq(sim_engine_init(&f->e, 16), 0);
 	cr_assert_eq(net_init(&f->n, &f->e, n_ep, &f->up, &f->down, &f->bn, 7, NULL, &cb, NULL), 0);
+}
+
+static void setup(struct fix *f, uint32_t n_ep)
+{
+	setup_bn(f, n_ep, NULL);
 }
 
 static void teardown_fix(struct fix *f)
@@ -103,8 +112,7 @@ Test(net, drop_tail)
 Test(net, shared_bottleneck_serialises_everyone)
 {
 	struct fix f;
-	setup(&f, 2);
-	f.bn = (struct bottleneck_cfg){.present = true, .rate_bps = 100000, .queue = 10};
+	setup_bn(&f, 2, &(struct bottleneck_cfg){.present = true, .rate_bps = 100000, .queue = 10});
 	/* 148 IP bytes = 1184 bits = 11.84 ms at 100 kbps, one after the other */
 	net_send(&f.n, 0, NET_UP, payload, 100, NULL);
 	net_send(&f.n, 1, NET_UP, payload, 100, NULL);

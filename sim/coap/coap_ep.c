@@ -566,9 +566,7 @@ void coap_srv_session_init(struct coap_srv_session *s, struct coap_pending *slot
 			   const struct coap_srv_env *env)
 {
 	*s = (struct coap_srv_session){0};
-	s->pend = slots;
-	for (uint32_t i = 0; i < env->p->nstart; i++)
-		slots[i] = (struct coap_pending){.deadline = SIM_TIME_NEVER};
+	s->pend = slots; /* zeroed: free, and read only once n_pend > 0 */
 	s->next_mid = (uint16_t)sim_rng_u64(env->rng);
 }
 

@@ -274,6 +274,10 @@ struct coap_srv_env {
 	struct coap_observer *obs;
 };
 
+/* slots: p->nstart zeroed slots (a zeroed slot is free), caller-owned.
+ * The session reads them only while it holds a response back (the server
+ * takes processing time), so a server that answers at once never touches
+ * them, and a million peers' slots are never paged in. */
 void coap_srv_session_init(struct coap_srv_session *s, struct coap_pending *slots,
 			   const struct coap_srv_env *env);
 void coap_srv_session_recv(struct coap_srv_session *s,

@@ -127,7 +127,8 @@ struct net {
 /* Set up for n endpoints.  Endpoint i's state is at index slot_of[i]
  * (NULL: at i), the index every other call takes; its random streams are
  * keyed by i.  cfg pointers must outlive the net.  Returns 0 or
- * SIM_ERR_NOMEM. */
+ * SIM_ERR_NOMEM.  Whether there is a bottleneck (bn->present) is read
+ * here, once; the links' and the bottleneck's settings as packets move. */
 int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 	     const struct link_cfg *up, const struct link_cfg *down,
 	     const struct bottleneck_cfg *bn, uint64_t seed,

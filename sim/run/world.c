@@ -137,6 +137,7 @@ struct world {
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;
 	struct coap_pending *pend;
+	bool pend_used; /* the server takes time to answer: pending responses */
 	struct group_acc acc[SIM_MAX_GROUPS];
 	const struct net_meta *cur_meta; /* of the datagram being delivered */
 	int err;
@@ -1027,14 +1028,16 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 		/* A packet (its bytes follow) or the session's timer. */
 		__builtin_prefetch((const char *)t + 64);
 		prefetch_lines(ep + CLIENT_BYTES, SERVER_BYTES);
-		__builtin_prefetch(&w->pend[x]);
+		if (w->pend_used)
+			__builtin_prefetch(&w->pend[x]);
 		net_prefetch(&w->net, i, NET_DOWN);
 		return;
 	default: /* a timer armed without a class: everything hot */
 		__builtin_prefetch((const char *)t + 64);
 		prefetch_lines(ep, CLIENT_BYTES + SERVER_BYTES);
 		__builtin_prefetch(&w->exch[x]);
-		__builtin_prefetch(&w->pend[x]);
+		if (w->pend_used)
+			__builtin_prefetch(&w->pend[x]);
 		net_prefetch(&w->net, i, NET_UP);
 		net_prefetch(&w->net, i, NET_DOWN);
 	}
@@ -1333,6 +1336,9 @@ static int build(struct world *w, uint64_t seed)
 	w->pend = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
 	if (!w->ep || !w->exch || !w->pend)
 		return SIM_ERR_NOMEM;
+	/* Without processing time every answer goes out at once and the
+	 * pending slots are never touched (nor paged in). */
+	w->pend_used = cfg->server.processing.kind != DIST_NONE;
 	bool rare_used = cfg->coap.congestion == COAP_CC_COCOA;
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		rare_used |= cfg->groups[g].multicast ||

@@ -358,3 +358,75 @@ Test(engine, a_small_bucket_that_grows_stays_in_order)
 	assert_in_order(grow_order, n_grow, grow_when, grow_seq);
 	sim_engine_free(&e);
 }
+
+/* Buried entries.  A timer armed straight into a level-1 bucket and then
+ * cancelled, or re-armed, while that bucket waits has its entry marked
+ * dead in place, so the cascade drops it.  64 timers 1..64 s ahead (level
+ * 1 at the default width: beyond 0.27 s); every third cancelled, every
+ * third re-armed 1 ms later than it was; the rest left alone.  Exactly
+ * the cancelled and re-armed timers' first entries are buried, and every
+ * live timer fires once, at its time, in order. */
+#define N_B 64
+static struct rec bury_recs[N_B];
+static int bury_fired[N_B], bury_bad;
+static sim_time bury_when[N_B], bury_last;
+
+static void bury_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	int id = sim_container_of(t, struct rec, t)->id;
+	if (e->now != bury_when[id] || e->now < bury_last)
+		bury_bad++;
+	bury_last = e->now;
+	bury_fired[id]++;
+}
+
+Test(engine, cancelled_level1_entries_are_buried)
+{
+	struct sim_engine e;
+
+	cr_assert_eq(sim_engine_init(&e, 8), 0);
+	for (int i = 0; i < N_B; i++) {
+		bury_recs[i].id = i;
+		sim_timer_init(&bury_recs[i].t, bury_fire);
+		bury_when[i] = (sim_time)(i + 1) * 1000000000ull;
+		cr_assert_eq(sim_timer_arm(&e, &bury_recs[i].t, bury_when[i]), 0);
+		/* Straight into level 1: the slot names the entry. */
+		uint32_t slot = bury_recs[i].t.slot;
+		cr_assert_geq(slot, 2);
+		uint64_t blk = (bury_when[i] >> e.shift) >> SIM_WHEEL_BITS;
+		const struct sim_ent *x = &e.l1[blk & (SIM_WHEEL_SIZE - 1)].v[slot - 2];
+		cr_assert_eq(x->t, &bury_recs[i].t);
+		cr_assert_eq(x->seq, bury_recs[i].t.seq);
+	}
+	for (int i = 0; i < N_B; i++) {
+		if (i % 3 == 0) {
+			sim_timer_cancel(&e, &bury_recs[i].t);
+			bury_when[i] = SIM_TIME_NEVER;
+		} else if (i % 3 == 1) {
+			bury_when[i] += 1000000;
+			cr_assert_eq(sim_timer_arm(&e, &bury_recs[i].t, bury_when[i]), 0);
+		}
+	}
+	/* Find each first arming (sequence i) in its bucket: arrays may
+	 * have moved since (a re-arm can grow a bucket), indices have not. */
+	for (int i = 0; i < N_B; i++) {
+		uint64_t blk = ((sim_time)(i + 1) * 1000000000ull >> e.shift) >> SIM_WHEEL_BITS;
+		const struct sim_bucket *b = &e.l1[blk & (SIM_WHEEL_SIZE - 1)];
+		const struct sim_ent *x = NULL;
+		for (uint32_t k = 0; k < b->n; k++)
+			if (b->v[k].seq == (uint64_t)i) /* the first arming: seq i */
+				x = &b->v[k];
+		cr_assert_not_null(x);
+		if (i % 3 == 2)
+			cr_assert_eq(x->t, &bury_recs[i].t, "timer %d: buried but live", i);
+		else
+			cr_assert_null(x->t, "timer %d: cancelled or re-armed, not buried", i);
+	}
+	sim_engine_run(&e, SIM_TIME_NEVER);
+	cr_assert_eq(bury_bad, 0);
+	cr_assert_eq(e.len, 0);
+	for (int i = 0; i < N_B; i++)
+		cr_assert_eq(bury_fired[i], i % 3 == 0 ? 0 : 1, "timer %d fired %d times", i,
+			     bury_fired[i]);
+	sim_engine_free(&e);
+}

@@ -215,7 +215,7 @@ static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
  * registers to save. */
 static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time when,
 						  uint64_t seq, struct sim_timer *t,
-						  uint32_t owner, uint8_t cls)
+						  uint32_t owner, uint8_t cls, uint32_t *l1_at)
 {
 	const struct sim_ent entry = {when, seq, t, owner, cls}, *ent = &entry;
 	uint64_t b = when >> e->shift;
@@ -239,7 +239,10 @@ static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time
 		/* A level-1 bucket starts out as large as the last one
 		 * brought down (a steady load fills each about alike),
 		 * rather than doubling its way up from 16 each time. */
-		return push(&e->l1[blk & WMASK], ent, e->l1_last);
+		struct sim_bucket *b1 = &e->l1[blk & WMASK];
+		if (l1_at)
+			*l1_at = b1->n;
+		return push(b1, ent, e->l1_last);
 	}
 	return push(&e->far, ent, 16);
 }
@@ -250,7 +253,8 @@ static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time
  * time spent arming at 1M endpoints, twice now). */
 static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, sim_time when,
 							   uint64_t seq, struct sim_timer *t,
-							   uint32_t owner, uint8_t cls)
+							   uint32_t owner, uint8_t cls,
+							   uint32_t *l1_at)
 {
 	uint64_t b = when >> e->shift;
 	struct sim_bucket *bk;
@@ -268,11 +272,13 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 		bm = e->bm1;
 		bit = (uint32_t)((b >> SIM_WHEEL_BITS) & WMASK);
 	} else {
-		return enqueue_slow(e, when, seq, t, owner, cls);
+		return enqueue_slow(e, when, seq, t, owner, cls, l1_at);
 	}
 	if (__builtin_expect(bk->n == bk->cap, 0))
-		return enqueue_slow(e, when, seq, t, owner, cls);
+		return enqueue_slow(e, when, seq, t, owner, cls, l1_at);
 	set_bit(bm, bit);
+	if (l1_at && bm == e->bm1)
+		*l1_at = bk->n;
 	struct sim_ent *v = &bk->v[bk->n++];
 #if defined(__x86_64__)
 	if (bm == e->bm1) {
@@ -309,7 +315,9 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
 	bk->n = 0; /* the far bucket refills itself in place: writes trail reads */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sim_ent *x = &bk->v[i];
-		if (enqueue(e, x->when, x->seq, x->t, x->owner, x->cls) < 0) {
+		if (!x->t)
+			continue; /* buried: cancelled while it waited here */
+		if (enqueue(e, x->when, x->seq, x->t, x->owner, x->cls, NULL) < 0) {
 			e->err = SIM_ERR_NOMEM;
 			e->stop = true;
 		}
@@ -479,6 +487,31 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when)
 	return sim_timer_arm_as(e, t, when, 0);
 }
 
+/* A timer armed straight into a level-1 bucket keeps its entry's index
+ * there in slot (index + 2; 1 for any other armed timer).  Cancelled or
+ * re-armed while that bucket still waits, its entry is buried: marked
+ * dead in place (written around the cache, like the entry), so the
+ * cascade drops it instead of carrying it down to be hinted, fetched and
+ * checked.  A retransmission timer cancelled by the answer is the common
+ * case: one entry an exchange, and a cache line fetched for nothing.
+ * Entries in a level-1 bucket only ever append until it comes down, so
+ * the index holds; once it has come down (its block is not ahead of the
+ * current one) the entry is left to the liveness check. */
+static inline void bury(struct sim_engine *e, const struct sim_timer *t)
+{
+	if (t->slot < 2)
+		return;
+	uint64_t blk = (t->when >> e->shift) >> SIM_WHEEL_BITS;
+	if (blk <= e->cur >> SIM_WHEEL_BITS)
+		return;
+	struct sim_ent *v = &e->l1[blk & WMASK].v[t->slot - 2];
+#if defined(__x86_64__)
+	_mm_stream_si64((long long *)(void *)&v->t, 0);
+#else
+	v->t = NULL;
+#endif
+}
+
 int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 		     uint8_t cls)
 {
@@ -487,15 +520,18 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (__builtin_expect(e->ext != NULL, 0))
 		return e->ext->arm(e->ext->ud, t, when);
 	/* A previous arming's entry, if any, is stale from here on. */
-	uint32_t was = t->slot;
+	uint32_t was = t->slot, at = UINT32_MAX;
+	bury(e, t);
 	t->when = when;
 	t->seq = e->seq++;
 	t->slot = 1;
-	if (enqueue(e, when, t->seq, t, t->owner, cls) < 0) {
+	if (enqueue(e, when, t->seq, t, t->owner, cls, &at) < 0) {
 		t->slot = 0;
 		e->len -= was != 0;
 		return SIM_ERR_NOMEM;
 	}
+	if (at < UINT32_MAX - 2)
+		t->slot = at + 2;
 	e->len += was == 0;
 	return 0;
 }
@@ -509,6 +545,7 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
 		t->when = SIM_TIME_NEVER;
 		return;
 	}
+	bury(e, t);
 	t->slot = 0; /* its entry is dropped when it comes up */
 	e->len--;
 	t->when = SIM_TIME_NEVER;

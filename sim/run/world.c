@@ -63,7 +63,7 @@ enum {
 	HINT_SERVER = NET_HINT(NET_UP),        /* a request reaches the server */
 	HINT_CLIENT_RECV = NET_HINT(NET_DOWN), /* an answer reaches the client */
 	HINT_CLIENT_SEND = 3,                  /* the application sends */
-	HINT_TIMER = 4, /* mostly cancelled before it fires: only its own line */
+	HINT_TIMER = 4, /* the retransmission timer: mostly cancelled, and buried */
 };
 
 /* A multicast group: its members and the requester next to the server. */
@@ -1009,9 +1009,9 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 	size_t x = (size_t)i * w->cp.nstart;
 	switch (cls) {
 	case HINT_TIMER:
-		/* The engine fetches the timer's own line, all the liveness
-		 * check reads. */
-		return;
+		/* The retransmission timer.  Cancelled ones are mostly buried
+		 * in level 1 (engine.c) and never hinted, so one that is
+		 * hinted mostly fires: it sends, as the application does. */
 	case HINT_CLIENT_SEND:
 		/* The application timer: its line is the client's first. */
 		net_prefetch(&w->net, i, NET_UP);

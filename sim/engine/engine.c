@@ -277,11 +277,11 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 	if (__builtin_expect(bk->n == bk->cap, 0))
 		return enqueue_slow(e, when, seq, t, owner, cls, l1_at);
 	set_bit(bm, bit);
-	if (l1_at && bm == e->bm1)
-		*l1_at = bk->n;
 	struct sim_ent *v = &bk->v[bk->n++];
-#if defined(__x86_64__)
 	if (bm == e->bm1) {
+		if (l1_at)
+			*l1_at = bk->n - 1;
+#if defined(__x86_64__)
 		/* A level-1 entry is read again in 0.27 s to 18 min, when its
 		 * bucket comes down, long after it would have left the cache:
 		 * written around the cache (non-temporal), it neither waits
@@ -295,8 +295,8 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 		_mm_stream_si64(q + 2, (long long)(uintptr_t)t);
 		_mm_stream_si64(q + 3, (long long)((uint64_t)owner | (uint64_t)cls << 32));
 		return 0;
-	}
 #endif
+	}
 	v->when = when;
 	v->seq = seq;
 	v->t = t;

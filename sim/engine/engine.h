@@ -3,18 +3,20 @@
  * there are a few (up to 16: SIM_SORTED_MAX in engine.c), else a 4-ary heap.
  *
  * A struct sim_timer lives inside whatever owns it (a packet, an endpoint).
- * A timer due in the current bucket (2^16 ns, about 66 us, by default)
- * waits in the ready heap; one due within 4,096 buckets (0.27 s) in a
- * level-0 bucket; one due within 4,096 level-1 buckets (18 min) in a
- * level-1 bucket; a later one in a far bucket looked at every 18 min.  Buckets and heap hold
- * (time, arming sequence, timer) entries: arming appends one, cancelling
- * only marks the timer, and an entry whose timer was cancelled or re-armed
- * since is dropped when it comes to the top of the heap.  So moving
- * entries between buckets and the heap never touches a timer (a timer is
- * read once, when it fires), a bucket enters the heap once, level-1
- * entries move down once, and the heap holds 66 us of events and stays in
- * cache however many timers are armed (one heap of a million
- * timers missed the cache on every sift).
+ * A timer due in the current bucket (2^16 ns, about 66 us, by default;
+ * see sim_engine_expect) waits in the ready heap; one due within 4,096
+ * buckets (0.27 s) in a level-0 bucket; one due within 4,096 level-1
+ * buckets (18 min) in a level-1 bucket; a later one in a far bucket
+ * looked at every 18 min.  Buckets and heap hold (time, arming sequence,
+ * timer) entries: arming appends one; cancelling marks the timer (and,
+ * while its entry waits in level 1, the entry, which the cascade then
+ * drops); an entry whose timer was cancelled or re-armed since is dropped
+ * when it comes to the top of the heap.  So moving entries between
+ * buckets and the heap never touches a timer (a timer is read once, when
+ * it fires), a bucket enters the heap once, level-1 entries move down
+ * once, and the heap holds a bucket's events and stays in cache however
+ * many timers are armed (one heap of a million timers missed the cache on
+ * every sift).
  *
  * Because of those lazy entries, a timer's storage must stay valid until
  * sim_engine_free() once it has been armed.
@@ -39,7 +41,9 @@ typedef void (*sim_timer_fn)(struct sim_engine *e, struct sim_timer *t);
 struct sim_timer {
 	sim_time when;
 	uint64_t seq;  /* arming order: breaks ties between equal times */
-	uint32_t slot; /* 0 when not armed (an outside scheduler keeps its index + 1 here) */
+	uint32_t slot; /* 0 when not armed; armed on the wheel, 1, or for an entry
+			* placed in level 1 its index there + 2 (see bury() in
+			* engine.c); an outside scheduler keeps its index + 1 */
 	uint32_t owner; /* for the engine's hint (an endpoint index), or SIM_NO_OWNER */
 	sim_timer_fn fn;
 };

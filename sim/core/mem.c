@@ -39,10 +39,10 @@ void *sim_calloc_big(size_t n, size_t size)
 	if (base == MAP_FAILED)
 		return NULL;
 	char *p = (char *)(((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-	if (p > base)
-		munmap(base, (size_t)(p - base));
-	if (p + rounded < base + rounded + HUGE_PAGE)
-		munmap(p + rounded, (size_t)(base + rounded + HUGE_PAGE - (p + rounded)));
+	size_t head = (size_t)(p - base); /* < HUGE_PAGE: the rest is the tail */
+	if (head)
+		munmap(base, head);
+	munmap(p + rounded, HUGE_PAGE - head);
 	madvise(p, rounded, MADV_HUGEPAGE); /* a hint: fine if refused */
 	return p;
 }

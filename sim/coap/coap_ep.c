@@ -125,12 +125,10 @@ static bool uses_block1(const struct coap_req_tmpl *t)
 	return t->code != COAP_GET && t->block_size && t->payload > t->block_size;
 }
 
-/* Decimal digits of v at p (no terminator); returns how many.  snprintf's
- * generality was a tenth of a request's cost.  The digits are counted
- * first, then written from the last one back. */
-/* v in decimal at p (no terminator); returns the digits written.  Two
- * digits a step from a table of pairs: a request's {id} took 128
- * instructions a digit at a time, 3 percent of an exchange. */
+/* v in decimal at p (no terminator); returns the digits written.
+ * snprintf's generality was a tenth of a request's cost, and a digit at a
+ * time 128 instructions (3 percent of an exchange): the digits are
+ * counted, then written from the last back, two a step from a table. */
 static size_t put_dec(char *p, uint32_t v)
 {
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"

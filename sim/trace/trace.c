@@ -1,5 +1,6 @@
 #include "trace.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +44,28 @@ struct pcap_out {
 	uint64_t packets;
 };
 
+/* An IPv6 address as two 64-bit words in memory order: the words the
+ * checksum adds and the header stores, with no byte-wise round trip
+ * through the stack (a word loaded from bytes just stored one at a time
+ * waits for them: store-to-load forwarding fails). */
+struct a6 {
+	uint64_t w[2];
+};
+
+static struct a6 a6_of(const uint8_t b[16])
+{
+	struct a6 a;
+	memcpy(a.w, b, 16);
+	return a;
+}
+
+/* Endpoint ep's address: the 2001:db8:1::/48 word, then ep + 1 in the
+ * low 32 bits of the second, big-endian (trace_addr). */
+static struct a6 a6_endpoint(uint64_t prefix, uint32_t ep)
+{
+	return (struct a6){{prefix, htobe64((uint64_t)ep + 1)}};
+}
+
 struct trace {
 	pcap_t *pd;
 	struct pcap_out out[2]; /* 0 = tx, 1 = rx */
@@ -53,7 +76,8 @@ struct trace {
 	uint16_t port;
 	int err;
 	char errmsg[1536];
-	uint8_t srv_addr[16]; /* trace_addr(UINT32_MAX) */
+	struct a6 srv;        /* trace_addr(UINT32_MAX) */
+	uint64_t ep_prefix;   /* the first word of every endpoint's address */
 	uint8_t dgram[UDP_HDR + SIM_MAX_DATAGRAM];
 	uint8_t pkt[IP6_HDR + FRAG_HDR + UDP_HDR + SIM_MAX_DATAGRAM];
 };
@@ -184,7 +208,11 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 	t->mtu[TRACE_DOWN] = cfg->mtu_down;
 	t->max_bytes = cfg->max_bytes;
 	t->port = cfg->port;
-	trace_addr(UINT32_MAX, t->srv_addr);
+	uint8_t a[16];
+	trace_addr(UINT32_MAX, a);
+	t->srv = a6_of(a);
+	trace_addr(0, a);
+	t->ep_prefix = a6_of(a).w[0];
 	if (fs_mkdir_p(cfg->dir, err, errlen) < 0) {
 		free(t);
 		return SIM_ERR_IO;
@@ -205,22 +233,48 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
  * sum, so it is swapped once at the end.  Every region summed starts at an
  * even offset of the checksummed bytes and only the last may be odd (its
  * last byte padded with a zero, as §8.1 of RFC 8200 says). */
+static inline uint64_t sum_word(uint64_t s, uint64_t w)
+{
+	s += w;
+	return s + (s < w); /* end-around carry */
+}
+
+/* The n < 8 bytes at p as a word in memory order, zero-padded, loaded in
+ * pieces that end at p + n (never past it). */
+static inline uint64_t tail_word(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+	size_t o = 0;
+
+	if (n & 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		w = x;
+		o = 4;
+	}
+	if (n & 2) {
+		uint16_t x;
+		memcpy(&x, p + o, 2);
+		w |= (uint64_t)x << (8 * o);
+		o += 2;
+	}
+	if (n & 1)
+		w |= (uint64_t)p[o] << (8 * o);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w <<= 8 * (8 - n); /* the bytes at the front of the word */
+#endif
+	return w;
+}
+
 static uint64_t sum_add(uint64_t s, const uint8_t *p, size_t n)
 {
 	uint64_t w;
 
 	for (; n >= 8; p += 8, n -= 8) {
 		memcpy(&w, p, 8);
-		s += w;
-		s += s < w; /* end-around carry */
+		s = sum_word(s, w);
 	}
-	if (n) {
-		w = 0;
-		memcpy(&w, p, n);
-		s += w;
-		s += s < w;
-	}
-	return s;
+	return n ? sum_word(s, tail_word(p, n)) : s;
 }
 
 /* The checksum field's value (big-endian order) for sum s. */
@@ -230,49 +284,55 @@ static uint16_t sum_fold(uint64_t s)
 	s = (s & 0xffffffffu) + (s >> 32);
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	s = (s & 0xff) << 8 | s >> 8;
-#endif
-	return (uint16_t)~s;
+	return (uint16_t)~be16toh((uint16_t)s);
 }
 
-/* Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, upper-layer
- * length, three zero bytes and the next header. */
-static uint64_t pseudo_sum(const uint8_t src[16], const uint8_t dst[16], uint32_t len,
+/* Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, then the
+ * upper-layer length (32 bits), three zero bytes and the next header. */
+static uint64_t pseudo_sum(const struct a6 *src, const struct a6 *dst, uint32_t len,
 			   uint8_t next)
 {
-	uint8_t tail[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-			   (uint8_t)len, 0, 0, 0, next};
-	return sum_add(sum_add(sum_add(0, src, 16), dst, 16), tail, 8);
+	uint64_t s = sum_word(sum_word(src->w[0], src->w[1]), dst->w[0]);
+	s = sum_word(s, dst->w[1]);
+	return sum_word(s, htobe64((uint64_t)len << 32 | next));
 }
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
-/* The UDP datagram (header + payload) with the RFC 8200 §8.1 checksum, at u. */
-static size_t build_udp(struct trace *t, uint8_t *u, const uint8_t src[16],
-			const uint8_t dst[16], const uint8_t *payload, size_t len)
+static void put64(uint8_t *p, uint64_t memory_order)
 {
-	size_t ulen = UDP_HDR + len;
+	memcpy(p, &memory_order, 8);
+}
 
-	put16(u, t->port);
-	put16(u + 2, t->port);
-	put16(u + 4, (uint32_t)ulen);
-	put16(u + 6, 0);
+/* The UDP datagram (header + payload) with the RFC 8200 §8.1 checksum, at
+ * u.  The payload is summed where it comes from, not where it was just
+ * copied. */
+static size_t build_udp(struct trace *t, uint8_t *u, const struct a6 *src,
+			const struct a6 *dst, const uint8_t *payload, size_t len)
+{
+	uint32_t ulen = (uint32_t)(UDP_HDR + len);
+	uint64_t hdr = (uint64_t)t->port << 48 | (uint64_t)t->port << 32 |
+		       (uint64_t)ulen << 16; /* checksum 0 while summing */
+	uint64_t s = sum_word(pseudo_sum(src, dst, ulen, 17), htobe64(hdr));
+	uint16_t ck = sum_fold(sum_add(s, payload, len));
+
 	memcpy(u + UDP_HDR, payload, len);
-	uint16_t ck = sum_fold(sum_add(pseudo_sum(src, dst, (uint32_t)ulen, 17), u, ulen));
-	put16(u + 6, ck ? ck : 0xffff); /* a zero checksum is sent as all ones */
+	/* a zero checksum is sent as all ones */
+	put64(u, htobe64(hdr | (ck ? ck : 0xffff)));
 	return ulen;
 }
 
 static void ip6_header(uint8_t *h, uint32_t payload_len, uint8_t next,
-		       const uint8_t src[16], const uint8_t dst[16])
+		       const struct a6 *src, const struct a6 *dst)
 {
-	h[0] = 0x60; h[1] = 0; h[2] = 0; h[3] = 0; /* version 6, TC 0, flow 0 */
-	put16(h + 4, payload_len);
-	h[6] = next;
-	h[7] = 64; /* hop limit */
-	memcpy(h + 8, src, 16);
-	memcpy(h + 24, dst, 16);
+	/* version 6, traffic class 0, flow 0, payload length, next header,
+	 * hop limit 64 */
+	put64(h, htobe64(0x60ull << 56 | (uint64_t)payload_len << 16 |
+			 (uint64_t)next << 8 | 64));
+	put64(h + 8, src->w[0]);
+	put64(h + 16, src->w[1]);
+	put64(h + 24, dst->w[0]);
+	put64(h + 32, dst->w[1]);
 }
 
 /* Room for one record of len bytes in file `which`'s buffer, its record
@@ -325,19 +385,22 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		   uint32_t pkt_id, uint32_t mcast, const uint8_t *payload, size_t len,
 		   sim_time now)
 {
-	uint8_t a_ep[16];
-	const uint8_t *src, *dst, *a_srv = t ? t->srv_addr : NULL;
+	struct a6 a_ep;
+	const struct a6 *src, *dst;
 
 	if (!t || t->err)
 		return;
 	if (len > SIM_MAX_DATAGRAM)
 		len = SIM_MAX_DATAGRAM;
-	if (mcast && mcast != TRACE_TCP)
-		trace_mcast_addr(mcast - 1, a_ep);
-	else
-		trace_addr(ep, a_ep);
-	src = dir == TRACE_UP ? a_ep : a_srv;
-	dst = dir == TRACE_UP ? a_srv : a_ep;
+	if (mcast && mcast != TRACE_TCP) {
+		uint8_t b[16];
+		trace_mcast_addr(mcast - 1, b);
+		a_ep = a6_of(b);
+	} else {
+		a_ep = a6_endpoint(t->ep_prefix, ep);
+	}
+	src = dir == TRACE_UP ? &a_ep : &t->srv;
+	dst = dir == TRACE_UP ? &t->srv : &a_ep;
 	if (mcast == TRACE_TCP) {
 		/* A TCP segment: checksum over the pseudo-header (RFC 8200 §8.1,
 		 * next header 6) and the segment with its checksum field 0. */

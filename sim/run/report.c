@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -60,27 +62,43 @@ static const char *const plots[][2] = {
 	{"timeseries", "Messages in flight and queue drops"},
 };
 
-/* Run every script; returns how many failed (0 when all drew). */
+/* Run every script, all at once (each is its own gnuplot process: with
+ * two cores the four took 0.6 s one after another, 0.35 s together);
+ * returns how many failed (0 when all drew). */
 static int draw(const char *dir, const char *xlabel)
 {
 	char root[PATH_MAX + 8], absdir[PATH_MAX], cmd[6 * PATH_MAX], plotdir[PATH_MAX + 8];
+	pid_t pid[SIM_ARRAY_LEN(scripts)];
 	int failed = 0;
 
 	if (find_root(root, sizeof(root)) < 0 || !realpath(dir, absdir))
 		return (int)SIM_ARRAY_LEN(scripts);
 	snprintf(plotdir, sizeof(plotdir), "%s/plots", absdir);
 	mkdir(plotdir, 0777);
+	fflush(NULL); /* nothing buffered is written twice by a child */
 	for (size_t i = 0; i < SIM_ARRAY_LEN(scripts); i++) {
 		snprintf(cmd, sizeof(cmd),
-			 "cd '%s' && gnuplot -e \"datadir='%s/data'; outdir='%s'; "
+			 "cd '%s' && exec gnuplot -e \"datadir='%s/data'; outdir='%s'; "
 			 "xlabel='%s'\" analysis/%s.gp >/dev/null 2>'%s/plots/.%s.log'",
 			 root, absdir, plotdir, xlabel, scripts[i], absdir, scripts[i]);
-		if (system(cmd) != 0)
+		char *argv[] = {"sh", "-c", cmd, NULL};
+		if (posix_spawn(&pid[i], "/bin/sh", NULL, NULL, argv, environ) != 0)
+			pid[i] = -1;
+	}
+	for (size_t i = 0; i < SIM_ARRAY_LEN(scripts); i++) {
+		int st;
+		pid_t r;
+		if (pid[i] < 0) {
+			failed++;
+			continue;
+		}
+		while ((r = waitpid(pid[i], &st, 0)) < 0 && errno == EINTR)
+			;
+		if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			failed++;
 	}
 	return failed;
 }
-
 
 /* Embed a PNG as a data URI (base64, RFC 4648). */
 static int embed_png(FILE *out, const char *path)

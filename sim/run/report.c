@@ -100,24 +100,35 @@ static int draw(const char *dir, const char *xlabel)
 	return failed;
 }
 
-/* Embed a PNG as a data URI (base64, RFC 4648). */
+/* Embed a PNG as a data URI (base64, RFC 4648), a block of 3 KiB in and
+ * 4 KiB out at a time (a character at a time, the four plots took 13
+ * million instructions). */
 static int embed_png(FILE *out, const char *path)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	FILE *in = fopen(path, "rb");
-	unsigned char buf[3];
+	unsigned char buf[3072];
+	char enc[4096];
 	size_t n;
 
 	if (!in)
 		return -1;
 	fputs("data:image/png;base64,", out);
-	while ((n = fread(buf, 1, 3, in)) > 0) {
-		unsigned v = buf[0] << 16 | (n > 1 ? buf[1] << 8 : 0) | (n > 2 ? buf[2] : 0);
-		fputc(b64[v >> 18 & 63], out);
-		fputc(b64[v >> 12 & 63], out);
-		fputc(n > 1 ? b64[v >> 6 & 63] : '=', out);
-		fputc(n > 2 ? b64[v & 63] : '=', out);
+	/* fread fills the block but at the end of the file, so only the
+	 * last group of three may be short. */
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i += 3) {
+			size_t m = n - i < 3 ? n - i : 3;
+			unsigned v = (unsigned)buf[i] << 16 | (m > 1 ? buf[i + 1] << 8 : 0) |
+				     (m > 2 ? buf[i + 2] : 0);
+			enc[k++] = b64[v >> 18 & 63];
+			enc[k++] = b64[v >> 12 & 63];
+			enc[k++] = m > 1 ? b64[v >> 6 & 63] : '=';
+			enc[k++] = m > 2 ? b64[v & 63] : '=';
+		}
+		fwrite(enc, 1, k, out);
 	}
 	fclose(in);
 	return 0;

@@ -302,6 +302,7 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 	v->t = t;
 	v->owner = owner;
 	v->cls = cls;
+	__builtin_prefetch(v + 2, 1); /* the line the bucket's next append after this one writes */
 	return 0;
 }
 

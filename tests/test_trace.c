@@ -286,6 +286,34 @@ Test(trace, one_packet_bytes)
 	rm();
 }
 
+/* The checksum sums eight bytes a step and loads the last 0-7 in pieces:
+ * every payload length from 0 to 17 (each tail length twice), both
+ * directions and endpoint numbers whose address words carry into the
+ * high bits, each checked by tshark's own UDP checksum. */
+Test(trace, checksums_for_every_tail_length, .timeout = 60)
+{
+	struct trace *t;
+	char err[256], path[256];
+	uint8_t payload[17];
+	mk();
+	struct trace_cfg c = {.dir = dir, .run_id = "x", .mtu_up = 1280,
+			      .mtu_down = 1280, .port = 5683};
+	cr_assert_eq(trace_open(&t, &c, err, sizeof(err)), 0, "%s", err);
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(0xff - 13 * i); /* sums with carries */
+	for (size_t len = 0; len <= sizeof(payload); len++) {
+		trace_tx(t, 0xfffffffeu - (uint32_t)len, TRACE_UP, 0, 0, payload, len,
+			 (sim_time)len * 1000);
+		trace_tx(t, 0x00ff00ffu + (uint32_t)len, TRACE_DOWN, 0, 0, payload, len,
+			 (sim_time)len * 1000 + 1);
+	}
+	cr_assert_eq(trace_close(t, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/x.pcap", dir);
+	cr_assert_eq(count(path, "udp"), 36);
+	cr_assert_eq(count(path, "udp.checksum.status == \"Good\""), 36);
+	rm();
+}
+
 /* Endpoints are stored in the order they first send (an optimisation
  * of the world's memory), but an endpoint stays who it is: in the
  * capture, every request's source address and the {id} in its Uri-Path

@@ -240,7 +240,13 @@ static inline uint64_t sum_word(uint64_t s, uint64_t w)
 }
 
 /* The n < 8 bytes at p as a word in memory order, zero-padded, loaded in
- * pieces that end at p + n (never past it). */
+ * pieces of 4, 2 and 1 bytes that end at p + n (never past it), each
+ * shifted to where its bytes sit in the word. */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define PIECE_SHIFT(o, size) (8 * (8 - (o) - (size)))
+#else
+#define PIECE_SHIFT(o, size) (8 * (o))
+#endif
 static inline uint64_t tail_word(const uint8_t *p, size_t n)
 {
 	uint64_t w = 0;
@@ -249,20 +255,17 @@ static inline uint64_t tail_word(const uint8_t *p, size_t n)
 	if (n & 4) {
 		uint32_t x;
 		memcpy(&x, p, 4);
-		w = x;
+		w = (uint64_t)x << PIECE_SHIFT(0, 4);
 		o = 4;
 	}
 	if (n & 2) {
 		uint16_t x;
 		memcpy(&x, p + o, 2);
-		w |= (uint64_t)x << (8 * o);
+		w |= (uint64_t)x << PIECE_SHIFT(o, 2);
 		o += 2;
 	}
 	if (n & 1)
-		w |= (uint64_t)p[o] << (8 * o);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w <<= 8 * (8 - n); /* the bytes at the front of the word */
-#endif
+		w |= (uint64_t)p[o] << PIECE_SHIFT(o, 1);
 	return w;
 }
 

@@ -76,7 +76,6 @@ static int draw(const char *dir, const char *xlabel)
 		return (int)SIM_ARRAY_LEN(scripts);
 	snprintf(plotdir, sizeof(plotdir), "%s/plots", absdir);
 	mkdir(plotdir, 0777);
-	fflush(NULL); /* nothing buffered is written twice by a child */
 	for (size_t i = 0; i < SIM_ARRAY_LEN(scripts); i++) {
 		snprintf(cmd, sizeof(cmd),
 			 "cd '%s' && exec gnuplot -e \"datadir='%s/data'; outdir='%s'; "

@@ -59,6 +59,29 @@ echo "== MQTT QoS 1 over TCP (same fleet, one broker)"
 run "10k MQTT clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min \
 	--set group.sensors.protocol=mqtt --set group.sensors.qos=1
 run "10k CoAP clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min
+echo "== a sweep on both cores (4 replications x 50k endpoints x 20 min, captures off)"
+# The whole command's wall time (report and plots included), --jobs 1
+# against --jobs 2; the two must give the same results.
+sweep() {
+	$TIME -f '%e' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs $1 \
+		--out "$OUT/sweep$1" --replications 4 --set group.sensors.count=50000 \
+		--set scenario.duration=20min
+	cat "$OUT/time"
+}
+# runs.csv without the timing columns (wall_s, events_per_s: the last two)
+untimed() { cut -d, -f1-$(($(head -1 "$1" | tr ',' '\n' | wc -l) - 2)) "$1"; }
+# Twice, alternating: on a shared machine one pair can mislead.
+for pair in 1 2; do
+	j1=$(sweep 1); j2=$(sweep 2)
+	if [ "$(untimed "$OUT/sweep1/runs.csv")" = "$(untimed "$OUT/sweep2/runs.csv")" ]; then
+		same="identical results"
+	else
+		same="RESULTS DIFFER"
+	fi
+	awk -v a="$j1" -v b="$j2" -v same="$same" 'BEGIN {
+		printf "--jobs 1: %.2f s, --jobs 2: %.2f s: %.2fx (%s)\n", a, b, a / b, same }'
+	rm -rf "$OUT/sweep1" "$OUT/sweep2"
+done
 echo "== memory per idle endpoint (endpoints that never send)"
 idle() {
 	$TIME -f '%M' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs 1 \

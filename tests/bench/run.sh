@@ -59,12 +59,12 @@ echo "== MQTT QoS 1 over TCP (same fleet, one broker)"
 run "10k MQTT clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min \
 	--set group.sensors.protocol=mqtt --set group.sensors.qos=1
 run "10k CoAP clients, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min
-echo "== a sweep on both cores (4 replications x 50k endpoints x 20 min, captures off)"
+echo "== a sweep on both cores (6 replications x 100k endpoints x 20 min, captures off)"
 # The whole command's wall time (report and plots included), --jobs 1
 # against --jobs 2; the two must give the same results.
 sweep() {
 	$TIME -f '%e' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs $1 \
-		--out "$OUT/sweep$1" --replications 4 --set group.sensors.count=50000 \
+		--out "$OUT/sweep$1" --replications 6 --set group.sensors.count=100000 \
 		--set scenario.duration=20min
 	cat "$OUT/time"
 }

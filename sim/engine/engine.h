@@ -105,6 +105,10 @@ struct sim_engine {
 	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
 	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
 	const struct sim_sched *ext; /* NULL: the wheel above */
+	/* A timer armed with sim_timer_arm_soon whose entry is still to be
+	 * written (NULL if none), and its hint class. */
+	struct sim_timer *soon_t;
+	uint8_t soon_cls;
 	/* Optional: told a timer's owner, the class the timer was armed
 	 * with and the timer, some sixteen entries before the timer fires, to
 	 * start fetching what that timer will touch beyond the timer's own
@@ -148,6 +152,15 @@ int sim_timer_arm(struct sim_engine *e, struct sim_timer *t, sim_time when);
  * say).  The class never changes when or in what order timers fire. */
 int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 		     uint8_t cls);
+
+/* The same, for a timer armed as the last thing its caller does with the
+ * wheel for a while (a packet put on the channel): the timer is armed at
+ * once (when, sequence, armed state), but its entry is written at the
+ * engine's next call, its bucket's bookkeeping fetched in the meantime.
+ * Order and results are those of sim_timer_arm_as.  Running out of memory
+ * when the entry is written stops the run with e->err set. */
+int sim_timer_arm_soon(struct sim_engine *e, struct sim_timer *t, sim_time when,
+		       uint8_t cls);
 
 /* Disarm; harmless on a timer that is not armed. */
 void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t);

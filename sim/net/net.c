@@ -248,7 +248,7 @@ static void arm(struct net *n, struct net_pkt *p, sim_time when)
 {
 	/* The heap only grows on arm; on failure we drop the packet rather
 	 * than lose track of it. */
-	if (sim_timer_arm_as(n->eng, &p->t, when, NET_HINT(p->dir)) < 0)
+	if (sim_timer_arm_soon(n->eng, &p->t, when, NET_HINT(p->dir)) < 0)
 		drop(n, p);
 }
 

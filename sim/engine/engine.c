@@ -531,6 +531,20 @@ static inline void bury(struct sim_engine *e, const struct sim_timer *t)
 #endif
 }
 
+/* The timer's side of arming: due at `when`, a new sequence number,
+ * armed (slot 1 until its entry's place says otherwise).  A previous
+ * arming's entry, if any, is stale from here on.  Returns the slot it had
+ * (0: it was not armed). */
+static inline uint32_t arm_timer(struct sim_engine *e, struct sim_timer *t, sim_time when)
+{
+	uint32_t was = t->slot;
+	bury(e, t);
+	t->when = when;
+	t->seq = e->seq++;
+	t->slot = 1;
+	return was;
+}
+
 int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 		     uint8_t cls)
 {
@@ -539,12 +553,7 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (__builtin_expect(e->ext != NULL, 0))
 		return e->ext->arm(e->ext->ud, t, when);
 	soon_flush(e);
-	/* A previous arming's entry, if any, is stale from here on. */
-	uint32_t was = t->slot, at = UINT32_MAX;
-	bury(e, t);
-	t->when = when;
-	t->seq = e->seq++;
-	t->slot = 1;
+	uint32_t was = arm_timer(e, t, when), at = UINT32_MAX;
 	if (enqueue(e, when, t->seq, t, t->owner, cls, &at) < 0) {
 		t->slot = 0;
 		e->len -= was != 0;
@@ -570,12 +579,7 @@ int sim_timer_arm_soon(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (e->ext || !(b > e->hb && b > e->cur && b - e->cur < SIM_WHEEL_SIZE))
 		return sim_timer_arm_as(e, t, when, cls);
 	soon_flush(e);
-	uint32_t was = t->slot;
-	bury(e, t);
-	t->when = when;
-	t->seq = e->seq++;
-	t->slot = 1;
-	e->len += was == 0;
+	e->len += arm_timer(e, t, when) == 0;
 	e->soon_t = t;
 	e->soon_cls = cls;
 	__builtin_prefetch(&e->l0[b & WMASK]);

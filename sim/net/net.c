@@ -247,7 +247,8 @@ static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
 static void arm(struct net *n, struct net_pkt *p, sim_time when)
 {
 	/* The heap only grows on arm; on failure we drop the packet rather
-	 * than lose track of it. */
+	 * than lose track of it (an entry sim_timer_arm_soon writes later
+	 * stops the run instead, with the engine's error set). */
 	if (sim_timer_arm_soon(n->eng, &p->t, when, NET_HINT(p->dir)) < 0)
 		drop(n, p);
 }

@@ -1,5 +1,7 @@
 /* CoAP endpoints driven by hand: bytes and times in, bytes and deadlines out. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../sim/coap/coap_ep.h"
@@ -563,4 +565,65 @@ Test(coap_server, rst_to_a_notification_deregisters)
 	uint8_t rst[4] = {0x70, 0x00, x.f.d[1].buf[2], x.f.d[1].buf[3]};
 	coap_srv_session_recv(&x.s, &x.env, SIM_S(11), rst, 4);
 	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_TIME_NEVER, "no observer left");
+}
+
+/* RFC 7252 §5.8: GET and DELETE carry no body; POST and PUT carry the
+ * scenario's payload.  A DELETE of /sensors/7 is 4 header + 4 token +
+ * 8 + 2 Uri-Path bytes = 18, with no payload marker. */
+Test(coap_client, only_post_and_put_carry_a_body)
+{
+	static const struct {
+		uint8_t code;
+		size_t len;
+	} want[] = {{COAP_GET, 18}, {COAP_DELETE, 18}, {COAP_POST, 35}, {COAP_PUT, 35}};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct cli_fix x;
+		cli_setup(&x, COAP_CON, 1);
+		x.req.code = want[i].code;
+		coap_client_request(&x.c, &x.env, 0);
+		cr_assert_eq(x.f.n, 1);
+		cr_assert_eq(x.f.d[0].len, want[i].len, "code %u: %zu bytes, want %zu",
+			     want[i].code, x.f.d[0].len, want[i].len);
+		cr_assert_eq(x.f.d[0].buf[1], want[i].code);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* §4.2: the initial timeout is uniform on [ACK_TIMEOUT, ACK_TIMEOUT x
+ * ACK_RANDOM_FACTOR] = [2 s, 3 s].  4,000 first transmissions: every
+ * draw in range, the mean within 4 standard errors of 2.5 s (sd of a
+ * uniform of width 1 s is 1/sqrt(12) s), and the Kolmogorov-Smirnov
+ * distance to the uniform CDF under 1.63/sqrt(n) (the 1% critical value). */
+Test(coap_client, initial_timeout_is_uniform_over_the_random_factor)
+{
+	enum { N = 4000 };
+	static double u[N];
+	struct cli_fix x;
+	cli_setup(&x, COAP_CON, 1);
+	double sum = 0;
+	for (int i = 0; i < N; i++) {
+		struct sim_rng keep = x.rng;
+		cli_setup(&x, COAP_CON, 1);
+		x.rng = keep; /* one stream, so each draw is fresh */
+		coap_client_request(&x.c, &x.env, 0);
+		sim_time t = coap_client_expiry(&x.c, 1);
+		cr_assert_geq(t, SIM_S(2));
+		cr_assert_leq(t, SIM_S(3));
+		u[i] = (double)(t - SIM_S(2)) / (double)SIM_S(1);
+		sum += u[i] + 2;
+	}
+	double mean = sum / N, se = 1 / sqrt(12.0) / sqrt((double)N);
+	cr_assert_lt(fabs(mean - 2.5), 4 * se, "mean %g s", mean);
+	qsort(u, N, sizeof(u[0]), cmp_double);
+	double d = 0;
+	for (int i = 0; i < N; i++) {
+		double lo = u[i] - (double)i / N, hi = (double)(i + 1) / N - u[i];
+		d = fmax(d, fmax(lo, hi));
+	}
+	cr_assert_lt(d, 1.63 / sqrt((double)N), "KS distance %g", d);
 }

@@ -120,9 +120,16 @@ static uint8_t szx_of(uint32_t block_size)
 }
 
 /* Does this request move its body block by block (RFC 7959 Block1)? */
+/* Only POST and PUT carry a body (RFC 7252 §5.8: GET and DELETE have
+ * none to send). */
+static bool has_body(const struct coap_req_tmpl *t)
+{
+	return t->code == COAP_POST || t->code == COAP_PUT;
+}
+
 static bool uses_block1(const struct coap_req_tmpl *t)
 {
-	return t->code != COAP_GET && t->block_size && t->payload > t->block_size;
+	return has_body(t) && t->block_size && t->payload > t->block_size;
 }
 
 /* v in decimal at p (no terminator); returns the digits written.
@@ -237,7 +244,7 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 		/* §2.4: ask for block NUM; the server's M says if more follow. */
 		struct coap_block b = {x->blk, false, szx_of(t->block_size)};
 		coap_msg_add_uint(&m, COAP_OPT_BLOCK2, coap_block_encode(&b), b2);
-	} else if (code != COAP_GET && t->payload) {
+	} else if (has_body(t) && t->payload) {
 		m.payload = zeros;
 		m.payload_len = t->payload;
 	}

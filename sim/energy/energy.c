@@ -28,8 +28,9 @@ double energy_mj(const struct energy_ledger *l, sim_time period,
 	sim_time awake = busy + idle;
 	sim_time sleep = period > awake ? period - awake : 0;
 	/* mA x s x V = mJ */
+	double listen_ma = c->listen == ENERGY_LISTEN_IDLE ? c->idle_ma : c->rx_ma;
 	double mas = c->tx_ma * sim_time_to_s(l->tx) + c->rx_ma * sim_time_to_s(l->rx) +
-		     c->idle_ma * sim_time_to_s(idle) + c->sleep_ma * sim_time_to_s(sleep);
+		     listen_ma * sim_time_to_s(idle) + c->sleep_ma * sim_time_to_s(sleep);
 	return mas * c->voltage_v;
 }
 

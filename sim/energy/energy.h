@@ -33,12 +33,14 @@ sim_time energy_airtime(uint64_t ip_bytes, uint32_t frames, uint64_t bitrate_bps
 void energy_listen(struct energy_ledger *l, bool on, sim_time now);
 
 /* Energy in millijoules over a period of `period` (the run), closing an
- * open listening interval at `period`.  Idle listening is the listening
- * time not spent sending or receiving; sleep is the rest. */
+ * open listening interval at `period`.  Listening is the awake time not
+ * spent sending or receiving, billed at the receive current or the idle
+ * current (energy.listen); sleep is the rest. */
 double energy_mj(const struct energy_ledger *l, sim_time period,
 		 const struct energy_cfg *c);
 
-/* Battery lifetime in days at this mean energy per node over `period`. */
+/* Battery lifetime in days at a mean of node_mj per node spent over
+ * `period`: the battery divided by that mean power. */
 double energy_lifetime_days(double node_mj, sim_time period, const struct energy_cfg *c);
 
 #endif

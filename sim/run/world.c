@@ -34,6 +34,7 @@ struct endpoint {
 	struct mqtt_node *mq;      /* protocol = mqtt: its client, broker side, TCP */
 	uint8_t group;
 	uint8_t always_on;         /* observes or is a multicast member: listens */
+	uint8_t awaiting;          /* its exchanges in w->in_flight (n_active when last armed) */
 	uint32_t id;               /* who it is (address, {id}, random streams): see place() */
 	/* Server side, three lines: every request the server receives. */
 	SIM_LINE_ALIGNED struct sim_timer srv_t; /* server session expiry */
@@ -55,6 +56,7 @@ struct ep_rare {
 	struct coap_mc_member mc;  /* multicast groups: the member role */
 	struct cocoa cc;           /* coap.congestion = cocoa: RTO state */
 	uint32_t mc_answered;      /* multicast: requests (token + 1) answered */
+	uint8_t dereg_delivered;   /* observe: the cancellation reached the server */
 };
 
 /* Hint classes: what a timer will touch when it fires.  Packets come
@@ -106,6 +108,32 @@ struct mqtt_node {
 	uint8_t cbuf[2048], bbuf[2048];
 };
 
+/* Which messages of an endpoint have reached the server, so that each
+ * counts as delivered once however many copies arrive: a retransmission
+ * can outlive the server's duplicate memory (a queue behind a slow link,
+ * more messages in flight than it remembers).  Tokens are sequential per
+ * client; `top` is the highest delivered, bit k of `seen` says top - k
+ * was delivered too.  A copy more than 31 messages older than top is
+ * taken as delivered before: the count errs low, never high. */
+struct dlv_window {
+	uint32_t top, seen;
+};
+
+/* Count token tok as delivered; false when it was already. */
+static bool dlv_first(struct dlv_window *d, uint32_t tok)
+{
+	int32_t ahead = (int32_t)(tok - d->top);
+	if (!d->seen || ahead > 0) {
+		d->seen = !d->seen || ahead >= 32 ? 1 : d->seen << ahead | 1;
+		d->top = tok;
+		return true;
+	}
+	if (ahead <= -32 || d->seen >> -ahead & 1)
+		return false;
+	d->seen |= 1u << -ahead;
+	return true;
+}
+
 struct group_acc {
 	struct run_metrics m;
 	struct hist lat, dlat;
@@ -135,6 +163,7 @@ struct world {
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
+	struct dlv_window *dlv; /* by slot: requests the server has had */
 	struct coap_exch *exch;
 	struct coap_pending *pend;
 	bool pend_used; /* the server takes time to answer: pending responses */
@@ -143,6 +172,10 @@ struct world {
 	int err;
 	uint32_t in_flight;              /* exchanges awaiting an answer */
 	uint64_t completed_all;
+	/* Energy per group spent by the start and by the end of the traffic
+	 * (warmup and duration): the steady state lifetime is reckoned from. */
+	struct sim_timer steady_t;
+	double steady_mj[2][SIM_MAX_GROUPS];
 	struct run_sample *series;
 	size_t n_series, cap_series;
 };
@@ -226,9 +259,11 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
 static void rearm_client(struct world *w, struct endpoint *ep)
 {
 	sim_time exp = coap_client_expiry(&ep->cli, w->cp.nstart);
-	/* Exchanges awaiting an answer, for the time series. */
-	bool was = sim_timer_armed(&ep->cli_t), is = exp != SIM_TIME_NEVER;
-	w->in_flight += (uint32_t)is - (uint32_t)was;
+	/* Exchanges awaiting an answer, for the time series.  Counted from
+	 * the client's own count, not from the timer: a timer that has just
+	 * fired is no longer armed, though its exchange may still be open. */
+	w->in_flight += (uint32_t)ep->cli.n_active - ep->awaiting;
+	ep->awaiting = (uint8_t)ep->cli.n_active;
 	/* Mostly cancelled by the answer before it fires: hinting it
 	 * fetches only its own line (a retransmission pays its misses). */
 	rearm_as(w, &ep->cli_t, exp, HINT_TIMER);
@@ -362,9 +397,22 @@ static void srv_request(void *ud, struct coap_srv_session *s,
 	const struct net_meta *meta = w->cur_meta;
 	struct group_acc *a = &w->acc[ep->srv_group];
 
-	(void)req;
 	if (!meta || !meta->counted)
 		return;
+	uint32_t tok = req->tkl == 4 ? (uint32_t)req->token[0] << 24 |
+					       (uint32_t)req->token[1] << 16 |
+					       (uint32_t)req->token[2] << 8 | req->token[3]
+				     : 0;
+	const struct coap_option *obs = w->rare ? coap_msg_find(req, COAP_OPT_OBSERVE, NULL) : NULL;
+	uint32_t v = 0;
+	if (obs && coap_opt_uint(obs, &v) == 0 && v == 1) {
+		/* A cancellation reuses its registration's token. */
+		if (rare(w, ep)->dereg_delivered)
+			return;
+		rare(w, ep)->dereg_delivered = 1;
+	} else if (!dlv_first(&w->dlv[ep_slot(w, ep)], tok)) {
+		return;
+	}
 	a->m.delivered++;
 	if (hist_add(&a->dlat, now - meta->first_tx) < 0)
 		w->err = SIM_ERR_NOMEM;
@@ -584,8 +632,12 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	rearm(w, &ep->srv_t, b < k ? b : k);
 	bool awaiting = n->mc.state == MQC_CONNECT_SENT || n->mc.ping_out ||
 			n->mc.state == MQC_TCP_WAIT;
+	uint8_t open = 0; /* PUBLISHes awaiting their acknowledgement */
 	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-		awaiting |= n->mc.inf[i].state != MQF_FREE;
+		open += n->mc.inf[i].state != MQF_FREE;
+	awaiting |= open > 0;
+	w->in_flight += (uint32_t)open - ep->awaiting;
+	ep->awaiting = open;
 	energy_listen(&ep->radio, awaiting, w->eng.now);
 }
 
@@ -1141,6 +1193,22 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 	rearm_server(w, ep, &env);
 }
 
+/* Every endpoint's energy so far, per group, at warmup (row 0) and at
+ * duration (row 1).  In the order of identity: sums of doubles depend on
+ * their order. */
+static void steady_fire(struct sim_engine *e, struct sim_timer *t)
+{
+	struct world *w = world_of(e);
+	const struct scenario_cfg *cfg = w->cfg;
+	int row = e->now >= cfg->duration;
+	for (uint32_t i = 0; i < w->n_ep; i++) {
+		const struct endpoint *ep = &w->ep[slot_of(w, i)];
+		w->steady_mj[row][ep->group] += energy_mj(&ep->radio, e->now, &cfg->energy);
+	}
+	if (!row)
+		rearm(w, t, cfg->duration);
+}
+
 /* ---- setup and results ---- */
 
 /* Where each endpoint is stored.  Events run in time order, and the
@@ -1334,7 +1402,8 @@ static int build(struct world *w, uint64_t seed)
 	w->ep = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->ep));
 	w->exch = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->exch));
 	w->pend = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
-	if (!w->ep || !w->exch || !w->pend)
+	w->dlv = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->dlv));
+	if (!w->ep || !w->exch || !w->pend || !w->dlv)
 		return SIM_ERR_NOMEM;
 	/* Without processing time every answer goes out at once and the
 	 * pending slots are never touched (nor paged in). */
@@ -1346,6 +1415,10 @@ static int build(struct world *w, uint64_t seed)
 	if (rare_used && !(w->rare = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->rare))))
 		return SIM_ERR_NOMEM;
 
+	/* At warmup the steady state starts; with none, nothing is spent yet. */
+	sim_timer_init(&w->steady_t, steady_fire);
+	if (sim_timer_arm(&w->eng, &w->steady_t, cfg->warmup ? cfg->warmup : cfg->duration) < 0)
+		return SIM_ERR_NOMEM;
 	uint32_t i = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
 		const struct group_cfg *gc = &cfg->groups[g];
@@ -1466,13 +1539,20 @@ static void collect_energy(struct world *w, struct run_result *res)
 			all_max = e;
 		all_sum += e;
 	}
+	/* Lifetime from the traffic's steady state: the energy spent between
+	 * warmup and duration over that window, not over the drain after it
+	 * (when the fleet only finishes what it started). */
+	sim_time window = cfg->duration - cfg->warmup;
+	double steady_all = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
 		struct run_metrics *m = &res->groups[g];
+		double steady = w->steady_mj[1][g] - w->steady_mj[0][g];
+		steady_all += steady;
 		m->energy.valid = true;
 		m->energy.total = node_sum[g];
 		m->energy.per_node_mean = node_sum[g] / cfg->groups[g].count;
 		m->energy.lifetime_days =
-			energy_lifetime_days(m->energy.per_node_mean, period, &cfg->energy);
+			energy_lifetime_days(steady / cfg->groups[g].count, window, &cfg->energy);
 	}
 	/* Histogram of energy per endpoint. */
 	double lo = 0, hi = all_max;
@@ -1489,7 +1569,7 @@ static void collect_energy(struct world *w, struct run_result *res)
 	t->energy.per_node_mean = w->n_ep ? all_sum / w->n_ep : 0;
 	t->energy.per_node_max = all_max;
 	t->energy.lifetime_days =
-		energy_lifetime_days(t->energy.per_node_mean, period, &cfg->energy);
+		energy_lifetime_days(w->n_ep ? steady_all / w->n_ep : 0, window, &cfg->energy);
 }
 
 static void collect(struct world *w, struct run_result *res, double wall)
@@ -1574,8 +1654,63 @@ static void teardown(struct world *w)
 	sim_free_big(w->exch, n_x, sizeof(*w->exch));
 	sim_free_big(w->pend, n_x, sizeof(*w->pend));
 	sim_free_big(w->rare, n_ep, sizeof(*w->rare));
+	sim_free_big(w->dlv, n_ep, sizeof(*w->dlv));
 	net_free(&w->net);
 	sim_engine_free(&w->eng);
+}
+
+/* How long exchanges may run on after duration.  CoAP: EXCHANGE_LIFETIME
+ * (§4.8.2), by when the RFC has every exchange over, its last answer
+ * included.  MQTT: the time TCP takes to give up on a connection's data
+ * (its data_retries timeouts, doubling from rto_initial up to rto_max),
+ * then one reconnection (the longest backoff, and the SYN's retries):
+ * every message left has had a whole connection's worth of tries and one
+ * more.  Observe groups also wait a notification interval, the longest
+ * server processing draw is not bounded, so neither is waited for. */
+static sim_time drain_bound(const struct world *w)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	sim_time bound = w->cp.exchange_lifetime;
+	bool mqtt = false;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		mqtt |= cfg->groups[g].protocol == PROTO_MQTT;
+	if (mqtt) {
+		sim_time span = 0, rto = w->tcpp.rto_initial;
+		for (uint32_t k = 0; k <= w->tcpp.data_retries + w->tcpp.syn_retries + 1; k++) {
+			span += rto;
+			rto = rto * 2 < w->tcpp.rto_max ? rto * 2 : w->tcpp.rto_max;
+		}
+		span += w->mqp[0].reconnect_max + 3 * cfg->mqtt.keepalive / 2;
+		bound = span > bound ? span : bound;
+	}
+	return bound;
+}
+
+/* The drain bound came with exchanges still open: each one counted is a
+ * failure ("unfinished" in exchanges.csv), so that completed + failed =
+ * messages holds for every run. */
+static void close_unfinished(struct world *w)
+{
+	for (uint32_t i = 0; i < w->n_ep; i++) {
+		struct endpoint *ep = &w->ep[slot_of(w, i)];
+		struct group_acc *a = &w->acc[ep->group];
+		if (ep->mq) {
+			const struct mqtt_client *c = &ep->mq->mc;
+			for (int k = 0; k < MQTT_MAX_INFLIGHT; k++)
+				if (c->inf[k].state != MQF_FREE && counted(w, c->inf[k].first_tx))
+					a->m.failed++;
+			if (a->m.confirmable)
+				a->m.failed += c->backlog; /* published, never sent */
+			continue;
+		}
+		for (uint32_t k = 0; k < w->cp.nstart; k++) {
+			const struct coap_exch *x = &ep->cli.ex[k];
+			if (x->state == EXCH_FREE || !counted(w, x->first_tx))
+				continue;
+			a->m.failed++;
+			log_exchange(w, ep, x, "unfinished", w->eng.now);
+		}
+	}
 }
 
 int world_run(const struct scenario_cfg *cfg, uint64_t seed,
@@ -1598,22 +1733,34 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		sim_time step = SIM_S(1);
 		if (cfg->duration / step > 3600)
 			step = cfg->duration / 3600;
+		sim_time stop = cfg->duration + drain_bound(w);
+		w->series = malloc(RUN_SERIES_MAX * sizeof(*w->series));
+		if (!w->series)
+			w->err = SIM_ERR_NOMEM;
 		for (sim_time until = step; w->eng.len && !w->err; until += step) {
+			if (until > stop) {
+				until = stop;
+				sim_engine_run(&w->eng, until);
+				if (w->eng.len)
+					close_unfinished(w);
+				break;
+			}
 			sim_engine_run(&w->eng, until);
 			if (w->eng.err)
 				w->err = w->eng.err;
-			if (w->n_series == w->cap_series) {
-				size_t nc = w->cap_series ? 2 * w->cap_series : 256;
-				struct run_sample *ns = realloc(w->series, nc * sizeof(*ns));
-				if (!ns) {
-					w->err = SIM_ERR_NOMEM;
-					break;
-				}
-				w->series = ns;
-				w->cap_series = nc;
+			if (w->n_series == RUN_SERIES_MAX) {
+				/* Memory bounded by the samples, not by simulated
+				 * time: keep every other sample at twice the step.
+				 * The counters are cumulative, so nothing is lost. */
+				for (size_t k = 0; k < RUN_SERIES_MAX / 2; k++)
+					w->series[k] = w->series[2 * k + 1];
+				w->n_series = RUN_SERIES_MAX / 2;
+				step *= 2;
+				until = w->series[w->n_series - 1].t_ns;
+				continue;
 			}
 			w->series[w->n_series++] = (struct run_sample){
-				sim_time_to_s(until), w->in_flight, w->net.st.queue_drops,
+				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
 				w->completed_all};
 			if (w->opts->progress_ns)
 				atomic_store_explicit(w->opts->progress_ns,

@@ -25,9 +25,15 @@ struct run_opts {
 #define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */
 #define RUN_EHIST_BINS 40    /* per-endpoint energy histogram */
 
+/* Samples of a run's time series at most: once a second (or 3,600 over
+ * the traffic when it is longer than an hour), and when a long drain
+ * fills them, every other one is dropped and the step doubles. */
+#define RUN_SERIES_MAX 8192
+
 /* One sample of the run's time series. */
 struct run_sample {
 	double t_s;           /* simulated time */
+	sim_time t_ns;        /* the same, exactly */
 	uint32_t in_flight;   /* exchanges awaiting an answer */
 	uint64_t queue_drops; /* so far */
 	uint64_t completed;   /* so far */

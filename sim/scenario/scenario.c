@@ -243,8 +243,15 @@ static int set_time(struct cc *c, const struct keydef *kd, void *obj)
 {
 	sim_time t;
 
-	if (scn_parse_time(c->val, &t))
+	double ns;
+	/* One rule for every time: a well-formed time past SCN_TIME_MAX is out
+	 * of range (said as such), not a bad unit. */
+	if (scn_parse_time(c->val, &t)) {
+		if (scn_scaled(c->val, &scn_time_units, &ns) == 0 && ns > SCN_TIME_MAX)
+			return cc_fail(c, "'%s' in [%s] must be at most %.0fh (got '%s')",
+				       c->e->key, c->e->section, SCN_TIME_MAX / 3600e9, c->val);
 		return bad_unit(c, &scn_time_units);
+	}
 	if ((double)t < kd->min || (double)t > kd->max)
 		return out_of_range(c, kd);
 	memcpy(field(obj, kd), &t, sizeof(t));
@@ -676,6 +683,12 @@ static const struct enumval protocol_vals[] = {
 static const struct enumval method_vals[] = {
     {"GET", 1}, {"POST", 2}, {"PUT", 3}, {"DELETE", 4}, {NULL, 0},
 };
+static const struct enumval listen_vals[] = {
+    {"rx", ENERGY_LISTEN_RX},
+    {"idle", ENERGY_LISTEN_IDLE},
+    {NULL, 0},
+};
+
 static const struct enumval congestion_vals[] = {
     {"default", COAP_CC_DEFAULT},
     {"cocoa", COAP_CC_COCOA},
@@ -792,6 +805,7 @@ static const struct keydef energy_keys[] = {
      NULL},
     {"battery", set_real, F(energy_cfg, battery_mah), 1e-9, 1e12, "greater than 0",
      &scn_charge_units},
+    {"listen", set_enum, F(energy_cfg, listen), ANY, listen_vals},
 };
 
 static const struct keydef output_keys[] = {
@@ -1968,6 +1982,20 @@ static int finish(struct cc *c)
 		    c, e ? e : find_entry(src, SEC_SCENARIO, -1, "duration"),
 		    "'warmup' (%gs) must be shorter than 'duration' (%gs) in [scenario]",
 		    sim_time_to_s(cfg->warmup), sim_time_to_s(cfg->duration));
+	}
+	/* The whole retransmission schedule of a message (MAX_TRANSMIT_WAIT,
+	 * §4.8.2) and the drain after the traffic must fit simulated time. */
+	double wait = (double)cfg->coap.ack_timeout * cfg->coap.ack_random_factor *
+		      (double)((2ull << cfg->coap.max_retransmit) - 1);
+	if (wait + (double)cfg->duration + 300e9 > SCN_TIME_MAX) {
+		e = find_entry(src, SEC_COAP, -1, "max_retransmit");
+		if (!e)
+			e = find_entry(src, SEC_COAP, -1, "ack_timeout");
+		return at_fail(c, e ? e : find_entry(src, SEC_SCENARIO, -1, "duration"),
+			       "the retransmission schedule (ack_timeout x ack_random_factor x "
+			       "(2^(max_retransmit+1) - 1) = %.3gs) plus 'duration' exceeds the "
+			       "%.0fh coapsim can simulate",
+			       wait / 1e9, SCN_TIME_MAX / 3600e9);
 	}
 	if (cfg->tcp.rto_min > cfg->tcp.rto_max) {
 		e = find_entry(src, SEC_TCP, -1, "rto_min");

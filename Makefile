@@ -1,7 +1,7 @@
 # coapsim: GNU Make build.
 #   make          build build/coapsim
 #   make test     unit + scenario tests (Criterion), installs missing deps first
-#   make demo     run scenarios/quickstart.ini
+#   make demo     run scenarios/coap-vs-mqtt.ini
 #   make asan     build and run the tests under AddressSanitizer + UBSan
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench    benchmarks (exchanges per wall second, peak memory)

@@ -221,3 +221,43 @@ Test(cli, unwritable_output_is_exit_3_without_summary)
 	cr_assert_neq(stat(path, &st), 0);
 	rm_tmp();
 }
+
+/* A result can be reproduced from its own folder: summary.json's
+ * scenario_text and scenario.ini hold every --set in place (a run at 90%
+ * loss once recorded the file's 5%), and scenario.ini validates to the
+ * same run matrix. */
+Test(cli, overrides_are_recorded_with_the_results, .timeout = 60)
+{
+	char err[4096], args[1024];
+	mk_tmp();
+	const char *ini = write_file("q.ini", "[scenario]\nduration = 10s\n[link]\nloss = 5%\n"
+					      "[group.s]\ncount = 3\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --set link.loss=90%% --set 'coap.nstart=${1,2}' "
+		 "--out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/out/summary.json", tmpdir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	const char *text = json_string_value(json_object_get(j, "scenario_text"));
+	cr_assert_not_null(text);
+	cr_assert_not_null(strstr(text, "loss = 90%"), "%s", text);
+	cr_assert_null(strstr(text, "loss = 5%"), "%s", text);
+	cr_assert_not_null(strstr(text, "nstart = ${1,2}"), "%s", text);
+	json_decref(j);
+	snprintf(args, sizeof(args), "validate %s/out/scenario.ini", tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	rm_tmp();
+}
+
+/* One rule for times: at most 277,778 h (1e18 ns), and past it the
+ * message says out of range, not a bad unit. */
+Test(cli, times_past_the_limit_are_out_of_range)
+{
+	expect_error("[scenario]\nduration = 876000h\n[group.s]\ncount = 1\n",
+		     "2: 'duration' in [scenario] must be at most 277778h (got '876000h')");
+	expect_error("[scenario]\nduration = 1min\n[coap]\nack_timeout = 1h\n"
+		     "ack_random_factor = 100\nmax_retransmit = 20\n[group.s]\ncount = 1\n",
+		     "6: the retransmission schedule");
+}

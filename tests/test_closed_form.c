@@ -90,7 +90,7 @@ static void check_loss(double p)
 		line[strcspn(line, "\n")] = 0;
 		while ((tok = strsep(&rest, ",")) && nf < 9)
 			f[nf++] = tok;
-		cr_assert_eq(nf, 8);
+		cr_assert_eq(nf, 9); /* ... rto_ms, end_s */
 		if (strcmp(f[4], "completed"))
 			continue;
 		double lat_s = atof(f[5]) / 1000, rtt = 0.1;

@@ -743,7 +743,17 @@ static int write_json(struct runner *r, const char *name, bool with_runs, char *
 	json_object_set_new(head, "version", json_string(COAPSIM_VERSION));
 	json_object_set_new(head, "command",
 			    json_string(r->o->command_line ? r->o->command_line : ""));
-	json_object_set_new(head, "scenario_text", json_string(scenario_text(r->src)));
+	/* The scenario as run (every --set in place), so a result can be
+	 * reproduced from its own folder; the file as written next to it. */
+	char *eff = scenario_effective_text(r->src);
+	if (!eff) {
+		json_decref(head);
+		scenario_cfg_free(&cfg);
+		return SIM_ERR_NOMEM;
+	}
+	json_object_set_new(head, "scenario_text", json_string(eff));
+	json_object_set_new(head, "scenario_file_text", json_string(scenario_text(r->src)));
+	free(eff);
 	json_object_set_new(head, "xlabel",
 			    json_string(r->xlabel_numeric ? scenario_param_key(r->src, 0)
 							  : "point"));
@@ -775,6 +785,30 @@ static int write_json(struct runner *r, const char *name, bool with_runs, char *
 	fputs("\n  ]\n}\n", f);
 	if (ferror(f) | (fclose(f) != 0)) {
 		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		remove(tmp);
+		return SIM_ERR_IO;
+	}
+	return fs_commit(tmp, final, err, errlen);
+}
+
+/* scenario.ini: the scenario as run, to run again from this folder. */
+static int write_effective(struct runner *r, char *err, size_t errlen)
+{
+	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	char *eff = scenario_effective_text(r->src);
+	if (!eff) {
+		snprintf(err, errlen, "out of memory");
+		return SIM_ERR_NOMEM;
+	}
+	tmp_path(r, "scenario.ini", tmp, sizeof(tmp));
+	snprintf(final, sizeof(final), "%s/scenario.ini", r->out_dir);
+	FILE *f = fopen(tmp, "w");
+	int bad = !f || fputs(eff, f) < 0;
+	int e = errno;
+	bad |= f && fclose(f) != 0;
+	free(eff);
+	if (bad) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(e ? e : errno));
 		remove(tmp);
 		return SIM_ERR_IO;
 	}
@@ -974,7 +1008,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		progress(&r, per_run, now_s() - t0, true);
 
 	if (status == EXIT_OK) {
-		if (write_json(&r, "data/report.json", false, err, sizeof(err)) < 0 ||
+		if (write_effective(&r, err, sizeof(err)) < 0 ||
+		    write_json(&r, "data/report.json", false, err, sizeof(err)) < 0 ||
 		    write_json(&r, "summary.json", true, err, sizeof(err)) < 0 ||
 		    commit_tmp(&r, &r.runs_csv, "runs.csv", "runs.csv", err, sizeof(err)) < 0 ||
 		    commit_tmp(&r, &r.points_csv, "points.csv", "data/points.csv", err,

@@ -17,7 +17,7 @@
 #include "../trace/trace.h"
 
 const char *const world_exchanges_header =
-	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions,rto_ms";
+	"run,endpoint,group,first_tx_s,outcome,latency_ms,transmissions,rto_ms,end_s";
 
 /* One virtual device and the server's state about it, laid out by who
  * touches what, so an event fetches only its own cache lines (at 100,000
@@ -84,7 +84,10 @@ struct mc_group {
 
 enum { META_MC_RESPONSE = 1 };
 
-#define MQ_PUBS 32
+/* PUBLISH writes remembered per connection: every one still in the
+ * client's TCP buffer (unacknowledged or unsent) must be, and the
+ * smallest PUBLISH is 5 bytes (a 1-byte topic, QoS 0, no payload). */
+#define MQ_PUBS 512
 /* An MQTT endpoint: the client and its TCP end, the broker's session and
  * TCP end for it, and the PUBLISH writes of the current connection (for
  * attributing TCP segments and broker receipts to messages). */
@@ -100,13 +103,13 @@ struct mqtt_node {
 	} pubs[MQ_PUBS];
 	uint32_t n_pubs, rd_pubs; /* written, matched at the broker */
 	uint32_t wrote;           /* client stream bytes this connection */
-	uint16_t dpids[8];        /* QoS 1 ids the broker has delivered */
-	uint8_t dp_next;
 	uint8_t ending, quiet_close;
 	uint32_t ep;
 	char client_id[24], topic[128];
 	uint8_t cbuf[2048], bbuf[2048];
 };
+_Static_assert(MQ_PUBS >= sizeof(((struct mqtt_node *)0)->cbuf) / 5,
+	       "a PUBLISH record for every PUBLISH the client's TCP buffer holds");
 
 /* Which messages of an endpoint have reached the server, so that each
  * counts as delivered once however many copies arrive: a retransmission
@@ -118,6 +121,15 @@ struct mqtt_node {
 struct dlv_window {
 	uint32_t top, seen;
 };
+
+static bool dlv_first(struct dlv_window *d, uint32_t tok);
+
+/* Count MQTT packet id pid (sequential, 16 bits) as delivered. */
+static bool dlv_first16(struct dlv_window *d, uint16_t pid)
+{
+	int16_t ahead = (int16_t)(pid - (uint16_t)d->top);
+	return dlv_first(d, d->top + (uint32_t)(int32_t)ahead);
+}
 
 /* Count token tok as delivered; false when it was already. */
 static bool dlv_first(struct dlv_window *d, uint32_t tok)
@@ -334,10 +346,10 @@ static void log_exchange(struct world *w, struct endpoint *ep,
 	char lat[32] = "";
 	if (!strcmp(outcome, "completed"))
 		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(now - x->first_tx));
-	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%.3f\n", w->opts->run_id,
+	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%.3f,%.9f\n", w->opts->run_id,
 		    ep->id, w->cfg->groups[ep->group].name,
 		    sim_time_to_s(x->first_tx), outcome, lat, x->total_tx,
-		    x->rto0_us / 1000.0) < 0)
+		    x->rto0_us / 1000.0, sim_time_to_s(now)) < 0)
 		w->err = SIM_ERR_IO;
 }
 
@@ -592,14 +604,17 @@ static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, 
 	return tcp_conn_expiry(broker ? &n->bt : &n->ct);
 }
 
-static void stream_send(struct world *w, struct mqtt_node *n, bool broker,
+/* Returns false when the bytes were not taken (no connection, or the
+ * send buffer is full): they are lost, as a socket would refuse them. */
+static bool stream_send(struct world *w, struct mqtt_node *n, bool broker,
 			const uint8_t *buf, size_t len)
 {
 	struct tcp_env te = tcp_env_of(w, broker);
-	if (w->ns3)
+	if (w->ns3) {
 		ns3_tcp_send(w->ns3, n->ep, broker, buf, len); /* no connection: lost, as natively */
-	else
-		tcp_conn_send(broker ? &n->bt : &n->ct, &te, w->eng.now, buf, len);
+		return true;
+	}
+	return tcp_conn_send(broker ? &n->bt : &n->ct, &te, w->eng.now, buf, len) >= 0;
 }
 
 static void stream_close(struct world *w, struct mqtt_node *n, bool broker)
@@ -682,16 +697,22 @@ static void tcp_c_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t 
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
 	struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
 
-	/* MQTT's transmissions: TCP segments carrying PUBLISH bytes. */
-	for (uint32_t i = n->n_pubs > MQ_PUBS ? n->n_pubs - MQ_PUBS : 0;
-	     info->data_len && i < n->n_pubs; i++) {
-		const __typeof__(n->pubs[0]) *r = &n->pubs[i % MQ_PUBS];
-		if (r->off < info->data_off + info->data_len && info->data_off < r->end) {
-			if (r->counted) {
-				m->transmissions++;
-				m->retransmissions += info->retx;
-			}
-			break;
+	/* MQTT's transmissions: TCP segments carrying PUBLISH bytes.  The
+	 * records are in stream order: find the first that ends past the
+	 * segment's start, and count the segment once if it overlaps. */
+	uint32_t lo = n->n_pubs > MQ_PUBS ? n->n_pubs - MQ_PUBS : 0, hi = n->n_pubs;
+	while (info->data_len && lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (n->pubs[mid % MQ_PUBS].end <= info->data_off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (info->data_len && lo < n->n_pubs) {
+		const __typeof__(n->pubs[0]) *r = &n->pubs[lo % MQ_PUBS];
+		if (r->off < info->data_off + info->data_len && r->counted) {
+			m->transmissions++;
+			m->retransmissions += info->retx;
 		}
 	}
 	tcp_out(w, n, NET_UP, seg, len, info->retx);
@@ -766,13 +787,26 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
 
-	if (len && buf[0] >> 4 == MQTT_PUBLISH) {
+	sim_time now = w->eng.now, first = now;
+	bool publish = len && buf[0] >> 4 == MQTT_PUBLISH;
+	if (publish) {
 		struct mqtt_msg m;
-		sim_time first = w->eng.now;
-		if (mqtt_parse(&m, buf, len) == 0 && m.packet_id)
+		bool ok = mqtt_parse(&m, buf, len) == 0;
+		if (ok && m.packet_id)
 			for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
 				if (c->inf[i].state != MQF_FREE && c->inf[i].pid == m.packet_id)
 					first = c->inf[i].first_tx;
+		/* A message is counted at its first transmission, as CoAP's
+		 * are (messages still waiting for a connection are not), even
+		 * when the socket refuses it below. */
+		if (ok && counted(w, first) && !mqtt_dup(&m) && first == now)
+			w->acc[ep_of_node(w, n)->group].m.messages++;
+	}
+	/* Record a PUBLISH only once the stream has taken it, so that the
+	 * records stay aligned with the bytes the broker will read. */
+	if (!stream_send(w, n, false, buf, len))
+		return;
+	if (publish) {
 		__typeof__(n->pubs[0]) *r = &n->pubs[n->n_pubs++ % MQ_PUBS];
 		r->off = n->wrote;
 		r->end = n->wrote + (uint32_t)len;
@@ -780,7 +814,6 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		r->counted = counted(w, first);
 	}
 	n->wrote += (uint32_t)len;
-	stream_send(w, n, false, buf, len);
 }
 
 static void mq_connect(void *ud, struct mqtt_client *c)
@@ -858,12 +891,13 @@ static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *
 	if (n->rd_pubs >= n->n_pubs)
 		return;
 	__typeof__(n->pubs[0]) *r = &n->pubs[n->rd_pubs++ % MQ_PUBS];
-	if (mqtt_qos(m) == 1) {
-		for (int i = 0; i < 8; i++)
-			if (mqtt_dup(m) && n->dpids[i] == m->packet_id)
-				first = false; /* at least once: a resent copy */
-		n->dpids[n->dp_next++ % 8] = m->packet_id;
-	}
+	/* A message counts once however many copies arrive: QoS 1 resends
+	 * (at least once), and QoS 2 resends after a reconnection reach a
+	 * broker session that starts afresh on each connection.  Packet ids
+	 * are sequential per client, so the window of delivered tokens
+	 * serves. */
+	if (mqtt_qos(m) > 0)
+		first = dlv_first16(&w->dlv[n->ep], m->packet_id);
 	if (!first || !r->counted)
 		return;
 	/* The backend subscriber next to the broker gets what its filter
@@ -924,8 +958,6 @@ static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *
 	}
 	if (n->mc.state == MQC_IDLE)
 		mqtt_client_start(&n->mc, &env, now);
-	if (counted(w, now))
-		w->acc[ep->group].m.messages++;
 	mqtt_client_publish(&n->mc, &env, now);
 	rearm_mqtt(w, n);
 	sim_time gap = next_gap(w, ep);
@@ -1699,9 +1731,7 @@ static void close_unfinished(struct world *w)
 			for (int k = 0; k < MQTT_MAX_INFLIGHT; k++)
 				if (c->inf[k].state != MQF_FREE && counted(w, c->inf[k].first_tx))
 					a->m.failed++;
-			if (a->m.confirmable)
-				a->m.failed += c->backlog; /* published, never sent */
-			continue;
+			continue; /* the backlog was never sent: not messages */
 		}
 		for (uint32_t k = 0; k < w->cp.nstart; k++) {
 			const struct coap_exch *x = &ep->cli.ex[k];
@@ -1738,23 +1768,29 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		if (!w->series)
 			w->err = SIM_ERR_NOMEM;
 		for (sim_time until = step; w->eng.len && !w->err; until += step) {
-			if (until > stop) {
-				until = stop;
-				sim_engine_run(&w->eng, until);
-				if (w->eng.len)
+			if (until >= stop) {
+				/* The drain bound: what is still open ends here,
+				 * and the series says so in a last sample. */
+				sim_engine_run(&w->eng, stop);
+				if (w->eng.len) {
 					close_unfinished(w);
+					w->in_flight = 0;
+				}
+				w->series[w->n_series++] = (struct run_sample){
+					sim_time_to_s(stop), stop, w->in_flight,
+					w->net.st.queue_drops, w->completed_all};
 				break;
 			}
 			sim_engine_run(&w->eng, until);
 			if (w->eng.err)
 				w->err = w->eng.err;
-			if (w->n_series == RUN_SERIES_MAX) {
+			if (w->n_series == RUN_SERIES_MAX - 1) {
 				/* Memory bounded by the samples, not by simulated
 				 * time: keep every other sample at twice the step.
 				 * The counters are cumulative, so nothing is lost. */
-				for (size_t k = 0; k < RUN_SERIES_MAX / 2; k++)
+				for (size_t k = 0; k < RUN_SERIES_MAX / 2 - 1; k++)
 					w->series[k] = w->series[2 * k + 1];
-				w->n_series = RUN_SERIES_MAX / 2;
+				w->n_series = RUN_SERIES_MAX / 2 - 1;
 				step *= 2;
 				until = w->series[w->n_series - 1].t_ns;
 				continue;

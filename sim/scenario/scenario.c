@@ -2376,3 +2376,39 @@ const char *scenario_text(const struct scenario_src *src)
 {
 	return src->text;
 }
+
+char *scenario_effective_text(const struct scenario_src *src)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "; %s as run%s\n", src->path ? src->path : "scenario",
+		src->n_sets ? ", with its --set overrides in place" : "");
+	/* Each section once, in the order it first appears, its keys in
+	 * file order; an override replaces its key where it stood. */
+	for (size_t i = 0; i < src->n_ents; i++) {
+		const struct entry *e = &src->ents[i];
+		size_t j;
+		for (j = 0; j < i && strcmp(src->ents[j].section, e->section); j++)
+			;
+		if (j < i)
+			continue; /* section already written */
+		fprintf(f, "\n[%s]\n", e->section);
+		for (size_t k = i; k < src->n_ents; k++) {
+			const struct entry *x = &src->ents[k];
+			if (strcmp(x->section, e->section))
+				continue;
+			fprintf(f, "%s = %s", x->key, x->value);
+			if (x->at.set >= 0)
+				fprintf(f, "    ; --set %s", src->sets[x->at.set]);
+			fputc('\n', f);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

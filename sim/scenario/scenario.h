@@ -240,6 +240,10 @@ int scenario_cfg_copy(struct scenario_cfg *dst, const struct scenario_cfg *src);
 
 /* The scenario text as read (for reports); NUL-terminated. */
 const char *scenario_text(const struct scenario_src *src);
+/* The scenario as it runs: every key of the file with each --set in its
+ * place (marked), one section at a time, as INI that loads back to the
+ * same run matrix.  Heap; the caller frees it.  NULL when out of memory. */
+char *scenario_effective_text(const struct scenario_src *src);
 
 /* Unit parsers, exposed for tests and --set.  Return 0 or SIM_ERR_INVAL. */
 int scn_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,4 +262,94 @@ Test(cli, times_past_the_limit_are_out_of_range)
 	expect_error("[scenario]\nduration = 1min\n[coap]\nack_timeout = 1h\n"
 		     "ack_random_factor = 100\nmax_retransmit = 20\n[group.s]\ncount = 1\n",
 		     "6: the retransmission schedule");
+}
+
+static bool exists(const char *fmt, const char *a)
+{
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof(p), fmt, a);
+	return stat(p, &st) == 0;
+}
+
+/* A results folder is published whole: a second run into it replaces it,
+ * and a file only the first run wrote (point 1's CDF) does not survive
+ * into the second run's set. */
+Test(cli, a_new_run_leaves_no_stale_files, .timeout = 60)
+{
+	char err[4096], args[1024];
+	mk_tmp();
+	const char *ini = write_file("s.ini", "[scenario]\nduration = 5s\n[group.s]\ncount = 2\n"
+					      "[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --set 'link.loss=${0%%,5%%}' --out %s/out", ini,
+		 tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	cr_assert(exists("%s/out/data/cdf-p1.csv", tmpdir));
+	snprintf(args, sizeof(args), "run %s --out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	cr_assert(exists("%s/out/data/cdf-p0.csv", tmpdir));
+	cr_assert_not(exists("%s/out/data/cdf-p1.csv", tmpdir), "a stale file survived");
+	rm_tmp();
+}
+
+/* A folder coapsim did not write is never replaced. */
+Test(cli, a_users_folder_is_refused)
+{
+	char err[4096], args[1024];
+	mk_tmp();
+	const char *ini = write_file("s.ini", "[group.s]\ncount = 1\n[output]\npcap = no\n");
+	write_file("notes.txt", "mine\n");
+	snprintf(args, sizeof(args), "run %s --out %s", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	cr_assert_not_null(strstr(err, "is not a coapsim results folder"), "%s", err);
+	cr_assert(exists("%s/notes.txt", tmpdir));
+	rm_tmp();
+}
+
+/* Two runs into one folder: the second is refused at once (the first
+ * holds the lock beside the folder; here the test holds it). */
+Test(cli, a_second_run_into_the_same_folder_is_refused)
+{
+	char err[4096], args[1024], lock[256];
+	mk_tmp();
+	const char *ini = write_file("s.ini", "[group.s]\ncount = 1\n[output]\npcap = no\n");
+	snprintf(lock, sizeof(lock), "%s/.out.lock", tmpdir);
+	int fd = open(lock, O_RDWR | O_CREAT, 0666);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	snprintf(args, sizeof(args), "run %s --out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 3, "%s", err);
+	cr_assert_not_null(strstr(err, "another coapsim run is writing there"), "%s", err);
+	cr_assert_not(exists("%s/out", tmpdir), "the refused run wrote");
+	close(fd);
+	rm_tmp();
+}
+
+/* SIGINT in the middle: exit 130, one line, and the previous results are
+ * untouched (the interrupted run's summary never replaces them). */
+Test(cli, sigint_keeps_the_previous_results, .timeout = 120)
+{
+	char err[4096], args[1024], cmd[2048];
+	mk_tmp();
+	const char *small_ini = write_file("a.ini", "[scenario]\nname = first\nduration = 5s\n"
+						    "[group.s]\ncount = 2\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --out %s/out", small_ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	const char *big = write_file("b.ini", "[scenario]\nname = second\nduration = 30min\n"
+					      "[group.s]\ncount = 300000\n[output]\npcap = no\n");
+	snprintf(cmd, sizeof(cmd),
+		 "%s run %s --out %s/out >/dev/null 2>%s/stderr.txt & pid=$!; sleep 0.5; "
+		 "kill -INT $pid; wait $pid",
+		 bin(), big, tmpdir, tmpdir);
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st));
+	cr_assert_eq(WEXITSTATUS(st), 130);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/out/summary.json", tmpdir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "scenario")), "first");
+	json_decref(j);
+	rm_tmp();
 }

@@ -1018,12 +1018,22 @@ Test(scenario_errors, syntax)
 	err_is(GROUP "count = 5\n  6\n", F ":3: expected 'key = value' or '[section]'");
 }
 
-Test(scenario_errors, long_line)
+/* A long line is normal (a sweep of many values, a long Uri-Path): a
+ * 61-value sweep on one 300-odd character line loads, where lines past
+ * 197 characters were refused. */
+Test(scenario, long_lines_load)
 {
-	char text[512];
-
-	snprintf(text, sizeof(text), GROUP "path = /%0250d\n", 0);
-	err_is(text, F ":2: line too long (258 characters, at most 197)");
+	char text[1024], err[SCN_ERR_LEN];
+	size_t n = (size_t)snprintf(text, sizeof(text), "%s[link]\nloss = ${", GROUP);
+	for (int i = 0; i <= 60; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%d%%", i ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n, "}\n");
+	cr_assert_gt(strlen(text), 300);
+	struct scenario_src *src;
+	cr_assert_eq(scenario_load_string(&src, "long.ini", text, NULL, 0, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(scenario_n_points(src), 61);
+	scenario_src_del(src);
 }
 
 Test(scenario_errors, duplicate_key)

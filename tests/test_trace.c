@@ -429,27 +429,32 @@ Test(trace, rotation_keeps_every_file_under_the_limit, .timeout = 120)
 	rm();
 }
 
+/* A capture folder that cannot be made (a file where its parent should
+ * be): exit 3, one line naming it, and no results published. */
 Test(trace, unwritable_capture_folder_is_exit_3)
 {
-	char blocker[128], path[256];
+	char blocker[128], path[256], cmd[1024];
 	mk();
 	snprintf(blocker, sizeof(blocker), "%s/blocker", dir);
 	FILE *f = fopen(blocker, "w");
 	fclose(f);
-	char extra[256];
-	snprintf(extra, sizeof(extra), "--set output.pcap_dir=%s/sub", blocker);
-	/* --out sets the capture folder to OUT/pcap; make OUT/pcap a file. */
-	char out[160];
-	snprintf(out, sizeof(out), "%s/out", dir);
-	mkdir(out, 0777);
-	snprintf(path, sizeof(path), "%s/out/pcap", dir);
+	snprintf(path, sizeof(path), "%s/s.ini", dir);
 	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(lossy, f);
 	fclose(f);
-	cr_assert_eq(run_scenario(lossy, ""), 3);
+	snprintf(cmd, sizeof(cmd),
+		 "%s run %s --quiet --jobs 1 --set output.dir=%s/out --set output.pcap_dir=%s/sub "
+		 "2>%s/err",
+		 bin(), path, dir, blocker, dir);
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st));
+	cr_assert_eq(WEXITSTATUS(st), 3);
 	cr_assert_eq(sh_num("wc -l < %s/err", dir), 1);
-	struct stat st;
+	cr_assert_eq(sh_num("grep -c blocker %s/err", dir), 1);
+	struct stat sb;
 	snprintf(path, sizeof(path), "%s/out/summary.json", dir);
-	cr_assert_neq(stat(path, &st), 0, "no summary after a failed run");
+	cr_assert_neq(stat(path, &sb), 0, "no summary after a failed run");
 	rm();
 }
 

@@ -12,6 +12,7 @@ const char *sim_strerror(int err)
 	case SIM_ERR_NOTFOUND: return "not found";
 	case SIM_ERR_BUSY: return "resource busy";
 	case SIM_ERR_UNSUPPORTED: return "unsupported";
+	case SIM_ERR_STOPPED: return "stopped";
 	default: return "unknown error";
 	}
 }

@@ -1,9 +1,15 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <stdbool.h>
 
 #include "sim.h"
 
@@ -64,4 +70,105 @@ void fs_put_markup(FILE *f, const char *s)
 				fputc(*s, f);
 		}
 	}
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(p);
+	return 0;
+}
+
+void fs_remove_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* "DIR/NAME" -> "DIR/.NAME<suffix>" (NAME without trailing slashes). */
+static void beside(char *out, size_t len, const char *final, const char *suffix)
+{
+	char f[4096];
+	snprintf(f, sizeof(f), "%s", final);
+	for (size_t n = strlen(f); n > 1 && f[n - 1] == '/'; n--)
+		f[n - 1] = 0;
+	const char *slash = strrchr(f, '/');
+	if (slash)
+		snprintf(out, len, "%.*s/.%s%s", (int)(slash - f), f, slash + 1, suffix);
+	else
+		snprintf(out, len, ".%s%s", f, suffix);
+}
+
+int fs_stage_begin(struct fs_stage *st, const char *final, char *err, size_t errlen)
+{
+	char lock[4200], parent[4096];
+	snprintf(st->final, sizeof(st->final), "%s", final);
+	st->lock_fd = -1;
+	snprintf(parent, sizeof(parent), "%s", final);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = 0;
+		if (fs_mkdir_p(parent, err, errlen) < 0)
+			return SIM_ERR_IO;
+	}
+	beside(lock, sizeof(lock), final, ".lock");
+	st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (st->lock_fd < 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", lock, strerror(errno));
+		return SIM_ERR_IO;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: another coapsim run is writing there; wait for it "
+			 "or choose another folder", final);
+		close(st->lock_fd);
+		st->lock_fd = -1;
+		return SIM_ERR_BUSY;
+	}
+	char sfx[32];
+	snprintf(sfx, sizeof(sfx), ".part-%ld", (long)getpid());
+	beside(st->part, sizeof(st->part), final, sfx);
+	fs_remove_tree(st->part);
+	if (mkdir(st->part, 0777) < 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", st->part, strerror(errno));
+		close(st->lock_fd);
+		st->lock_fd = -1;
+		return SIM_ERR_IO;
+	}
+	return 0;
+}
+
+int fs_stage_publish(struct fs_stage *st, char *err, size_t errlen)
+{
+	char old[4200], sfx[32];
+	struct stat sb;
+	int rc = 0;
+	snprintf(sfx, sizeof(sfx), ".old-%ld", (long)getpid());
+	beside(old, sizeof(old), st->final, sfx);
+	bool had = lstat(st->final, &sb) == 0;
+	if (had && rename(st->final, old) < 0) {
+		snprintf(err, errlen, "%s: cannot replace: %s", st->final, strerror(errno));
+		rc = SIM_ERR_IO;
+	} else if (rename(st->part, st->final) < 0) {
+		snprintf(err, errlen, "%s: cannot publish: %s", st->final, strerror(errno));
+		if (had)
+			rename(old, st->final); /* put the previous results back */
+		rc = SIM_ERR_IO;
+	} else if (had) {
+		fs_remove_tree(old);
+	}
+	if (rc)
+		fs_remove_tree(st->part);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
+	return rc;
+}
+
+void fs_stage_abort(struct fs_stage *st)
+{
+	fs_remove_tree(st->part);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
 }

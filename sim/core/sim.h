@@ -27,6 +27,7 @@ enum sim_err {
 	SIM_ERR_NOTFOUND = -6, /* lookup failed */
 	SIM_ERR_BUSY = -7,     /* resource limit reached (NSTART, queue) */
 	SIM_ERR_UNSUPPORTED = -8,
+	SIM_ERR_STOPPED = -9,  /* stopped on request (a signal) */
 };
 
 /* Human-readable text for a SIM_ERR_* value (static storage). */

@@ -1,7 +1,9 @@
 #include "runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -264,8 +266,10 @@ struct runner {
 	size_t n_runs, n_points;
 	uint32_t reps;
 	_Atomic size_t next;
-	char out_dir[SCN_PATH_LEN + 64];
-	char pcap_dir[SCN_PATH_LEN + 64];
+	char out_dir[4300];  /* where results are written: the staging folder */
+	char pcap_dir[4400];
+	struct fs_stage out_st, pcap_st; /* published whole at the end */
+	bool pcap_staged;
 	bool pcap;
 	bool exchanges;
 	bool xlabel_numeric;
@@ -333,10 +337,15 @@ static void set_err(struct run_slot *s, const char *fmt, const char *a, const ch
 	s->err = strdup(buf);
 }
 
+/* SIGINT or SIGTERM: every run stops at its next step, nothing is
+ * published.  Holds the signal number. */
+static _Atomic int runner_stop;
+
 static void do_run(struct runner *r, struct run_slot *s)
 {
 	struct scenario_cfg cfg;
-	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns};
+	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns,
+			      .stop = &runner_stop};
 	FILE *ex = NULL;
 	char path[SCN_PATH_LEN + 128], err[1024];
 
@@ -388,6 +397,39 @@ out:
 		s->rc = SIM_ERR_IO;
 	}
 	scenario_cfg_free(&cfg);
+}
+
+/* Publishing replaces the target folder whole, so it must be one that
+ * coapsim wrote: absent, empty, or holding only what a results folder
+ * (summary.json there) or a capture folder (*.pcap files) holds.  A user's
+ * own folder given by mistake (--out .) is refused, not replaced. */
+static bool replaceable(const char *dir, bool captures)
+{
+	char probe[4400];
+	DIR *d = opendir(dir);
+	if (!d)
+		return true; /* absent, or not a folder: creating it says why */
+	snprintf(probe, sizeof(probe), "%s/summary.json", dir);
+	bool ok = !captures && access(probe, F_OK) == 0;
+	bool empty = true;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		empty = false;
+		size_t n = strlen(e->d_name);
+		if (captures && (n < 5 || strcmp(e->d_name + n - 5, ".pcap")))
+			break;
+	}
+	ok |= empty || (captures && !e);
+	closedir(d);
+	return ok;
+}
+
+
+static void on_signal(int sig)
+{
+	atomic_store(&runner_stop, sig);
 }
 
 static void *worker(void *arg)
@@ -884,12 +926,42 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	r.n_points = scenario_n_points(src);
 	r.reps = o->replications ? o->replications : cfg.replications;
 	uint64_t base = o->have_seed ? o->seed : cfg.seed;
-	snprintf(r.out_dir, sizeof(r.out_dir), "%s", o->out_dir ? o->out_dir : cfg.output.dir);
-	if (o->out_dir)
-		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s/pcap", o->out_dir);
-	else
-		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s", cfg.output.pcap_dir);
+	const char *final_out = o->out_dir ? o->out_dir : cfg.output.dir;
 	r.pcap = cfg.output.pcap && !o->no_pcap;
+	/* Everything goes to a staging folder beside the target, published
+	 * whole when complete: a failed or interrupted run leaves the
+	 * previous results as they were, and nothing stale survives into a
+	 * new set.  A second run into the same folder is refused at once. */
+	const char *refuse = !replaceable(final_out, false) ? final_out
+			     : r.pcap && !o->out_dir && !replaceable(cfg.output.pcap_dir, true)
+				 ? cfg.output.pcap_dir
+				 : NULL;
+	if (refuse) {
+		fprintf(stderr, "coapsim: %s exists and is not a coapsim %s folder; a run "
+			"replaces its folder whole: choose another one\n", refuse,
+			refuse == final_out ? "results" : "capture");
+		scenario_cfg_free(&cfg);
+		return EXIT_USAGE;
+	}
+	int src_rc = fs_stage_begin(&r.out_st, final_out, err, sizeof(err));
+	if (src_rc < 0) {
+		fprintf(stderr, "coapsim: %s\n", err);
+		scenario_cfg_free(&cfg);
+		return EXIT_RUN;
+	}
+	snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.part);
+	if (o->out_dir || !r.pcap) {
+		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s/pcap", r.out_dir);
+	} else {
+		if (fs_stage_begin(&r.pcap_st, cfg.output.pcap_dir, err, sizeof(err)) < 0) {
+			fprintf(stderr, "coapsim: %s\n", err);
+			fs_stage_abort(&r.out_st);
+			scenario_cfg_free(&cfg);
+			return EXIT_RUN;
+		}
+		r.pcap_staged = true;
+		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s", r.pcap_st.part);
+	}
 	r.exchanges = cfg.output.exchanges;
 	r.xlabel_numeric = scenario_n_params(src) > 0;
 	sim_time per_run = cfg.duration;
@@ -931,6 +1003,11 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			snprintf(s->id, sizeof(s->id), "p%zu-r%u", p, rep);
 		}
 
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	atomic_store(&runner_stop, 0);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	unsigned jobs = o->jobs ? o->jobs : 1;
 	if (cfg.backend == BACKEND_NS3)
 		jobs = 1; /* ns-3 has one simulator per process: runs take turns */
@@ -953,7 +1030,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	for (size_t k = 0; k < r.n_runs && status == EXIT_OK; k++) {
 		struct run_slot *s = &r.runs[k];
 		pthread_mutex_lock(&r.mu);
-		while (!atomic_load(&s->done) && !atomic_load(&r.failed)) {
+		while (!atomic_load(&s->done) && !atomic_load(&r.failed) &&
+		       !atomic_load(&runner_stop)) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 200 * 1000 * 1000;
@@ -970,6 +1048,10 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			}
 		}
 		pthread_mutex_unlock(&r.mu);
+		if (atomic_load(&runner_stop)) {
+			status = atomic_load(&runner_stop) == SIGINT ? 130 : 143;
+			break;
+		}
 		if (!atomic_load(&s->done) || s->rc < 0) {
 			/* this run or an earlier-started one failed */
 			for (size_t i = k; i < r.n_runs; i++)
@@ -1021,6 +1103,20 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			status = EXIT_RUN;
 		}
 	}
+	if (status == EXIT_OK && atomic_load(&runner_stop))
+		status = atomic_load(&runner_stop) == SIGINT ? 130 : 143;
+	if (status == EXIT_OK) {
+		if ((r.pcap_staged && fs_stage_publish(&r.pcap_st, err, sizeof(err)) < 0) ||
+		    fs_stage_publish(&r.out_st, err, sizeof(err)) < 0) {
+			fprintf(stderr, "coapsim: %s\n", err);
+			status = EXIT_RUN;
+		}
+		r.pcap_staged = false;
+		snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.final);
+	}
+	if (status == 130 || status == 143)
+		fprintf(stderr, "coapsim: stopped by %s: no results written (%s is as it was)\n",
+			status == 130 ? "SIGINT" : "SIGTERM", r.out_st.final);
 	if (status == EXIT_OK && r.cb_status != EXIT_OK)
 		status = r.cb_status;
 	if (status == EXIT_OK && !o->quiet && !o->no_table) {
@@ -1028,6 +1124,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		printf("results: %s/summary.json\nreport:  %s/report.html\n", r.out_dir,
 		       r.out_dir);
 	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 cleanup:
 	/* Leave nothing half-done behind. */
 	drop_tmp(&r, &r.runs_csv, "runs.csv");
@@ -1051,5 +1149,10 @@ cleanup:
 	free(r.acc.nulls);
 	free(r.runs);
 	free(r.rows);
+	if (status != EXIT_OK && status != EXIT_EXPECT) {
+		fs_stage_abort(&r.out_st);
+		if (r.pcap_staged)
+			fs_stage_abort(&r.pcap_st);
+	}
 	return status;
 }

@@ -1784,6 +1784,8 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 			sim_engine_run(&w->eng, until);
 			if (w->eng.err)
 				w->err = w->eng.err;
+			if (w->opts->stop && atomic_load_explicit(w->opts->stop, memory_order_relaxed))
+				w->err = SIM_ERR_STOPPED;
 			if (w->n_series == RUN_SERIES_MAX - 1) {
 				/* Memory bounded by the samples, not by simulated
 				 * time: keep every other sample at twice the step.

@@ -20,6 +20,7 @@ struct run_opts {
 	const char *run_id;     /* "p0-r0", for the exchanges rows */
 	struct trace *trace;    /* packet capture, or NULL */
 	_Atomic uint64_t *progress_ns; /* simulated time done, updated as it runs */
+	_Atomic int *stop;      /* set: end the run at its next step (SIM_ERR_STOPPED) */
 };
 
 #define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */
@@ -54,7 +55,8 @@ struct run_result {
 
 void run_result_free(struct run_result *r);
 
-/* Returns 0, SIM_ERR_NOMEM, or SIM_ERR_IO (exchange log or capture failed). */
+/* Returns 0, SIM_ERR_NOMEM, SIM_ERR_IO (exchange log or capture failed),
+ * or SIM_ERR_STOPPED (opts->stop was set). */
 int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 	      const struct run_opts *opts, struct run_result *res);
 

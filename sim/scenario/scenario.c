@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2180,6 +2181,24 @@ static int load(struct scenario_src **out, const char *path, char *text,
 	ps.end = text + strlen(text);
 	ps.err = err;
 	ps.errlen = errlen;
+	/* Debian's libinih sizes its line buffer at run time (ini_max_line,
+	 * on the heap with ini_use_stack off): make it fit the longest line,
+	 * so a long Uri-Path or sweep is not cut at 200 bytes. */
+	size_t longest = 0;
+	for (const char *q = text, *nl; q < ps.end; q = nl + 1) {
+		nl = memchr(q, '\n', (size_t)(ps.end - q));
+		if (!nl)
+			nl = ps.end;
+		if ((size_t)(nl - q) > longest)
+			longest = (size_t)(nl - q);
+	}
+	if (longest > INT_MAX - 3) {
+		rc = fail(src, file, err, errlen, "line too long");
+		goto fail;
+	}
+	ini_use_stack = false;
+	ini_allow_realloc = false;
+	ini_initial_alloc = ini_max_line = longest + 3 < 200 ? 200 : (int)longest + 3;
 	rc = ini_parse_stream(reader, &ps, handler, &ps);
 	if (ps.rc) {
 		rc = ps.rc;

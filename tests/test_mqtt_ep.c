@@ -24,6 +24,7 @@ Test(mqtt_topic, wildcards)
 struct pair {
 	struct mqtt_client c;
 	struct mqtt_session s;
+	uint8_t srx[1024];
 	struct mqtt_client_params p;
 	struct mqtt_client_env ce;
 	struct mqtt_session_env se;
@@ -99,7 +100,7 @@ static void setup(struct pair *x, uint8_t qos, bool clean)
 	x->se = (struct mqtt_session_env){&scb, x};
 	x->link_up = true;
 	mqtt_client_init(&x->c);
-	mqtt_session_init(&x->s);
+	mqtt_session_init(&x->s, x->srx, sizeof(x->srx));
 }
 
 /* Deliver everything in flight, both ways, until quiet. */
@@ -210,7 +211,7 @@ Test(mqtt_ep, persistent_session_resends_with_dup)
 	mqtt_client_down(&x.c, &x.ce, SIM_S(1));
 	cr_assert_eq(x.lost, 0, "clean_session = no keeps it");
 	x.link_up = true;
-	mqtt_session_init(&x.s);
+	mqtt_session_init(&x.s, x.srx, sizeof(x.srx));
 	mqtt_client_expire(&x.c, &x.ce, SIM_S(2));
 	mqtt_client_up(&x.c, &x.ce, SIM_S(2));
 	pump(&x);

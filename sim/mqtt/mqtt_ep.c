@@ -44,13 +44,13 @@ bool mqtt_topic_match(const char *f, const char *t)
 typedef bool (*each_fn)(void *self, const void *env, const struct mqtt_msg *m,
 			sim_time now);
 
-static int split(uint8_t *rx, uint16_t *rx_len, size_t cap, const uint8_t *buf,
+static int split(uint8_t *rx, uint32_t *rx_len, size_t cap, const uint8_t *buf,
 		 size_t len, each_fn each, void *self, const void *env, sim_time now)
 {
 	while (len) {
 		size_t room = cap - *rx_len, n = len < room ? len : room;
 		memcpy(rx + *rx_len, buf, n);
-		*rx_len = (uint16_t)(*rx_len + n);
+		*rx_len = (uint32_t)(*rx_len + n);
 		buf += n;
 		len -= n;
 		int k;
@@ -64,7 +64,7 @@ static int split(uint8_t *rx, uint16_t *rx_len, size_t cap, const uint8_t *buf,
 			if (*rx_len < (size_t)k)
 				return 0;
 			memmove(rx, rx + k, *rx_len - (size_t)k);
-			*rx_len = (uint16_t)(*rx_len - k);
+			*rx_len = (uint32_t)(*rx_len - (uint32_t)k);
 			if (!go_on)
 				return 0;
 		}
@@ -331,9 +331,9 @@ void mqtt_client_expire(struct mqtt_client *c, const struct mqtt_client_env *env
 
 /* ---------------------------------------------------------------- broker */
 
-void mqtt_session_init(struct mqtt_session *s)
+void mqtt_session_init(struct mqtt_session *s, uint8_t *rx, uint32_t rx_cap)
 {
-	*s = (struct mqtt_session){0};
+	*s = (struct mqtt_session){.rx = rx, .rx_cap = rx_cap};
 }
 
 static void reply(struct mqtt_session *s, const struct mqtt_session_env *env,
@@ -428,7 +428,7 @@ void mqtt_session_data(struct mqtt_session *s, const struct mqtt_session_env *en
 		       sim_time now, const uint8_t *buf, size_t len)
 {
 	s->last_rx = now;
-	if (split(s->rx, &s->rx_len, sizeof(s->rx), buf, len, session_each, s, env, now) < 0)
+	if (split(s->rx, &s->rx_len, s->rx_cap, buf, len, session_each, s, env, now) < 0)
 		env->cb->drop(env->ud, s);
 }
 

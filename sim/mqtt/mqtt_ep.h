@@ -17,7 +17,15 @@
 #ifndef MQTT_MAX_INFLIGHT
 #define MQTT_MAX_INFLIGHT 4 /* unacknowledged QoS 1/2 PUBLISHes per client */
 #endif
-#define MQTT_RX_BUF 1024    /* reassembly of incoming packets */
+#define MQTT_RX_BUF 1024    /* the client's reassembly (the broker sends acks) */
+
+/* Bytes of a PUBLISH: fixed header (type, remaining length), topic,
+ * packet identifier (QoS > 0), payload. */
+static inline uint32_t mqtt_publish_size(uint32_t topic_len, uint8_t qos, uint32_t payload)
+{
+	uint32_t rl = 2 + topic_len + (qos ? 2 : 0) + payload;
+	return 1 + (rl < 128 ? 1 : rl < 16384 ? 2 : rl < 2097152 ? 3 : 4) + rl;
+}
 
 /* Does a topic name match a filter (§4.7: '+' one level, '#' the rest)? */
 bool mqtt_topic_match(const char *filter, const char *topic);
@@ -69,7 +77,7 @@ struct mqtt_client {
 	uint8_t ping_out;
 	uint8_t backoff;
 	uint16_t next_pid;
-	uint16_t rx_len;
+	uint32_t rx_len;
 	uint32_t backlog, next_msg;
 	uint32_t connects, reconnects;
 	sim_time last_tx, ping_at, reconnect_at;
@@ -117,13 +125,13 @@ struct mqtt_session {
 	uint8_t connected;
 	uint8_t n_qos2;
 	uint16_t keepalive_s;
-	uint16_t rx_len;
+	uint32_t rx_len, rx_cap;
 	uint16_t qos2[MQTT_MAX_INFLIGHT]; /* QoS 2 ids received, PUBREL pending */
 	sim_time last_rx;
-	uint8_t rx[MQTT_RX_BUF];
+	uint8_t *rx; /* caller's: rx_cap bytes, the largest packet it accepts */
 };
 
-void mqtt_session_init(struct mqtt_session *s);
+void mqtt_session_init(struct mqtt_session *s, uint8_t *rx, uint32_t rx_cap);
 void mqtt_session_data(struct mqtt_session *s, const struct mqtt_session_env *env,
 		       sim_time now, const uint8_t *buf, size_t len);
 /* §3.1.2.10: no packet for 1.5 x keepalive closes the connection. */

@@ -84,32 +84,70 @@ struct mc_group {
 
 enum { META_MC_RESPONSE = 1 };
 
-/* PUBLISH writes remembered per connection: every one still in the
- * client's TCP buffer (unacknowledged or unsent) must be, and the
- * smallest PUBLISH is 5 bytes (a 1-byte topic, QoS 0, no payload). */
-#define MQ_PUBS 512
+/* One PUBLISH write of the current connection. */
+struct mq_pub {
+	uint32_t off, end;
+	sim_time first_tx;
+	uint8_t counted;
+};
+
 /* An MQTT endpoint: the client and its TCP end, the broker's session and
  * TCP end for it, and the PUBLISH writes of the current connection (for
- * attributing TCP segments and broker receipts to messages). */
+ * attributing TCP segments and broker receipts to messages).  Its buffers
+ * are sized per run by mq_sizes(). */
 struct mqtt_node {
 	struct tcp_conn ct, bt;
 	struct mqtt_client mc;
 	struct mqtt_session ms;
 	struct sim_rng rng;
-	struct {
-		uint32_t off, end;
-		sim_time first_tx;
-		uint8_t counted;
-	} pubs[MQ_PUBS];
+	struct mq_pub *pubs;      /* a ring of w->mq.pubs records */
 	uint32_t n_pubs, rd_pubs; /* written, matched at the broker */
 	uint32_t wrote;           /* client stream bytes this connection */
 	uint8_t ending, quiet_close;
 	uint32_t ep;
 	char client_id[24], topic[128];
-	uint8_t cbuf[2048], bbuf[2048];
+	uint8_t *cbuf, *bbuf, *srx; /* TCP send buffers; the broker's reassembly */
 };
-_Static_assert(MQ_PUBS >= sizeof(((struct mqtt_node *)0)->cbuf) / 5,
-	       "a PUBLISH record for every PUBLISH the client's TCP buffer holds");
+
+/* Sizes of every MQTT node's buffers in a run.  The broker must take the
+ * largest PUBLISH whole (else it drops the connection, and the client
+ * resends it forever); the client's send buffer holds every PUBLISH that
+ * may be unacknowledged at once (all resent on a reconnection) with
+ * CONNECT, PUBRELs, PINGREQ and DISCONNECT; and the ring of PUBLISH
+ * records has one for every PUBLISH that send buffer can hold. */
+struct mq_sizes {
+	uint32_t cbuf, bbuf, srx, pubs; /* pubs: a power of two */
+	size_t per_node;
+};
+
+static void mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
+{
+	uint32_t max_pub = 0, min_pub = UINT32_MAX;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		if (gc->protocol != PROTO_MQTT)
+			continue;
+		/* topic as built: {id} becomes 1 to 10 digits, at most 127 bytes */
+		size_t t = strlen(gc->topic), ids = 0;
+		for (const char *c = strstr(gc->topic, "{id}"); c; c = strstr(c + 4, "{id}"))
+			ids++;
+		uint32_t lo = (uint32_t)(t - 3 * ids), hi = (uint32_t)(t + 6 * ids);
+		hi = hi > 127 ? 127 : hi;
+		uint32_t big = mqtt_publish_size(hi, gc->qos, gc->payload);
+		uint32_t small = mqtt_publish_size(lo < hi ? lo : hi, gc->qos, gc->payload);
+		max_pub = big > max_pub ? big : max_pub;
+		min_pub = small < min_pub ? small : min_pub;
+	}
+	uint32_t c = MQTT_MAX_INFLIGHT * max_pub + 128;
+	z->cbuf = c > 2048 ? c : 2048;
+	z->bbuf = 2048;
+	z->srx = max_pub > MQTT_RX_BUF ? max_pub : MQTT_RX_BUF;
+	uint32_t need = z->cbuf / (min_pub ? min_pub : 1) + 1;
+	for (z->pubs = 16; z->pubs < need; z->pubs *= 2)
+		;
+	z->per_node = (size_t)z->cbuf + z->bbuf + z->srx + (size_t)z->pubs * sizeof(struct mq_pub);
+	z->per_node = (z->per_node + 63) & ~(size_t)63;
+}
 
 /* Which messages of an endpoint have reached the server, so that each
  * counts as delivered once however many copies arrive: a retransmission
@@ -168,6 +206,9 @@ struct world {
 	struct mqtt_client_cb mq_cb;
 	struct mqtt_session_cb ms_cb;
 	struct mqtt_node *mq_nodes;
+	uint8_t *mq_bufs;     /* every node's buffers, mq.per_node bytes each */
+	uint32_t n_mq;
+	struct mq_sizes mq;
 	struct net_cb net_cb;
 	struct ns3_run *ns3; /* backend = ns3, else NULL */
 	struct ns3_tcp_cb ns3_tcp;
@@ -700,16 +741,17 @@ static void tcp_c_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t 
 	/* MQTT's transmissions: TCP segments carrying PUBLISH bytes.  The
 	 * records are in stream order: find the first that ends past the
 	 * segment's start, and count the segment once if it overlaps. */
-	uint32_t lo = n->n_pubs > MQ_PUBS ? n->n_pubs - MQ_PUBS : 0, hi = n->n_pubs;
+	uint32_t mask = w->mq.pubs - 1;
+	uint32_t lo = n->n_pubs > w->mq.pubs ? n->n_pubs - w->mq.pubs : 0, hi = n->n_pubs;
 	while (info->data_len && lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (n->pubs[mid % MQ_PUBS].end <= info->data_off)
+		if (n->pubs[mid & mask].end <= info->data_off)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (info->data_len && lo < n->n_pubs) {
-		const __typeof__(n->pubs[0]) *r = &n->pubs[lo % MQ_PUBS];
+		const struct mq_pub *r = &n->pubs[lo & mask];
 		if (r->off < info->data_off + info->data_len && r->counted) {
 			m->transmissions++;
 			m->retransmissions += info->retx;
@@ -745,10 +787,10 @@ static void tcp_b_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t 
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
 	if (!w->ns3) { /* on ns-3 the access node's socket listens */
-		tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, sizeof(n->bbuf), &n->rng);
+		tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, w->mq.bbuf, &n->rng);
 		tcp_conn_listen(&n->bt);
 	}
-	mqtt_session_init(&n->ms);
+	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
 }
 
 static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
@@ -807,7 +849,7 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 	if (!stream_send(w, n, false, buf, len))
 		return;
 	if (publish) {
-		__typeof__(n->pubs[0]) *r = &n->pubs[n->n_pubs++ % MQ_PUBS];
+		struct mq_pub *r = &n->pubs[n->n_pubs++ & (w->mq.pubs - 1)];
 		r->off = n->wrote;
 		r->end = n->wrote + (uint32_t)len;
 		r->first_tx = first;
@@ -830,7 +872,7 @@ static void mq_connect(void *ud, struct mqtt_client *c)
 		return;
 	}
 	tcp_conn_init(&n->ct, &w->tcpp, (uint16_t)(49152 + n->ep % 16384), 1883, n->cbuf,
-		      sizeof(n->cbuf), &n->rng);
+		      w->mq.cbuf, &n->rng);
 	tcp_conn_connect(&n->ct, &te, w->eng.now);
 }
 
@@ -890,7 +932,7 @@ static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *
 	 * client's i-th PUBLISH write on it. */
 	if (n->rd_pubs >= n->n_pubs)
 		return;
-	__typeof__(n->pubs[0]) *r = &n->pubs[n->rd_pubs++ % MQ_PUBS];
+	struct mq_pub *r = &n->pubs[n->rd_pubs++ & (w->mq.pubs - 1)];
 	/* A message counts once however many copies arrive: QoS 1 resends
 	 * (at least once), and QoS 2 resends after a reconnection reach a
 	 * broker session that starts afresh on each connection.  Packet ids
@@ -1405,8 +1447,20 @@ static int build(struct world *w, uint64_t seed)
 			w->acc[g].m.confirmable = gc->qos > 0;
 		}
 	}
-	if (n_mq && !(w->mq_nodes = calloc(n_mq, sizeof(*w->mq_nodes))))
+	mq_sizes(cfg, &w->mq);
+	w->n_mq = n_mq;
+	if (n_mq && (!(w->mq_nodes = calloc(n_mq, sizeof(*w->mq_nodes))) ||
+		     !(w->mq_bufs = sim_calloc_big(n_mq, w->mq.per_node))))
 		return SIM_ERR_NOMEM;
+	for (uint32_t k = 0; k < n_mq; k++) {
+		uint8_t *b = w->mq_bufs + k * w->mq.per_node;
+		struct mqtt_node *mn = &w->mq_nodes[k];
+		/* the records first: the block is 64-byte aligned */
+		mn->pubs = (struct mq_pub *)(void *)b;
+		mn->cbuf = b + (size_t)w->mq.pubs * sizeof(struct mq_pub);
+		mn->bbuf = mn->cbuf + w->mq.cbuf;
+		mn->srx = mn->bbuf + w->mq.bbuf;
+	}
 	w->net_cb = (struct net_cb){
 		.deliver = net_deliver,
 		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
@@ -1680,6 +1734,7 @@ static void teardown(struct world *w)
 	}
 	free(w->series);
 	free(w->mq_nodes);
+	sim_free_big(w->mq_bufs, w->n_mq, w->mq.per_node);
 	size_t n_ep = w->n_ep ? w->n_ep : 1, n_x = (size_t)w->n_ep * w->cp.nstart + 1;
 	sim_free_big(w->ep, n_ep, sizeof(*w->ep));
 	free(w->slot_of);

@@ -25,7 +25,7 @@ static void nop_c(void *ud, struct mqtt_client *c) { (void)ud; (void)c; }
 static void nop_s(void *ud, struct mqtt_session *s)
 {
 	(void)ud;
-	mqtt_session_init(s);
+	mqtt_session_init(s, s->rx, s->rx_cap);
 }
 static void done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *m,
 		 enum mqtt_result r, sim_time now)
@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mqtt_client_publish(&c, &ce, 0);
 	mqtt_client_data(&c, &ce, 1, data, size);
 	mqtt_client_expire(&c, &ce, SIM_S(500));
-	mqtt_session_init(&s);
+	static uint8_t srx[1024];
+	mqtt_session_init(&s, srx, sizeof(srx));
 	mqtt_session_data(&s, &se, 0, data, size);
 	mqtt_session_expire(&s, &se, SIM_S(1000));
 	return 0;

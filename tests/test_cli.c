@@ -352,4 +352,30 @@ Test(cli, sigint_keeps_the_previous_results, .timeout = 120)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "scenario")), "first");
 	json_decref(j);
 	rm_tmp();
+
+/* validate judges [expect] as check does: a misspelled metric or group is
+ * the same one-line error with exit 2 from both, before anything runs. */
+Test(cli, validate_checks_expect_like_check)
+{
+	static const char *const bad[][2] = {
+		{"[group.s]\ncount = 10\n[expect]\nsuccess_ratio = >= 0.9\n"
+		 "succes_ratio = >= 0.9\n",
+		 "5: unknown metric 'succes_ratio' in [expect] (did you mean "
+		 "'success_ratio'?)\n"},
+		{"[group.s]\ncount = 10\n[expect]\ngroup.z.delivery_ratio = >= 0.9\n",
+		 "4: unknown group 'z' in [expect] 'group.z.delivery_ratio'"},
+	};
+	char err[4096], err2[4096], args[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_error(bad[i][0], bad[i][1]);
+		mk_tmp();
+		const char *p = write_file("bad.ini", bad[i][0]);
+		snprintf(args, sizeof(args), "validate %s", p);
+		cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+		snprintf(args, sizeof(args), "check %s --out %s/res", p, tmpdir);
+		cr_assert_eq(run(args, err2, sizeof(err2)), 2, "%s", err2);
+		cr_assert_str_eq(err, err2, "validate and check say the same");
+		rm_tmp();
+	}
 }

@@ -224,6 +224,9 @@ static int cmd_validate(int argc, char **argv)
 
 	if (rc == EXIT_OK)
 		rc = load(&c, &src);
+	/* [expect] exactly as check judges it (metric and group names). */
+	if (rc == EXIT_OK && (rc = check_validate(src)) != EXIT_OK)
+		scenario_src_del(src);
 	if (rc == EXIT_OK) {
 		struct scenario_cfg cfg;
 		char err[SCN_ERR_LEN];

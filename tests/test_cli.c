@@ -379,3 +379,37 @@ Test(cli, validate_checks_expect_like_check)
 		rm_tmp();
 	}
 }
+
+/* {name} is the only placeholder of output.dir and output.pcap_dir: any
+ * other {...} is refused where it is written (a run once made a folder
+ * literally named '{seed}'). */
+Test(cli, output_dirs_refuse_unknown_placeholders)
+{
+	char err[4096], args[1024], path[256];
+	struct stat st;
+
+	expect_error("[group.s]\ncount = 1\n[output]\npcap = no\ndir = results/{seed}\n",
+		     "5: unknown placeholder '{seed}' in 'dir' in [output] (placeholders: "
+		     "{name})\n");
+	expect_error("[group.s]\ncount = 1\n[output]\npcap_dir = pcap/{name}/{}\n",
+		     "4: unknown placeholder '{}' in 'pcap_dir' in [output] (placeholders: "
+		     "{name})\n");
+	mk_tmp();
+	const char *p = write_file("q.ini", "[scenario]\nduration = 10s\n[group.s]\ncount = 1\n"
+					    "[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "validate %s --set 'output.dir=r/{run}'", p);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	cr_assert_not_null(strstr(err, "--set output.dir=r/{run}: unknown placeholder '{run}' "
+				       "in 'dir' in [output] (placeholders: {name})"), "%s", err);
+	/* run refuses it too, and makes no folder. */
+	snprintf(args, sizeof(args), "run %s --quiet --set 'output.dir=%s/{seed}'", p, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	snprintf(path, sizeof(path), "%s/{seed}", tmpdir);
+	cr_assert_neq(stat(path, &st), 0, "%s was created", path);
+	/* {name}, as often as wanted, and braces that hold no placeholder. */
+	snprintf(args, sizeof(args), "validate %s --set 'output.dir=r/{name}-{name}' "
+		 "--set 'output.pcap_dir=p/{name}{'", p);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	rm_tmp();
+}

@@ -507,6 +507,8 @@ static int set_filter(struct cc *c, const struct keydef *kd, void *obj)
 	return 0;
 }
 
+/* {name} is the only placeholder (subst_name); any other {...} is refused
+ * rather than left in a folder's name.  A brace that closes nothing stays. */
 static int set_dir(struct cc *c, const struct keydef *kd, void *obj)
 {
 	const char *s = c->val;
@@ -514,6 +516,14 @@ static int set_dir(struct cc *c, const struct keydef *kd, void *obj)
 	if (has_ctrl(s))
 		return cc_fail(c, "bad directory '%s' for '%s' in [%s]", s, c->e->key,
 			       c->e->section);
+	for (const char *p = strchr(s, '{'); p; p = strchr(p + 1, '{')) {
+		size_t n = strcspn(p + 1, "{}") + 2; /* "{...}" */
+		if (p[n - 1] == '}' && strncmp(p, NAME_PLACEHOLDER, n))
+			return cc_fail(c,
+				       "unknown placeholder '%.*s' in '%s' in [%s] "
+				       "(placeholders: " NAME_PLACEHOLDER ")",
+				       (int)n, p, c->e->key, c->e->section);
+	}
 	if (strlen(s) >= kd->size)
 		return cc_fail(c, "'%s' in [%s] is too long (max %zu bytes)", c->e->key,
 			       c->e->section, kd->size - 1);

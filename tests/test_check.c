@@ -207,3 +207,53 @@ Test(check, welch_by_hand)
 	cr_assert_not(welch_t(c, 3, c, 3, &t, &df), "no variance: no test");
 	cr_assert_not(welch_t(a, 1, b, 4, &t, &df), "one sample of one");
 }
+
+/* Nothing random: no loss, no jitter, every endpoint starts at 0 and sends
+ * every 10 s, so each of the 5 replications is the same run and every
+ * metric has one value on each side of a --baseline comparison. */
+static const char steady[] =
+	"[scenario]\nduration = 2min\nreplications = 5\nseed = 4\n"
+	"[link]\nlatency = 50ms\n"
+	"[group.s]\ncount = 20\ntraffic = periodic(10s)\nstart = 0\n"
+	"[output]\npcap = no\n";
+
+Test(check, baseline_without_variance_compares_the_values, .timeout = 120)
+{
+	mk();
+	put("s.ini", steady);
+	cr_assert_eq(sim("run s.ini --quiet --out A"), 0, "%s", slurp("err.txt"));
+	/* The same runs again: 5 runs a side, each metric unchanged (the
+	 * message once said "fewer than 2 runs on a side", and the lifetime,
+	 * rounded to 12 digits in summary.json, came out "significant"). */
+	cr_assert_eq(sim("check s.ini --out B --baseline A/summary.json"), 0, "%s",
+		     slurp("out.txt"));
+	char *out = slurp("out.txt");
+	cr_assert_not_null(strstr(out, "PASS s: p0 baseline delivery_ratio: 1 now and in the "
+				       "baseline, no variance in 5 and 5 runs: unchanged"),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "PASS s: p0 baseline lifetime_days:"), "%s", out);
+	cr_assert_null(strstr(out, "fewer than 2"), "%s", out);
+	cr_assert_null(strstr(out, "significant"), "%s", out);
+	cr_assert_not_null(strstr(out, "13 expectations checked: 13 passed, 0 failed"), "%s",
+			   out);
+	/* 60 ms a way: a request and its piggybacked response take 2 x 60 =
+	 * 120 ms in every run instead of 2 x 50 = 100, +20%, worse, and past
+	 * the 1% tolerance. */
+	cr_assert_eq(sim("check s.ini --out C --baseline A/summary.json "
+			 "--set link.latency=60ms"), 1);
+	out = slurp("out.txt");
+	cr_assert_not_null(strstr(out, "FAIL s: p0 baseline latency_ms.p50: 120 now vs 100 in the "
+				       "baseline (+20.00%), no variance in 5 and 5 runs: a "
+				       "change, tolerance 1% decides"),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "FAIL s: p0 baseline delivery_latency_ms.p50: 60 now vs "
+				       "50 in the baseline (+20.00%)"),
+			   "%s", out);
+	/* Within a 25% tolerance the same change passes. */
+	sim("check s.ini --out C --baseline A/summary.json --set link.latency=60ms "
+	    "--set expect.tolerance=25%%");
+	out = slurp("out.txt");
+	cr_assert_not_null(strstr(out, "PASS s: p0 baseline latency_ms.p50: 120 now vs 100"),
+			   "%s", out);
+	rm();
+}

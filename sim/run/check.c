@@ -327,6 +327,25 @@ static json_t *json_path(json_t *o, const char *name)
 	return o;
 }
 
+/* summary.json keeps 12 significant digits (runner.c writes its runs with
+ * JSON_REAL_PRECISION(12)): a value of this run, rounded the same way,
+ * equals the baseline's when the runs were the same. */
+static double as_stored(double v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%.12g", v);
+	return strtod(buf, NULL);
+}
+
+/* Every one of n values the same: no variance, whatever rounding says. */
+static bool constant(const double *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (v[i] != v[0])
+			return false;
+	return true;
+}
+
 static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_t p,
 			  double *vals, bool *nul)
 {
@@ -372,7 +391,7 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 		}
 		for (uint32_t r = 0; r < reps; r++)
 			if (!nul[r])
-				vals[na++] = vals[r];
+				vals[na++] = as_stored(vals[r]);
 		if (na == 0) {
 			free(bv);
 			continue;
@@ -384,10 +403,20 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 			mb += bv[r];
 		ma /= (double)na;
 		mb /= (double)nb;
+		/* The same value in every run on both sides: the values themselves
+		 * are compared (equal is unchanged, else a change the tolerance
+		 * judges); Welch's test only where there is variance. */
+		bool few = na < 2 || nb < 2, flat = !few && constant(vals, na) &&
+						       constant(bv, nb);
+		if (flat) {
+			ma = vals[0];
+			mb = bv[0];
+		}
 		double diff = ma - mb;
 		double rel = fabs(diff) / (fabs(mb) > 1e-12 ? fabs(mb) : 1e-12);
+		double pct = 100 * diff / (mb != 0 ? fabs(mb) : 1);
 		double t = 0, df = 0;
-		bool tested = welch_t(vals, na, bv, nb, &t, &df);
+		bool tested = !few && !flat && welch_t(vals, na, bv, nb, &t, &df);
 		bool significant = tested ? fabs(t) > student_t95((unsigned)floor(df))
 					  : diff != 0;
 		bool worse = diff * quality[q].better < 0;
@@ -397,15 +426,26 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 			snprintf(msg, sizeof(msg),
 				 "%.6g now vs %.6g in the baseline (%+.2f%%); Welch t = %.2f, "
 				 "df = %.1f: %s; tolerance %.3g%%",
-				 ma, mb, 100 * diff / (mb != 0 ? fabs(mb) : 1), t, df,
+				 ma, mb, pct, t, df,
 				 significant ? "significant at 95%" : "not significant",
 				 100 * c->cfg.baseline_tolerance);
+		else if (few)
+			snprintf(msg, sizeof(msg),
+				 "%.6g now vs %.6g in the baseline (%+.2f%%); %zu run%s now, %zu "
+				 "in the baseline: fewer than 2 on a side, tolerance %.3g%% "
+				 "alone decides",
+				 ma, mb, pct, na, na == 1 ? "" : "s", nb,
+				 100 * c->cfg.baseline_tolerance);
+		else if (diff == 0)
+			snprintf(msg, sizeof(msg),
+				 "%.6g now and in the baseline, no variance in %zu and %zu "
+				 "runs: unchanged",
+				 ma, na, nb);
 		else
 			snprintf(msg, sizeof(msg),
-				 "%.6g now vs %.6g in the baseline (%+.2f%%); fewer than 2 runs "
-				 "on a side, tolerance %.3g%% alone decides",
-				 ma, mb, 100 * diff / (mb != 0 ? fabs(mb) : 1),
-				 100 * c->cfg.baseline_tolerance);
+				 "%.6g now vs %.6g in the baseline (%+.2f%%), no variance in %zu "
+				 "and %zu runs: a change, tolerance %.3g%% decides",
+				 ma, mb, pct, na, nb, 100 * c->cfg.baseline_tolerance);
 		add_case(c->s, c->cfg.name, name, !fail, msg);
 		free(bv);
 	}

@@ -352,6 +352,7 @@ Test(cli, sigint_keeps_the_previous_results, .timeout = 120)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "scenario")), "first");
 	json_decref(j);
 	rm_tmp();
+}
 
 /* validate judges [expect] as check does: a misspelled metric or group is
  * the same one-line error with exit 2 from both, before anything runs. */

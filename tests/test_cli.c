@@ -414,3 +414,42 @@ Test(cli, output_dirs_refuse_unknown_placeholders)
 	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
 	rm_tmp();
 }
+
+/* The table: "-" where a metric does not apply (latency of NON requests,
+ * success of NON), no "nan"; columns line up whatever the parameter
+ * names (a long swept key once pushed every cell after it to the right);
+ * with replications the ratios carry their 95% half-width. */
+Test(cli, the_table_is_aligned_and_says_what_does_not_apply, .timeout = 60)
+{
+	char cmd[1024], line[512], head[512] = "";
+	mk_tmp();
+	const char *ini = write_file("t.ini", "[scenario]\nduration = 10s\nreplications = 2\n"
+					      "[group.a_rather_long_group_name]\ncount = 3\ntraffic = periodic(2s)\n"
+					      "confirmable = ${yes, no}\n[output]\npcap = no\n");
+	snprintf(cmd, sizeof(cmd), "%s run %s --out %s/out", bin(), ini, tmpdir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	int rows = 0;
+	size_t msg_end = 0;
+	while (fgets(line, sizeof(line), p)) {
+		cr_assert_null(strstr(line, "nan"), "%s", line);
+		if (!strncmp(line, "point", 5)) {
+			snprintf(head, sizeof(head), "%s", line);
+			msg_end = (size_t)(strstr(head, "messages") - head) + strlen("messages");
+			continue;
+		}
+		if (line[0] < '0' || line[0] > '9')
+			continue;
+		rows++;
+		/* the messages column is right-aligned under its header */
+		cr_assert(line[msg_end - 1] >= '0' && line[msg_end - 1] <= '9' &&
+				  line[msg_end] == ' ',
+			  "misaligned:\n%s%s", head, line);
+		cr_assert_not_null(strstr(line, "+-"), "no interval: %s", line);
+		if (strstr(line, "=no"))
+			cr_assert_not_null(strstr(line, " - "), "NON row without '-': %s", line);
+	}
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_eq(rows, 2);
+	rm_tmp();
+}

@@ -256,7 +256,7 @@ struct point_acc {
 };
 
 struct table_row {
-	double v[7];
+	double v[7], ci[7]; /* NAN: does not apply */
 };
 
 struct runner {
@@ -695,10 +695,12 @@ static void finish_point(struct runner *r)
 			*ch = '_';
 	fprintf(r->points_csv, ",%s\n", series[0] ? series : "all");
 	for (size_t c = 0; c < 7; c++) {
-		r->rows[p].v[c] = NAN;
+		r->rows[p].v[c] = r->rows[p].ci[c] = NAN;
 		for (size_t j = 0; j < a->n_fields; j++)
-			if (!strcmp(a->fields[j], table_cols[c]) && agg[j].n)
+			if (!strcmp(a->fields[j], table_cols[c]) && agg[j].n) {
 				r->rows[p].v[c] = agg[j].mean;
+				r->rows[p].ci[c] = agg[j].ci95;
+			}
 	}
 	if (r->on_point && r->cb_status == EXIT_OK) {
 		struct runner_view v = {r, p};
@@ -884,24 +886,61 @@ static void drop_tmp(struct runner *r, FILE **f, const char *tmpname)
 	remove(tmp);
 }
 
+/* One cell: the value in its format, "-" where the metric does not apply,
+ * and for the ratios "+-ci" when replications give an interval. */
+static void cell(char *buf, size_t len, double v, double ci, const char *fmt, bool with_ci)
+{
+	if (!isfinite(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	int n = snprintf(buf, len, fmt, v);
+	if (with_ci && isfinite(ci) && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " +-%.4f", ci);
+}
+
+/* The table on stdout: columns as wide as their widest cell, whatever the
+ * parameter names; the 95% half-width of the ratios with replications. */
 static void print_table(struct runner *r)
 {
-	size_t np = scenario_n_params(r->src);
-
-	printf("%-5s %-28s %10s %9s %9s %9s %10s %10s %9s\n", "point", "params",
-	       "messages", "delivery", "success", "retx/msg", "p50 ms", "p99 ms",
-	       "wall s");
+	static const char *const head[8] = {"point", "params", "messages", "delivery",
+					    "success", "retx/msg", "p50 ms", "p99 ms"};
+	static const char *const fmt[6] = {"%.0f", "%.5f", "%.5f", "%.4f", "%.1f", "%.1f"};
+	size_t np = scenario_n_params(r->src), w[9];
+	bool ci = r->reps > 1;
+	char (*cells)[9][160] = calloc(r->n_points + 1, sizeof(*cells));
+	if (!cells)
+		return;
+	for (size_t c = 0; c < 8; c++)
+		snprintf(cells[0][c], sizeof(cells[0][c]), "%s", head[c]);
+	snprintf(cells[0][8], sizeof(cells[0][8]), "wall s");
 	for (size_t p = 0; p < r->n_points; p++) {
-		char params[256] = "-";
+		char (*row)[160] = cells[p + 1];
 		size_t len = 0;
-		for (size_t i = 0; i < np && len < sizeof(params) - 1; i++)
-			len += (size_t)snprintf(params + len, sizeof(params) - len, "%s%s=%s",
+		snprintf(row[0], sizeof(row[0]), "%zu", p);
+		snprintf(row[1], sizeof(row[1]), "-");
+		for (size_t i = 0; i < np && len < sizeof(row[1]) - 1; i++)
+			len += (size_t)snprintf(row[1] + len, sizeof(row[1]) - len, "%s%s=%s",
 						i ? " " : "", scenario_param_key(r->src, i),
 						scenario_param_value(r->src, p, i));
-		const double *v = r->rows[p].v;
-		printf("%-5zu %-28s %10.0f %9.5f %9.5f %9.4f %10.1f %10.1f %9.2f\n", p,
-		       params, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+		const struct table_row *t = &r->rows[p];
+		for (size_t c = 0; c < 6; c++)
+			cell(row[c + 2], sizeof(row[c + 2]), t->v[c], t->ci[c], fmt[c],
+			     ci && (c == 1 || c == 2));
+		cell(row[8], sizeof(row[8]), t->v[6], NAN, "%.2f", false);
 	}
+	for (size_t c = 0; c < 9; c++) {
+		w[c] = 0;
+		for (size_t p = 0; p <= r->n_points; p++)
+			w[c] = strlen(cells[p][c]) > w[c] ? strlen(cells[p][c]) : w[c];
+	}
+	for (size_t p = 0; p <= r->n_points; p++) {
+		for (size_t c = 0; c < 9; c++)
+			printf(c < 2 ? "%-*s  " : c < 8 ? "%*s  " : "%*s\n", (int)w[c], cells[p][c]);
+	}
+	if (ci)
+		printf("(+- : 95%% confidence half-width over %u replications)\n", r->reps);
+	free(cells);
 }
 
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,

@@ -453,3 +453,42 @@ Test(cli, the_table_is_aligned_and_says_what_does_not_apply, .timeout = 60)
 	cr_assert_eq(rows, 2);
 	rm_tmp();
 }
+
+/* What would not fit is refused before it starts, at the key that drives
+ * the estimate: a message every nanosecond (the captures alone are
+ * petabytes: 6e13 messages x more than 100 bytes), and a fleet over a
+ * memory limit given on the command line (1,000 endpoints take more than
+ * 1 MB: the endpoint structures alone are 448 bytes each).  validate
+ * prints the estimate. */
+Test(cli, runs_that_would_not_fit_are_refused_up_front)
+{
+	char err[4096], args[1024];
+	mk_tmp();
+	const char *ini = write_file("f.ini", "[scenario]\nduration = 60s\n"
+					      "[group.s]\ncount = 1000\ntraffic = periodic(1ns)\n");
+	snprintf(args, sizeof(args), "run %s --out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	char want[512];
+	snprintf(want, sizeof(want), "%s:5: the captures of", ini);
+	cr_assert_not_null(strstr(err, want), "want '%s' in %s", want, err);
+	cr_assert_not(exists("%s/out", tmpdir));
+	const char *ini2 = write_file("m.ini", "[scenario]\nduration = 60s\n"
+					       "[group.s]\ncount = 1000\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --max-memory 1MB --out %s/out", ini2, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	snprintf(want, sizeof(want), "%s:4: a run needs about", ini2);
+	cr_assert_not_null(strstr(err, want), "want '%s' in %s", want, err);
+	cr_assert_not_null(strstr(err, "--max-memory"), "%s", err);
+	/* validate prints the estimate and refuses the same way */
+	snprintf(args, sizeof(args), "validate %s --max-memory 1MB", ini2);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	char cmd[1024], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "%s validate %s", bin(), ini2);
+	FILE *p = popen(cmd, "r");
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_not_null(strstr(out, "estimate: memory"), "%s", out);
+	rm_tmp();
+}

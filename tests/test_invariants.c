@@ -292,3 +292,33 @@ Test(invariants, generator_covers_the_hard_cases)
 		  "cocoa %d",
 		  slow, fast_nstart, mqtt, mc, obs, blk, cocoa);
 }
+
+/* Time-series memory is bounded by the samples, not by simulated time:
+ * one message with ACK_TIMEOUT 1 h, ACK_RANDOM_FACTOR 100 and 10
+ * retransmissions, all lost, is retransmitted for up to 1 h x 100 x
+ * (2^11 - 1) = 23 years; the run ends, fails the message, and keeps at
+ * most RUN_SERIES_MAX samples (one a second would have been 7e8). */
+Test(invariants, a_long_drain_keeps_the_series_bounded, .timeout = 60)
+{
+	const char *text = "[scenario]\nduration = 10s\n[link]\nloss = 100%\n"
+			   "[coap]\nack_timeout = 1h\nack_random_factor = 100\nmax_retransmit = 10\n"
+			   "[group.s]\ncount = 1\ntraffic = once\nstart = const(1s)\n"
+			   "[output]\npcap = no\n";
+	struct scenario_src *src;
+	struct scenario_cfg cfg;
+	struct run_result res;
+	char err[SCN_ERR_LEN];
+	cr_assert_eq(scenario_load_string(&src, "long.ini", text, NULL, 0, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(scenario_point_cfg(src, 0, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(world_run(&cfg, 1, NULL, &res), 0);
+	cr_assert_eq(res.total.messages, 1);
+	cr_assert_eq(res.total.failed, 1);
+	cr_assert_eq(res.total.transmissions, 11);
+	cr_assert_leq(res.n_series, RUN_SERIES_MAX);
+	cr_assert_gt(res.series[res.n_series - 1].t_s, 3600.0 * 100 * 1023,
+		     "the series reaches the last retransmission");
+	run_result_free(&res);
+	scenario_cfg_free(&cfg);
+	scenario_src_del(src);
+}

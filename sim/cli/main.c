@@ -49,7 +49,11 @@ static const char usage_run[] =
 	"  --out DIR            results go to DIR, captures to DIR/pcap\n"
 	"  --no-pcap            no captures\n"
 	"  --backend native|ns3 overrides scenario.backend\n"
-	"  --quiet              no progress bar, no table\n";
+	"  --quiet              no progress bar, no table\n"
+	"  --max-memory SIZE    refuse a run estimated to need more memory (default:\n"
+	"                       what the machine has available), e.g. 8GB\n"
+	"  --max-disk SIZE      refuse results estimated to need more disk (default:\n"
+	"                       the free space where they go)\n";
 
 static const char usage_check[] =
 	"usage: coapsim check SCENARIO|DIR ... [options]\n"
@@ -72,10 +76,13 @@ static const char usage_check[] =
 	"invalid scenario, 3 a run could not complete\n";
 
 static const char usage_validate[] =
-	"usage: coapsim validate SCENARIO [--set KEY=VALUE]...\n"
+	"usage: coapsim validate SCENARIO [--set KEY=VALUE]... [--jobs N]\n"
+	"                        [--max-memory SIZE] [--max-disk SIZE]\n"
 	"\n"
-	"Parse the scenario and print one line per point of the run matrix,\n"
-	"or the first error as FILE:LINE: message (exit 2).\n";
+	"Parse the scenario (its [expect] as `check` does), print one line per\n"
+	"point of the run matrix and the estimate of memory, disk and events that\n"
+	"`run` checks before it starts, or the first error as FILE:LINE: message\n"
+	"(exit 2), also when the run would not fit.\n";
 
 static int bad_usage(const char *cmd, const char *fmt, const char *arg)
 {
@@ -154,7 +161,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 				return bad_usage(cmd, "--replications needs an integer 1..100000, not '%s'",
 						 val ? val : "");
 			c->ro.replications = (uint32_t)v;
-		} else if (run_opts && !strcmp(a, "--jobs")) {
+		} else if (!strcmp(a, "--max-memory") || !strcmp(a, "--max-disk")) {
+			if (!val || scn_parse_size(val, &v) < 0 || v == 0)
+				return bad_usage(cmd, "--max-memory and --max-disk need a size "
+						 "(e.g. 8GB), not '%s'", val ? val : "");
+			*(a[6] == 'm' ? &c->ro.max_memory : &c->ro.max_disk) = v;
+		} else if (!strcmp(a, "--jobs")) {
 			if (parse_u64(val, &v) < 0 || v < 1 || v > 1024)
 				return bad_usage(cmd, "--jobs needs an integer 1..1024, not '%s'",
 						 val ? val : "");
@@ -249,6 +261,13 @@ static int cmd_validate(int argc, char **argv)
 				       scenario_param_value(src, p, i));
 			putchar('\n');
 		}
+		if (!c.ro.jobs) {
+			long nc = sysconf(_SC_NPROCESSORS_ONLN);
+			c.ro.jobs = nc > 0 ? (unsigned)nc : 1;
+		}
+		rc = runner_preflight(src, &c.ro, true, err, sizeof(err));
+		if (rc != EXIT_OK)
+			fprintf(stderr, "%s\n", err);
 		scenario_src_del(src);
 	}
 	free(c.sets);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -943,6 +944,163 @@ static void print_table(struct runner *r)
 	free(cells);
 }
 
+static const char *human(double bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	int u = 0;
+	while (bytes >= 1000 && u < 5) {
+		bytes /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+	return buf;
+}
+
+/* MemAvailable from /proc/meminfo, bytes (0 when unknown). */
+static double mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	double kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/* Free bytes for an unprivileged writer on the file system that holds
+ * path, or its nearest existing ancestor (0 when unknown). */
+static double disk_free(const char *path)
+{
+	char p[4096];
+	struct statvfs sv;
+	snprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		if (statvfs(p, &sv) == 0)
+			return (double)sv.f_bavail * (double)sv.f_frsize;
+		char *slash = strrchr(p, '/');
+		if (!slash)
+			return statvfs(".", &sv) == 0 ? (double)sv.f_bavail * (double)sv.f_frsize : 0;
+		if (slash == p) {
+			p[1] = 0;
+			return statvfs(p, &sv) == 0 ? (double)sv.f_bavail * (double)sv.f_frsize : 0;
+		}
+		*slash = 0;
+	}
+}
+
+int runner_preflight(const struct scenario_src *src, const struct runner_opts *o, bool print,
+		     char *err, size_t errlen)
+{
+	struct scenario_cfg cfg, worst_cfg = {0};
+	struct run_estimate e, worst = {0};
+	double messages = 0, events = 0, cap = 0, exch = 0;
+	size_t n_points = scenario_n_points(src);
+	char a[32], b[32];
+
+	if (scenario_point_cfg(src, 0, &cfg, err, errlen) < 0)
+		return EXIT_USAGE;
+	uint32_t reps = o->replications ? o->replications : cfg.replications;
+	const char *out = o->out_dir ? o->out_dir : cfg.output.dir;
+	char out_copy[SCN_PATH_LEN + 64];
+	snprintf(out_copy, sizeof(out_copy), "%s", out);
+	scenario_cfg_free(&cfg);
+	for (size_t p = 0; p < n_points; p++) {
+		if (scenario_point_cfg(src, p, &cfg, err, errlen) < 0) {
+			scenario_cfg_free(&worst_cfg);
+			return EXIT_USAGE;
+		}
+		if (o->no_pcap)
+			cfg.output.pcap = false;
+		world_estimate(&cfg, &e);
+		messages += e.messages * reps;
+		events += e.events * reps;
+		cap += e.capture_bytes * reps;
+		exch += e.exchanges_bytes * reps;
+		if (e.memory > worst.memory || !p) {
+			worst = e;
+			scenario_cfg_free(&worst_cfg);
+			worst_cfg = cfg;
+		} else {
+			scenario_cfg_free(&cfg);
+		}
+	}
+	double runs = (double)n_points * reps;
+	double jobs = o->jobs ? o->jobs : 1;
+	jobs = jobs < runs ? jobs : runs;
+	/* Per run held by the runner (its slot) and written (runs.csv,
+	 * runs.json, summary.json rows); per point, the plot data. */
+	double per_run_mem = sizeof(struct run_slot) + 64, per_run_disk = 4000;
+	double memory = worst.memory * jobs + runs * per_run_mem;
+	double disk = cap + exch + runs * per_run_disk + (double)n_points * 8000;
+	double mem_limit = o->max_memory ? (double)o->max_memory : mem_available();
+	double disk_limit = o->max_disk ? (double)o->max_disk : disk_free(out_copy);
+	if (print) {
+		char c[32], d[32];
+		printf("estimate: memory %s at the peak (%g run%s at once), disk %s (captures %s, "
+		       "exchanges.csv %s), %.3g messages, %.3g events\n",
+		       human(memory, a, sizeof(a)), jobs, jobs == 1 ? "" : "s",
+		       human(disk, b, sizeof(b)), human(cap, c, sizeof(c)),
+		       human(exch, d, sizeof(d)), messages, events);
+		printf("limits:   memory %s%s, disk %s%s\n", human(mem_limit, a, sizeof(a)),
+		       o->max_memory ? " (--max-memory)" : " available",
+		       human(disk_limit, b, sizeof(b)), o->max_disk ? " (--max-disk)" : " free");
+	}
+	int rc = EXIT_OK;
+	if (mem_limit > 0 && memory > mem_limit) {
+		char section[SCN_NAME_LEN + 8];
+		if (runs * per_run_mem > worst.memory * jobs)
+			scenario_key_error(src, "scenario", "replications", err, errlen,
+					   "%.3g runs need about %s of memory; %s %s "
+					   "(--max-memory to raise the limit)",
+					   runs, human(memory, a, sizeof(a)),
+					   human(mem_limit, b, sizeof(b)),
+					   o->max_memory ? "allowed" : "available");
+		else {
+			snprintf(section, sizeof(section), "group.%s",
+				 worst_cfg.groups[worst.mem_group].name);
+			scenario_key_error(src, section, "count", err, errlen,
+					   "a run needs about %s of memory (%g at once), most of it "
+					   "for the %u endpoints of [%s]; %s %s (--max-memory to "
+					   "raise the limit)",
+					   human(memory, a, sizeof(a)), jobs,
+					   worst_cfg.groups[worst.mem_group].count, section,
+					   human(mem_limit, b, sizeof(b)),
+					   o->max_memory ? "allowed" : "available");
+		}
+		rc = EXIT_USAGE;
+	} else if (disk_limit > 0 && disk > disk_limit) {
+		char section[SCN_NAME_LEN + 8];
+		snprintf(section, sizeof(section), "group.%s", worst_cfg.groups[worst.msg_group].name);
+		if (cap >= exch && cap >= runs * per_run_disk)
+			scenario_key_error(src, section, "traffic", err, errlen,
+					   "the captures of %.3g messages need about %s of disk; %s %s "
+					   "(set [output] pcap = no, or --max-disk)",
+					   messages, human(cap, a, sizeof(a)),
+					   human(disk_limit, b, sizeof(b)),
+					   o->max_disk ? "allowed" : "free");
+		else if (exch >= runs * per_run_disk)
+			scenario_key_error(src, "output", "exchanges", err, errlen,
+					   "exchanges.csv for %.3g messages needs about %s of disk; "
+					   "%s %s (--max-disk to raise the limit)",
+					   messages, human(exch, a, sizeof(a)),
+					   human(disk_limit, b, sizeof(b)),
+					   o->max_disk ? "allowed" : "free");
+		else
+			scenario_key_error(src, "scenario", "replications", err, errlen,
+					   "the results of %.3g runs need about %s of disk; %s %s "
+					   "(--max-disk to raise the limit)",
+					   runs, human(disk, a, sizeof(a)),
+					   human(disk_limit, b, sizeof(b)),
+					   o->max_disk ? "allowed" : "free");
+		rc = EXIT_USAGE;
+	}
+	scenario_cfg_free(&worst_cfg);
+	return rc;
+}
+
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	       runner_done_fn on_point, void *ud)
 {
@@ -954,6 +1112,12 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
 		return EXIT_RUN;
+	}
+	int pre = runner_preflight(src, o, false, err, sizeof(err));
+	if (pre != EXIT_OK) {
+		fprintf(stderr, "%s\n", err);
+		scenario_cfg_free(&cfg);
+		return pre;
 	}
 	if (cfg.backend == BACKEND_NS3 && !ns3_available()) {
 		fprintf(stderr, "coapsim: %s: backend 'ns3' is not built into this coapsim; "

@@ -24,6 +24,8 @@ struct runner_opts {
 	bool quiet;             /* no progress, no table */
 	bool no_table;          /* progress only (coapsim check) */
 	const char *command_line; /* recorded in summary.json */
+	uint64_t max_memory;    /* --max-memory bytes, 0 = what the machine has available */
+	uint64_t max_disk;      /* --max-disk bytes, 0 = free space where results go */
 };
 
 /* What a finished run matrix offers to its caller (coapsim check). */
@@ -44,6 +46,14 @@ enum { EXIT_OK = 0, EXIT_EXPECT = 1, EXIT_USAGE = 2, EXIT_RUN = 3 };
  * freed in run order as they finish. */
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	       runner_done_fn done, void *ud);
+
+/* Before anything runs: estimate memory (the largest run, times the runs
+ * at once), events, and disk (captures, exchanges.csv, per-run results)
+ * for the whole matrix; print them when `print`; refuse what would not
+ * fit the limits with one line naming the key that drives the estimate.
+ * Returns EXIT_OK or EXIT_USAGE (message in err). */
+int runner_preflight(const struct scenario_src *src, const struct runner_opts *o, bool print,
+		     char *err, size_t errlen);
 
 size_t runner_view_points(const struct runner_view *v);
 size_t runner_view_point(const struct runner_view *v); /* the point at hand */

@@ -1798,6 +1798,82 @@ static void close_unfinished(struct world *w)
 	}
 }
 
+void world_estimate(const struct scenario_cfg *cfg, struct run_estimate *e)
+{
+	struct mq_sizes mq;
+	double best_mem = -1, best_msg = -1;
+	mq_sizes(cfg, &mq);
+	*e = (struct run_estimate){0};
+	/* The process, the run's histograms (two of 43,008 buckets per group
+	 * and the totals) and its time series. */
+	e->memory = 16e6 + (double)(cfg->n_groups + 1) * 2 * HIST_BUCKETS * 8 +
+		    RUN_SERIES_MAX * sizeof(struct run_sample);
+	double t = sim_time_to_s(cfg->duration);
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		bool mqtt = gc->protocol == PROTO_MQTT;
+		/* Per endpoint: its own lines, exchange and pending slots, the
+		 * delivery window, channel state, three wheel entries, and the
+		 * packets its links may hold (queue, at most, each way). */
+		double per = sizeof(struct endpoint) +
+			     (double)cfg->coap.nstart * (sizeof(struct coap_exch) +
+							 sizeof(struct coap_pending)) +
+			     sizeof(struct dlv_window) + sizeof(struct net_ep) + 4 + 3 * 16;
+		if (gc->multicast || gc->traffic == TRAFFIC_OBSERVE ||
+		    cfg->coap.congestion == COAP_CC_COCOA)
+			per += sizeof(struct ep_rare);
+		/* In the channel at once: half a message's packets per open
+		 * exchange on average, no more than the queues hold. */
+		double per_msg_pkts = mqtt ? 4 : 2;
+		double queued = cfg->up.queue + cfg->down.queue;
+		if (queued > per_msg_pkts * cfg->coap.nstart / 2)
+			queued = per_msg_pkts * cfg->coap.nstart / 2;
+		per += queued * (160.0 + gc->payload);
+		if (mqtt)
+			per += sizeof(struct mqtt_node) + (double)mq.per_node;
+		double mem = per * gc->count;
+		e->memory += mem;
+		/* Messages: one per interval over the duration (Observe: the
+		 * notifications, registration and cancellation). */
+		double n = gc->traffic == TRAFFIC_ONCE || !gc->interval
+				   ? 1
+				   : t / sim_time_to_s(gc->interval) +
+					     (gc->traffic == TRAFFIC_OBSERVE ? 2 : 1);
+		n *= gc->count;
+		e->messages += n;
+		/* Transmissions a message takes on this link (CoAP: request and
+		 * answer both through, at most MAX_RETRANSMIT + 1 tries). */
+		const struct loss_cfg *l = &cfg->up.loss;
+		double p = l->kind == LOSS_BERNOULLI
+				   ? l->p
+				   : (l->ge_r * l->loss_good + l->ge_p * l->loss_bad) /
+					     (l->ge_p + l->ge_r > 0 ? l->ge_p + l->ge_r : 1);
+		double q = (1 - p) * (1 - p), tries = q > 0 ? 1 / q : 1e9;
+		if (tries > cfg->coap.max_retransmit + 1.0)
+			tries = cfg->coap.max_retransmit + 1.0;
+		double pkts = n * per_msg_pkts * tries;
+		e->events += pkts * 2.5;
+		/* pcap, a record as sent and one as received: a 16-byte record
+		 * header, IPv6 and UDP or TCP, the message's own bytes (about 30
+		 * bytes of header and options). */
+		e->capture_bytes += 2 * (pkts * (16 + 40 + (mqtt ? 20 : 8) + 30) +
+					 n * tries * gc->payload);
+		e->exchanges_bytes += n * 90;
+		if (mem > best_mem) {
+			best_mem = mem;
+			e->mem_group = (int)g;
+		}
+		if (n > best_msg) {
+			best_msg = n;
+			e->msg_group = (int)g;
+		}
+	}
+	if (!cfg->output.pcap)
+		e->capture_bytes = 0;
+	if (!cfg->output.exchanges)
+		e->exchanges_bytes = 0;
+}
+
 int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 	      const struct run_opts *opts, struct run_result *res)
 {

@@ -60,6 +60,21 @@ void run_result_free(struct run_result *r);
 int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 	      const struct run_opts *opts, struct run_result *res);
 
+/* What one run of a scenario point will need, estimated before it runs
+ * from the scenario alone: `coapsim validate` prints it and `run` refuses
+ * what would not fit.  Sizes are the structures' own plus per-packet and
+ * per-message costs; the queued packets are bounded by the links' queues. */
+struct run_estimate {
+	double memory;          /* bytes at the peak */
+	double messages;        /* application messages */
+	double events;          /* engine events */
+	double capture_bytes;   /* pcap files, when captures are on */
+	double exchanges_bytes; /* exchanges.csv rows, when on */
+	int mem_group;          /* the group that needs the most memory */
+	int msg_group;          /* the group that sends the most */
+};
+void world_estimate(const struct scenario_cfg *cfg, struct run_estimate *e);
+
 /* Header line of the exchanges CSV (no newline). */
 extern const char *const world_exchanges_header;
 

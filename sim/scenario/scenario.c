@@ -2406,6 +2406,20 @@ const char *scenario_text(const struct scenario_src *src)
 	return src->text;
 }
 
+int scenario_key_error(const struct scenario_src *src, const char *section,
+		       const char *key, char *err, size_t errlen, const char *fmt, ...)
+{
+	struct loc at = {0, -1};
+	va_list ap;
+	for (size_t i = 0; i < src->n_ents; i++)
+		if (!strcmp(src->ents[i].section, section) && !strcmp(src->ents[i].key, key))
+			at = src->ents[i].at;
+	va_start(ap, fmt);
+	verr(src, at, err, errlen, fmt, ap);
+	va_end(ap);
+	return SIM_ERR_INVAL;
+}
+
 char *scenario_effective_text(const struct scenario_src *src)
 {
 	char *buf = NULL;

@@ -240,6 +240,12 @@ int scenario_cfg_copy(struct scenario_cfg *dst, const struct scenario_cfg *src);
 
 /* The scenario text as read (for reports); NUL-terminated. */
 const char *scenario_text(const struct scenario_src *src);
+/* A one-line error at the place that sets [section] key (file:line, or
+ * the --set; the file alone when the key is left at its default).
+ * Returns SIM_ERR_INVAL. */
+int scenario_key_error(const struct scenario_src *src, const char *section,
+		       const char *key, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 /* The scenario as it runs: every key of the file with each --set in its
  * place (marked), one section at a time, as INI that loads back to the
  * same run matrix.  Heap; the caller frees it.  NULL when out of memory. */

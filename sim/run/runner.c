@@ -577,8 +577,18 @@ static void append_exchanges(struct runner *r, const struct run_slot *s)
 	remove(part);
 }
 
-/* Plot data of one run: its latency CDF (every point), and for point 0 the
- * per-endpoint energy histogram and the time series. */
+/* A new data/NAME-pP.csv for one point's plot data (path: its name, for
+ * the error), or NULL. */
+static FILE *open_plot_file(const struct runner *r, const char *name, size_t point,
+			    char *path, size_t len)
+{
+	snprintf(path, len, "%s/data/%s-p%zu.csv", r->out_dir, name, point);
+	return fopen(path, "w");
+}
+
+/* Plot data of a point's first replication: its latency CDF, the
+ * per-endpoint energy histogram and the time series, one file each per
+ * point (the report draws any point's, not only point 0's). */
 static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
 			  size_t errlen)
 {
@@ -587,8 +597,7 @@ static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
 	FILE *f;
 
 	point_label_csv(r->src, s->point, label, sizeof(label));
-	snprintf(path, sizeof(path), "%s/data/cdf-p%zu.csv", r->out_dir, s->point);
-	if (!(f = fopen(path, "w")))
+	if (!(f = open_plot_file(r, "cdf", s->point, path, sizeof(path))))
 		goto fail;
 	fputs("q,latency_ms,label\n", f);
 	if (res->total.latency.count)
@@ -597,10 +606,8 @@ static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
 				res->cdf_ms[i], label);
 	if (fclose(f) != 0)
 		goto fail;
-	if (s->point)
-		return 0;
-	snprintf(path, sizeof(path), "%s/data/energy-p0.csv", r->out_dir);
-	if (!(f = fopen(path, "w")))
+	/* bin centre and count; the bins cover [ehist_min, ehist_max] */
+	if (!(f = open_plot_file(r, "energy", s->point, path, sizeof(path))))
 		goto fail;
 	fputs("mJ,endpoints\n", f);
 	double w = (res->ehist_max - res->ehist_min) / RUN_EHIST_BINS;
@@ -608,8 +615,7 @@ static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
 		fprintf(f, "%.6g,%u\n", res->ehist_min + (i + 0.5) * w, res->ehist[i]);
 	if (fclose(f) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/data/series-p0.csv", r->out_dir);
-	if (!(f = fopen(path, "w")))
+	if (!(f = open_plot_file(r, "series", s->point, path, sizeof(path))))
 		goto fail;
 	fputs("t_s,in_flight,queue_drops,completed\n", f);
 	for (size_t i = 0; i < res->n_series; i++) {
@@ -684,16 +690,17 @@ static void finish_point(struct runner *r)
 		else
 			fputs(",,", r->points_csv);
 	}
-	/* the series a point belongs to: every swept parameter but the first */
+	/* the series a point belongs to: every swept parameter but the first,
+	 * as key=value (the report chooses its own axes; see report.c) */
 	char series[256] = "";
 	size_t sl = 0;
 	for (size_t i = 1; i < scenario_n_params(r->src) && sl < sizeof(series) - 1; i++)
-		sl += (size_t)snprintf(series + sl, sizeof(series) - sl, "%s%s=%s", i > 1 ? "_" : "",
-				       strrchr(scenario_param_key(r->src, i), '.') + 1,
+		sl += (size_t)snprintf(series + sl, sizeof(series) - sl, "%s%s=%s", i > 1 ? " " : "",
+				       scenario_param_key(r->src, i),
 				       scenario_param_value(r->src, p, i));
 	for (char *ch = series; *ch; ch++)
-		if (*ch == ' ' || *ch == ',' || *ch == '"')
-			*ch = '_';
+		if (*ch == ',' || *ch == '"')
+			*ch = ';';
 	fprintf(r->points_csv, ",%s\n", series[0] ? series : "all");
 	for (size_t c = 0; c < 7; c++) {
 		r->rows[p].v[c] = r->rows[p].ci[c] = NAN;

@@ -2,9 +2,11 @@
  * self-contained (it references no file, only embedded images). */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -26,6 +28,14 @@ static char *slurp(const char *path, size_t *len)
 	return b;
 }
 
+static bool exists(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
 Test(report, plots_are_valid_and_report_is_self_contained, .timeout = 120)
 {
 	char dir[] = "/tmp/coapsim-report-XXXXXX", cmd[8192], path[512];
@@ -36,9 +46,11 @@ Test(report, plots_are_valid_and_report_is_self_contained, .timeout = 120)
 		 "--set group.sensors.count=200", bin(), dir);
 	cr_assert_eq(system(cmd), 0);
 
+	/* the sweep figures, PNG and SVG; each point's own, PNG */
 	static const char *const names[] = {
 		"delivery_ratio", "retransmissions", "latency", "latency_cdf",
-		"energy_per_message", "bytes_per_message", "energy_histogram", "timeseries"};
+		"energy_per_message", "bytes_per_message", "energy_histogram-p0",
+		"energy_histogram-p1", "timeseries-p0", "timeseries-p1"};
 	size_t len, n_png = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/plots/%s.png", dir, names[i]);
@@ -48,6 +60,8 @@ Test(report, plots_are_valid_and_report_is_self_contained, .timeout = 120)
 			  !memcmp(b + 12, "IHDR", 4), "%s is not a PNG", path);
 		free(b);
 		n_png++;
+		if (strchr(names[i], '-'))
+			continue;
 		snprintf(path, sizeof(path), "%s/plots/%s.svg", dir, names[i]);
 		b = slurp(path, &len);
 		cr_assert_not_null(strstr(b, "<svg"), "%s is not SVG", path);
@@ -100,6 +114,127 @@ Test(report, claims_section_measures_the_table, .timeout = 120)
 	cr_assert_not_null(strstr(html, "1%: delivered CoAP"));
 	cr_assert_not_null(strstr(html, "25%: delivered CoAP"));
 	free(html);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Keys and values are drawn as written (gnuplot's enhanced text would turn
+ * ack_timeout into ack + subscript t + imeout), axes carry the unit the
+ * values use, and every point of a two-key sweep has its own time series
+ * and energy histogram. */
+Test(report, literal_labels_units_axes_and_every_point, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-axes-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/quickstart.ini --quiet --no-pcap --out %s "
+		 "--set group.sensors.count=100 --set scenario.duration=2min "
+		 "--set 'link.loss=${0%%, 5%%}' --set 'coap.ack_timeout=${1s, 2s}'",
+		 bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	/* 2 x 2 points: p0..p3, each with its files and figures */
+	static const char *const per_point[] = {"data/series-p%d.csv", "data/energy-p%d.csv",
+						"plots/timeseries-p%d.png",
+						"plots/energy_histogram-p%d.png"};
+	for (int p = 0; p < 4; p++)
+		for (int i = 0; i < 4; i++) {
+			char rel[64];
+			snprintf(rel, sizeof(rel), per_point[i], p);
+			snprintf(path, sizeof(path), "%s/%s", dir, rel);
+			cr_assert(exists(path), "%s is missing", path);
+		}
+
+	/* default axes: the numeric key with the most values along x (a tie:
+	 * the first, link.loss, in %), the other one making the lines */
+	snprintf(path, sizeof(path), "%s/plots/delivery_ratio.svg", dir);
+	char *svg = slurp(path, &len);
+	cr_assert_not_null(strstr(svg, "<text>link.loss (%)</text>"), "x label with its unit");
+	cr_assert_not_null(strstr(svg, "<text>coap.ack_timeout</text>"), "legend title as written");
+	cr_assert_not_null(strstr(svg, "<text>1s</text>"), "legend entry as written");
+	free(svg);
+	snprintf(path, sizeof(path), "%s/data/plot-layout.gp", dir);
+	char *layout = slurp(path, &len);
+	cr_assert_not_null(strstr(layout, "xlabel = 'link.loss (%)'"));
+	free(layout);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* A text key is drawn as categories, by name. */
+Test(report, text_key_is_categories, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-text-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/quickstart.ini --quiet --no-pcap --out %s "
+		 "--set group.sensors.count=50 --set scenario.duration=1min "
+		 "--set 'group.sensors.method=${GET, POST, PUT}'", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/plots/retransmissions.svg", dir);
+	char *svg = slurp(path, &len);
+	static const char *const want[] = {"<text>GET</text>", "<text>POST</text>",
+					   "<text>PUT</text>", "<text>group.sensors.method</text>"};
+	for (int i = 0; i < 4; i++)
+		cr_assert_not_null(strstr(svg, want[i]), "%s", want[i]);
+	free(svg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Write a results folder by hand: data/report.json with these points. */
+static void fake_results(const char *dir, const char *points)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/data", dir);
+	cr_assert_eq(mkdir(path, 0777), 0);
+	snprintf(path, sizeof(path), "%s/data/report.json", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"scenario\": \"hand\", \"version\": \"t\", \"command\": \"t\", "
+		   "\"scenario_text\": \"\", \"points\": [%s]}\n", points);
+	fclose(f);
+}
+
+#define PT(i, loss, proto, reps, d, dci, e, eci, p50, p50ci, p99, p99ci)                  \
+	"{\"point\": " #i ", \"params\": {\"link.loss\": \"" loss "\", "                    \
+	"\"group.sensors.protocol\": \"" proto "\"}, \"replications\": " #reps ", "         \
+	"\"metrics\": {\"delivery_ratio\": {\"mean\": " #d ", \"ci95\": " #dci "}, "          \
+	"\"energy_mj\": {\"per_message\": {\"mean\": " #e ", \"ci95\": " #eci "}}, "          \
+	"\"latency_ms\": {\"p50\": {\"mean\": " #p50 ", \"ci95\": " #p50ci "}, "              \
+	"\"p99\": {\"mean\": " #p99 ", \"ci95\": " #p99ci "}}}}"
+
+/* On the log latency axis a bar is cut at the axis, never below 0.  The
+ * axis: p50 424.6 and p99 4448 +- 4431 (low end 17 ms): the range counts
+ * each bar down to a third of its mean (1482.7 for p99), so the lowest is
+ * p50's 424.6, / 1.15 = 369.2, rounded down to 1, 1.5, 2, 3, 5, 7 x 10^k:
+ * 300.  The p99 bar's low end is written as 300. */
+Test(report, log_axis_bars_stay_positive, .timeout = 60)
+{
+	char dir[] = "/tmp/coapsim-logbar-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	fake_results(dir, PT(0, "1%", "coap", 3, 1.0, 0.0, 4.0, 0.1, 424.6, 0.4, 4448, 4431) ", "
+			  PT(1, "5%", "coap", 3, 1.0, 0.0, 4.0, 0.1, 425.0, 0.4, 5000, 100));
+	snprintf(cmd, sizeof(cmd), "%s plot %s >/dev/null", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/data/plot-sweep.csv", dir);
+	char *csv = slurp(path, &len);
+	/* the 1% row: x, then mean, low, high of 7 metrics; p99 is the 7th */
+	char *row = strstr(csv, "\n1,");
+	cr_assert_not_null(row);
+	double v[22];
+	int n = sscanf(row + 1, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,"
+			  "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+		       &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16],
+		       &v[17], &v[18], &v[19], &v[20], &v[21]);
+	cr_assert_eq(n, 22, "%.80s", row);
+	cr_assert_float_eq(v[19], 4448, 1e-9);
+	cr_assert_float_eq(v[20], 300, 1e-9, "p99 low end %g", v[20]);
+	cr_assert_float_eq(v[21], 8879, 1e-9);
+	free(csv);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }

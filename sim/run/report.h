@@ -15,4 +15,14 @@
  * not an error: the report says the plots could not be drawn. */
 int report_build(const char *dir, char *err, size_t errlen);
 
+/* The plots' axes (--x KEY, --by KEY[,KEY...]; NULL: the defaults, the
+ * numeric swept key with the most values along x and the others making
+ * the lines).  Kept for report_build, which records them in
+ * DIR/data/plot-axes.json so a later `coapsim plot DIR` keeps them. */
+void report_set_axes(const char *x, const char *by);
+
+/* Are they swept keys (keys[0..n))?  0, or SIM_ERR_INVAL with the
+ * reason in err. */
+int report_check_axes(const char *const *keys, size_t n, char *err, size_t errlen);
+
 #endif

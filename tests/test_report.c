@@ -120,8 +120,8 @@ Test(report, claims_section_measures_the_table, .timeout = 120)
 
 /* Keys and values are drawn as written (gnuplot's enhanced text would turn
  * ack_timeout into ack + subscript t + imeout), axes carry the unit the
- * values use, and every point of a two-key sweep has its own time series
- * and energy histogram. */
+ * values use, --x/--by choose the axes and are kept, and every point of a
+ * two-key sweep has its own time series and energy histogram. */
 Test(report, literal_labels_units_axes_and_every_point, .timeout = 120)
 {
 	char dir[] = "/tmp/coapsim-axes-XXXXXX", cmd[8192], path[512];
@@ -158,6 +158,26 @@ Test(report, literal_labels_units_axes_and_every_point, .timeout = 120)
 	cr_assert_not_null(strstr(layout, "xlabel = 'link.loss (%)'"));
 	free(layout);
 
+	/* --x/--by: ack_timeout along x, in s as its values are written */
+	snprintf(cmd, sizeof(cmd), "%s plot %s --x ack_timeout --by link.loss >/dev/null", bin(),
+		 dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/plots/latency.svg", dir);
+	svg = slurp(path, &len);
+	cr_assert_not_null(strstr(svg, "<text>coap.ack_timeout (s)</text>"));
+	cr_assert_not_null(strstr(svg, "<text>link.loss</text>"));
+	free(svg);
+	/* kept for a later redraw without flags */
+	snprintf(cmd, sizeof(cmd), "%s plot %s >/dev/null", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	char *html = slurp(path, &len);
+	cr_assert_not_null(strstr(html, "x axis: <code>coap.ack_timeout</code>"));
+	free(html);
+	/* a key that is not swept is bad usage, and leaves the report alone */
+	snprintf(cmd, sizeof(cmd), "%s plot %s --x group.sensors.count 2>/dev/null", bin(), dir);
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }

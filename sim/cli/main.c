@@ -28,6 +28,7 @@ static const char usage_main[] =
 	"                           judge their [expect] sections; exit 1 if one fails\n"
 	"  validate SCENARIO        parse only: print the run matrix or the errors\n"
 	"  plot RESULTS_DIR         redraw the plots and report.html of a results folder\n"
+	"                           (--x KEY, --by KEY: the plots' axes)\n"
 	"\n"
 	"  coapsim COMMAND --help   options of a command\n"
 	"  coapsim --version        version\n"
@@ -53,7 +54,12 @@ static const char usage_run[] =
 	"  --max-memory SIZE    refuse a run estimated to need more memory (default:\n"
 	"                       what the machine has available), e.g. 8GB\n"
 	"  --max-disk SIZE      refuse results estimated to need more disk (default:\n"
-	"                       the free space where they go)\n";
+	"                       the free space where they go)\n"
+	"  --x KEY              the swept key along the plots' x axis (default: the\n"
+	"                       numeric one with the most values); KEY in full\n"
+	"                       (coap.ack_timeout) or its last part (ack_timeout)\n"
+	"  --by KEY[,KEY...]    swept keys whose values make the plots' lines (default:\n"
+	"                       every other swept key; any not named join them)\n";
 
 static const char usage_check[] =
 	"usage: coapsim check SCENARIO|DIR ... [options]\n"
@@ -113,6 +119,7 @@ struct cli {
 	const char **sets;
 	size_t n_sets;
 	const char *backend;
+	const char *plot_x, *plot_by; /* --x, --by */
 	struct runner_opts ro;
 };
 
@@ -180,6 +187,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 				return bad_usage(cmd, "--backend is native or ns3, not '%s'",
 						 val ? val : "");
 			c->backend = val;
+		} else if (run_opts && !is_check && (!strcmp(a, "--x") || !strcmp(a, "--by"))) {
+			if (!val || !*val)
+				return bad_usage(cmd, "%s needs a swept KEY", a);
+			*(a[2] == 'x' ? &c->plot_x : &c->plot_by) = val;
 		} else if (run_opts && !strcmp(a, "--no-pcap")) {
 			c->ro.no_pcap = true;
 			takes = false;
@@ -275,6 +286,23 @@ static int cmd_validate(int argc, char **argv)
 	return rc;
 }
 
+/* --x and --by name swept keys: known before the first run. */
+static int check_axes(const struct cli *c, const struct scenario_src *src)
+{
+	size_t n = scenario_n_params(src);
+	const char *keys[n + 1];
+	char err[1024];
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = scenario_param_key(src, i);
+	report_set_axes(c->plot_x, c->plot_by);
+	if (report_check_axes(keys, n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coapsim run: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_run(int argc, char **argv, const char *cmdline)
 {
 	struct cli c = {0};
@@ -289,7 +317,9 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 			c.ro.jobs = n > 0 ? (unsigned)n : 1;
 		}
 		c.ro.command_line = cmdline;
-		rc = runner_run(src, &c.ro, NULL, NULL);
+		rc = check_axes(&c, src);
+		if (rc == EXIT_OK)
+			rc = runner_run(src, &c.ro, NULL, NULL);
 		scenario_src_del(src);
 	}
 	free(c.sets);
@@ -416,6 +446,51 @@ static int cmd_check(int argc, char **argv, const char *cmdline)
 	return rc;
 }
 
+static const char usage_plot[] =
+	"usage: coapsim plot RESULTS_DIR [--x KEY] [--by KEY[,KEY...]]\n"
+	"\n"
+	"Redraw plots/*.png, plots/*.svg and report.html from RESULTS_DIR/summary.json\n"
+	"and RESULTS_DIR/data.  --x and --by choose the plots' axes as for\n"
+	"`coapsim run`; the choice is kept (data/plot-axes.json) for later redraws.\n";
+
+static int cmd_plot(int argc, char **argv)
+{
+	const char *dir = NULL, *x = NULL, *by = NULL;
+	char err[1024];
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_plot, stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--x") || !strcmp(a, "--by")) {
+			if (!val || !*val) {
+				fprintf(stderr, "coapsim plot: %s needs a swept KEY\n", a);
+				return EXIT_USAGE;
+			}
+			*(a[2] == 'x' ? &x : &by) = val;
+			i++;
+		} else if (a[0] == '-' || dir) {
+			fputs(usage_plot, stderr);
+			return EXIT_USAGE;
+		} else {
+			dir = a;
+		}
+	}
+	if (!dir) {
+		fputs(usage_plot, stderr);
+		return EXIT_USAGE;
+	}
+	report_set_axes(x, by);
+	int rc = report_build(dir, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "coapsim plot: %s\n", err);
+		return rc == SIM_ERR_INVAL ? EXIT_USAGE : EXIT_RUN;
+	}
+	printf("report: %s/report.html\n", dir);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	char cmdline[4096];
@@ -442,22 +517,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, cmdline);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 2, argv + 2, cmdline);
-	if (!strcmp(cmd, "plot")) {
-		char err[1024];
-		if (argc != 3 || argv[2][0] == '-') {
-			bool help = argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
-			fputs("usage: coapsim plot RESULTS_DIR\n\nRedraw plots/*.png, plots/*.svg "
-			      "and report.html from RESULTS_DIR/summary.json and RESULTS_DIR/data.\n",
-			      help ? stdout : stderr);
-			return help ? EXIT_OK : EXIT_USAGE;
-		}
-		if (report_build(argv[2], err, sizeof(err)) < 0) {
-			fprintf(stderr, "coapsim: %s\n", err);
-			return EXIT_RUN;
-		}
-		printf("report: %s/report.html\n", argv[2]);
-		return EXIT_OK;
-	}
+	if (!strcmp(cmd, "plot"))
+		return cmd_plot(argc - 2, argv + 2);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);

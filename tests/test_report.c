@@ -36,6 +36,16 @@ static bool exists(const char *path)
 	return f != NULL;
 }
 
+/* The text between the first `from` and the next `to` (a fresh string). */
+static char *section(const char *text, const char *from, const char *to)
+{
+	const char *a = strstr(text, from);
+	cr_assert_not_null(a, "no '%s'", from);
+	const char *b = strstr(a, to);
+	cr_assert_not_null(b, "no '%s' after '%s'", to, from);
+	return strndup(a, (size_t)(b - a));
+}
+
 Test(report, plots_are_valid_and_report_is_self_contained, .timeout = 120)
 {
 	char dir[] = "/tmp/coapsim-report-XXXXXX", cmd[8192], path[512];
@@ -110,9 +120,12 @@ Test(report, claims_section_measures_the_table, .timeout = 120)
 					   ">Scalability<", ">Multicast<"};
 	for (int i = 0; i < 5; i++)
 		cr_assert_not_null(strstr(html, rows[i]), "%s", rows[i]);
-	/* the numbers behind each verdict: both loss rates appear */
-	cr_assert_not_null(strstr(html, "1%: delivered CoAP"));
-	cr_assert_not_null(strstr(html, "25%: delivered CoAP"));
+	/* the numbers behind each verdict: both loss rates appear, no nan */
+	char *claims = section(html, "Claims, measured", "</table>");
+	cr_assert_not_null(strstr(claims, "1%: CoAP "));
+	cr_assert_not_null(strstr(claims, "25%: CoAP "));
+	cr_assert_null(strstr(claims, "nan"));
+	free(claims);
 	free(html);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
@@ -225,6 +238,81 @@ static void fake_results(const char *dir, const char *points)
 	"\"energy_mj\": {\"per_message\": {\"mean\": " #e ", \"ci95\": " #eci "}}, "          \
 	"\"latency_ms\": {\"p50\": {\"mean\": " #p50 ", \"ci95\": " #p50ci "}, "              \
 	"\"p99\": {\"mean\": " #p99 ", \"ci95\": " #p99ci "}}}}"
+
+/* Verdicts follow from the numbers shown.  Three replications each, so
+ * t(0.975, 2) = 4.303 and se = ci95 / 4.303:
+ *   1%: delivery 0.90 +- 0.01 vs 0.95 +- 0.01: se 0.002324 each, Welch
+ *       t = 0.05 / sqrt(2) / 0.002324 = 15.2 on df = 4 (> 2.776): MQTT more;
+ *   5%: 0.90 +- 0.05 vs 0.91 +- 0.05: se 0.01162, t = 0.01 / 0.01643 = 0.61
+ *       (< 2.776): no significant difference;
+ *   energy 5.0 +- 0 against 5.0 +- 0 at both: tied;
+ *   latency null (NON, QoS 0): does not apply, and no "nan" anywhere. */
+Test(report, claims_count_wins_ties_and_insignificant_differences, .timeout = 60)
+{
+	char dir[] = "/tmp/coapsim-verdict-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	fake_results(dir, PT(0, "1%", "coap", 3, 0.90, 0.01, 5.0, 0.0, null, null, null, null) ", "
+			  PT(1, "1%", "mqtt", 3, 0.95, 0.01, 5.0, 0.0, null, null, null, null) ", "
+			  PT(2, "5%", "coap", 3, 0.90, 0.05, 5.0, 0.0, null, null, null, null) ", "
+			  PT(3, "5%", "mqtt", 3, 0.91, 0.05, 5.0, 0.0, null, null, null, null));
+	snprintf(cmd, sizeof(cmd), "%s plot %s >/dev/null", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	char *html = slurp(path, &len);
+	char *claims = section(html, "Claims, measured", "</table>");
+	cr_assert_not_null(strstr(claims, "1%: CoAP 0.90000 &plusmn; 0.01000, MQTT 0.95000 "
+					  "&plusmn; 0.01000: MQTT delivered more"));
+	cr_assert_not_null(strstr(claims, "5%: CoAP 0.90000 &plusmn; 0.05000, MQTT 0.91000 "
+					  "&plusmn; 0.05000: no significant difference"));
+	cr_assert_not_null(strstr(claims, "Holds in part: MQTT delivered more in 1 of 2 cases, "
+					  "CoAP delivered more in 0, no significant difference in 1."));
+	/* the explanation of "Holds" is not given for "Holds in part" */
+	cr_assert_null(strstr(claims, "retransmits"));
+	cr_assert_not_null(strstr(claims, "No difference measured: CoAP spent less energy in 0 "
+					  "of 2 cases, MQTT spent less energy in 0, tied in 2."));
+	cr_assert_not_null(strstr(claims, "Does not apply"));
+	cr_assert_null(strstr(claims, "nan"));
+	cr_assert_null(strstr(claims, "Holds:"));
+	free(claims);
+	free(html);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* With one replication only exactly equal values tie: 0.95 against 0.95
+ * is a tie, 0.95 against 0.96 is MQTT ahead (no test, no interval). */
+Test(report, claims_one_replication_exact_tie, .timeout = 60)
+{
+	char dir[] = "/tmp/coapsim-tie-XXXXXX", cmd[8192], path[512];
+	size_t len;
+	cr_assert_not_null(mkdtemp(dir));
+	fake_results(dir, PT(0, "1%", "coap", 1, 0.95, null, 4.0, null, 300, null, 900, null) ", "
+			  PT(1, "1%", "mqtt", 1, 0.95, null, 8.0, null, 300, null, 800, null) ", "
+			  PT(2, "5%", "coap", 1, 0.95, null, 4.0, null, 310, null, 2000, null) ", "
+			  PT(3, "5%", "mqtt", 1, 0.96, null, 8.0, null, 320, null, 1500, null));
+	snprintf(cmd, sizeof(cmd), "%s plot %s >/dev/null", bin(), dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	char *html = slurp(path, &len);
+	char *claims = section(html, "Claims, measured", "</table>");
+	cr_assert_not_null(strstr(claims, "1%: CoAP 0.95000, MQTT 0.95000: tie"));
+	cr_assert_not_null(strstr(claims, "5%: CoAP 0.95000, MQTT 0.96000: MQTT delivered more"));
+	cr_assert_not_null(strstr(claims, "Holds in part: MQTT delivered more in 1 of 2 cases, "
+					  "CoAP delivered more in 0, tied in 1."));
+	cr_assert_not_null(strstr(claims, "Median (p50): Holds in part: CoAP lower in 1 of 2 "
+					  "cases, MQTT lower in 0, tied in 1."));
+	/* p99: MQTT lower at both; no flip, so no flip explanation */
+	cr_assert_not_null(strstr(claims, "Tail (p99): Does not hold: CoAP lower in 0 of 2 "
+					  "cases, MQTT lower in 2."));
+	cr_assert_null(strstr(claims, "flips"));
+	cr_assert_not_null(strstr(claims, "Holds: CoAP spent less energy in 2 of 2 cases"));
+	cr_assert_null(strstr(claims, "nan"));
+	free(claims);
+	free(html);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
 
 /* On the log latency axis a bar is cut at the axis, never below 0.  The
  * axis: p50 424.6 and p99 4448 +- 4431 (low end 17 ms): the range counts

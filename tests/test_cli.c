@@ -1,6 +1,8 @@
 /* The command line as users and CI scripts see it: exit statuses, one-line
  * errors naming file and line, and results that do not depend on --jobs. */
 #include <criterion/criterion.h>
+
+#include "helpers.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *bin(void)
-{
-	const char *b = getenv("COAPSIM");
-	return b ? b : "build/coapsim";
-}
+#define bin test_bin
 
 static char tmpdir[64];
 
@@ -340,7 +338,7 @@ Test(cli, sigint_keeps_the_previous_results, .timeout = 120)
 	snprintf(cmd, sizeof(cmd),
 		 "%s run %s --out %s/out >/dev/null 2>%s/stderr.txt & pid=$!; sleep 0.5; "
 		 "kill -INT $pid; wait $pid",
-		 bin(), big, tmpdir, tmpdir);
+		 test_bin_path(), big, tmpdir, tmpdir);
 	int st = system(cmd);
 	cr_assert(WIFEXITED(st));
 	cr_assert_eq(WEXITSTATUS(st), 130);

@@ -2,6 +2,8 @@
  * tshark (Debian tshark), the dissectors of an independent implementation. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+
+#include "helpers.h"
 #include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,11 +15,7 @@
 #include "../sim/ns3/ns3.h"
 #include "../sim/trace/trace.h"
 
-static const char *bin(void)
-{
-	const char *b = getenv("COAPSIM");
-	return b ? b : "build/coapsim";
-}
+#define bin test_bin
 
 static char dir[64];
 

@@ -383,19 +383,31 @@ static void do_run(struct runner *r, struct run_slot *s)
 		}
 	}
 	s->rc = world_run(&cfg, s->seed, &ro, s->res);
-	if (s->rc < 0)
-		set_err(s, "run %s: %s", s->id, sim_strerror(s->rc));
+	/* An I/O error names its file and the reason: a capture's (trace_close
+	 * says which), or exchanges.csv's (flushing again gives the errno). */
 	if (ro.trace) {
 		int trc = trace_close(ro.trace, err, sizeof(err));
-		if (trc < 0 && s->rc == 0) {
+		if (trc < 0 && (s->rc == 0 || s->rc == SIM_ERR_IO)) {
 			s->rc = trc;
 			set_err(s, "%s%s", err, "");
 		}
 	}
+	if (s->rc == SIM_ERR_IO && !s->err && ex) {
+		errno = 0;
+		bool bad = ferror(ex) | (fflush(ex) != 0);
+		set_err(s, "%s: cannot write: %s", path,
+			bad && errno ? strerror(errno) : "write error");
+	}
+	if (s->rc < 0 && !s->err)
+		set_err(s, "run %s: %s", s->id, sim_strerror(s->rc));
 out:
-	if (ex && fclose(ex) != 0 && s->rc == 0) {
-		set_err(s, "%s: cannot write: %s", path, strerror(errno));
-		s->rc = SIM_ERR_IO;
+	if (ex) {
+		errno = 0;
+		if (fclose(ex) != 0 && s->rc == 0) {
+			set_err(s, "%s: cannot write: %s", path,
+				errno ? strerror(errno) : "write error");
+			s->rc = SIM_ERR_IO;
+		}
 	}
 	scenario_cfg_free(&cfg);
 }
@@ -1022,6 +1034,23 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 		if (o->no_pcap)
 			cfg.output.pcap = false;
 		world_estimate(&cfg, &e);
+		/* A group whose first message can only come after the traffic
+		 * stops sends nothing: say so (once, at point 0). */
+		for (size_t g = 0; !p && g < cfg.n_groups; g++) {
+			const struct dist *d = &cfg.groups[g].start;
+			double lo = d->kind == DIST_CONST || d->kind == DIST_UNIFORM ? d->a
+				    : d->kind == DIST_PARETO			 ? d->b
+										 : 0;
+			if (lo >= (double)cfg.duration && !cfg.groups[g].multicast) {
+				char section[SCN_NAME_LEN + 8], msg[SCN_ERR_LEN];
+				snprintf(section, sizeof(section), "group.%s", cfg.groups[g].name);
+				scenario_key_error(src, section, "start", msg, sizeof(msg),
+						   "warning: the first message of [%s] comes at or "
+						   "after 'duration' (%gs): the group sends nothing",
+						   section, sim_time_to_s(cfg.duration));
+				fprintf(stderr, "%s\n", msg);
+			}
+		}
 		messages += e.messages * reps;
 		events += e.events * reps;
 		cap += e.capture_bytes * reps;

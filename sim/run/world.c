@@ -39,8 +39,9 @@ struct endpoint {
 	/* Server side, three lines: every request the server receives. */
 	SIM_LINE_ALIGNED struct sim_timer srv_t; /* server session expiry */
 	struct coap_srv_session srv;
-	uint8_t srv_group;         /* = group, read on this side's lines */
-	uint32_t srv_id;           /* = id, likewise (for captures) */
+	uint32_t dlv_top;          /* requests the server has had: see dlv_first() */
+	uint32_t dlv_seen : 24;
+	uint32_t srv_group : 8;    /* = group, read on this side's lines */
 	/* Cold, one line: periodic traffic draws only at the start, and
 	 * the server draws only when its processing time is random. */
 	SIM_LINE_ALIGNED struct sim_rng rng_app;
@@ -152,36 +153,36 @@ static void mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
 /* Which messages of an endpoint have reached the server, so that each
  * counts as delivered once however many copies arrive: a retransmission
  * can outlive the server's duplicate memory (a queue behind a slow link,
- * more messages in flight than it remembers).  Tokens are sequential per
- * client; `top` is the highest delivered, bit k of `seen` says top - k
- * was delivered too.  A copy more than 31 messages older than top is
- * taken as delivered before: the count errs low, never high. */
-struct dlv_window {
-	uint32_t top, seen;
-};
-
-static bool dlv_first(struct dlv_window *d, uint32_t tok);
-
-/* Count MQTT packet id pid (sequential, 16 bits) as delivered. */
-static bool dlv_first16(struct dlv_window *d, uint16_t pid)
-{
-	int16_t ahead = (int16_t)(pid - (uint16_t)d->top);
-	return dlv_first(d, d->top + (uint32_t)(int32_t)ahead);
-}
+ * more messages in flight than it remembers).  Tokens (MQTT: packet ids)
+ * are sequential per client; dlv_top is the highest delivered, bit k of
+ * dlv_seen says dlv_top - k was delivered too (bit 0 set once any was).
+ * A copy more than 23 messages older than the top is taken as delivered
+ * before: the count errs low, never high.  Kept in the endpoint's server
+ * lines, which receiving a request reads anyway. */
+#define DLV_BITS 24
 
 /* Count token tok as delivered; false when it was already. */
-static bool dlv_first(struct dlv_window *d, uint32_t tok)
+static bool dlv_first(struct endpoint *ep, uint32_t tok)
 {
-	int32_t ahead = (int32_t)(tok - d->top);
-	if (!d->seen || ahead > 0) {
-		d->seen = !d->seen || ahead >= 32 ? 1 : d->seen << ahead | 1;
-		d->top = tok;
+	int32_t ahead = (int32_t)(tok - ep->dlv_top);
+	uint32_t seen = ep->dlv_seen;
+	if (!seen || ahead > 0) {
+		seen = !seen || ahead >= DLV_BITS ? 1 : seen << ahead | 1;
+		ep->dlv_seen = seen & ((1u << DLV_BITS) - 1);
+		ep->dlv_top = tok;
 		return true;
 	}
-	if (ahead <= -32 || d->seen >> -ahead & 1)
+	if (ahead <= -DLV_BITS || seen >> -ahead & 1)
 		return false;
-	d->seen |= 1u << -ahead;
+	ep->dlv_seen = seen | 1u << -ahead;
 	return true;
+}
+
+/* The same for MQTT packet ids (16 bits). */
+static bool dlv_first16(struct endpoint *ep, uint16_t pid)
+{
+	int16_t ahead = (int16_t)(pid - (uint16_t)ep->dlv_top);
+	return dlv_first(ep, ep->dlv_top + (uint32_t)(int32_t)ahead);
 }
 
 struct group_acc {
@@ -216,7 +217,6 @@ struct world {
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
-	struct dlv_window *dlv; /* by slot: requests the server has had */
 	struct coap_exch *exch;
 	struct coap_pending *pend;
 	bool pend_used; /* the server takes time to answer: pending responses */
@@ -227,7 +227,6 @@ struct world {
 	uint64_t completed_all;
 	/* Energy per group spent by the start and by the end of the traffic
 	 * (warmup and duration): the steady state lifetime is reckoned from. */
-	struct sim_timer steady_t;
 	double steady_mj[2][SIM_MAX_GROUPS];
 	struct run_sample *series;
 	size_t n_series, cap_series;
@@ -463,7 +462,7 @@ static void srv_request(void *ud, struct coap_srv_session *s,
 		if (rare(w, ep)->dereg_delivered)
 			return;
 		rare(w, ep)->dereg_delivered = 1;
-	} else if (!dlv_first(&w->dlv[ep_slot(w, ep)], tok)) {
+	} else if (!dlv_first(ep, tok)) {
 		return;
 	}
 	a->m.delivered++;
@@ -939,7 +938,7 @@ static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *
 	 * are sequential per client, so the window of delivered tokens
 	 * serves. */
 	if (mqtt_qos(m) > 0)
-		first = dlv_first16(&w->dlv[n->ep], m->packet_id);
+		first = dlv_first16(ep_of_node(w, n), m->packet_id);
 	if (!first || !r->counted)
 		return;
 	/* The backend subscriber next to the broker gets what its filter
@@ -1095,7 +1094,7 @@ static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 {
 	struct world *w = ud;
 	/* The id from the lines of the side that sends. */
-	uint32_t who = dir == NET_UP ? w->ep[ep].id : w->ep[ep].srv_id;
+	uint32_t who = dir == NET_UP ? w->ep[ep].id : w->net.id_at ? w->net.id_at[ep] : ep;
 	trace_tx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
@@ -1105,7 +1104,7 @@ static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			sim_time now)
 {
 	struct world *w = ud;
-	uint32_t who = dir == NET_UP ? w->ep[ep].srv_id : w->ep[ep].id;
+	uint32_t who = dir == NET_UP ? w->net.id_at ? w->net.id_at[ep] : ep : w->ep[ep].id;
 	trace_rx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
@@ -1267,20 +1266,17 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 	rearm_server(w, ep, &env);
 }
 
-/* Every endpoint's energy so far, per group, at warmup (row 0) and at
- * duration (row 1).  In the order of identity: sums of doubles depend on
- * their order. */
-static void steady_fire(struct sim_engine *e, struct sim_timer *t)
+/* Every endpoint's energy so far, per group, at warmup (row 0) or at
+ * duration (row 1), after the events of that instant.  In the order of
+ * identity: sums of doubles depend on their order. */
+static void steady_snapshot(struct world *w, int row)
 {
-	struct world *w = world_of(e);
 	const struct scenario_cfg *cfg = w->cfg;
-	int row = e->now >= cfg->duration;
+	sim_time at = row ? cfg->duration : cfg->warmup;
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		const struct endpoint *ep = &w->ep[slot_of(w, i)];
-		w->steady_mj[row][ep->group] += energy_mj(&ep->radio, e->now, &cfg->energy);
+		w->steady_mj[row][ep->group] += energy_mj(&ep->radio, at, &cfg->energy);
 	}
-	if (!row)
-		rearm(w, t, cfg->duration);
 }
 
 /* ---- setup and results ---- */
@@ -1488,8 +1484,7 @@ static int build(struct world *w, uint64_t seed)
 	w->ep = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->ep));
 	w->exch = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->exch));
 	w->pend = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
-	w->dlv = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->dlv));
-	if (!w->ep || !w->exch || !w->pend || !w->dlv)
+	if (!w->ep || !w->exch || !w->pend)
 		return SIM_ERR_NOMEM;
 	/* Without processing time every answer goes out at once and the
 	 * pending slots are never touched (nor paged in). */
@@ -1501,10 +1496,6 @@ static int build(struct world *w, uint64_t seed)
 	if (rare_used && !(w->rare = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->rare))))
 		return SIM_ERR_NOMEM;
 
-	/* At warmup the steady state starts; with none, nothing is spent yet. */
-	sim_timer_init(&w->steady_t, steady_fire);
-	if (sim_timer_arm(&w->eng, &w->steady_t, cfg->warmup ? cfg->warmup : cfg->duration) < 0)
-		return SIM_ERR_NOMEM;
 	uint32_t i = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
 		const struct group_cfg *gc = &cfg->groups[g];
@@ -1538,7 +1529,7 @@ static int build(struct world *w, uint64_t seed)
 			struct coap_client_env ce;
 			struct coap_srv_env se;
 
-			ep->id = ep->srv_id = i;
+			ep->id = i;
 			ep->group = ep->srv_group = (uint8_t)g;
 			ep->always_on = gc->multicast || gc->traffic == TRAFFIC_OBSERVE;
 			energy_listen(&ep->radio, ep->always_on, 0);
@@ -1741,7 +1732,6 @@ static void teardown(struct world *w)
 	sim_free_big(w->exch, n_x, sizeof(*w->exch));
 	sim_free_big(w->pend, n_x, sizeof(*w->pend));
 	sim_free_big(w->rare, n_ep, sizeof(*w->rare));
-	sim_free_big(w->dlv, n_ep, sizeof(*w->dlv));
 	net_free(&w->net);
 	sim_engine_free(&w->eng);
 }
@@ -1818,7 +1808,7 @@ void world_estimate(const struct scenario_cfg *cfg, struct run_estimate *e)
 		double per = sizeof(struct endpoint) +
 			     (double)cfg->coap.nstart * (sizeof(struct coap_exch) +
 							 sizeof(struct coap_pending)) +
-			     sizeof(struct dlv_window) + sizeof(struct net_ep) + 4 + 3 * 16;
+			     sizeof(struct net_ep) + 4 + 3 * 16;
 		if (gc->multicast || gc->traffic == TRAFFIC_OBSERVE ||
 		    cfg->coap.congestion == COAP_CC_COCOA)
 			per += sizeof(struct ep_rare);
@@ -1898,11 +1888,28 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		w->series = malloc(RUN_SERIES_MAX * sizeof(*w->series));
 		if (!w->series)
 			w->err = SIM_ERR_NOMEM;
-		for (sim_time until = step; w->eng.len && !w->err; until += step) {
-			if (until >= stop) {
+		/* The steady state's marks: energy read at warmup and duration
+		 * (with no warmup, nothing is spent before it starts). */
+		sim_time mark[2] = {cfg->warmup, cfg->duration};
+		int marks = cfg->warmup ? 0 : 1;
+		/* One call of the engine per step (a mark or the bound cut a
+		 * step short): a single call site, which the compiler inlines. */
+		sim_time until = step;
+		while ((w->eng.len || marks < 2) && !w->err) {
+			bool at_mark = marks < 2 && mark[marks] <= until;
+			sim_time to = at_mark ? mark[marks] : until < stop ? until : stop;
+			sim_engine_run(&w->eng, to);
+			if (w->eng.err)
+				w->err = w->eng.err;
+			if (w->opts->stop && atomic_load_explicit(w->opts->stop, memory_order_relaxed))
+				w->err = SIM_ERR_STOPPED;
+			if (at_mark) {
+				steady_snapshot(w, marks++);
+				continue;
+			}
+			if (to == stop) {
 				/* The drain bound: what is still open ends here,
 				 * and the series says so in a last sample. */
-				sim_engine_run(&w->eng, stop);
 				if (w->eng.len) {
 					close_unfinished(w);
 					w->in_flight = 0;
@@ -1912,11 +1919,6 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 					w->net.st.queue_drops, w->completed_all};
 				break;
 			}
-			sim_engine_run(&w->eng, until);
-			if (w->eng.err)
-				w->err = w->eng.err;
-			if (w->opts->stop && atomic_load_explicit(w->opts->stop, memory_order_relaxed))
-				w->err = SIM_ERR_STOPPED;
 			if (w->n_series == RUN_SERIES_MAX - 1) {
 				/* Memory bounded by the samples, not by simulated
 				 * time: keep every other sample at twice the step.
@@ -1925,7 +1927,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 					w->series[k] = w->series[2 * k + 1];
 				w->n_series = RUN_SERIES_MAX / 2 - 1;
 				step *= 2;
-				until = w->series[w->n_series - 1].t_ns;
+				until = w->series[w->n_series - 1].t_ns + step;
 				continue;
 			}
 			w->series[w->n_series++] = (struct run_sample){
@@ -1935,7 +1937,15 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 				atomic_store_explicit(w->opts->progress_ns,
 						      until < cfg->duration ? until : cfg->duration,
 						      memory_order_relaxed);
+			until += step;
 		}
+		/* The last events fell after a mark, inside a step: close the
+		 * series with that step's sample. */
+		if (!w->err && w->n_series < RUN_SERIES_MAX &&
+		    (!w->n_series || w->series[w->n_series - 1].t_ns < w->eng.now))
+			w->series[w->n_series++] = (struct run_sample){
+				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
+				w->completed_all};
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		rc = w->err;
 		collect(w, res, (double)(t1.tv_sec - t0.tv_sec) +

@@ -764,7 +764,6 @@ static const struct keydef server_keys[] = {
 };
 
 static const struct keydef broker_keys[] = {
-    {"processing", set_dist, F(broker_cfg, processing), ANY, NULL},
     {"subscriber", set_filter, F(broker_cfg, subscriber), ANY, NULL},
 };
 
@@ -779,8 +778,6 @@ static const struct keydef coap_keys[] = {
     {"nstart", set_uint, F(coap_cfg, nstart), 1, COAP_MAX_NSTART,
      "between 1 and " XSTR(COAP_MAX_NSTART), NULL},
     {"default_leisure", set_time, F(coap_cfg, default_leisure), 0, TMAX, NULL, NULL},
-    {"probing_rate", set_real, F(coap_cfg, probing_rate), 1e-9, 1e12,
-     "greater than 0 bytes/s", &scn_byterate_units},
     {"congestion", set_enum, F(coap_cfg, congestion), ANY, congestion_vals},
     {"notify_con_interval", set_time, F(coap_cfg, notify_con_interval), 1, TMAX,
      "greater than 0", NULL},
@@ -1684,13 +1681,11 @@ static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
 	cfg->server.processing.kind = DIST_CONST;
 	cfg->server.separate_after = SIM_S(1);
 	cfg->server.max_body = 65536;
-	cfg->broker.processing.kind = DIST_CONST;
 	cfg->coap.ack_timeout = SIM_S(2);
 	cfg->coap.ack_random_factor = 1.5;
 	cfg->coap.max_retransmit = 4;
 	cfg->coap.nstart = 1;
 	cfg->coap.default_leisure = SIM_S(5);
-	cfg->coap.probing_rate = 1.0;
 	cfg->coap.congestion = COAP_CC_DEFAULT;
 	cfg->baseline_tolerance = 0.01;
 	cfg->coap.notify_con_interval = SIM_S(86400);

@@ -97,7 +97,6 @@ struct coap_cfg {
 	uint32_t max_retransmit;  /* 0..20 */
 	uint32_t nstart;          /* 1..COAP_MAX_NSTART */
 	sim_time default_leisure;
-	double probing_rate; /* bytes/s, > 0 */
 	enum coap_congestion congestion;
 	sim_time notify_con_interval; /* RFC 7641 §4.5: a CON notification at least this often */
 };
@@ -109,7 +108,6 @@ struct server_cfg {
 };
 
 struct broker_cfg {
-	struct dist processing;
 	char subscriber[128]; /* topic filter of the backend subscriber, "" = none */
 };
 

@@ -490,3 +490,32 @@ Test(cli, runs_that_would_not_fit_are_refused_up_front)
 	cr_assert_not_null(strstr(out, "estimate: memory"), "%s", out);
 	rm_tmp();
 }
+
+/* coapsim plot on a truncated or empty summary.json: exit 2 with the
+ * reason, and the plots already drawn are kept. */
+Test(cli, plot_refuses_a_broken_summary_and_keeps_the_plots, .timeout = 60)
+{
+	char err[4096], args[1024], path[256];
+	mk_tmp();
+	const char *ini = write_file("p.ini", "[scenario]\nduration = 10s\n[group.s]\ncount = 2\n"
+					      "traffic = periodic(2s)\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/out/data/report.json", tmpdir);
+	remove(path);
+	snprintf(path, sizeof(path), "%s/out/summary.json", tmpdir);
+	FILE *f = fopen(path, "r+");
+	cr_assert_not_null(f);
+	cr_assert_eq(ftruncate(fileno(f), 40), 0);
+	fclose(f);
+	cr_assert(exists("%s/out/plots/energy_histogram-p0.png", tmpdir));
+	snprintf(args, sizeof(args), "plot %s/out", tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	cr_assert_not_null(strstr(err, "summary.json"), "%s", err);
+	cr_assert(exists("%s/out/plots/energy_histogram-p0.png", tmpdir), "a plot was removed");
+	f = fopen(path, "w");
+	fclose(f);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	rm_tmp();
+}

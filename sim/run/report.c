@@ -2036,8 +2036,12 @@ int report_build(const char *dir, char *err, size_t errlen)
 		j = json_load_file(path, 0, &je);
 	}
 	if (!j) {
-		snprintf(err, errlen, "%s: %s", path, je.text);
-		return SIM_ERR_IO;
+		/* A truncated or empty summary (or none) is not a result set:
+		 * bad input, and the plots already there stay as they are. */
+		bool there = access(path, R_OK) == 0 || errno != EACCES;
+		snprintf(err, errlen, "%s: %s%s", path, je.text,
+			 there ? " (not a complete coapsim result; plots left as they were)" : "");
+		return there ? SIM_ERR_INVAL : SIM_ERR_IO;
 	}
 	struct sweep s;
 	struct drawn d = {0};

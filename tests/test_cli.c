@@ -519,3 +519,18 @@ Test(cli, plot_refuses_a_broken_summary_and_keeps_the_plots, .timeout = 60)
 	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
 	rm_tmp();
 }
+
+/* A group whose first message can only come after duration sends
+ * nothing: the run goes on (exit 0) but says so at the start key. */
+Test(cli, a_start_after_duration_is_warned)
+{
+	char err[4096], args[1024], want[512];
+	mk_tmp();
+	const char *ini = write_file("w.ini", "[scenario]\nduration = 10s\n[group.s]\ncount = 2\n"
+					      "start = const(20s)\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "validate %s", ini);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s:5: warning: the first message of [group.s]", ini);
+	cr_assert_not_null(strstr(err, want), "want '%s' in %s", want, err);
+	rm_tmp();
+}

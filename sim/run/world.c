@@ -224,6 +224,8 @@ struct world {
 	const struct net_meta *cur_meta; /* of the datagram being delivered */
 	int err;
 	uint32_t in_flight;              /* exchanges awaiting an answer */
+	double in_flight_area;           /* its integral over time up to in_flight_at, ns */
+	sim_time in_flight_at;
 	uint64_t completed_all;
 	/* Energy per group spent by the start and by the end of the traffic
 	 * (warmup and duration): the steady state lifetime is reckoned from. */
@@ -308,13 +310,30 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
 	rearm_as(w, t, when, 0);
 }
 
+/* The in-flight count changes by d now; its time integral (for Little's
+ * law: the mean in flight is the integral over the run's length) is kept
+ * exactly, not from the sampled series. */
+static void in_flight_add(struct world *w, int d)
+{
+	w->in_flight_area += (double)w->in_flight * (double)(w->eng.now - w->in_flight_at);
+	w->in_flight_at = w->eng.now;
+	w->in_flight = (uint32_t)((int)w->in_flight + d);
+}
+
+/* The integral of the in-flight count up to `at` (>= the last change), s. */
+static double in_flight_s(const struct world *w, sim_time at)
+{
+	return (w->in_flight_area + (double)w->in_flight * (double)(at - w->in_flight_at)) / 1e9;
+}
+
 static void rearm_client(struct world *w, struct endpoint *ep)
 {
 	sim_time exp = coap_client_expiry(&ep->cli, w->cp.nstart);
 	/* Exchanges awaiting an answer, for the time series.  Counted from
 	 * the client's own count, not from the timer: a timer that has just
 	 * fired is no longer armed, though its exchange may still be open. */
-	w->in_flight += (uint32_t)ep->cli.n_active - ep->awaiting;
+	if (ep->cli.n_active != ep->awaiting)
+		in_flight_add(w, (int)ep->cli.n_active - ep->awaiting);
 	ep->awaiting = (uint8_t)ep->cli.n_active;
 	/* Mostly cancelled by the answer before it fires: hinting it
 	 * fetches only its own line (a retransmission pays its misses). */
@@ -691,7 +710,8 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
 		open += n->mc.inf[i].state != MQF_FREE;
 	awaiting |= open > 0;
-	w->in_flight += (uint32_t)open - ep->awaiting;
+	if (open != ep->awaiting)
+		in_flight_add(w, (int)open - ep->awaiting);
 	ep->awaiting = open;
 	energy_listen(&ep->radio, awaiting, w->eng.now);
 }
@@ -1766,7 +1786,7 @@ static sim_time drain_bound(const struct world *w)
 /* The drain bound came with exchanges still open: each one counted is a
  * failure ("unfinished" in exchanges.csv), so that completed + failed =
  * messages holds for every run. */
-static void close_unfinished(struct world *w)
+static void close_unfinished(struct world *w, sim_time at)
 {
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		struct endpoint *ep = &w->ep[slot_of(w, i)];
@@ -1783,7 +1803,7 @@ static void close_unfinished(struct world *w)
 			if (x->state == EXCH_FREE || !counted(w, x->first_tx))
 				continue;
 			a->m.failed++;
-			log_exchange(w, ep, x, "unfinished", w->eng.now);
+			log_exchange(w, ep, x, "unfinished", at);
 		}
 	}
 }
@@ -1911,12 +1931,16 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 				/* The drain bound: what is still open ends here,
 				 * and the series says so in a last sample. */
 				if (w->eng.len) {
-					close_unfinished(w);
+					close_unfinished(w, stop);
+					w->in_flight_area += (double)w->in_flight *
+							     (double)(stop - w->in_flight_at);
+					w->in_flight_at = stop;
 					w->in_flight = 0;
 				}
 				w->series[w->n_series++] = (struct run_sample){
 					sim_time_to_s(stop), stop, w->in_flight,
-					w->net.st.queue_drops, w->completed_all};
+					w->net.st.queue_drops, w->completed_all,
+					in_flight_s(w, stop)};
 				break;
 			}
 			if (w->n_series == RUN_SERIES_MAX - 1) {
@@ -1932,7 +1956,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 			}
 			w->series[w->n_series++] = (struct run_sample){
 				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
-				w->completed_all};
+				w->completed_all, in_flight_s(w, until)};
 			if (w->opts->progress_ns)
 				atomic_store_explicit(w->opts->progress_ns,
 						      until < cfg->duration ? until : cfg->duration,
@@ -1945,7 +1969,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		    (!w->n_series || w->series[w->n_series - 1].t_ns < w->eng.now))
 			w->series[w->n_series++] = (struct run_sample){
 				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
-				w->completed_all};
+				w->completed_all, in_flight_s(w, until)};
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		rc = w->err;
 		collect(w, res, (double)(t1.tv_sec - t0.tv_sec) +

@@ -38,6 +38,7 @@ struct run_sample {
 	uint32_t in_flight;   /* exchanges awaiting an answer */
 	uint64_t queue_drops; /* so far */
 	uint64_t completed;   /* so far */
+	double in_flight_s;   /* the in-flight count's exact integral so far, s */
 };
 
 struct run_result {

@@ -1,6 +1,7 @@
 # coapsim: GNU Make build.
 #   make          build build/coapsim
-#   make test     unit + scenario tests (Criterion), installs missing deps first
+#   make test     unit + scenario tests (Criterion) and golden outputs, installs missing deps first
+#   make golden   rewrite tests/golden/*.sha256 (a deliberate change of results)
 #   make demo     run scenarios/coap-vs-mqtt.ini
 #   make asan     build and run the tests under AddressSanitizer + UBSan
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
@@ -60,7 +61,7 @@ DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
-.PHONY: all test demo asan fuzz bench deps clean check-deps format
+.PHONY: all test demo asan fuzz bench deps clean check-deps format golden
 
 all: $(BIN)
 
@@ -102,6 +103,13 @@ test: check-deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	COAPSIM=$(abspath $(BIN)) $(TESTBIN) --jobs $${TEST_JOBS:-2}
 	$(BIN) check scenarios/regress --quiet --out $(BUILD)/regress --junit $(BUILD)/regress-junit.xml
+	COAPSIM=$(abspath $(BIN)) tests/golden.sh check
+
+# Rewrite tests/golden/*.sha256 from this build: a deliberate change of
+# results, to be explained in its commit.
+golden: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	COAPSIM=$(abspath $(BIN)) tests/golden.sh update
 
 demo: check-deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -251,12 +251,12 @@ Test(cli, overrides_are_recorded_with_the_results, .timeout = 60)
 	rm_tmp();
 }
 
-/* One rule for times: at most 277,778 h (1e18 ns), and past it the
+/* One rule for times: at most 277,777 h (1e18 ns), and past it the
  * message says out of range, not a bad unit. */
 Test(cli, times_past_the_limit_are_out_of_range)
 {
 	expect_error("[scenario]\nduration = 876000h\n[group.s]\ncount = 1\n",
-		     "2: 'duration' in [scenario] must be at most 277778h (got '876000h')");
+		     "2: 'duration' in [scenario] must be at most 277777h (got '876000h')");
 	expect_error("[scenario]\nduration = 1min\n[coap]\nack_timeout = 1h\n"
 		     "ack_random_factor = 100\nmax_retransmit = 20\n[group.s]\ncount = 1\n",
 		     "6: the retransmission schedule");
@@ -532,5 +532,37 @@ Test(cli, a_start_after_duration_is_warned)
 	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
 	snprintf(want, sizeof(want), "%s:5: warning: the first message of [group.s]", ini);
 	cr_assert_not_null(strstr(err, want), "want '%s' in %s", want, err);
+	rm_tmp();
+}
+
+/* A write that fails names its file and the reason (it once said
+ * "cannot write: Success" for exchanges.csv): with files limited to 50 kB
+ * (ulimit -f, SIGXFSZ ignored so write() fails with EFBIG), a run whose
+ * exchanges.csv grows past that stops with exit 3, one line naming
+ * exchanges and "File too large", and no results. */
+Test(cli, a_failed_write_names_the_file_and_the_reason, .timeout = 60)
+{
+	char cmd[2048], path[256];
+	mk_tmp();
+	const char *ini = write_file("x.ini", "[scenario]\nduration = 10min\n[group.s]\ncount = 500\n"
+					      "traffic = periodic(10s)\n[output]\npcap = no\n"
+					      "exchanges = yes\n");
+	snprintf(cmd, sizeof(cmd),
+		 "trap '' XFSZ; ulimit -f 100; %s run %s --jobs 1 --out %s/out >/dev/null "
+		 "2>%s/stderr.txt",
+		 test_bin_path(), ini, tmpdir, tmpdir);
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st));
+	cr_assert_eq(WEXITSTATUS(st), 3);
+	char err[4096];
+	snprintf(path, sizeof(path), "%s/stderr.txt", tmpdir);
+	FILE *f = fopen(path, "r");
+	size_t n = fread(err, 1, sizeof(err) - 1, f);
+	err[n] = 0;
+	fclose(f);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	cr_assert_not_null(strstr(err, "exchanges"), "%s", err);
+	cr_assert_not_null(strstr(err, "File too large"), "%s", err);
+	cr_assert_not(exists("%s/out/summary.json", tmpdir));
 	rm_tmp();
 }

@@ -250,7 +250,7 @@ static int set_time(struct cc *c, const struct keydef *kd, void *obj)
 	if (scn_parse_time(c->val, &t)) {
 		if (scn_scaled(c->val, &scn_time_units, &ns) == 0 && ns > SCN_TIME_MAX)
 			return cc_fail(c, "'%s' in [%s] must be at most %.0fh (got '%s')",
-				       c->e->key, c->e->section, SCN_TIME_MAX / 3600e9, c->val);
+				       c->e->key, c->e->section, floor(SCN_TIME_MAX / 3600e9), c->val);
 		return bad_unit(c, &scn_time_units);
 	}
 	if ((double)t < kd->min || (double)t > kd->max)
@@ -2001,7 +2001,7 @@ static int finish(struct cc *c)
 			       "the retransmission schedule (ack_timeout x ack_random_factor x "
 			       "(2^(max_retransmit+1) - 1) = %.3gs) plus 'duration' exceeds the "
 			       "%.0fh coapsim can simulate",
-			       wait / 1e9, SCN_TIME_MAX / 3600e9);
+			       wait / 1e9, floor(SCN_TIME_MAX / 3600e9));
 	}
 	if (cfg->tcp.rto_min > cfg->tcp.rto_max) {
 		e = find_entry(src, SEC_TCP, -1, "rto_min");

@@ -1,14 +1,15 @@
 #include "engine.h"
 
-#include <stdlib.h>
-#if defined(__x86_64__)
-#include <immintrin.h> /* _mm_stream_si64 */
 #include <stddef.h>
-/* enqueue() streams an entry as four words: when, seq, t, owner | cls << 32. */
+#include <stdlib.h>
+
+#include "../core/hw.h"
+
+/* enqueue() stores a level-1 entry as four words: when, seq, t,
+ * owner | cls << 32 (little-endian: owner in the low half). */
 _Static_assert(sizeof(struct sim_ent) == 32 && offsetof(struct sim_ent, t) == 16 &&
 		       offsetof(struct sim_ent, owner) == 24 && offsetof(struct sim_ent, cls) == 28,
 	       "struct sim_ent layout");
-#endif
 
 #define WMASK (SIM_WHEEL_SIZE - 1)
 
@@ -150,7 +151,7 @@ static int heap_push(struct sim_engine *e, struct sim_ent ent)
 
 /* ---- the wheel ---- */
 
-static __attribute__((noinline)) int grow(struct sim_bucket *b, uint32_t first)
+static SIM_NOINLINE int grow(struct sim_bucket *b, uint32_t first)
 {
 	uint32_t ncap = b->cap ? 2 * b->cap : first > 16 ? first : 16;
 	struct sim_ent *v = realloc(b->v, sizeof(*v) * ncap);
@@ -200,11 +201,13 @@ static int next_bit(const uint64_t *bm, uint32_t i)
  * packet's timer is followed by the packet and its bytes). */
 static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
 {
-	__builtin_prefetch(ent->t);
+	if (!SIM_HINTS)
+		return;
+	SIM_PREFETCH(ent->t);
 	if (e->hint && ent->owner != SIM_NO_OWNER)
 		e->hint(e->hint_ud, ent->owner, ent->cls, ent->t);
 	else
-		__builtin_prefetch((const char *)ent->t + 64);
+		SIM_PREFETCH((const char *)ent->t + 64);
 }
 
 /* Put an entry where it waits: the heap for the current bucket and
@@ -213,7 +216,7 @@ static inline void hint(const struct sim_engine *e, const struct sim_ent *ent)
  * bucket, a hint, a bucket that must grow) are out of line, so the common
  * one, an append to a wheel bucket, stays a few instructions with no
  * registers to save. */
-static __attribute__((noinline)) int enqueue_slow(struct sim_engine *e, sim_time when,
+static SIM_NOINLINE int enqueue_slow(struct sim_engine *e, sim_time when,
 						  uint64_t seq, struct sim_timer *t,
 						  uint32_t owner, uint8_t cls, uint32_t *l1_at)
 {
@@ -274,35 +277,31 @@ static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, s
 	} else {
 		return enqueue_slow(e, when, seq, t, owner, cls, l1_at);
 	}
-	if (__builtin_expect(bk->n == bk->cap, 0))
+	if (SIM_UNLIKELY(bk->n == bk->cap))
 		return enqueue_slow(e, when, seq, t, owner, cls, l1_at);
 	set_bit(bm, bit);
 	struct sim_ent *v = &bk->v[bk->n++];
 	if (bm == e->bm1) {
 		if (l1_at)
 			*l1_at = bk->n - 1;
-#if defined(__x86_64__)
 		/* A level-1 entry is read again in 0.27 s to 18 min, when its
 		 * bucket comes down, long after it would have left the cache:
 		 * written around the cache (non-temporal), it neither waits
 		 * for its line to be read in first nor pushes out the
-		 * endpoints' lines.  At a million endpoints these are 32 MB a
-		 * minute of next-message entries; measured 10-15% faster at
-		 * 100k and 1M endpoints.  Results are the same bytes. */
-		long long *q = (long long *)(void *)v;
-		_mm_stream_si64(q, (long long)when);
-		_mm_stream_si64(q + 1, (long long)seq);
-		_mm_stream_si64(q + 2, (long long)(uintptr_t)t);
-		_mm_stream_si64(q + 3, (long long)((uint64_t)owner | (uint64_t)cls << 32));
+		 * endpoints' lines.  The bytes are the same (hw.h). */
+		uint64_t *q = (uint64_t *)(void *)v;
+		sim_store_nt64(q, (uint64_t)when);
+		sim_store_nt64(q + 1, seq);
+		sim_store_nt64(q + 2, (uint64_t)(uintptr_t)t);
+		sim_store_nt64(q + 3, (uint64_t)owner | (uint64_t)cls << 32);
 		return 0;
-#endif
 	}
 	v->when = when;
 	v->seq = seq;
 	v->t = t;
 	v->owner = owner;
 	v->cls = cls;
-	__builtin_prefetch(v + 2, 1); /* the line the bucket's next append after this one writes */
+	SIM_PREFETCH_W(v + 2); /* the line the bucket's next append after this one writes */
 	return 0;
 }
 
@@ -342,7 +341,7 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
  * block (the next block's entries are hinted as its buckets are taken),
  * and start fetching that bucket's successor's first entries.  False when
  * there is none. */
-static __attribute__((noinline)) bool cursor_next(struct sim_engine *e)
+static SIM_NOINLINE bool cursor_next(struct sim_engine *e)
 {
 	uint32_t from = (uint32_t)((e->hb > e->cur ? e->hb : e->cur) & WMASK) + 1;
 	int q = from < SIM_WHEEL_SIZE ? next_bit(e->bm0, from) : -1;
@@ -353,11 +352,11 @@ static __attribute__((noinline)) bool cursor_next(struct sim_engine *e)
 	e->hbk = &e->l0[q];
 	/* Bucket headers further on, four to a line: at a million endpoints
 	 * the one read below for q2 had mostly left the caches. */
-	__builtin_prefetch(&e->l0[(q + 16) & WMASK]);
+	SIM_PREFETCH(&e->l0[(q + 16) & WMASK]);
 	int q2 = q + 1 < (int)SIM_WHEEL_SIZE ? next_bit(e->bm0, (uint32_t)q + 1) : -1;
 	if (q2 >= 0) {
-		__builtin_prefetch(e->l0[q2].v);
-		__builtin_prefetch((const char *)e->l0[q2].v + 64);
+		SIM_PREFETCH(e->l0[q2].v);
+		SIM_PREFETCH((const char *)e->l0[q2].v + 64);
 	}
 	return true;
 }
@@ -370,7 +369,7 @@ static inline void hint_ahead(struct sim_engine *e)
 			/* The entries themselves were written up to a second
 			 * ago: fetch them a few ahead of reading them. */
 			if (e->hi + 4 < bk->n)
-				__builtin_prefetch(&bk->v[e->hi + 4]);
+				SIM_PREFETCH(&bk->v[e->hi + 4]);
 			hint(e, &bk->v[e->hi++]);
 			e->lead++;
 		} else if (!cursor_next(e)) {
@@ -524,11 +523,7 @@ static inline void bury(struct sim_engine *e, const struct sim_timer *t)
 	if (blk <= e->cur >> SIM_WHEEL_BITS)
 		return;
 	struct sim_ent *v = &e->l1[blk & WMASK].v[t->slot - 2];
-#if defined(__x86_64__)
-	_mm_stream_si64((long long *)(void *)&v->t, 0);
-#else
-	v->t = NULL;
-#endif
+	sim_store_nt64(&v->t, 0); /* a NULL pointer, around the cache */
 }
 
 /* The timer's side of arming: due at `when`, a new sequence number,
@@ -550,7 +545,7 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 {
 	if (when < e->now)
 		when = e->now;
-	if (__builtin_expect(e->ext != NULL, 0))
+	if (SIM_UNLIKELY(e->ext != NULL))
 		return e->ext->arm(e->ext->ud, t, when);
 	soon_flush(e);
 	uint32_t was = arm_timer(e, t, when), at = UINT32_MAX;
@@ -576,13 +571,13 @@ int sim_timer_arm_soon(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (when < e->now)
 		when = e->now;
 	uint64_t b = when >> e->shift;
-	if (e->ext || !(b > e->hb && b > e->cur && b - e->cur < SIM_WHEEL_SIZE))
-		return sim_timer_arm_as(e, t, when, cls);
+	if (!SIM_HINTS || e->ext || !(b > e->hb && b > e->cur && b - e->cur < SIM_WHEEL_SIZE))
+		return sim_timer_arm_as(e, t, when, cls); /* deferred only as a speed trick */
 	soon_flush(e);
 	e->len += arm_timer(e, t, when) == 0;
 	e->soon_t = t;
 	e->soon_cls = cls;
-	__builtin_prefetch(&e->l0[b & WMASK]);
+	SIM_PREFETCH(&e->l0[b & WMASK]);
 	return 0;
 }
 

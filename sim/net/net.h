@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/hw.h"
 #include "../core/sim.h"
 #include "../engine/engine.h"
 #include "../engine/rng.h"
@@ -153,9 +154,9 @@ int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
  * overlaps the rest of that work. */
 static inline void net_prefetch(const struct net *n, uint32_t ep, enum net_dir dir)
 {
-	__builtin_prefetch(&n->eps[ep].d[dir]);
+	SIM_PREFETCH(&n->eps[ep].d[dir]);
 	if (n->id_at) /* read with the line, to key the draws */
-		__builtin_prefetch(&n->id_at[ep]);
+		SIM_PREFETCH(&n->id_at[ep]);
 }
 
 /* IP packets and IP bytes a UDP payload of len bytes becomes at this MTU. */

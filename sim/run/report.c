@@ -1822,7 +1822,7 @@ static void claims(FILE *f, json_t *j)
 	} else {
 		snprintf(vl, sizeof(vl), "Median (p50): %s<br>Tail (p99): %s", v50, v99);
 	}
-	char lat[8192];
+	char lat[2 * sizeof(rows[2].text) + 32];
 	if (lat_text == rows[2].text) {
 		/* the two percentiles side by side, case by case */
 		snprintf(lat, sizeof(lat), "p50: <br>%sp99: <br>%s", rows[2].text, rows[3].text);

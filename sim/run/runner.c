@@ -256,6 +256,10 @@ struct point_acc {
 	bool *nulls;
 };
 
+/* A path in the results or capture folder: the staging folder's, plus a
+ * file name. */
+#define RUN_PATH 4608
+
 struct table_row {
 	double v[7], ci[7]; /* NAN: does not apply */
 };
@@ -268,7 +272,7 @@ struct runner {
 	uint32_t reps;
 	_Atomic size_t next;
 	char out_dir[4300];  /* where results are written: the staging folder */
-	char pcap_dir[4400];
+	char pcap_dir[4400];  /* (an fs_stage's part path fits both) */
 	struct fs_stage out_st, pcap_st; /* published whole at the end */
 	bool pcap_staged;
 	bool pcap;
@@ -332,7 +336,7 @@ static void exchanges_tmp_path(const struct runner *r, const struct run_slot *s,
 
 static void set_err(struct run_slot *s, const char *fmt, const char *a, const char *b)
 {
-	char buf[1024];
+	char buf[2 * RUN_PATH];
 	snprintf(buf, sizeof(buf), fmt, a, b);
 	free(s->err);
 	s->err = strdup(buf);
@@ -348,7 +352,7 @@ static void do_run(struct runner *r, struct run_slot *s)
 	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns,
 			      .stop = &runner_stop};
 	FILE *ex = NULL;
-	char path[SCN_PATH_LEN + 128], err[1024];
+	char path[RUN_PATH], err[RUN_PATH + 512];
 
 	s->rc = scenario_point_cfg(r->src, s->point, &cfg, err, sizeof(err));
 	if (s->rc < 0) {
@@ -506,7 +510,7 @@ static void progress(struct runner *r, sim_time per_run, double elapsed, bool fi
  * place only when the whole run matrix succeeded. */
 static FILE *open_tmp(const struct runner *r, const char *name)
 {
-	char path[SCN_PATH_LEN + 128];
+	char path[RUN_PATH];
 	snprintf(path, sizeof(path), "%s/.%s.tmp", r->out_dir, name);
 	return fopen(path, "w+");
 }
@@ -576,7 +580,7 @@ static void emit_json_run(struct runner *r, const struct run_slot *s,
 
 static void append_exchanges(struct runner *r, const struct run_slot *s)
 {
-	char part[SCN_PATH_LEN + 128], buf[65536];
+	char part[RUN_PATH], buf[65536];
 	size_t n;
 
 	exchanges_tmp_path(r, s, part, sizeof(part));
@@ -604,7 +608,7 @@ static FILE *open_plot_file(const struct runner *r, const char *name, size_t poi
 static int emit_plot_data(struct runner *r, const struct run_slot *s, char *err,
 			  size_t errlen)
 {
-	char path[SCN_PATH_LEN + 160], label[256];
+	char path[RUN_PATH], label[256];
 	const struct run_result *res = s->res;
 	FILE *f;
 
@@ -797,7 +801,7 @@ static void copy_into(FILE *f, FILE *from)
 static int write_json(struct runner *r, const char *name, bool with_runs, char *err,
 		      size_t errlen)
 {
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	char tmp[RUN_PATH], final[RUN_PATH];
 	struct scenario_cfg cfg;
 	json_t *head = json_object();
 
@@ -858,7 +862,7 @@ static int write_json(struct runner *r, const char *name, bool with_runs, char *
 /* scenario.ini: the scenario as run, to run again from this folder. */
 static int write_effective(struct runner *r, char *err, size_t errlen)
 {
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	char tmp[RUN_PATH], final[RUN_PATH];
 	char *eff = scenario_effective_text(r->src);
 	if (!eff) {
 		snprintf(err, errlen, "out of memory");
@@ -883,7 +887,7 @@ static int write_effective(struct runner *r, char *err, size_t errlen)
 static int commit_tmp(struct runner *r, FILE **f, const char *tmpname, const char *name,
 		      char *err, size_t errlen)
 {
-	char tmp[SCN_PATH_LEN + 128], final[SCN_PATH_LEN + 128];
+	char tmp[RUN_PATH], final[RUN_PATH];
 	tmp_path(r, tmpname, tmp, sizeof(tmp));
 	snprintf(final, sizeof(final), "%s/%s", r->out_dir, name);
 	int bad = ferror(*f) | (fclose(*f) != 0);
@@ -898,7 +902,7 @@ static int commit_tmp(struct runner *r, FILE **f, const char *tmpname, const cha
 
 static void drop_tmp(struct runner *r, FILE **f, const char *tmpname)
 {
-	char tmp[SCN_PATH_LEN + 128];
+	char tmp[RUN_PATH];
 	if (*f)
 		fclose(*f);
 	*f = NULL;
@@ -1142,7 +1146,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 {
 	struct runner r = {.src = src, .o = o, .on_point = on_point, .ud = ud};
 	struct scenario_cfg cfg;
-	char err[1024], path[SCN_PATH_LEN + 160];
+	char err[RUN_PATH + 512], path[RUN_PATH];
 	int status = EXIT_OK;
 
 	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
@@ -1373,7 +1377,7 @@ cleanup:
 	drop_tmp(&r, &r.points_json, "points.json");
 	drop_tmp(&r, &r.exch, "exchanges.csv");
 	for (size_t i = 0; r.runs && i < r.n_runs; i++) {
-		char part[SCN_PATH_LEN + 128];
+		char part[RUN_PATH];
 		if (r.exchanges) {
 			exchanges_tmp_path(&r, &r.runs[i], part, sizeof(part));
 			remove(part);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../coap/coap_ep.h"
+#include "../core/hw.h"
 #include "../core/mem.h"
 #include "../engine/engine.h"
 #include "../energy/energy.h"
@@ -1135,7 +1136,7 @@ static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 static void prefetch_lines(const void *p, size_t bytes)
 {
 	for (size_t off = 0; off < bytes; off += 64)
-		__builtin_prefetch((const char *)p + off);
+		SIM_PREFETCH((const char *)p + off);
 }
 
 #define CLIENT_BYTES offsetof(struct endpoint, srv_t)
@@ -1161,28 +1162,28 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 		/* The application timer: its line is the client's first. */
 		net_prefetch(&w->net, i, NET_UP);
 		prefetch_lines(ep, CLIENT_BYTES);
-		__builtin_prefetch(&w->exch[x]);
+		SIM_PREFETCH(&w->exch[x]);
 		return;
 	case HINT_CLIENT_RECV:
 		/* A packet: its bytes follow its timer's line. */
-		__builtin_prefetch((const char *)t + 64);
+		SIM_PREFETCH((const char *)t + 64);
 		prefetch_lines(ep, CLIENT_BYTES);
-		__builtin_prefetch(&w->exch[x]);
+		SIM_PREFETCH(&w->exch[x]);
 		return;
 	case HINT_SERVER:
 		/* A packet (its bytes follow) or the session's timer. */
-		__builtin_prefetch((const char *)t + 64);
+		SIM_PREFETCH((const char *)t + 64);
 		prefetch_lines(ep + CLIENT_BYTES, SERVER_BYTES);
 		if (w->pend_used)
-			__builtin_prefetch(&w->pend[x]);
+			SIM_PREFETCH(&w->pend[x]);
 		net_prefetch(&w->net, i, NET_DOWN);
 		return;
 	default: /* a timer armed without a class: everything hot */
-		__builtin_prefetch((const char *)t + 64);
+		SIM_PREFETCH((const char *)t + 64);
 		prefetch_lines(ep, CLIENT_BYTES + SERVER_BYTES);
-		__builtin_prefetch(&w->exch[x]);
+		SIM_PREFETCH(&w->exch[x]);
 		if (w->pend_used)
-			__builtin_prefetch(&w->pend[x]);
+			SIM_PREFETCH(&w->pend[x]);
 		net_prefetch(&w->net, i, NET_UP);
 		net_prefetch(&w->net, i, NET_DOWN);
 	}
@@ -1625,7 +1626,7 @@ static void collect_energy(struct world *w, struct run_result *res)
 	/* In the order of identity: sums of doubles depend on their order. */
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		if (w->slot_of && i + 16 < w->n_ep)
-			__builtin_prefetch(&w->ep[w->slot_of[i + 16]].radio);
+			SIM_PREFETCH(&w->ep[w->slot_of[i + 16]].radio);
 		struct endpoint *ep = &w->ep[slot_of(w, i)];
 		double e = energy_mj(&ep->radio, period, &cfg->energy);
 		struct run_metrics *g = &res->groups[ep->group];

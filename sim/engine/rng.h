@@ -24,6 +24,7 @@ enum sim_rng_kind {
 	RNG_LINK_UP = 3,   /* endpoint -> server channel */
 	RNG_LINK_DOWN = 4, /* server -> endpoint channel */
 	RNG_SERVER = 5,    /* server processing and its retransmission draws */
+	RNG_TCP = 6,       /* an MQTT endpoint's TCP ends: initial sequence numbers */
 };
 #define SIM_RNG_OWNER_SHARED 0xffffffffull
 

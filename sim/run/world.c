@@ -1575,7 +1575,10 @@ static int build(struct world *w, uint64_t seed)
 				struct mqtt_node *mn = &w->mq_nodes[--n_mq];
 				ep->mq = mn;
 				mn->ep = s;
-				sim_rng_init(&mn->rng, seed, i, RNG_COAP);
+				/* its own kind: RNG_COAP is the CoAP client's stream
+				 * of the same endpoint (the first ISN was its first
+				 * draw, correlated with nothing it should be) */
+				sim_rng_init(&mn->rng, seed, i, RNG_TCP);
 				snprintf(mn->client_id, sizeof(mn->client_id), "s-%u", i);
 				char topic[120];
 				size_t tl = 0;

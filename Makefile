@@ -3,6 +3,7 @@
 #   make test     unit + scenario tests (Criterion) and golden outputs, installs missing deps first
 #   make golden   rewrite tests/golden/*.sha256 (a deliberate change of results)
 #   make test-nohints  the golden outputs on a build without the speed tricks
+#   make test-heap     engine tests and golden outputs on the plain heap (SCHED=heap)
 #   make demo     run scenarios/coap-vs-mqtt.ini
 #   make asan     build and run the tests under AddressSanitizer + UBSan
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
@@ -25,7 +26,18 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP
 LDLIBS  = $(LDLIBS_NS3) -lpcap -linih -ljansson -lpthread -lm
 
 BUILD   ?= build
-SRCS    := $(shell find sim -name '*.c' ! -path 'sim/cli/main.c' ! -path 'sim/ns3/*' | sort)
+# The event queue: the timing wheel (sim/engine/engine.c), or with
+# SCHED=heap a plain binary heap (sim/engine/engine_heap.c) with the same
+# semantics, which the tests and golden outputs check the wheel against.
+SCHED   ?= wheel
+ifeq ($(SCHED),heap)
+SCHED_OUT := sim/engine/engine.c
+CFLAGS  += -DSIM_SCHED_HEAP
+else
+SCHED_OUT := sim/engine/engine_heap.c
+endif
+SRCS    := $(shell find sim -name '*.c' ! -path 'sim/cli/main.c' ! -path 'sim/ns3/*' \
+             ! -path '$(SCHED_OUT)' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o)
 
 # The ns-3 backend (sim/ns3/ns3.cc) is built when Debian's ns-3 is installed
@@ -62,7 +74,7 @@ DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
-.PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints
+.PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints test-heap
 
 all: $(BIN)
 
@@ -113,6 +125,18 @@ test-nohints: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/nohints OPT="-O2 -g -DSIM_NO_HINTS" NS3=no \
 	  build/nohints/coapsim
 	COAPSIM=$(abspath build/nohints/coapsim) tests/golden.sh check
+
+# The plain heap scheduler: the engine's tests and the golden outputs must
+# come out as with the wheel.  .ci/run runs it after make test.
+test-heap: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/heap SCHED=heap OPT="-O2 -g" NS3=no \
+	  build/heap/coapsim build/heap/engine_tests
+	build/heap/engine_tests
+	COAPSIM=$(abspath build/heap/coapsim) tests/golden.sh check
+
+# tests/test_engine.c alone, against this build's scheduler.
+$(BUILD)/engine_tests: $(BUILD)/obj/tests/test_engine.o $(LIB)
+	$(LINK) $(OPT) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
 
 # Rewrite tests/golden/*.sha256 from this build: a deliberate change of
 # results, to be explained in its commit.

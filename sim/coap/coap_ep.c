@@ -132,10 +132,10 @@ static bool uses_block1(const struct coap_req_tmpl *t)
 	return has_body(t) && t->block_size && t->payload > t->block_size;
 }
 
-/* v in decimal at p (no terminator); returns the digits written.
- * snprintf's generality was a tenth of a request's cost, and a digit at a
- * time 128 instructions (3 percent of an exchange): the digits are
- * counted, then written from the last back, two a step from a table. */
+/* v in decimal at p (no terminator); returns the digits written.  On
+ * every request's path, so neither snprintf's generality nor a digit at a
+ * time: the digits are counted, then written from the last back, two a
+ * step from a table. */
 static size_t put_dec(char *p, uint32_t v)
 {
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"

@@ -31,9 +31,8 @@ void *sim_calloc_big(size_t n, size_t size)
 	}
 	/* A fresh anonymous mapping reads as zeros, page by page as it is
 	 * first touched: no pass over a million endpoints' worth of memory
-	 * to clear it (memset was 4.7% of the instructions of a 1M x 3 min
-	 * run).  Mapped with a huge page of slack, then trimmed to start on
-	 * a huge-page boundary. */
+	 * to clear it.  Mapped with a huge page of slack, then trimmed to
+	 * start on a huge-page boundary. */
 	char *base = mmap(NULL, rounded + HUGE_PAGE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)

@@ -96,8 +96,9 @@ static void sift_down(struct sim_engine *e, uint32_t i, struct sim_ent ent)
 }
 
 /* A bucket of a few entries is not heapified: it is sorted, latest
- * first, and popped from the end (at a million endpoints a bucket holds
- * about 3.5 entries, and heapifying and sifting them was 5% of the run).
+ * first, and popped from the end (a bucket holds a few entries, and
+ * heapifying and sifting so few costs more than sorting them).  Figures:
+ * docs/performance.md.
  * A sorted array that grows past SIM_SORTED_MAX becomes a heap again. */
 #ifndef SIM_SORTED_MAX
 #define SIM_SORTED_MAX 16
@@ -251,9 +252,8 @@ static SIM_NOINLINE int enqueue_slow(struct sim_engine *e, sim_time when,
 }
 
 /* The entry comes as its fields and is written field by field: built as
- * a struct on the stack and copied, it was reloaded as vectors that could
- * not be store-forwarded and waited for every earlier store (most of the
- * time spent arming at 1M endpoints, twice now). */
+ * a struct on the stack and copied, it is reloaded as vectors that cannot
+ * be store-forwarded and wait for every earlier store. */
 static inline __attribute__((always_inline)) int enqueue(struct sim_engine *e, sim_time when,
 							   uint64_t seq, struct sim_timer *t,
 							   uint32_t owner, uint8_t cls,
@@ -331,8 +331,7 @@ static void requeue(struct sim_engine *e, struct sim_bucket *bk)
  * about the next ones to fire.  One hint per pop keeps a steady stream of
  * fetches where hinting a whole bucket at once came in bursts; with the
  * world's endpoints stored in firing order the stream is nearly
- * sequential.  (At a million endpoints, 4 to 128 were tried: 8 to 32
- * were alike within this machine's noise, 48 and more were slower.) */
+ * sequential.  The lead was chosen by measurement (docs/performance.md). */
 #ifndef SIM_HINT_LEAD
 #define SIM_HINT_LEAD 16
 #endif

@@ -14,8 +14,8 @@ void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
 }
 
 /* A stream is the words of Philox2x64-10 blocks (counter: block number,
- * owner id; key: seed) in order, both words of each block: a block costs
- * about 70 instructions and a CoAP exchange draws five or six words. */
+ * owner id; key: seed) in order, both words of each block (a block is
+ * costly, so its second word is kept for the next draw). */
 uint64_t sim_rng_block(struct sim_rng *r)
 {
 	uint64_t n = r->ctr++;

@@ -18,10 +18,9 @@
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR 16
 #define SNAPLEN 65535
-/* Small enough to stay in the L2 cache with the other file's (4 MiB
- * buffers missed it on every record: 100k endpoints x 20 min with
- * captures took 4.4-5.8 s with 4 MiB, 3.1-3.8 s with 256 KiB, 2.7-3.4 s
- * with 64 KiB), large enough for the largest record. */
+/* Small enough to stay in the L2 cache with the other file's (larger
+ * buffers missed it on every record; the measurements are in
+ * docs/performance.md), large enough for the largest record. */
 #define VBUF_SIZE (128u << 10)
 _Static_assert(VBUF_SIZE >= PCAP_REC_HDR + IP6_HDR + UDP_HDR + SIM_MAX_DATAGRAM,
 	       "the largest record fits the buffer");

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../core/sim.h"
-#include "../scenario/scenario.h"
+#include "energy_cfg.h"
 
 /* IEEE 802.15.4 framing added to each IP packet: PHY preamble 4, SFD 1,
  * length 1; MAC frame control 2, sequence 1, PAN id 2, short destination 2

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "../scenario/scenario.h"
+#include "../core/dist.h"
 
 struct sim_rng {
 	uint64_t seed;  /* Philox key */

@@ -22,7 +22,7 @@
 #include "../core/sim.h"
 #include "../engine/engine.h"
 #include "../engine/rng.h"
-#include "../scenario/scenario.h"
+#include "link.h"
 
 enum net_dir { NET_UP = 0, NET_DOWN = 1 };
 

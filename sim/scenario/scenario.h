@@ -16,53 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/dist.h"
 #include "../core/options.h"
 #include "../core/sim.h"
+#include "../energy/energy_cfg.h"
+#include "../net/link.h"
 
 #define SCN_ERR_LEN 512
 #define SCN_NAME_LEN 64
 #define SCN_PATH_LEN 256
-
-/* A distribution.  For time-valued keys a and b are nanoseconds. */
-enum dist_kind {
-	DIST_NONE,    /* always 0 ("none") */
-	DIST_CONST,   /* a ("const(x)" or a bare value "x") */
-	DIST_UNIFORM, /* uniform(a, b), a <= b */
-	DIST_NORMAL,  /* normal(mean a, sd b), b >= 0; draws clamped at 0 */
-	DIST_EXP,     /* exp(mean a), a > 0 */
-	DIST_PARETO,  /* pareto(shape a, scale b), a > 0, b > 0: scale * U^(-1/shape) */
-};
-struct dist {
-	enum dist_kind kind;
-	double a, b;
-};
-
-enum loss_kind { LOSS_BERNOULLI, LOSS_GILBERT };
-struct loss_cfg {
-	enum loss_kind kind;
-	double p;        /* Bernoulli loss probability */
-	double ge_p;     /* Gilbert-Elliott: P(good -> bad) per packet */
-	double ge_r;     /* P(bad -> good) per packet */
-	double loss_good; /* loss probability in the good state */
-	double loss_bad;  /* loss probability in the bad state */
-};
-
-struct link_cfg {
-	sim_time latency;   /* one-way propagation */
-	struct dist jitter; /* added to latency per packet (ns) */
-	struct loss_cfg loss;
-	uint64_t rate_bps; /* 0 = unlimited */
-	uint32_t queue;    /* packets waiting before drop-tail (>= 1) */
-	uint32_t mtu;      /* bytes, >= 1280 for IPv6 */
-	double duplicate;  /* probability a delivered packet arrives twice */
-};
-
-struct bottleneck_cfg {
-	bool present;
-	uint64_t rate_bps;
-	uint32_t queue;
-	sim_time latency;
-};
 
 enum protocol { PROTO_COAP, PROTO_MQTT };
 enum traffic_kind {
@@ -120,19 +82,6 @@ struct tcp_cfg {
 	sim_time rto_initial, rto_min, rto_max;
 	uint32_t mss;
 	sim_time delayed_ack; /* 0 = off */
-};
-
-/* What a radio draws while it is awake waiting for a frame: a receiver
- * that listens (rx, the default: a real radio waiting for an answer is
- * receiving) or the idle current of a radio that is merely on. */
-enum energy_listen { ENERGY_LISTEN_RX, ENERGY_LISTEN_IDLE };
-struct energy_cfg {
-	char radio[32]; /* preset name: cc2420 | cc2538 | nrf52840 */
-	double voltage_v;
-	double tx_ma, rx_ma, idle_ma, sleep_ma;
-	uint8_t listen; /* enum energy_listen */
-	uint64_t bitrate_bps;
-	double battery_mah;
 };
 
 struct output_cfg {

@@ -4,6 +4,7 @@
 
 #include "helpers.h"
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,5 +565,48 @@ Test(cli, a_failed_write_names_the_file_and_the_reason, .timeout = 60)
 	cr_assert_not_null(strstr(err, "exchanges"), "%s", err);
 	cr_assert_not_null(strstr(err, "File too large"), "%s", err);
 	cr_assert_not(exists("%s/out/summary.json", tmpdir));
+	rm_tmp();
+}
+
+/* The 95% half-width in summary.json is Student's: with three
+ * replications t(0.975, 2) = 4.303, so half-width = 4.303 s / sqrt(3)
+ * where s is the sample standard deviation of the three runs' values (a
+ * normal 1.96 would be 2.2 times too narrow).  The runs' own values come
+ * from summary.json's runs[]; the quantile is the table's, by hand. */
+Test(cli, the_ci_is_students_t, .timeout = 60)
+{
+	char err[4096], args[1024], path[256];
+	mk_tmp();
+	const char *ini = write_file("t.ini", "[scenario]\nduration = 5min\nreplications = 3\n"
+					      "[link]\nlatency = 50ms\nloss = 20%\n[group.s]\ncount = 40\n"
+					      "traffic = periodic(10s)\n[output]\npcap = no\n");
+	snprintf(args, sizeof(args), "run %s --out %s/out", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/out/summary.json", tmpdir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	static const char *const metrics[] = {"retransmissions_per_message", "success_ratio",
+					      "transmissions"};
+	for (size_t m = 0; m < 3; m++) {
+		double v[3], mean = 0, ss = 0;
+		for (size_t k = 0; k < 3; k++) {
+			json_t *r = json_array_get(json_object_get(j, "runs"), k);
+			v[k] = json_number_value(json_object_get(json_object_get(r, "metrics"),
+								 metrics[m]));
+			mean += v[k] / 3;
+		}
+		for (size_t k = 0; k < 3; k++)
+			ss += (v[k] - mean) * (v[k] - mean);
+		double want = 4.303 * sqrt(ss / 2) / sqrt(3.0);
+		json_t *pm = json_object_get(json_object_get(json_array_get(
+						     json_object_get(j, "points"), 0), "metrics"),
+					     metrics[m]);
+		double got = json_number_value(json_object_get(pm, "ci95"));
+		cr_assert_gt(want, 0, "%s: the runs differ", metrics[m]);
+		cr_assert_leq(fabs(got - want), 1e-9 * want + 1e-12, "%s: ci95 %.12g, want %.12g",
+			      metrics[m], got, want);
+	}
+	json_decref(j);
 	rm_tmp();
 }

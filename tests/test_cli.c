@@ -610,3 +610,45 @@ Test(cli, the_ci_is_students_t, .timeout = 60)
 	json_decref(j);
 	rm_tmp();
 }
+
+/* --out naming a file of the user's: refused, the file intact (it was
+ * swapped away and deleted once).  A link to a results folder: the folder
+ * it names gets the results, the link stays a link.  A capture folder
+ * inside the results folder keeps its captures (publishing the results
+ * removed them once). */
+Test(cli, output_targets_are_never_lost, .timeout = 60)
+{
+	char err[4096], args[1024], path[256];
+	mk_tmp();
+	const char *ini = write_file("s.ini", "[scenario]\nduration = 10s\n[group.s]\ncount = 2\n"
+					      "traffic = periodic(2s)\n[output]\npcap = no\n");
+	const char *notes = write_file("notes.txt", "mine\n");
+	snprintf(args, sizeof(args), "run %s --out %s", ini, notes);
+	cr_assert_eq(run(args, err, sizeof(err)), 2, "%s", err);
+	FILE *f = fopen(notes, "r");
+	cr_assert_not_null(f);
+	char line[16] = "";
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	cr_assert_str_eq(line, "mine\n");
+
+	snprintf(args, sizeof(args), "run %s --out %s/real", ini, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	char link_[256], target[256];
+	snprintf(link_, sizeof(link_), "%s/link", tmpdir);
+	snprintf(target, sizeof(target), "%s/real", tmpdir);
+	cr_assert_eq(symlink(target, link_), 0);
+	snprintf(args, sizeof(args), "run %s --out %s", ini, link_);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	struct stat sb;
+	cr_assert_eq(lstat(link_, &sb), 0);
+	cr_assert(S_ISLNK(sb.st_mode), "the link was replaced by a folder");
+	cr_assert(exists("%s/real/summary.json", tmpdir));
+
+	snprintf(args, sizeof(args), "run %s --set output.pcap=yes --set output.dir=%s/o "
+		 "--set output.pcap_dir=%s/o/caps", ini, tmpdir, tmpdir);
+	cr_assert_eq(run(args, err, sizeof(err)), 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/o/caps/p0-r0.pcap", tmpdir);
+	cr_assert_eq(stat(path, &sb), 0, "the captures were lost");
+	rm_tmp();
+}

@@ -146,7 +146,10 @@ int fs_stage_publish(struct fs_stage *st, char *err, size_t errlen)
 	snprintf(sfx, sizeof(sfx), ".old-%ld", (long)getpid());
 	beside(old, sizeof(old), st->final, sfx);
 	bool had = lstat(st->final, &sb) == 0;
-	if (had && rename(st->final, old) < 0) {
+	if (had && !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a folder; not replaced", st->final);
+		rc = SIM_ERR_IO;
+	} else if (had && rename(st->final, old) < 0) {
 		snprintf(err, errlen, "%s: cannot replace: %s", st->final, strerror(errno));
 		rc = SIM_ERR_IO;
 	} else if (rename(st->part, st->final) < 0) {

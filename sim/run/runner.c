@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <math.h>
 #include <pthread.h>
@@ -423,9 +425,12 @@ out:
 static bool replaceable(const char *dir, bool captures)
 {
 	char probe[4400];
+	struct stat sb;
+	if (lstat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		return false; /* a file (or a link) of the user's: never replaced */
 	DIR *d = opendir(dir);
 	if (!d)
-		return true; /* absent, or not a folder: creating it says why */
+		return true; /* absent: created; unreadable: creating it says why */
 	snprintf(probe, sizeof(probe), "%s/summary.json", dir);
 	bool ok = !captures && access(probe, F_OK) == 0;
 	bool empty = true;
@@ -1170,13 +1175,30 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	r.reps = o->replications ? o->replications : cfg.replications;
 	uint64_t base = o->have_seed ? o->seed : cfg.seed;
 	const char *final_out = o->out_dir ? o->out_dir : cfg.output.dir;
+	/* A link to a results folder: the folder it names is the one replaced
+	 * (and locked), the link stays. */
+	char resolved[PATH_MAX];
+	struct stat lsb;
+	if (lstat(final_out, &lsb) == 0 && S_ISLNK(lsb.st_mode) && realpath(final_out, resolved))
+		final_out = resolved;
 	r.pcap = cfg.output.pcap && !o->no_pcap;
+	/* A capture folder inside the results folder is written inside its
+	 * staging folder, at the same place: published with it, not before
+	 * it (publishing the results would then remove it). */
+	size_t fo = strlen(final_out);
+	while (fo > 1 && final_out[fo - 1] == '/')
+		fo--;
+	const char *pcap_rel = !o->out_dir && !strncmp(cfg.output.pcap_dir, final_out, fo) &&
+				       cfg.output.pcap_dir[fo] == '/'
+				   ? cfg.output.pcap_dir + fo + 1
+				   : NULL;
 	/* Everything goes to a staging folder beside the target, published
 	 * whole when complete: a failed or interrupted run leaves the
 	 * previous results as they were, and nothing stale survives into a
 	 * new set.  A second run into the same folder is refused at once. */
 	const char *refuse = !replaceable(final_out, false) ? final_out
-			     : r.pcap && !o->out_dir && !replaceable(cfg.output.pcap_dir, true)
+			     : r.pcap && !o->out_dir && !pcap_rel &&
+					   !replaceable(cfg.output.pcap_dir, true)
 				 ? cfg.output.pcap_dir
 				 : NULL;
 	if (refuse) {
@@ -1193,8 +1215,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		return EXIT_RUN;
 	}
 	snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.part);
-	if (o->out_dir || !r.pcap) {
-		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s/pcap", r.out_dir);
+	if (o->out_dir || !r.pcap || pcap_rel) {
+		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s/%s", r.out_dir,
+			 pcap_rel ? pcap_rel : "pcap");
 	} else {
 		if (fs_stage_begin(&r.pcap_st, cfg.output.pcap_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
@@ -1214,6 +1237,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (fs_mkdir_p(r.out_dir, err, sizeof(err)) < 0 ||
 	    fs_mkdir_p(path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
+		fs_stage_abort(&r.out_st);
+		if (r.pcap_staged)
+			fs_stage_abort(&r.pcap_st);
 		return EXIT_RUN;
 	}
 	r.n_runs = r.n_points * r.reps;
@@ -1369,6 +1395,10 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	/* A signal that came after the runs ended (publishing, the table) is
+	 * not swallowed: the results stand, and the process stops as asked. */
+	if (status == EXIT_OK && atomic_load(&runner_stop))
+		raise(atomic_load(&runner_stop));
 cleanup:
 	/* Leave nothing half-done behind. */
 	drop_tmp(&r, &r.runs_csv, "runs.csv");

@@ -86,6 +86,10 @@ struct mc_group {
 
 enum { META_MC_RESPONSE = 1 };
 
+/* build() stops copying a topic's template at this many bytes (an {id}
+ * may then add up to 10 digits): the shortest topic a node can have. */
+#define MQ_TOPIC_CUT 100
+
 /* One PUBLISH write of the current connection. */
 struct mq_pub {
 	uint32_t off, end;
@@ -135,6 +139,7 @@ static void mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
 			ids++;
 		uint32_t lo = (uint32_t)(t - 3 * ids), hi = (uint32_t)(t + 6 * ids);
 		hi = hi > 127 ? 127 : hi;
+		lo = lo > MQ_TOPIC_CUT ? MQ_TOPIC_CUT : lo; /* as build() cuts it */
 		uint32_t big = mqtt_publish_size(hi, gc->qos, gc->payload);
 		uint32_t small = mqtt_publish_size(lo < hi ? lo : hi, gc->qos, gc->payload);
 		max_pub = big > max_pub ? big : max_pub;
@@ -1582,7 +1587,7 @@ static int build(struct world *w, uint64_t seed)
 				snprintf(mn->client_id, sizeof(mn->client_id), "s-%u", i);
 				char topic[120];
 				size_t tl = 0;
-				for (const char *c = gc->topic; *c && tl < sizeof(topic) - 12; c++) {
+				for (const char *c = gc->topic; *c && tl < MQ_TOPIC_CUT; c++) {
 					if (!strncmp(c, "{id}", 4)) {
 						tl += (size_t)snprintf(topic + tl, sizeof(topic) - tl,
 								       "%u", i);

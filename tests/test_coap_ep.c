@@ -341,7 +341,7 @@ static void srv_setup(struct srv_fix *x, double proc_ns, sim_time separate_after
 				    .max_retransmit = 4, .nstart = 1};
 	coap_params_derive(&x->p);
 	sim_rng_init(&x->rng, 42, 7, RNG_SERVER);
-	x->proc = (struct dist){.kind = proc_ns > 0 ? DIST_CONST : DIST_NONE, .a = proc_ns};
+	x->proc = (struct dist){.kind = proc_ns > 0 ? SIM_DIST_CONST : SIM_DIST_NONE, .a = proc_ns};
 	x->env = (struct coap_srv_env){.p = &x->p, .cb = &srv_cb, .ud = &x->f,
 				       .rng = &x->rng, .processing = &x->proc,
 				       .separate_after = separate_after, .obs = &x->obs};

@@ -59,9 +59,9 @@ static void c_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *
 {
 	struct pair *x = ud;
 	(void)c; (void)m; (void)now;
-	if (r == MQR_COMPLETED)
+	if (r == MQTT_RES_COMPLETED)
 		x->completed++;
-	else if (r == MQR_LOST)
+	else if (r == MQTT_RES_LOST)
 		x->lost++;
 	else
 		x->sent0++;
@@ -132,7 +132,7 @@ static void connect_pair(struct pair *x)
 	cr_assert_eq(x->last_up_len, sizeof(want));
 	cr_assert_arr_eq(x->last_up, want, sizeof(want));
 	pump(x);
-	cr_assert_eq(x->c.state, MQC_CONNECTED);
+	cr_assert_eq(x->c.state, MQTT_CLI_CONNECTED);
 	cr_assert_eq(x->bytes_down, 4, "CONNACK is 4 bytes");
 }
 
@@ -188,7 +188,7 @@ Test(mqtt_ep, keepalive_ping_and_loss)
 	x.now = SIM_S(180);
 	mqtt_client_expire(&x.c, &x.ce, x.now);
 	cr_assert_eq(x.drops_c, 1);
-	cr_assert_eq(x.c.state, MQC_BACKOFF);
+	cr_assert_eq(x.c.state, MQTT_CLI_BACKOFF);
 	/* reconnect backoff: 1 s, then 2 s, 4 s ... */
 	cr_assert_eq(mqtt_client_expiry(&x.c, &x.p), SIM_S(181));
 	mqtt_client_expire(&x.c, &x.ce, SIM_S(181));

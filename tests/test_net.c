@@ -182,7 +182,7 @@ Test(net, duplication_and_jitter_reordering)
 	setup(&f, 1);
 	f.down.duplicate = 0.3;
 	f.down.latency = SIM_MS(50);
-	f.down.jitter = (struct dist){.kind = DIST_UNIFORM, .a = 0, .b = 20e6};
+	f.down.jitter = (struct dist){.kind = SIM_DIST_UNIFORM, .a = 0, .b = 20e6};
 	size_t n = 20000;
 	/* one packet every ms: 20 ms of jitter lets later ones overtake */
 	for (size_t i = 0; i < n; i++) {
@@ -220,7 +220,7 @@ Test(net, same_seed_same_channel)
 		struct fix f;
 		setup(&f, 3);
 		f.up.loss = (struct loss_cfg){.kind = LOSS_BERNOULLI, .p = 0.3};
-		f.up.jitter = (struct dist){.kind = DIST_EXP, .a = 5e6};
+		f.up.jitter = (struct dist){.kind = SIM_DIST_EXP, .a = 5e6};
 		for (int i = 0; i < 200; i++)
 			net_send(&f.n, (uint32_t)(i % 3), NET_UP, payload, 50, NULL);
 		sim_engine_run(&f.e, SIM_TIME_NEVER);

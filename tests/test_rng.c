@@ -69,27 +69,27 @@ Test(rng, distributions_match_their_moments)
 	const int n = 400000;
 	double m, v;
 	/* uniform(2, 6): mean 4, variance 16/12 */
-	struct dist u = {DIST_UNIFORM, 2, 6};
+	struct dist u = {SIM_DIST_UNIFORM, 2, 6};
 	moments(&u, n, &m, &v);
 	cr_assert_leq(fabs(m - 4), 4 * sqrt(16.0 / 12 / n));
 	/* normal(100, 10): mean 100, sd 10 (no clamping this far from 0) */
-	struct dist g = {DIST_NORMAL, 100, 10};
+	struct dist g = {SIM_DIST_NORMAL, 100, 10};
 	moments(&g, n, &m, &v);
 	cr_assert_leq(fabs(m - 100), 4 * 10 / sqrt(n));
 	cr_assert_float_eq(sqrt(v), 10, 0.1);
 	/* exp(mean 5): mean 5, variance 25 */
-	struct dist x = {DIST_EXP, 5, 0};
+	struct dist x = {SIM_DIST_EXP, 5, 0};
 	moments(&x, n, &m, &v);
 	cr_assert_leq(fabs(m - 5), 4 * 5 / sqrt(n));
 	/* pareto(shape 3, scale 2): mean 3*2/2 = 3, variance 2^2*3/(2^2*1) = 3 */
-	struct dist p = {DIST_PARETO, 3, 2};
+	struct dist p = {SIM_DIST_PARETO, 3, 2};
 	moments(&p, n, &m, &v);
 	cr_assert_leq(fabs(m - 3), 4 * sqrt(3.0 / n) * 3, "pareto mean %f", m);
 	struct sim_rng r;
 	sim_rng_init(&r, 4, 4, RNG_APP);
 	for (int i = 0; i < 10000; i++)
 		cr_assert_geq(sim_rng_dist(&r, &p), 2.0, "pareto >= scale");
-	struct dist c = {DIST_CONST, 7, 0}, none = {DIST_NONE, 0, 0};
+	struct dist c = {SIM_DIST_CONST, 7, 0}, none = {SIM_DIST_NONE, 0, 0};
 	cr_assert_eq(sim_rng_dist(&r, &c), 7);
 	cr_assert_eq(sim_rng_dist(&r, &none), 0);
 	/* unit in [0, 1) */

@@ -89,7 +89,7 @@ Test(scenario_units, time_good)
 	for (i = 0; i < SIM_ARRAY_LEN(t); i++) {
 		sim_time v = 42;
 
-		cr_assert_eq(scn_parse_time(t[i].s, &v), 0, "%s", t[i].s);
+		cr_assert_eq(scenario_parse_time(t[i].s, &v), 0, "%s", t[i].s);
 		cr_assert_eq(v, t[i].ns, "%s -> %llu", t[i].s, (unsigned long long)v);
 	}
 }
@@ -105,7 +105,7 @@ Test(scenario_units, time_bad)
 	for (i = 0; i < SIM_ARRAY_LEN(bad); i++) {
 		sim_time v = 42;
 
-		cr_assert_eq(scn_parse_time(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
+		cr_assert_eq(scenario_parse_time(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
 		cr_assert_eq(v, 42, "%s changed the output", bad[i]);
 	}
 }
@@ -127,11 +127,11 @@ Test(scenario_units, rate)
 	size_t i;
 
 	for (i = 0; i < SIM_ARRAY_LEN(t); i++) {
-		cr_assert_eq(scn_parse_rate(t[i].s, &v), 0, "%s", t[i].s);
+		cr_assert_eq(scenario_parse_rate(t[i].s, &v), 0, "%s", t[i].s);
 		cr_assert_eq(v, t[i].bps, "%s", t[i].s);
 	}
 	for (i = 0; i < SIM_ARRAY_LEN(bad); i++)
-		cr_assert_eq(scn_parse_rate(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
+		cr_assert_eq(scenario_parse_rate(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
 }
 
 Test(scenario_units, size)
@@ -151,11 +151,11 @@ Test(scenario_units, size)
 	size_t i;
 
 	for (i = 0; i < SIM_ARRAY_LEN(t); i++) {
-		cr_assert_eq(scn_parse_size(t[i].s, &v), 0, "%s", t[i].s);
+		cr_assert_eq(scenario_parse_size(t[i].s, &v), 0, "%s", t[i].s);
 		cr_assert_eq(v, t[i].b, "%s", t[i].s);
 	}
 	for (i = 0; i < SIM_ARRAY_LEN(bad); i++)
-		cr_assert_eq(scn_parse_size(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
+		cr_assert_eq(scenario_parse_size(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
 }
 
 Test(scenario_units, prob)
@@ -174,44 +174,44 @@ Test(scenario_units, prob)
 	size_t i;
 
 	for (i = 0; i < SIM_ARRAY_LEN(t); i++) {
-		cr_assert_eq(scn_parse_prob(t[i].s, &v), 0, "%s", t[i].s);
+		cr_assert_eq(scenario_parse_prob(t[i].s, &v), 0, "%s", t[i].s);
 		cr_assert_float_eq(v, t[i].p, 1e-12, "%s", t[i].s);
 	}
 	for (i = 0; i < SIM_ARRAY_LEN(bad); i++)
-		cr_assert_eq(scn_parse_prob(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
+		cr_assert_eq(scenario_parse_prob(bad[i], &v), SIM_ERR_INVAL, "%s", bad[i]);
 }
 
 Test(scenario_units, dist_good)
 {
 	struct dist d;
 
-	cr_assert_eq(scn_parse_dist("none", &d), 0);
-	cr_assert_eq(d.kind, DIST_NONE);
-	cr_assert_eq(scn_parse_dist("const(5ms)", &d), 0);
-	cr_assert_eq(d.kind, DIST_CONST);
+	cr_assert_eq(scenario_parse_dist("none", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_NONE);
+	cr_assert_eq(scenario_parse_dist("const(5ms)", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_CONST);
 	cr_assert_float_eq(d.a, 5e6, 1e-6);
-	cr_assert_eq(scn_parse_dist("20ms", &d), 0);
-	cr_assert_eq(d.kind, DIST_CONST);
+	cr_assert_eq(scenario_parse_dist("20ms", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_CONST);
 	cr_assert_float_eq(d.a, 2e7, 1e-6);
-	cr_assert_eq(scn_parse_dist("0", &d), 0);
-	cr_assert_eq(d.kind, DIST_CONST);
+	cr_assert_eq(scenario_parse_dist("0", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_CONST);
 	cr_assert_float_eq(d.a, 0, 1e-6);
-	cr_assert_eq(scn_parse_dist("uniform(0, 20ms)", &d), 0);
-	cr_assert_eq(d.kind, DIST_UNIFORM);
+	cr_assert_eq(scenario_parse_dist("uniform(0, 20ms)", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_UNIFORM);
 	cr_assert_float_eq(d.a, 0, 1e-6);
 	cr_assert_float_eq(d.b, 2e7, 1e-6);
-	cr_assert_eq(scn_parse_dist("  uniform( 1ms ,1ms )  ", &d), 0);
+	cr_assert_eq(scenario_parse_dist("  uniform( 1ms ,1ms )  ", &d), 0);
 	cr_assert_float_eq(d.a, 1e6, 1e-6);
 	cr_assert_float_eq(d.b, 1e6, 1e-6);
-	cr_assert_eq(scn_parse_dist("normal(10ms, 2ms)", &d), 0);
-	cr_assert_eq(d.kind, DIST_NORMAL);
+	cr_assert_eq(scenario_parse_dist("normal(10ms, 2ms)", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_NORMAL);
 	cr_assert_float_eq(d.a, 1e7, 1e-6);
 	cr_assert_float_eq(d.b, 2e6, 1e-6);
-	cr_assert_eq(scn_parse_dist("exp(100ms)", &d), 0);
-	cr_assert_eq(d.kind, DIST_EXP);
+	cr_assert_eq(scenario_parse_dist("exp(100ms)", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_EXP);
 	cr_assert_float_eq(d.a, 1e8, 1e-6);
-	cr_assert_eq(scn_parse_dist("pareto(1.5, 10ms)", &d), 0);
-	cr_assert_eq(d.kind, DIST_PARETO);
+	cr_assert_eq(scenario_parse_dist("pareto(1.5, 10ms)", &d), 0);
+	cr_assert_eq(d.kind, SIM_DIST_PARETO);
 	cr_assert_float_eq(d.a, 1.5, 1e-12);
 	cr_assert_float_eq(d.b, 1e7, 1e-6);
 }
@@ -242,7 +242,7 @@ Test(scenario_units, dist_bad)
 	size_t i;
 
 	for (i = 0; i < SIM_ARRAY_LEN(bad); i++)
-		cr_assert_eq(scn_parse_dist(bad[i], &d), SIM_ERR_INVAL, "%s", bad[i]);
+		cr_assert_eq(scenario_parse_dist(bad[i], &d), SIM_ERR_INVAL, "%s", bad[i]);
 }
 
 Test(scenario_units, integers_and_bools_in_files)
@@ -306,7 +306,7 @@ Test(scenario_defaults, everything)
 		const struct link_cfg *l = i ? &c.down : &c.up;
 
 		cr_assert_eq(l->latency, 0);
-		cr_assert_eq(l->jitter.kind, DIST_NONE);
+		cr_assert_eq(l->jitter.kind, SIM_DIST_NONE);
 		cr_assert_eq(l->loss.kind, LOSS_BERNOULLI);
 		cr_assert_eq(l->loss.p, 0);
 		cr_assert_eq(l->rate_bps, 0);
@@ -322,7 +322,7 @@ Test(scenario_defaults, everything)
 	cr_assert_eq(g->protocol, PROTO_COAP);
 	cr_assert_eq(g->traffic, TRAFFIC_PERIODIC);
 	cr_assert_eq(g->interval, SIM_S(60));
-	cr_assert_eq(g->start.kind, DIST_UNIFORM);
+	cr_assert_eq(g->start.kind, SIM_DIST_UNIFORM);
 	cr_assert_float_eq(g->start.a, 0, 1e-9);
 	cr_assert_float_eq(g->start.b, 60e9, 1e-3);
 	cr_assert_eq(g->payload, 16);
@@ -331,7 +331,7 @@ Test(scenario_defaults, everything)
 	cr_assert_str_eq(g->path, "/sensors/{id}");
 	cr_assert_eq(g->qos, 1);
 	cr_assert_str_eq(g->topic, "sensors/{id}");
-	cr_assert_eq(c.server.processing.kind, DIST_CONST);
+	cr_assert_eq(c.server.processing.kind, SIM_DIST_CONST);
 	cr_assert_eq(c.server.processing.a, 0);
 	cr_assert_eq(c.server.separate_after, SIM_S(1));
 	cr_assert_eq(c.coap.ack_timeout, SIM_S(2));
@@ -378,16 +378,16 @@ Test(scenario_defaults, start_follows_traffic)
 	cr_assert_str_eq(c.groups[0].name, "a");
 	cr_assert_eq(c.groups[0].traffic, TRAFFIC_PERIODIC);
 	cr_assert_eq(c.groups[0].interval, SIM_S(10));
-	cr_assert_eq(c.groups[0].start.kind, DIST_UNIFORM);
+	cr_assert_eq(c.groups[0].start.kind, SIM_DIST_UNIFORM);
 	cr_assert_float_eq(c.groups[0].start.b, 10e9, 1e-3);
 	cr_assert_eq(c.groups[1].traffic, TRAFFIC_ONCE);
 	cr_assert_eq(c.groups[1].interval, 0);
 	cr_assert_float_eq(c.groups[1].start.b, 60e9, 1e-3);
 	cr_assert_eq(c.groups[2].traffic, TRAFFIC_POISSON);
 	cr_assert_eq(c.groups[2].interval, SIM_S(120));
-	cr_assert_eq(c.groups[2].start.kind, DIST_CONST);
+	cr_assert_eq(c.groups[2].start.kind, SIM_DIST_CONST);
 	cr_assert_float_eq(c.groups[2].start.a, 1e9, 1e-3);
-	cr_assert_eq(c.groups[3].start.kind, DIST_EXP);
+	cr_assert_eq(c.groups[3].start.kind, SIM_DIST_EXP);
 	scenario_cfg_free(&c);
 }
 
@@ -460,7 +460,7 @@ Test(scenario_parse, full_example)
 	cr_assert_eq(c.backend, BACKEND_NATIVE);
 	cr_assert_eq(c.up.latency, SIM_MS(100));
 	cr_assert_eq(c.down.latency, SIM_MS(100));
-	cr_assert_eq(c.up.jitter.kind, DIST_UNIFORM);
+	cr_assert_eq(c.up.jitter.kind, SIM_DIST_UNIFORM);
 	cr_assert_float_eq(c.down.jitter.b, 2e7, 1e-3);
 	cr_assert_float_eq(c.up.loss.p, 0.05, 1e-12);
 	cr_assert_eq(c.up.rate_bps, 250000);
@@ -480,7 +480,7 @@ Test(scenario_parse, full_example)
 	cr_assert_str_eq(g->path, "/s/{id}/t");
 	cr_assert_eq(g->qos, 2);
 	cr_assert_str_eq(g->topic, "a/b/{id}");
-	cr_assert_eq(c.server.processing.kind, DIST_NORMAL);
+	cr_assert_eq(c.server.processing.kind, SIM_DIST_NORMAL);
 	cr_assert_eq(c.server.separate_after, SIM_MS(500));
 	cr_assert_eq(c.coap.ack_timeout, SIM_S(3));
 	cr_assert_float_eq(c.coap.ack_random_factor, 1.25, 1e-12);
@@ -821,7 +821,7 @@ Test(scenario_sweep, inside_a_value)
 	cr_assert_str_eq(scenario_param_value(src, 1, 2), "/b");
 	cr_assert_eq(scenario_point_cfg(src, 7, &c, err, sizeof(err)), 0);
 	cr_assert_float_eq(c.up.jitter.b, 2e7, 1e-3);
-	cr_assert_eq(c.groups[0].start.kind, DIST_UNIFORM);
+	cr_assert_eq(c.groups[0].start.kind, SIM_DIST_UNIFORM);
 	cr_assert_str_eq(c.groups[0].path, "/b");
 	scenario_cfg_free(&c);
 	scenario_src_del(src);

@@ -95,7 +95,7 @@ static int bad_usage(const char *cmd, const char *fmt, const char *arg)
 	fprintf(stderr, "coapsim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see 'coapsim %s--help')\n", cmd ? "run " : "");
-	return EXIT_USAGE;
+	return COAPSIM_EXIT_USAGE;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -133,7 +133,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 	c->sets = calloc((size_t)argc + 1, sizeof(*c->sets));
 	c->paths = calloc((size_t)argc + 1, sizeof(*c->paths));
 	if (!c->sets || !c->paths)
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -142,7 +142,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(is_check ? usage_check : run_opts ? usage_run : usage_validate,
 			      stdout);
-			exit(EXIT_OK);
+			exit(COAPSIM_EXIT_OK);
 		} else if (is_check && !strcmp(a, "--junit")) {
 			if (!val || !*val)
 				return bad_usage(cmd, "%s needs a file", a);
@@ -169,7 +169,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 						 val ? val : "");
 			c->ro.replications = (uint32_t)v;
 		} else if (!strcmp(a, "--max-memory") || !strcmp(a, "--max-disk")) {
-			if (!val || scn_parse_size(val, &v) < 0 || v == 0)
+			if (!val || scenario_parse_size(val, &v) < 0 || v == 0)
 				return bad_usage(cmd, "--max-memory and --max-disk need a size "
 						 "(e.g. 8GB), not '%s'", val ? val : "");
 			*(a[6] == 'm' ? &c->ro.max_memory : &c->ro.max_disk) = v;
@@ -213,7 +213,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 	if (!c->scenario)
 		return bad_usage(cmd, "%s", is_check ? "needs a SCENARIO file or folder"
 						      : "needs a SCENARIO file");
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 static int load_path(struct cli *c, const char *path, struct scenario_src **src)
@@ -229,9 +229,9 @@ static int load_path(struct cli *c, const char *path, struct scenario_src **src)
 	int rc = scenario_load(src, path, c->sets, n, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err);
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 static int load(struct cli *c, struct scenario_src **src)
@@ -245,12 +245,12 @@ static int cmd_validate(int argc, char **argv)
 	struct scenario_src *src;
 	int rc = parse_opts("validate", argc, argv, &c, false);
 
-	if (rc == EXIT_OK)
+	if (rc == COAPSIM_EXIT_OK)
 		rc = load(&c, &src);
 	/* [expect] exactly as check judges it (metric and group names). */
-	if (rc == EXIT_OK && (rc = check_validate(src)) != EXIT_OK)
+	if (rc == COAPSIM_EXIT_OK && (rc = check_validate(src)) != COAPSIM_EXIT_OK)
 		scenario_src_del(src);
-	if (rc == EXIT_OK) {
+	if (rc == COAPSIM_EXIT_OK) {
 		struct scenario_cfg cfg;
 		char err[SCN_ERR_LEN];
 		size_t np = scenario_n_params(src), pts = scenario_n_points(src);
@@ -277,7 +277,7 @@ static int cmd_validate(int argc, char **argv)
 			c.ro.jobs = nc > 0 ? (unsigned)nc : 1;
 		}
 		rc = runner_preflight(src, &c.ro, true, err, sizeof(err));
-		if (rc != EXIT_OK)
+		if (rc != COAPSIM_EXIT_OK)
 			fprintf(stderr, "%s\n", err);
 		scenario_src_del(src);
 	}
@@ -298,9 +298,9 @@ static int check_axes(const struct cli *c, const struct scenario_src *src)
 	report_set_axes(c->plot_x, c->plot_by);
 	if (report_check_axes(keys, n, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim run: %s\n", err);
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 static int cmd_run(int argc, char **argv, const char *cmdline)
@@ -309,16 +309,16 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	struct scenario_src *src;
 	int rc = parse_opts("run", argc, argv, &c, true);
 
-	if (rc == EXIT_OK)
+	if (rc == COAPSIM_EXIT_OK)
 		rc = load(&c, &src);
-	if (rc == EXIT_OK) {
+	if (rc == COAPSIM_EXIT_OK) {
 		if (!c.ro.jobs) {
 			long n = sysconf(_SC_NPROCESSORS_ONLN);
 			c.ro.jobs = n > 0 ? (unsigned)n : 1;
 		}
 		c.ro.command_line = cmdline;
 		rc = check_axes(&c, src);
-		if (rc == EXIT_OK)
+		if (rc == COAPSIM_EXIT_OK)
 			rc = runner_run(src, &c.ro, NULL, NULL);
 		scenario_src_del(src);
 	}
@@ -343,7 +343,7 @@ static int expand_path(const char *p, char ***files, size_t *n, size_t *cap)
 		struct dirent *e;
 		if (!d) {
 			fprintf(stderr, "%s: cannot read: %s\n", p, strerror(errno));
-			return EXIT_USAGE;
+			return COAPSIM_EXIT_USAGE;
 		}
 		while ((e = readdir(d))) {
 			size_t len = strlen(e->d_name);
@@ -354,13 +354,13 @@ static int expand_path(const char *p, char ***files, size_t *n, size_t *cap)
 				char **nf = realloc(*files, *cap * sizeof(*nf));
 				if (!nf) {
 					closedir(d);
-					return EXIT_RUN;
+					return COAPSIM_EXIT_RUN;
 				}
 				*files = nf;
 			}
 			if (asprintf(&(*files)[*n], "%s/%s", p, e->d_name) < 0) {
 				closedir(d);
-				return EXIT_RUN;
+				return COAPSIM_EXIT_RUN;
 			}
 			(*n)++;
 		}
@@ -368,22 +368,22 @@ static int expand_path(const char *p, char ***files, size_t *n, size_t *cap)
 		qsort(*files + first, *n - first, sizeof(**files), by_name);
 		if (*n == first) {
 			fprintf(stderr, "%s: no *.ini scenario in this folder\n", p);
-			return EXIT_USAGE;
+			return COAPSIM_EXIT_USAGE;
 		}
-		return EXIT_OK;
+		return COAPSIM_EXIT_OK;
 	}
 	if (*n == *cap) {
 		*cap = *cap ? 2 * *cap : 16;
 		char **nf = realloc(*files, *cap * sizeof(*nf));
 		if (!nf)
-			return EXIT_RUN;
+			return COAPSIM_EXIT_RUN;
 		*files = nf;
 	}
 	(*files)[*n] = strdup(p);
 	if (!(*files)[*n])
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	(*n)++;
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 static int cmd_check(int argc, char **argv, const char *cmdline)
@@ -393,21 +393,21 @@ static int cmd_check(int argc, char **argv, const char *cmdline)
 	size_t n = 0, cap = 0;
 	int rc = parse_opts("check", argc, argv, &c, true);
 
-	for (size_t i = 0; rc == EXIT_OK && i < c.n_paths; i++)
+	for (size_t i = 0; rc == COAPSIM_EXIT_OK && i < c.n_paths; i++)
 		rc = expand_path(c.paths[i], &files, &n, &cap);
 	/* Every scenario must be valid before the first one runs. */
-	struct scenario_src **srcs = rc == EXIT_OK ? calloc(n + 1, sizeof(*srcs)) : NULL;
-	if (rc == EXIT_OK && !srcs)
-		rc = EXIT_RUN;
-	for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
+	struct scenario_src **srcs = rc == COAPSIM_EXIT_OK ? calloc(n + 1, sizeof(*srcs)) : NULL;
+	if (rc == COAPSIM_EXIT_OK && !srcs)
+		rc = COAPSIM_EXIT_RUN;
+	for (size_t i = 0; rc == COAPSIM_EXIT_OK && i < n; i++) {
 		rc = load_path(&c, files[i], &srcs[i]);
-		if (rc == EXIT_OK)
+		if (rc == COAPSIM_EXIT_OK)
 			rc = check_validate(srcs[i]);
 	}
-	struct check_suite *suite = rc == EXIT_OK ? check_suite_new(&c.co) : NULL;
-	if (rc == EXIT_OK && !suite)
-		rc = EXIT_RUN;
-	if (rc == EXIT_OK) {
+	struct check_suite *suite = rc == COAPSIM_EXIT_OK ? check_suite_new(&c.co) : NULL;
+	if (rc == COAPSIM_EXIT_OK && !suite)
+		rc = COAPSIM_EXIT_RUN;
+	if (rc == COAPSIM_EXIT_OK) {
 		if (!c.ro.jobs) {
 			long nc = sysconf(_SC_NPROCESSORS_ONLN);
 			c.ro.jobs = nc > 0 ? (unsigned)nc : 1;
@@ -415,14 +415,14 @@ static int cmd_check(int argc, char **argv, const char *cmdline)
 		c.ro.command_line = cmdline;
 		c.ro.no_table = true;
 		const char *out = c.ro.out_dir;
-		for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
+		for (size_t i = 0; rc == COAPSIM_EXIT_OK && i < n; i++) {
 			char dir[4096];
 			struct scenario_cfg cfg;
 			char err[SCN_ERR_LEN];
 			if (out) {
 				/* --out DIR: one folder per scenario under it. */
 				if (scenario_point_cfg(srcs[i], 0, &cfg, err, sizeof(err)) < 0) {
-					rc = EXIT_RUN;
+					rc = COAPSIM_EXIT_RUN;
 					break;
 				}
 				snprintf(dir, sizeof(dir), "%s/%s", out, cfg.name);
@@ -431,7 +431,7 @@ static int cmd_check(int argc, char **argv, const char *cmdline)
 			}
 			rc = check_scenario(suite, srcs[i], &c.ro);
 		}
-		if (rc == EXIT_OK)
+		if (rc == COAPSIM_EXIT_OK)
 			rc = check_finish(suite);
 	}
 	check_suite_del(suite);
@@ -462,33 +462,33 @@ static int cmd_plot(int argc, char **argv)
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage_plot, stdout);
-			return EXIT_OK;
+			return COAPSIM_EXIT_OK;
 		} else if (!strcmp(a, "--x") || !strcmp(a, "--by")) {
 			if (!val || !*val) {
 				fprintf(stderr, "coapsim plot: %s needs a swept KEY\n", a);
-				return EXIT_USAGE;
+				return COAPSIM_EXIT_USAGE;
 			}
 			*(a[2] == 'x' ? &x : &by) = val;
 			i++;
 		} else if (a[0] == '-' || dir) {
 			fputs(usage_plot, stderr);
-			return EXIT_USAGE;
+			return COAPSIM_EXIT_USAGE;
 		} else {
 			dir = a;
 		}
 	}
 	if (!dir) {
 		fputs(usage_plot, stderr);
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	}
 	report_set_axes(x, by);
 	int rc = report_build(dir, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "coapsim plot: %s\n", err);
-		return rc == SIM_ERR_INVAL ? EXIT_USAGE : EXIT_RUN;
+		return rc == SIM_ERR_INVAL ? COAPSIM_EXIT_USAGE : COAPSIM_EXIT_RUN;
 	}
 	printf("report: %s/report.html\n", dir);
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -502,16 +502,16 @@ int main(int argc, char **argv)
 					i ? " " : "", i ? argv[i] : "coapsim");
 	if (argc < 2) {
 		fputs(usage_main, stderr);
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage_main, stdout);
-		return EXIT_OK;
+		return COAPSIM_EXIT_OK;
 	}
 	if (!strcmp(cmd, "--version")) {
 		printf("coapsim %s\n", COAPSIM_VERSION);
-		return EXIT_OK;
+		return COAPSIM_EXIT_OK;
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 2, argv + 2, cmdline);
@@ -522,5 +522,5 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);
-	return EXIT_USAGE;
+	return COAPSIM_EXIT_USAGE;
 }

@@ -199,7 +199,7 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 	/* Each 4-byte {id} becomes at most 10 digits. */
 	char path[COAP_MAX_PATH * 5 / 2], *d = path, *seg = path;
 	struct coap_msg m;
-	uint8_t code = x->kind == KIND_REQUEST ? t->code : COAP_GET;
+	uint8_t code = x->kind == COAP_KIND_REQUEST ? t->code : COAP_GET;
 
 	if (!t->n_piece) {
 		cut = *t;
@@ -207,7 +207,7 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 		t = &cut;
 	}
 	put_be32(tok, x->token);
-	coap_msg_init(&m, x->kind == KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
+	coap_msg_init(&m, x->kind == COAP_KIND_REQUEST ? t->type : COAP_CON, code, x->mid,
 		      tok, sizeof(tok));
 
 	/* The path with {id} replaced goes into path[] piece by piece, and
@@ -227,8 +227,8 @@ static void send_request(struct coap_client *c, const struct coap_client_env *en
 			seg = d;
 		}
 	}
-	if (x->kind != KIND_REQUEST) {
-		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == KIND_OBS_REG ? 0 : 1, obs);
+	if (x->kind != COAP_KIND_REQUEST) {
+		coap_msg_add_uint(&m, COAP_OPT_OBSERVE, x->kind == COAP_KIND_OBS_REG ? 0 : 1, obs);
 	} else if (uses_block1(t)) {
 		/* RFC 7959 §2.5: block NUM of SZX bytes, M while more follow;
 		 * Size1 (§4) announces the whole body in the first block. */
@@ -260,7 +260,7 @@ static void transmit_first(struct coap_client *c, const struct coap_client_env *
 	x->mid = c->next_mid++;
 	x->tx = 1;
 	x->total_tx++;
-	x->state = EXCH_WAIT_ACK;
+	x->state = COAP_EXCH_WAIT_ACK;
 	x->tx0 = now;
 	if (env->cc)
 		x->timeout = cocoa_initial_timeout(env->cc, now, c->n_active,
@@ -276,7 +276,7 @@ static void transmit_first(struct coap_client *c, const struct coap_client_env *
 static struct coap_exch *free_slot(struct coap_client *c, uint32_t nstart)
 {
 	for (uint32_t i = 0; i < nstart; i++)
-		if (c->ex[i].state == EXCH_FREE)
+		if (c->ex[i].state == COAP_EXCH_FREE)
 			return &c->ex[i];
 	return NULL;
 }
@@ -289,8 +289,8 @@ static void start_exchange(struct coap_client *c, const struct coap_client_env *
 	if (!x)
 		return;
 	*x = (struct coap_exch){.first_tx = now, .kind = kind};
-	x->token = kind == KIND_OBS_DEREG ? c->obs_token : c->next_token++;
-	if (kind != KIND_REQUEST || env->req->type == COAP_CON) {
+	x->token = kind == COAP_KIND_OBS_DEREG ? c->obs_token : c->next_token++;
+	if (kind != COAP_KIND_REQUEST || env->req->type == COAP_CON) {
 		c->n_active++;
 		transmit_first(c, env, x, now);
 	} else {
@@ -300,7 +300,7 @@ static void start_exchange(struct coap_client *c, const struct coap_client_env *
 		x->tx = 1;
 		x->total_tx = 1;
 		send_request(c, env, x, false);
-		x->state = EXCH_FREE;
+		x->state = COAP_EXCH_FREE;
 		x->deadline = SIM_TIME_NEVER;
 		env->cb->done(env->ud, c, x, COAP_RES_SENT, NULL, now);
 	}
@@ -311,7 +311,7 @@ void coap_client_request(struct coap_client *c, const struct coap_client_env *en
 			 sim_time now)
 {
 	if (c->n_active < env->p->nstart && c->backlog == 0)
-		start_exchange(c, env, now, KIND_REQUEST);
+		start_exchange(c, env, now, COAP_KIND_REQUEST);
 	else
 		c->backlog++;
 }
@@ -320,7 +320,7 @@ void coap_client_observe(struct coap_client *c, const struct coap_client_env *en
 			 sim_time now)
 {
 	if (c->n_active < env->p->nstart)
-		start_exchange(c, env, now, KIND_OBS_REG);
+		start_exchange(c, env, now, COAP_KIND_OBS_REG);
 }
 
 void coap_client_cancel_observe(struct coap_client *c,
@@ -330,7 +330,7 @@ void coap_client_cancel_observe(struct coap_client *c,
 		return;
 	c->obs_active = 0;
 	if (c->n_active < env->p->nstart)
-		start_exchange(c, env, now, KIND_OBS_DEREG);
+		start_exchange(c, env, now, COAP_KIND_OBS_DEREG);
 }
 
 static void finish(struct coap_client *c, const struct coap_client_env *env,
@@ -339,13 +339,13 @@ static void finish(struct coap_client *c, const struct coap_client_env *env,
 {
 	struct coap_exch copy = *x;
 
-	x->state = EXCH_FREE;
+	x->state = COAP_EXCH_FREE;
 	x->deadline = SIM_TIME_NEVER;
 	c->n_active--;
 	env->cb->done(env->ud, c, &copy, r, resp, now);
 	while (c->backlog && c->n_active < env->p->nstart) {
 		c->backlog--;
-		start_exchange(c, env, now, KIND_REQUEST);
+		start_exchange(c, env, now, COAP_KIND_REQUEST);
 	}
 }
 
@@ -358,7 +358,7 @@ static void on_response(struct coap_client *c, const struct coap_client_env *env
 	const struct coap_option *o;
 	struct coap_block b;
 
-	if (m->code == COAP_CONTINUE && x->kind == KIND_REQUEST && uses_block1(t)) {
+	if (m->code == COAP_CONTINUE && x->kind == COAP_KIND_REQUEST && uses_block1(t)) {
 		/* §2.3: 2.31 Continue asks for the next block. */
 		if ((x->blk + 1) * t->block_size < t->payload) {
 			x->blk++;
@@ -366,7 +366,7 @@ static void on_response(struct coap_client *c, const struct coap_client_env *env
 			return;
 		}
 	}
-	if (x->kind == KIND_REQUEST && t->code == COAP_GET && t->block_size &&
+	if (x->kind == COAP_KIND_REQUEST && t->code == COAP_GET && t->block_size &&
 	    COAP_CODE_CLASS(m->code) == 2 &&
 	    (o = coap_msg_find(m, COAP_OPT_BLOCK2, NULL)) &&
 	    coap_block_decode(o, &b) == 0 && b.num == x->blk && b.more) {
@@ -374,7 +374,7 @@ static void on_response(struct coap_client *c, const struct coap_client_env *env
 		transmit_first(c, env, x, now);
 		return;
 	}
-	if (x->kind == KIND_OBS_REG && COAP_CODE_CLASS(m->code) == 2 &&
+	if (x->kind == COAP_KIND_OBS_REG && COAP_CODE_CLASS(m->code) == 2 &&
 	    (o = coap_msg_find(m, COAP_OPT_OBSERVE, NULL))) {
 		uint32_t seq = 0;
 		coap_opt_uint(o, &seq);
@@ -392,7 +392,7 @@ static struct coap_exch *by_mid(struct coap_client *c, uint32_t nstart,
 				uint16_t mid)
 {
 	for (uint32_t i = 0; i < nstart; i++)
-		if (c->ex[i].state != EXCH_FREE && c->ex[i].mid == mid)
+		if (c->ex[i].state != COAP_EXCH_FREE && c->ex[i].mid == mid)
 			return &c->ex[i];
 	return NULL;
 }
@@ -405,7 +405,7 @@ static struct coap_exch *by_token(struct coap_client *c, uint32_t nstart,
 	/* Our tokens are 4 bytes, big-endian (put_be32). */
 	uint32_t tok = be32(m->token);
 	for (uint32_t i = 0; i < nstart; i++)
-		if (c->ex[i].state != EXCH_FREE && c->ex[i].token == tok)
+		if (c->ex[i].state != COAP_EXCH_FREE && c->ex[i].token == tok)
 			return &c->ex[i];
 	return NULL;
 }
@@ -418,7 +418,7 @@ static inline bool token_of(const struct coap_client *c,
 	if (m->tkl != 4 || be32(m->token) != x->token)
 		return false; /* our tokens are 4 bytes, big-endian (put_be32) */
 	for (const struct coap_exch *y = c->ex; y < x; y++)
-		if (y->state != EXCH_FREE && y->token == x->token)
+		if (y->state != COAP_EXCH_FREE && y->token == x->token)
 			return false;
 	return true;
 }
@@ -483,13 +483,13 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 	switch (m.type) {
 	case COAP_ACK:
 		x = by_mid(c, nstart, m.mid);
-		if (!x || x->state != EXCH_WAIT_ACK)
+		if (!x || x->state != COAP_EXCH_WAIT_ACK)
 			return; /* late or duplicate ACK */
 		if (env->cc) /* CoCoA learns from every ACK, empty or not */
 			cocoa_on_response(env->cc, now, now - x->tx0, x->tx);
 		if (m.code == COAP_EMPTY) {
 			/* §5.2.2: the response will come separately. */
-			x->state = EXCH_WAIT_SEPARATE;
+			x->state = COAP_EXCH_WAIT_SEPARATE;
 			x->deadline = now + env->p->exchange_lifetime;
 			return;
 		}
@@ -512,7 +512,7 @@ void coap_client_recv(struct coap_client *c, const struct coap_client_env *env,
 		}
 		x = by_token(c, nstart, &m);
 		obs = coap_msg_find(&m, COAP_OPT_OBSERVE, NULL);
-		if (obs && !(x && x->kind == KIND_OBS_REG && x->state == EXCH_WAIT_SEPARATE)) {
+		if (obs && !(x && x->kind == COAP_KIND_OBS_REG && x->state == COAP_EXCH_WAIT_SEPARATE)) {
 			on_notification(c, env, &m, obs, now);
 			return;
 		}
@@ -538,9 +538,9 @@ void coap_client_expire(struct coap_client *c, const struct coap_client_env *env
 
 	for (uint32_t i = 0; i < p->nstart; i++) {
 		struct coap_exch *x = &c->ex[i];
-		if (x->state == EXCH_FREE || x->deadline > now)
+		if (x->state == COAP_EXCH_FREE || x->deadline > now)
 			continue;
-		if (x->state == EXCH_WAIT_ACK && x->tx <= p->max_retransmit) {
+		if (x->state == COAP_EXCH_WAIT_ACK && x->tx <= p->max_retransmit) {
 			x->tx++;
 			x->total_tx++;
 			x->timeout = env->cc ? cocoa_backoff(x->timeout, x->vbf)
@@ -560,7 +560,7 @@ sim_time coap_client_expiry(const struct coap_client *c, uint32_t nstart)
 	if (!c->n_active)
 		return t;
 	for (uint32_t i = 0; i < nstart; i++)
-		if (c->ex[i].state != EXCH_FREE && c->ex[i].deadline < t)
+		if (c->ex[i].state != COAP_EXCH_FREE && c->ex[i].deadline < t)
 			t = c->ex[i].deadline;
 	return t;
 }
@@ -748,7 +748,7 @@ static struct coap_dedup *dedup_find(struct coap_srv_session *s, uint16_t mid,
 #pragma GCC unroll 16
 	for (int i = 0; i < COAP_DEDUP_SLOTS; i++) {
 		struct coap_dedup *d = &s->dedup[i];
-		if (d->mid == mid && d->state != DEDUP_FREE && d->expiry > now)
+		if (d->mid == mid && d->state != COAP_DEDUP_FREE && d->expiry > now)
 			return d;
 	}
 	return NULL;
@@ -759,7 +759,7 @@ bool coap_srv_session_seen(const struct coap_srv_session *s, uint16_t mid, sim_t
 #pragma GCC unroll 16
 	for (int i = 0; i < COAP_DEDUP_SLOTS; i++) {
 		const struct coap_dedup *d = &s->dedup[i];
-		if (d->mid == mid && d->state != DEDUP_FREE && d->expiry > now)
+		if (d->mid == mid && d->state != COAP_DEDUP_FREE && d->expiry > now)
 			return true;
 	}
 	return false;
@@ -773,7 +773,7 @@ static uint8_t dedup_add(struct coap_srv_session *s, const struct coap_params *p
 
 	s->dedup_next = (uint8_t)((i + 1) % COAP_DEDUP_SLOTS);
 	s->dedup[i] = (struct coap_dedup){
-		.mid = mid, .type = type, .state = DEDUP_PROCESSING,
+		.mid = mid, .type = type, .state = COAP_DEDUP_PROCESSING,
 		.expiry = now + (type == COAP_CON ? p->exchange_lifetime
 						  : p->non_lifetime),
 	};
@@ -790,7 +790,7 @@ static void answer_duplicate(struct coap_srv_session *s,
 	if (m->type != COAP_CON)
 		return; /* a duplicate NON is silently dropped */
 	switch (d->state) {
-	case DEDUP_PIGGYBACKED:
+	case COAP_DEDUP_PIGGYBACKED:
 		response_extra(env, ro, d->code, &ex);
 		if (s->obs_active && ro->observe &&
 		    env->obs->tkl == m->tkl && !memcmp(env->obs->token, m->token, m->tkl)) {
@@ -799,10 +799,10 @@ static void answer_duplicate(struct coap_srv_session *s,
 		}
 		srv_send_response(s, env, COAP_ACK, d->code, m->mid, m->token, m->tkl, &ex);
 		break;
-	case DEDUP_SEPARATE:
+	case COAP_DEDUP_SEPARATE:
 		srv_send_empty(s, env, COAP_ACK, m->mid);
 		break;
-	case DEDUP_PROCESSING:
+	case COAP_DEDUP_PROCESSING:
 		if (d->acked)
 			srv_send_empty(s, env, COAP_ACK, m->mid);
 		break; /* else the piggybacked response is on its way */
@@ -811,7 +811,7 @@ static void answer_duplicate(struct coap_srv_session *s,
 
 static void pend_release(struct coap_srv_session *s, struct coap_pending *pd)
 {
-	pd->state = PEND_FREE;
+	pd->state = COAP_PEND_FREE;
 	pd->deadline = SIM_TIME_NEVER;
 	s->n_pend--;
 }
@@ -821,13 +821,13 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 		    struct coap_pending *pd, sim_time now)
 {
 	struct coap_dedup *d = &s->dedup[pd->dedup];
-	bool dedup_valid = d->state == DEDUP_PROCESSING && d->mid == pd->req_mid;
+	bool dedup_valid = d->state == COAP_DEDUP_PROCESSING && d->mid == pd->req_mid;
 
 	if (pd->req_type == COAP_CON && !pd->acked) {
 		srv_send_response(s, env, COAP_ACK, pd->code, pd->req_mid,
 				  pd->token, pd->tkl, &pd->extra);
 		if (dedup_valid) {
-			d->state = DEDUP_PIGGYBACKED;
+			d->state = COAP_DEDUP_PIGGYBACKED;
 			d->code = pd->code;
 		}
 		pend_release(s, pd);
@@ -835,7 +835,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 	}
 	pd->resp_mid = s->next_mid++;
 	if (dedup_valid)
-		d->state = DEDUP_SEPARATE;
+		d->state = COAP_DEDUP_SEPARATE;
 	if (pd->req_type == COAP_NON) {
 		srv_send_response(s, env, COAP_NON, pd->code, pd->resp_mid,
 				  pd->token, pd->tkl, &pd->extra);
@@ -843,7 +843,7 @@ static void respond(struct coap_srv_session *s, const struct coap_srv_env *env,
 		return;
 	}
 	/* A separate response is itself confirmable and retransmitted. */
-	pd->state = PEND_SEPARATE_WAIT_ACK;
+	pd->state = COAP_PEND_SEPARATE_WAIT_ACK;
 	pd->tx = 1;
 	pd->timeout = initial_timeout(env->p, env->rng);
 	pd->deadline = now + pd->timeout;
@@ -971,14 +971,14 @@ static void handle_request(struct coap_srv_session *s,
 		uint8_t type = m->type == COAP_CON ? COAP_ACK : COAP_NON;
 		uint16_t mid = m->type == COAP_CON ? m->mid : s->next_mid++;
 		srv_send_response(s, env, type, code, mid, m->token, m->tkl, &ex);
-		d->state = DEDUP_PIGGYBACKED;
+		d->state = COAP_DEDUP_PIGGYBACKED;
 		d->code = code;
 		return;
 	}
 
 	struct coap_pending *pd = NULL;
 	for (uint32_t i = 0; i < env->p->nstart; i++) {
-		if (s->pend[i].state == PEND_FREE) {
+		if (s->pend[i].state == COAP_PEND_FREE) {
 			pd = &s->pend[i];
 			break;
 		}
@@ -989,12 +989,12 @@ static void handle_request(struct coap_srv_session *s,
 		uint16_t mid = m->type == COAP_CON ? m->mid : s->next_mid++;
 		srv_send_response(s, env, type, COAP_CODE(5, 3), mid, m->token, m->tkl,
 				  NULL);
-		d->state = DEDUP_PIGGYBACKED;
+		d->state = COAP_DEDUP_PIGGYBACKED;
 		d->code = COAP_CODE(5, 3);
 		return;
 	}
 	*pd = (struct coap_pending){
-		.state = PEND_PROCESSING, .ready_at = now + delay,
+		.state = COAP_PEND_PROCESSING, .ready_at = now + delay,
 		.req_type = m->type, .code = code, .tkl = m->tkl,
 		.dedup = di, .req_mid = m->mid, .extra = ex,
 	};
@@ -1023,7 +1023,7 @@ void coap_srv_session_recv(struct coap_srv_session *s,
 		/* The peer confirms (or rejects) a separate response... */
 		for (uint32_t i = 0; s->n_pend && i < env->p->nstart; i++) {
 			struct coap_pending *pd = &s->pend[i];
-			if (pd->state == PEND_SEPARATE_WAIT_ACK && pd->resp_mid == m.mid)
+			if (pd->state == COAP_PEND_SEPARATE_WAIT_ACK && pd->resp_mid == m.mid)
 				pend_release(s, pd);
 		}
 		/* ...or a CON notification; an RST cancels the observation
@@ -1106,9 +1106,9 @@ void coap_srv_session_expire(struct coap_srv_session *s,
 
 	for (uint32_t i = 0; s->n_pend && i < p->nstart; i++) {
 		struct coap_pending *pd = &s->pend[i];
-		if (pd->state == PEND_FREE || pd->deadline > now)
+		if (pd->state == COAP_PEND_FREE || pd->deadline > now)
 			continue;
-		if (pd->state == PEND_PROCESSING) {
+		if (pd->state == COAP_PEND_PROCESSING) {
 			if (now >= pd->ready_at) {
 				respond(s, env, pd, now);
 			} else {
@@ -1147,7 +1147,7 @@ sim_time coap_srv_session_expiry(const struct coap_srv_session *s,
 	if (!s->n_pend)
 		return t;
 	for (uint32_t i = 0; i < env->p->nstart; i++)
-		if (s->pend[i].state != PEND_FREE && s->pend[i].deadline < t)
+		if (s->pend[i].state != COAP_PEND_FREE && s->pend[i].deadline < t)
 			t = s->pend[i].deadline;
 	return t;
 }

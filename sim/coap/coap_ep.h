@@ -67,13 +67,13 @@ struct coap_req_tmpl {
 /* Cut t->path into pieces; call again whenever t->path changes. */
 void coap_req_tmpl_prepare(struct coap_req_tmpl *t);
 
-enum coap_exch_state { EXCH_FREE, EXCH_WAIT_ACK, EXCH_WAIT_SEPARATE };
+enum coap_exch_state { COAP_EXCH_FREE, COAP_EXCH_WAIT_ACK, COAP_EXCH_WAIT_SEPARATE };
 
 /* What an exchange is for. */
 enum coap_exch_kind {
-	KIND_REQUEST,   /* an application message (maybe block by block) */
-	KIND_OBS_REG,   /* GET with Observe = 0 (RFC 7641 §3.1) */
-	KIND_OBS_DEREG, /* GET with Observe = 1 (RFC 7641 §3.6) */
+	COAP_KIND_REQUEST,   /* an application message (maybe block by block) */
+	COAP_KIND_OBS_REG,   /* GET with Observe = 0 (RFC 7641 §3.1) */
+	COAP_KIND_OBS_DEREG, /* GET with Observe = 1 (RFC 7641 §3.6) */
 };
 
 /* One outstanding request of a client (a cache line each: a run keeps one
@@ -172,19 +172,19 @@ void coap_client_cancel_observe(struct coap_client *c,
 
 /* ---- server side ---- */
 
-enum coap_dedup_state { DEDUP_FREE, DEDUP_PROCESSING, DEDUP_PIGGYBACKED,
-			DEDUP_SEPARATE };
+enum coap_dedup_state { COAP_DEDUP_FREE, COAP_DEDUP_PROCESSING, COAP_DEDUP_PIGGYBACKED,
+			COAP_DEDUP_SEPARATE };
 
 struct coap_dedup {
 	sim_time expiry;
 	uint16_t mid;
 	uint8_t state;   /* enum coap_dedup_state */
-	uint8_t code;    /* response code for DEDUP_PIGGYBACKED */
+	uint8_t code;    /* response code for COAP_DEDUP_PIGGYBACKED */
 	uint8_t acked;   /* an empty ACK went out (separate response) */
 	uint8_t type;    /* request type */
 };
 
-enum coap_pend_state { PEND_FREE, PEND_PROCESSING, PEND_SEPARATE_WAIT_ACK };
+enum coap_pend_state { COAP_PEND_FREE, COAP_PEND_PROCESSING, COAP_PEND_SEPARATE_WAIT_ACK };
 
 /* Options and payload a response carries beyond type, code and token. */
 struct coap_resp_extra {

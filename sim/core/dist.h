@@ -6,12 +6,12 @@
 
 /* A distribution.  For time-valued keys a and b are nanoseconds. */
 enum dist_kind {
-	DIST_NONE,    /* always 0 ("none") */
-	DIST_CONST,   /* a ("const(x)" or a bare value "x") */
-	DIST_UNIFORM, /* uniform(a, b), a <= b */
-	DIST_NORMAL,  /* normal(mean a, sd b), b >= 0; draws clamped at 0 */
-	DIST_EXP,     /* exp(mean a), a > 0 */
-	DIST_PARETO,  /* pareto(shape a, scale b), a > 0, b > 0: scale * U^(-1/shape) */
+	SIM_DIST_NONE,    /* always 0 ("none") */
+	SIM_DIST_CONST,   /* a ("const(x)" or a bare value "x") */
+	SIM_DIST_UNIFORM, /* uniform(a, b), a <= b */
+	SIM_DIST_NORMAL,  /* normal(mean a, sd b), b >= 0; draws clamped at 0 */
+	SIM_DIST_EXP,     /* exp(mean a), a > 0 */
+	SIM_DIST_PARETO,  /* pareto(shape a, scale b), a > 0, b > 0: scale * U^(-1/shape) */
 };
 struct dist {
 	enum dist_kind kind;

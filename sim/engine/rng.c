@@ -37,24 +37,24 @@ double sim_rng_dist_slow(struct sim_rng *r, const struct dist *d)
 	double v = 0.0;
 
 	switch (d->kind) {
-	case DIST_NONE:
+	case SIM_DIST_NONE:
 		return 0.0;
-	case DIST_CONST:
+	case SIM_DIST_CONST:
 		v = d->a;
 		break;
-	case DIST_UNIFORM:
+	case SIM_DIST_UNIFORM:
 		v = d->a + (d->b - d->a) * sim_rng_unit(r);
 		break;
-	case DIST_NORMAL: {
+	case SIM_DIST_NORMAL: {
 		/* Box-Muller on two words. */
 		double u1 = 1.0 - sim_rng_unit(r), u2 = sim_rng_unit(r);
 		v = d->a + d->b * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 		break;
 	}
-	case DIST_EXP:
+	case SIM_DIST_EXP:
 		v = sim_rng_exp(r, d->a);
 		break;
-	case DIST_PARETO:
+	case SIM_DIST_PARETO:
 		v = d->b * pow(1.0 - sim_rng_unit(r), -1.0 / d->a);
 		break;
 	}

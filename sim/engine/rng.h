@@ -69,9 +69,9 @@ static inline int sim_rng_bernoulli(struct sim_rng *r, double p)
 double sim_rng_dist_slow(struct sim_rng *r, const struct dist *d);
 static inline double sim_rng_dist(struct sim_rng *r, const struct dist *d)
 {
-	if (d->kind == DIST_NONE)
+	if (d->kind == SIM_DIST_NONE)
 		return 0.0;
-	if (d->kind == DIST_UNIFORM) {
+	if (d->kind == SIM_DIST_UNIFORM) {
 		double v = d->a + (d->b - d->a) * sim_rng_unit(r);
 		return v < 0.0 ? 0.0 : v;
 	}

@@ -118,7 +118,7 @@ static void send_ack(struct mqtt_client *c, const struct mqtt_client_env *env,
 static struct mqtt_inflight *free_slot(struct mqtt_client *c)
 {
 	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-		if (c->inf[i].state == MQF_FREE)
+		if (c->inf[i].state == MQTT_INF_FREE)
 			return &c->inf[i];
 	return NULL;
 }
@@ -131,21 +131,21 @@ static void start_message(struct mqtt_client *c, const struct mqtt_client_env *e
 
 	if (env->p->qos == 0) {
 		send_publish(c, env, NULL, false, now);
-		env->cb->done(env->ud, c, &f, MQR_SENT, now);
+		env->cb->done(env->ud, c, &f, MQTT_RES_SENT, now);
 		return;
 	}
 	struct mqtt_inflight *s = free_slot(c);
 	f.pid = c->next_pid++;
 	if (!c->next_pid)
 		c->next_pid = 1; /* §2.3.1: never 0 */
-	f.state = env->p->qos == 1 ? MQF_WAIT_PUBACK : MQF_WAIT_PUBREC;
+	f.state = env->p->qos == 1 ? MQTT_INF_WAIT_PUBACK : MQTT_INF_WAIT_PUBREC;
 	*s = f;
 	send_publish(c, env, s, false, now);
 }
 
 static bool can_start(const struct mqtt_client *c, const struct mqtt_client_env *env)
 {
-	if (c->state != MQC_CONNECTED)
+	if (c->state != MQTT_CLI_CONNECTED)
 		return false;
 	return env->p->qos == 0 || free_slot((struct mqtt_client *)c) != NULL;
 }
@@ -171,7 +171,7 @@ void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
 		       sim_time now)
 {
 	(void)now;
-	c->state = MQC_TCP_WAIT;
+	c->state = MQTT_CLI_TCP_WAIT;
 	env->cb->connect(env->ud, c);
 }
 
@@ -184,7 +184,7 @@ void mqtt_client_up(struct mqtt_client *c, const struct mqtt_client_env *env, si
 					(uint16_t)strlen(env->client_id)};
 	c->rx_len = 0;
 	c->ping_out = 0;
-	c->state = MQC_CONNECT_SENT;
+	c->state = MQTT_CLI_CONNECT_SENT;
 	c->connects++;
 	put(c, env, &m, now);
 }
@@ -199,16 +199,16 @@ void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
 	 * after the reconnection (§4.4). */
 	if (p->clean_session)
 		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-			if (c->inf[i].state != MQF_FREE) {
+			if (c->inf[i].state != MQTT_INF_FREE) {
 				struct mqtt_inflight f = c->inf[i];
-				c->inf[i].state = MQF_FREE;
-				env->cb->done(env->ud, c, &f, MQR_LOST, now);
+				c->inf[i].state = MQTT_INF_FREE;
+				env->cb->done(env->ud, c, &f, MQTT_RES_LOST, now);
 			}
 	sim_time wait = p->reconnect_min << (c->backoff < 20 ? c->backoff : 20);
 	if (wait > p->reconnect_max)
 		wait = p->reconnect_max;
 	c->backoff++;
-	c->state = MQC_BACKOFF;
+	c->state = MQTT_CLI_BACKOFF;
 	c->reconnect_at = now + wait;
 	c->ping_out = 0;
 }
@@ -235,20 +235,20 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 
 	switch (m->type) {
 	case MQTT_CONNACK:
-		if (c->state != MQC_CONNECT_SENT || m->return_code) {
+		if (c->state != MQTT_CLI_CONNECT_SENT || m->return_code) {
 			lose_connection(c, env, now);
 			return;
 		}
-		c->state = MQC_CONNECTED;
+		c->state = MQTT_CLI_CONNECTED;
 		c->backoff = 0;
 		if (c->connects > 1)
 			c->reconnects++;
 		/* §4.4: resend what is unacknowledged, PUBLISH with DUP */
 		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++) {
 			f = &c->inf[i];
-			if (f->state == MQF_WAIT_PUBACK || f->state == MQF_WAIT_PUBREC)
+			if (f->state == MQTT_INF_WAIT_PUBACK || f->state == MQTT_INF_WAIT_PUBREC)
 				send_publish(c, env, f, true, now);
-			else if (f->state == MQF_WAIT_PUBCOMP)
+			else if (f->state == MQTT_INF_WAIT_PUBCOMP)
 				send_ack(c, env, MQTT_PUBREL, f->pid, now);
 		}
 		flush(c, env, now);
@@ -256,19 +256,19 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 	case MQTT_PUBACK:
 	case MQTT_PUBCOMP:
 		f = by_pid(c, m->packet_id,
-			   m->type == MQTT_PUBACK ? MQF_WAIT_PUBACK : MQF_WAIT_PUBCOMP);
+			   m->type == MQTT_PUBACK ? MQTT_INF_WAIT_PUBACK : MQTT_INF_WAIT_PUBCOMP);
 		if (f) {
 			struct mqtt_inflight done = *f;
-			f->state = MQF_FREE;
-			env->cb->done(env->ud, c, &done, MQR_COMPLETED, now);
+			f->state = MQTT_INF_FREE;
+			env->cb->done(env->ud, c, &done, MQTT_RES_COMPLETED, now);
 			flush(c, env, now);
 		}
 		return;
 	case MQTT_PUBREC:
-		f = by_pid(c, m->packet_id, MQF_WAIT_PUBREC);
+		f = by_pid(c, m->packet_id, MQTT_INF_WAIT_PUBREC);
 		if (f)
-			f->state = MQF_WAIT_PUBCOMP;
-		if (f || by_pid(c, m->packet_id, MQF_WAIT_PUBCOMP))
+			f->state = MQTT_INF_WAIT_PUBCOMP;
+		if (f || by_pid(c, m->packet_id, MQTT_INF_WAIT_PUBCOMP))
 			send_ack(c, env, MQTT_PUBREL, m->packet_id, now);
 		return;
 	case MQTT_PINGRESP:
@@ -284,7 +284,7 @@ static bool client_each(void *self, const void *env, const struct mqtt_msg *m,
 {
 	struct mqtt_client *c = self;
 	on_packet(c, env, m, now);
-	return c->state == MQC_CONNECTED || c->state == MQC_CONNECT_SENT;
+	return c->state == MQTT_CLI_CONNECTED || c->state == MQTT_CLI_CONNECT_SENT;
 }
 
 void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
@@ -296,9 +296,9 @@ void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
 
 sim_time mqtt_client_expiry(const struct mqtt_client *c, const struct mqtt_client_params *p)
 {
-	if (c->state == MQC_BACKOFF)
+	if (c->state == MQTT_CLI_BACKOFF)
 		return c->reconnect_at;
-	if (c->state != MQC_CONNECTED || !p->keepalive_s)
+	if (c->state != MQTT_CLI_CONNECTED || !p->keepalive_s)
 		return SIM_TIME_NEVER;
 	/* §3.1.2.10: a PINGREQ when idle for the keepalive; no PINGRESP
 	 * within another keepalive means the connection is gone. */
@@ -313,8 +313,8 @@ void mqtt_client_expire(struct mqtt_client *c, const struct mqtt_client_env *env
 
 	if (t > now)
 		return;
-	if (c->state == MQC_BACKOFF) {
-		c->state = MQC_TCP_WAIT;
+	if (c->state == MQTT_CLI_BACKOFF) {
+		c->state = MQTT_CLI_TCP_WAIT;
 		c->reconnect_at = SIM_TIME_NEVER;
 		env->cb->connect(env->ud, c);
 		return;

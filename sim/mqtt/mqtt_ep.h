@@ -30,10 +30,10 @@ static inline uint32_t mqtt_publish_size(uint32_t topic_len, uint8_t qos, uint32
 /* Does a topic name match a filter (§4.7: '+' one level, '#' the rest)? */
 bool mqtt_topic_match(const char *filter, const char *topic);
 
-enum mqtt_client_state { MQC_IDLE, MQC_TCP_WAIT, MQC_CONNECT_SENT, MQC_CONNECTED,
-			 MQC_BACKOFF };
-enum mqtt_flight { MQF_FREE, MQF_WAIT_PUBACK, MQF_WAIT_PUBREC, MQF_WAIT_PUBCOMP };
-enum mqtt_result { MQR_COMPLETED, MQR_LOST, MQR_SENT };
+enum mqtt_client_state { MQTT_CLI_IDLE, MQTT_CLI_TCP_WAIT, MQTT_CLI_CONNECT_SENT, MQTT_CLI_CONNECTED,
+			 MQTT_CLI_BACKOFF };
+enum mqtt_flight { MQTT_INF_FREE, MQTT_INF_WAIT_PUBACK, MQTT_INF_WAIT_PUBREC, MQTT_INF_WAIT_PUBCOMP };
+enum mqtt_result { MQTT_RES_COMPLETED, MQTT_RES_LOST, MQTT_RES_SENT };
 
 struct mqtt_inflight {
 	sim_time first_tx;

@@ -96,13 +96,13 @@ int check_validate(const struct scenario_src *src)
 	char err[SCN_ERR_LEN];
 	const char *names[METRIC_FIELDS_MAX];
 	size_t nn = metric_names(names);
-	int rc = EXIT_OK;
+	int rc = COAPSIM_EXIT_OK;
 
 	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
-	for (size_t i = 0; i < cfg.n_expect && rc == EXIT_OK; i++) {
+	for (size_t i = 0; i < cfg.n_expect && rc == COAPSIM_EXIT_OK; i++) {
 		const struct expect_cfg *x = &cfg.expect[i];
 		char group[SCN_NAME_LEN], dym[128] = "";
 		const char *metric = split_metric(x->metric, group, sizeof(group));
@@ -116,19 +116,19 @@ int check_validate(const struct scenario_src *src)
 				found |= !strcmp(gn[g], group);
 			}
 			if (!found) {
-				const char *sug = scn_suggest(group, gn, cfg.n_groups);
+				const char *sug = scenario_suggest(group, gn, cfg.n_groups);
 				if (sug)
 					snprintf(dym, sizeof(dym), " (did you mean '%s'?)", sug);
 				fprintf(stderr, "%s:%d: unknown group '%s' in [expect] '%s'%s\n",
 					cfg.file, x->line, group, x->metric, dym);
-				rc = EXIT_USAGE;
+				rc = COAPSIM_EXIT_USAGE;
 				break;
 			}
 		}
 		for (size_t k = 0; metric && k < nn; k++)
 			known |= !strcmp(names[k], metric);
 		if (!known) {
-			const char *sug = metric ? scn_suggest(metric, names, nn) : NULL;
+			const char *sug = metric ? scenario_suggest(metric, names, nn) : NULL;
 			if (sug)
 				snprintf(dym, sizeof(dym), " (did you mean '%s%s%s'?)",
 					 group[0] ? "group." : "", group[0] ? group : "", sug);
@@ -137,7 +137,7 @@ int check_validate(const struct scenario_src *src)
 					 group, sug);
 			fprintf(stderr, "%s:%d: unknown metric '%s' in [expect]%s\n", cfg.file,
 				x->line, x->metric, dym);
-			rc = EXIT_USAGE;
+			rc = COAPSIM_EXIT_USAGE;
 		}
 	}
 	scenario_cfg_free(&cfg);
@@ -462,7 +462,7 @@ static int on_point(void *ud, const struct runner_view *v)
 	if (!vals || !nul) {
 		free(vals);
 		free(nul);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	if (p == 0 && !c->cfg.n_expect && !c->s->baseline && !c->s->o.tap)
 		printf("---- %s: no [expect] section, nothing to check\n", c->cfg.name);
@@ -472,7 +472,7 @@ static int on_point(void *ud, const struct runner_view *v)
 		eval_baseline(c, v, p, vals, nul);
 	free(vals);
 	free(nul);
-	return c->s->oom ? EXIT_RUN : EXIT_OK;
+	return c->s->oom ? COAPSIM_EXIT_RUN : COAPSIM_EXIT_OK;
 }
 
 int check_scenario(struct check_suite *s, const struct scenario_src *src,
@@ -482,7 +482,7 @@ int check_scenario(struct check_suite *s, const struct scenario_src *src,
 	char err[SCN_ERR_LEN];
 	int rc = check_validate(src);
 
-	if (rc != EXIT_OK)
+	if (rc != COAPSIM_EXIT_OK)
 		return rc;
 	if (s->o.baseline && !s->baseline) {
 		json_error_t je;
@@ -490,12 +490,12 @@ int check_scenario(struct check_suite *s, const struct scenario_src *src,
 		if (!s->baseline) {
 			fprintf(stderr, "%s:%d: cannot read baseline: %s\n", s->o.baseline,
 				je.line, je.text);
-			return EXIT_USAGE;
+			return COAPSIM_EXIT_USAGE;
 		}
 	}
 	if (scenario_point_cfg(src, 0, &c.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	rc = runner_run(src, ro, on_point, &c);
 	scenario_cfg_free(&c.cfg);
@@ -514,7 +514,7 @@ static int write_junit(struct check_suite *s, size_t failures)
 	f = fopen(tmp, "w");
 	if (!f) {
 		fprintf(stderr, "coapsim: %s: cannot write: %s\n", s->o.junit, strerror(errno));
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(f, "<testsuites name=\"coapsim check\" tests=\"%zu\" failures=\"%zu\">\n",
@@ -555,13 +555,13 @@ static int write_junit(struct check_suite *s, size_t failures)
 	if (ferror(f) | (fclose(f) != 0)) {
 		fprintf(stderr, "coapsim: %s: cannot write: %s\n", tmp, strerror(errno));
 		remove(tmp);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	if (fs_commit(tmp, s->o.junit, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
-	return EXIT_OK;
+	return COAPSIM_EXIT_OK;
 }
 
 int check_finish(struct check_suite *s)
@@ -584,7 +584,7 @@ int check_finish(struct check_suite *s)
 		       s->n == 1 ? "" : "s", s->n - failures, failures);
 	}
 	fflush(stdout);
-	if (s->o.junit && (rc = write_junit(s, failures)) != EXIT_OK)
+	if (s->o.junit && (rc = write_junit(s, failures)) != COAPSIM_EXIT_OK)
 		return rc;
-	return failures ? EXIT_EXPECT : EXIT_OK;
+	return failures ? COAPSIM_EXIT_EXPECT : COAPSIM_EXIT_OK;
 }

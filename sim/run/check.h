@@ -23,16 +23,16 @@ struct check_suite *check_suite_new(const struct check_opts *o);
 void check_suite_del(struct check_suite *s);
 
 /* Validate the expectations of a loaded scenario (metric names, groups):
- * EXIT_OK, or EXIT_USAGE with a FILE:LINE message on stderr. */
+ * COAPSIM_EXIT_OK, or COAPSIM_EXIT_USAGE with a FILE:LINE message on stderr. */
 int check_validate(const struct scenario_src *src);
 
-/* Run one scenario and record its test cases.  Returns EXIT_OK (whatever
- * the verdicts), EXIT_USAGE or EXIT_RUN. */
+/* Run one scenario and record its test cases.  Returns COAPSIM_EXIT_OK (whatever
+ * the verdicts), COAPSIM_EXIT_USAGE or COAPSIM_EXIT_RUN. */
 int check_scenario(struct check_suite *s, const struct scenario_src *src,
 		   const struct runner_opts *ro);
 
-/* Print the totals, write JUnit / TAP plan.  Returns EXIT_OK when every
- * case passed, EXIT_EXPECT when one failed, EXIT_RUN when the JUnit file
+/* Print the totals, write JUnit / TAP plan.  Returns COAPSIM_EXIT_OK when every
+ * case passed, COAPSIM_EXIT_EXPECT when one failed, COAPSIM_EXIT_RUN when the JUnit file
  * cannot be written. */
 int check_finish(struct check_suite *s);
 

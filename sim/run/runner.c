@@ -731,7 +731,7 @@ static void finish_point(struct runner *r)
 				r->rows[p].ci[c] = agg[j].ci95;
 			}
 	}
-	if (r->on_point && r->cb_status == EXIT_OK) {
+	if (r->on_point && r->cb_status == COAPSIM_EXIT_OK) {
 		struct runner_view v = {r, p};
 		r->cb_status = r->on_point(r->ud, &v);
 	}
@@ -1029,7 +1029,7 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 	char a[32], b[32];
 
 	if (scenario_point_cfg(src, 0, &cfg, err, errlen) < 0)
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	uint32_t reps = o->replications ? o->replications : cfg.replications;
 	const char *out = o->out_dir ? o->out_dir : cfg.output.dir;
 	char out_copy[SCN_PATH_LEN + 64];
@@ -1038,7 +1038,7 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 	for (size_t p = 0; p < n_points; p++) {
 		if (scenario_point_cfg(src, p, &cfg, err, errlen) < 0) {
 			scenario_cfg_free(&worst_cfg);
-			return EXIT_USAGE;
+			return COAPSIM_EXIT_USAGE;
 		}
 		if (o->no_pcap)
 			cfg.output.pcap = false;
@@ -1047,8 +1047,8 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 		 * stops sends nothing: say so (once, at point 0). */
 		for (size_t g = 0; !p && g < cfg.n_groups; g++) {
 			const struct dist *d = &cfg.groups[g].start;
-			double lo = d->kind == DIST_CONST || d->kind == DIST_UNIFORM ? d->a
-				    : d->kind == DIST_PARETO			 ? d->b
+			double lo = d->kind == SIM_DIST_CONST || d->kind == SIM_DIST_UNIFORM ? d->a
+				    : d->kind == SIM_DIST_PARETO			 ? d->b
 										 : 0;
 			if (lo >= (double)cfg.duration && !cfg.groups[g].multicast) {
 				char section[SCN_NAME_LEN + 8], msg[SCN_ERR_LEN];
@@ -1093,7 +1093,7 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 		       o->max_memory ? " (--max-memory)" : " available",
 		       human(disk_limit, b, sizeof(b)), o->max_disk ? " (--max-disk)" : " free");
 	}
-	int rc = EXIT_OK;
+	int rc = COAPSIM_EXIT_OK;
 	if (mem_limit > 0 && memory > mem_limit) {
 		char section[SCN_NAME_LEN + 8];
 		if (runs * per_run_mem > worst.memory * jobs)
@@ -1115,7 +1115,7 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 					   human(mem_limit, b, sizeof(b)),
 					   o->max_memory ? "allowed" : "available");
 		}
-		rc = EXIT_USAGE;
+		rc = COAPSIM_EXIT_USAGE;
 	} else if (disk_limit > 0 && disk > disk_limit) {
 		char section[SCN_NAME_LEN + 8];
 		snprintf(section, sizeof(section), "group.%s", worst_cfg.groups[worst.msg_group].name);
@@ -1140,7 +1140,7 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 					   runs, human(disk, a, sizeof(a)),
 					   human(disk_limit, b, sizeof(b)),
 					   o->max_disk ? "allowed" : "free");
-		rc = EXIT_USAGE;
+		rc = COAPSIM_EXIT_USAGE;
 	}
 	scenario_cfg_free(&worst_cfg);
 	return rc;
@@ -1152,14 +1152,14 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	struct runner r = {.src = src, .o = o, .on_point = on_point, .ud = ud};
 	struct scenario_cfg cfg;
 	char err[RUN_PATH + 512], path[RUN_PATH];
-	int status = EXIT_OK;
+	int status = COAPSIM_EXIT_OK;
 
 	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	int pre = runner_preflight(src, o, false, err, sizeof(err));
-	if (pre != EXIT_OK) {
+	if (pre != COAPSIM_EXIT_OK) {
 		fprintf(stderr, "%s\n", err);
 		scenario_cfg_free(&cfg);
 		return pre;
@@ -1169,7 +1169,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			"install it with: " NS3_INSTALL_HINT "\n",
 			cfg.file);
 		scenario_cfg_free(&cfg);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	r.n_points = scenario_n_points(src);
 	r.reps = o->replications ? o->replications : cfg.replications;
@@ -1206,13 +1206,13 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			"replaces its folder whole: choose another one\n", refuse,
 			refuse == final_out ? "results" : "capture");
 		scenario_cfg_free(&cfg);
-		return EXIT_USAGE;
+		return COAPSIM_EXIT_USAGE;
 	}
 	int src_rc = fs_stage_begin(&r.out_st, final_out, err, sizeof(err));
 	if (src_rc < 0) {
 		fprintf(stderr, "coapsim: %s\n", err);
 		scenario_cfg_free(&cfg);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.part);
 	if (o->out_dir || !r.pcap || pcap_rel) {
@@ -1223,7 +1223,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			fprintf(stderr, "coapsim: %s\n", err);
 			fs_stage_abort(&r.out_st);
 			scenario_cfg_free(&cfg);
-			return EXIT_RUN;
+			return COAPSIM_EXIT_RUN;
 		}
 		r.pcap_staged = true;
 		snprintf(r.pcap_dir, sizeof(r.pcap_dir), "%s", r.pcap_st.part);
@@ -1240,7 +1240,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		fs_stage_abort(&r.out_st);
 		if (r.pcap_staged)
 			fs_stage_abort(&r.pcap_st);
-		return EXIT_RUN;
+		return COAPSIM_EXIT_RUN;
 	}
 	r.n_runs = r.n_points * r.reps;
 	r.runs = calloc(r.n_runs, sizeof(*r.runs));
@@ -1254,7 +1254,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	    !r.points_csv || (r.exchanges && !r.exch)) {
 		fprintf(stderr, "coapsim: %s: cannot write results: %s\n", r.out_dir,
 			strerror(errno));
-		status = EXIT_RUN;
+		status = COAPSIM_EXIT_RUN;
 		goto cleanup;
 	}
 	fputs("point,x,label", r.points_csv);
@@ -1296,7 +1296,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		worker(&r); /* no threads at all: run in this one */
 
 	/* Emit runs in order as they finish. */
-	for (size_t k = 0; k < r.n_runs && status == EXIT_OK; k++) {
+	for (size_t k = 0; k < r.n_runs && status == COAPSIM_EXIT_OK; k++) {
 		struct run_slot *s = &r.runs[k];
 		pthread_mutex_lock(&r.mu);
 		while (!atomic_load(&s->done) && !atomic_load(&r.failed) &&
@@ -1329,12 +1329,12 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 					break;
 				}
 			fprintf(stderr, "coapsim: %s\n", s->err ? s->err : sim_strerror(s->rc));
-			status = EXIT_RUN;
+			status = COAPSIM_EXIT_RUN;
 			break;
 		}
 		if (emit(&r, s, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
-			status = EXIT_RUN;
+			status = COAPSIM_EXIT_RUN;
 		}
 		run_result_free(s->res);
 		free(s->res);
@@ -1344,7 +1344,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		pthread_cond_broadcast(&r.cv);
 		pthread_mutex_unlock(&r.mu);
 	}
-	if (status != EXIT_OK) {
+	if (status != COAPSIM_EXIT_OK) {
 		pthread_mutex_lock(&r.mu);
 		atomic_store(&r.failed, 1);
 		pthread_cond_broadcast(&r.cv);
@@ -1358,7 +1358,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (tty)
 		progress(&r, per_run, now_s() - t0, true);
 
-	if (status == EXIT_OK) {
+	if (status == COAPSIM_EXIT_OK) {
 		if (write_effective(&r, err, sizeof(err)) < 0 ||
 		    write_json(&r, "data/report.json", false, err, sizeof(err)) < 0 ||
 		    write_json(&r, "summary.json", true, err, sizeof(err)) < 0 ||
@@ -1369,16 +1369,16 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 					  sizeof(err)) < 0) ||
 		    report_build(r.out_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
-			status = EXIT_RUN;
+			status = COAPSIM_EXIT_RUN;
 		}
 	}
-	if (status == EXIT_OK && atomic_load(&runner_stop))
+	if (status == COAPSIM_EXIT_OK && atomic_load(&runner_stop))
 		status = atomic_load(&runner_stop) == SIGINT ? 130 : 143;
-	if (status == EXIT_OK) {
+	if (status == COAPSIM_EXIT_OK) {
 		if ((r.pcap_staged && fs_stage_publish(&r.pcap_st, err, sizeof(err)) < 0) ||
 		    fs_stage_publish(&r.out_st, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
-			status = EXIT_RUN;
+			status = COAPSIM_EXIT_RUN;
 		}
 		r.pcap_staged = false;
 		snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.final);
@@ -1386,9 +1386,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (status == 130 || status == 143)
 		fprintf(stderr, "coapsim: stopped by %s: no results written (%s is as it was)\n",
 			status == 130 ? "SIGINT" : "SIGTERM", r.out_st.final);
-	if (status == EXIT_OK && r.cb_status != EXIT_OK)
+	if (status == COAPSIM_EXIT_OK && r.cb_status != COAPSIM_EXIT_OK)
 		status = r.cb_status;
-	if (status == EXIT_OK && !o->quiet && !o->no_table) {
+	if (status == COAPSIM_EXIT_OK && !o->quiet && !o->no_table) {
 		print_table(&r);
 		printf("results: %s/summary.json\nreport:  %s/report.html\n", r.out_dir,
 		       r.out_dir);
@@ -1397,7 +1397,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	sigaction(SIGTERM, &old_term, NULL);
 	/* A signal that came after the runs ended (publishing, the table) is
 	 * not swallowed: the results stand, and the process stops as asked. */
-	if (status == EXIT_OK && atomic_load(&runner_stop))
+	if (status == COAPSIM_EXIT_OK && atomic_load(&runner_stop))
 		raise(atomic_load(&runner_stop));
 cleanup:
 	/* Leave nothing half-done behind. */
@@ -1422,7 +1422,7 @@ cleanup:
 	free(r.acc.nulls);
 	free(r.runs);
 	free(r.rows);
-	if (status != EXIT_OK && status != EXIT_EXPECT) {
+	if (status != COAPSIM_EXIT_OK && status != COAPSIM_EXIT_EXPECT) {
 		fs_stage_abort(&r.out_st);
 		if (r.pcap_staged)
 			fs_stage_abort(&r.pcap_st);

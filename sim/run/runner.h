@@ -33,11 +33,11 @@ struct runner_view;
 
 /* Called once per point, in point order, when all its replications have
  * finished (the point's values are in the view only during the call).  A
- * return other than EXIT_OK becomes runner_run's.  Optional. */
+ * return other than COAPSIM_EXIT_OK becomes runner_run's.  Optional. */
 typedef int (*runner_done_fn)(void *ud, const struct runner_view *v);
 
 /* Exit statuses of the contract. */
-enum { EXIT_OK = 0, EXIT_EXPECT = 1, EXIT_USAGE = 2, EXIT_RUN = 3 };
+enum { COAPSIM_EXIT_OK = 0, COAPSIM_EXIT_EXPECT = 1, COAPSIM_EXIT_USAGE = 2, COAPSIM_EXIT_RUN = 3 };
 
 /* Run everything and write the results.  Returns an exit status; on failure
  * a one-line message has gone to stderr.  Writes are atomic per file: a
@@ -51,7 +51,7 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
  * at once), events, and disk (captures, exchanges.csv, per-run results)
  * for the whole matrix; print them when `print`; refuse what would not
  * fit the limits with one line naming the key that drives the estimate.
- * Returns EXIT_OK or EXIT_USAGE (message in err). */
+ * Returns COAPSIM_EXIT_OK or COAPSIM_EXIT_USAGE (message in err). */
 int runner_preflight(const struct scenario_src *src, const struct runner_opts *o, bool print,
 		     char *err, size_t errlen);
 

@@ -705,16 +705,16 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	struct endpoint *ep = ep_of_node(w, n);
 	const struct mqtt_client_params *p = &w->mqp[ep->group];
 	sim_time c = stream_expiry(w, n, false), m = mqtt_client_expiry(&n->mc, p);
-	if (n->ending && !mq_pending(n) && n->mc.state == MQC_BACKOFF)
+	if (n->ending && !mq_pending(n) && n->mc.state == MQTT_CLI_BACKOFF)
 		m = SIM_TIME_NEVER; /* nothing left to send: no reconnecting */
 	rearm(w, &ep->cli_t, c < m ? c : m);
 	sim_time b = stream_expiry(w, n, true), k = mqtt_session_expiry(&n->ms);
 	rearm(w, &ep->srv_t, b < k ? b : k);
-	bool awaiting = n->mc.state == MQC_CONNECT_SENT || n->mc.ping_out ||
-			n->mc.state == MQC_TCP_WAIT;
+	bool awaiting = n->mc.state == MQTT_CLI_CONNECT_SENT || n->mc.ping_out ||
+			n->mc.state == MQTT_CLI_TCP_WAIT;
 	uint8_t open = 0; /* PUBLISHes awaiting their acknowledgement */
 	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-		open += n->mc.inf[i].state != MQF_FREE;
+		open += n->mc.inf[i].state != MQTT_INF_FREE;
 	awaiting |= open > 0;
 	if (open != ep->awaiting)
 		in_flight_add(w, (int)open - ep->awaiting);
@@ -726,17 +726,17 @@ static int mq_pending(const struct mqtt_node *n)
 {
 	int k = (int)n->mc.backlog;
 	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-		k += n->mc.inf[i].state != MQF_FREE;
+		k += n->mc.inf[i].state != MQTT_INF_FREE;
 	return k;
 }
 
 /* The scenario is over and nothing is left: DISCONNECT and FIN. */
 static void mq_maybe_finish(struct world *w, struct mqtt_node *n)
 {
-	if (!n->ending || mq_pending(n) || n->mc.state != MQC_CONNECTED)
+	if (!n->ending || mq_pending(n) || n->mc.state != MQTT_CLI_CONNECTED)
 		return;
 	const uint8_t disc[2] = {0xe0, 0x00};
-	n->mc.state = MQC_IDLE;
+	n->mc.state = MQTT_CLI_IDLE;
 	stream_send(w, n, false, disc, sizeof(disc));
 	stream_close(w, n, false);
 }
@@ -836,7 +836,7 @@ static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_tim
 		n->quiet_close = 0;
 		return;
 	}
-	if (n->mc.state != MQC_IDLE && n->mc.state != MQC_BACKOFF)
+	if (n->mc.state != MQTT_CLI_IDLE && n->mc.state != MQTT_CLI_BACKOFF)
 		mqtt_client_down(&n->mc, &env, now);
 }
 
@@ -861,7 +861,7 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		bool ok = mqtt_parse(&m, buf, len) == 0;
 		if (ok && m.packet_id)
 			for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-				if (c->inf[i].state != MQF_FREE && c->inf[i].pid == m.packet_id)
+				if (c->inf[i].state != MQTT_INF_FREE && c->inf[i].pid == m.packet_id)
 					first = c->inf[i].first_tx;
 		/* A message is counted at its first transmission, as CoAP's
 		 * are (messages still waiting for a connection are not), even
@@ -918,11 +918,11 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 
 	if (!counted(w, f->first_tx))
 		return;
-	if (r == MQR_COMPLETED) {
+	if (r == MQTT_RES_COMPLETED) {
 		a->m.completed++;
 		if (hist_add(&a->lat, now - f->first_tx) < 0)
 			w->err = SIM_ERR_NOMEM;
-	} else if (r == MQR_LOST) {
+	} else if (r == MQTT_RES_LOST) {
 		a->m.failed++;
 	}
 }
@@ -988,7 +988,7 @@ static void mq_client_fire(struct world *w, struct endpoint *ep)
 	if (stream_expiry(w, n, false) <= now)
 		tcp_conn_expire(&n->ct, &te, now);
 	if (mqtt_client_expiry(&n->mc, env.p) <= now) {
-		if (n->mc.ping_out == 0 && n->mc.state == MQC_CONNECTED)
+		if (n->mc.ping_out == 0 && n->mc.state == MQTT_CLI_CONNECTED)
 			w->acc[ep->group].m.keepalive_bytes += 0; /* counted at PINGRESP */
 		mqtt_client_expire(&n->mc, &env, now);
 	}
@@ -1023,7 +1023,7 @@ static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *
 		rearm_mqtt(w, n);
 		return;
 	}
-	if (n->mc.state == MQC_IDLE)
+	if (n->mc.state == MQTT_CLI_IDLE)
 		mqtt_client_start(&n->mc, &env, now);
 	mqtt_client_publish(&n->mc, &env, now);
 	rearm_mqtt(w, n);
@@ -1514,7 +1514,7 @@ static int build(struct world *w, uint64_t seed)
 		return SIM_ERR_NOMEM;
 	/* Without processing time every answer goes out at once and the
 	 * pending slots are never touched (nor paged in). */
-	w->pend_used = cfg->server.processing.kind != DIST_NONE;
+	w->pend_used = cfg->server.processing.kind != SIM_DIST_NONE;
 	bool rare_used = cfg->coap.congestion == COAP_CC_COCOA;
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		rare_used |= cfg->groups[g].multicast ||
@@ -1803,13 +1803,13 @@ static void close_unfinished(struct world *w, sim_time at)
 		if (ep->mq) {
 			const struct mqtt_client *c = &ep->mq->mc;
 			for (int k = 0; k < MQTT_MAX_INFLIGHT; k++)
-				if (c->inf[k].state != MQF_FREE && counted(w, c->inf[k].first_tx))
+				if (c->inf[k].state != MQTT_INF_FREE && counted(w, c->inf[k].first_tx))
 					a->m.failed++;
 			continue; /* the backlog was never sent: not messages */
 		}
 		for (uint32_t k = 0; k < w->cp.nstart; k++) {
 			const struct coap_exch *x = &ep->cli.ex[k];
-			if (x->state == EXCH_FREE || !counted(w, x->first_tx))
+			if (x->state == COAP_EXCH_FREE || !counted(w, x->first_tx))
 				continue;
 			a->m.failed++;
 			log_exchange(w, ep, x, "unfinished", at);

@@ -153,7 +153,7 @@ static int nomem(const struct scenario_src *src, char *err, size_t errlen)
 static const char *did_you_mean(char *buf, size_t len, const char *word,
 				const char *const *cands, size_t n)
 {
-	const char *s = scn_suggest(word, cands, n);
+	const char *s = scenario_suggest(word, cands, n);
 
 	if (s)
 		snprintf(buf, len, " (did you mean '%s'?)", s);
@@ -206,7 +206,7 @@ static int cc_fail(struct cc *c, const char *fmt, ...)
 	return SIM_ERR_INVAL;
 }
 
-static int bad_unit(struct cc *c, const struct scn_unitset *us)
+static int bad_unit(struct cc *c, const struct scenario_unitset *us)
 {
 	if (us->help)
 		return cc_fail(c, "bad %s '%s' for '%s' in [%s] (units: %s)", us->what,
@@ -247,11 +247,11 @@ static int set_time(struct cc *c, const struct keydef *kd, void *obj)
 	double ns;
 	/* One rule for every time: a well-formed time past SCN_TIME_MAX is out
 	 * of range (said as such), not a bad unit. */
-	if (scn_parse_time(c->val, &t)) {
-		if (scn_scaled(c->val, &scn_time_units, &ns) == 0 && ns > SCN_TIME_MAX)
+	if (scenario_parse_time(c->val, &t)) {
+		if (scenario_scaled(c->val, &scenario_time_units, &ns) == 0 && ns > SCN_TIME_MAX)
 			return cc_fail(c, "'%s' in [%s] must be at most %.0fh (got '%s')",
 				       c->e->key, c->e->section, floor(SCN_TIME_MAX / 3600e9), c->val);
-		return bad_unit(c, &scn_time_units);
+		return bad_unit(c, &scenario_time_units);
 	}
 	if ((double)t < kd->min || (double)t > kd->max)
 		return out_of_range(c, kd);
@@ -263,8 +263,8 @@ static int set_rate(struct cc *c, const struct keydef *kd, void *obj)
 {
 	uint64_t v;
 
-	if (scn_parse_rate(c->val, &v))
-		return bad_unit(c, &scn_rate_units);
+	if (scenario_parse_rate(c->val, &v))
+		return bad_unit(c, &scenario_rate_units);
 	if ((double)v < kd->min || (double)v > kd->max)
 		return out_of_range(c, kd);
 	put_uint(field(obj, kd), kd->size, v);
@@ -275,8 +275,8 @@ static int set_size(struct cc *c, const struct keydef *kd, void *obj)
 {
 	uint64_t v;
 
-	if (scn_parse_size(c->val, &v))
-		return bad_unit(c, &scn_size_units);
+	if (scenario_parse_size(c->val, &v))
+		return bad_unit(c, &scenario_size_units);
 	if ((double)v < kd->min || (double)v > kd->max)
 		return out_of_range(c, kd);
 	put_uint(field(obj, kd), kd->size, v);
@@ -287,7 +287,7 @@ static int set_uint(struct cc *c, const struct keydef *kd, void *obj)
 {
 	long long v;
 
-	if (scn_parse_int(c->val, &v))
+	if (scenario_parse_int(c->val, &v))
 		return cc_fail(c, "bad integer '%s' for '%s' in [%s]", c->val, c->e->key,
 			       c->e->section);
 	if ((double)v < kd->min || (double)v > kd->max)
@@ -300,7 +300,7 @@ static int set_u64(struct cc *c, const struct keydef *kd, void *obj)
 {
 	uint64_t v;
 
-	if (scn_parse_u64(c->val, &v))
+	if (scenario_parse_u64(c->val, &v))
 		return cc_fail(
 		    c, "bad integer '%s' for '%s' in [%s] (0 to 18446744073709551615)",
 		    c->val, c->e->key, c->e->section);
@@ -312,7 +312,7 @@ static int set_prob(struct cc *c, const struct keydef *kd, void *obj)
 {
 	double v;
 
-	if (scn_parse_prob(c->val, &v))
+	if (scenario_parse_prob(c->val, &v))
 		return cc_fail(c,
 			       "bad probability '%s' for '%s' in [%s] (a fraction in [0, "
 			       "1] or a percentage like 5%%)",
@@ -323,10 +323,10 @@ static int set_prob(struct cc *c, const struct keydef *kd, void *obj)
 
 static int set_real(struct cc *c, const struct keydef *kd, void *obj)
 {
-	const struct scn_unitset *us = kd->aux;
+	const struct scenario_unitset *us = kd->aux;
 	double v;
 
-	if (scn_scaled(c->val, us, &v))
+	if (scenario_scaled(c->val, us, &v))
 		return bad_unit(c, us);
 	if (!(v >= kd->min && v <= kd->max))
 		return out_of_range(c, kd);
@@ -339,7 +339,7 @@ static int set_bool(struct cc *c, const struct keydef *kd, void *obj)
 {
 	bool v;
 
-	if (scn_parse_bool(c->val, &v))
+	if (scenario_parse_bool(c->val, &v))
 		return cc_fail(
 		    c,
 		    "bad boolean '%s' for '%s' in [%s] (yes/no, true/false, on/off, 1/0)",
@@ -379,7 +379,7 @@ static int set_dist(struct cc *c, const struct keydef *kd, void *obj)
 	struct dist d;
 	char why[160];
 
-	if (scn_dist(c->val, &d, why, sizeof(why)))
+	if (scenario_dist(c->val, &d, why, sizeof(why)))
 		return cc_fail(c, "bad distribution '%s' for '%s' in [%s]: %s", c->val,
 			       c->e->key, c->e->section, why);
 	memcpy(field(obj, kd), &d, sizeof(d));
@@ -400,7 +400,7 @@ static int set_loss(struct cc *c, const struct keydef *kd, void *obj)
 	struct loss_cfg l;
 	char why[160];
 
-	if (scn_loss(c->val, &l, why, sizeof(why)))
+	if (scenario_loss(c->val, &l, why, sizeof(why)))
 		return cc_fail(c, "bad loss '%s' for '%s' in [%s]: %s", c->val, c->e->key,
 			       c->e->section, why);
 	memcpy(field(obj, kd), &l, sizeof(l));
@@ -413,7 +413,7 @@ static int set_traffic(struct cc *c, const struct keydef *kd, void *obj)
 	char why[160];
 
 	(void)kd;
-	if (scn_traffic(c->val, &g->traffic, &g->interval, why, sizeof(why)))
+	if (scenario_traffic(c->val, &g->traffic, &g->interval, why, sizeof(why)))
 		return cc_fail(c, "bad traffic '%s' for '%s' in [%s]: %s", c->val,
 			       c->e->key, c->e->section, why);
 	return 0;
@@ -665,7 +665,7 @@ static int set_block_size(struct cc *c, const struct keydef *kd, void *obj)
 {
 	uint64_t v;
 
-	if (scn_parse_size(c->val, &v) || (v && (v < 16 || v > 1024 || (v & (v - 1)))))
+	if (scenario_parse_size(c->val, &v) || (v && (v < 16 || v > 1024 || (v & (v - 1)))))
 		return cc_fail(c,
 			       "bad block size '%s' for '%s' in [%s] (16, 32, 64, 128, 256, "
 			       "512 or 1024 bytes, or 0 for none)",
@@ -772,7 +772,7 @@ static const struct keydef coap_keys[] = {
     {"ack_timeout", set_time, F(coap_cfg, ack_timeout), 1, 3600e9,
      "greater than 0 and at most 1h", NULL},
     {"ack_random_factor", set_real, F(coap_cfg, ack_random_factor), 1.0, 100.0,
-     "between 1 and 100", &scn_plain_units},
+     "between 1 and 100", &scenario_plain_units},
     {"max_retransmit", set_uint, F(coap_cfg, max_retransmit), 0, 20, "between 0 and 20",
      NULL},
     {"nstart", set_uint, F(coap_cfg, nstart), 1, COAP_MAX_NSTART,
@@ -800,19 +800,19 @@ static const struct keydef tcp_keys[] = {
 static const struct keydef energy_keys[] = {
     {"radio", set_radio, 0, 0, ANY, NULL},
     {"voltage", set_real, F(energy_cfg, voltage_v), 1e-9, 1000,
-     "greater than 0 and at most 1000V", &scn_volt_units},
+     "greater than 0 and at most 1000V", &scenario_volt_units},
     {"tx", set_real, F(energy_cfg, tx_ma), 0, 1e6, "between 0 and 1000A",
-     &scn_current_units},
+     &scenario_current_units},
     {"rx", set_real, F(energy_cfg, rx_ma), 0, 1e6, "between 0 and 1000A",
-     &scn_current_units},
+     &scenario_current_units},
     {"idle", set_real, F(energy_cfg, idle_ma), 0, 1e6, "between 0 and 1000A",
-     &scn_current_units},
+     &scenario_current_units},
     {"sleep", set_real, F(energy_cfg, sleep_ma), 0, 1e6, "between 0 and 1000A",
-     &scn_current_units},
+     &scenario_current_units},
     {"bitrate", set_rate, F(energy_cfg, bitrate_bps), 1, SCN_RATE_MAX, "greater than 0",
      NULL},
     {"battery", set_real, F(energy_cfg, battery_mah), 1e-9, 1e12, "greater than 0",
-     &scn_charge_units},
+     &scenario_charge_units},
     {"listen", set_enum, F(energy_cfg, listen), ANY, listen_vals},
 };
 
@@ -1365,7 +1365,7 @@ static int range_part(const char *s, size_t n, double *v, char *unit, size_t ule
 		return SIM_ERR_INVAL;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (scn_number(buf, v, &end))
+	if (scenario_number(buf, v, &end))
 		return SIM_ERR_INVAL;
 	while (isspace((unsigned char)*end))
 		end++;
@@ -1642,7 +1642,7 @@ static const char *entry_value(const struct scenario_src *src, const struct entr
 static void link_defaults(struct link_cfg *l)
 {
 	memset(l, 0, sizeof(*l));
-	l->jitter.kind = DIST_NONE;
+	l->jitter.kind = SIM_DIST_NONE;
 	l->loss.kind = LOSS_BERNOULLI;
 	l->queue = 64;
 	l->mtu = 1280;
@@ -1678,7 +1678,7 @@ static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
 		g->qos = 1;
 		snprintf(g->topic, sizeof(g->topic), "sensors/{id}");
 	}
-	cfg->server.processing.kind = DIST_CONST;
+	cfg->server.processing.kind = SIM_DIST_CONST;
 	cfg->server.separate_after = SIM_S(1);
 	cfg->server.max_body = 65536;
 	cfg->coap.ack_timeout = SIM_S(2);
@@ -1742,12 +1742,12 @@ static int apply_expect(struct cc *c)
 	};
 	struct expect_cfg *x = &c->cfg->expect[c->cfg->n_expect];
 	const char *s = c->val, *num, *end;
-	const struct scn_unit *u;
+	const struct scenario_unit *u;
 	double v;
 	size_t i, n;
 
 	if (!strcmp(c->e->key, "tolerance")) {
-		if (scn_parse_prob(s, &v))
+		if (scenario_parse_prob(s, &v))
 			return cc_fail(c,
 				       "bad tolerance '%s' in [expect] (a fraction or a "
 				       "percentage like 5%%)",
@@ -1774,14 +1774,14 @@ static int apply_expect(struct cc *c)
 			       ops[i].op, c->e->key);
 	if (n >= sizeof(x->text))
 		return cc_fail(c, "value for '%s' in [expect] is too long", c->e->key);
-	if (scn_number(num, &v, &end))
+	if (scenario_number(num, &v, &end))
 		goto bad;
 	while (isspace((unsigned char)*end))
 		end++;
 	if (*end == '%' && !end[1]) {
 		v /= 100.0;
 	} else if (*end) {
-		for (u = scn_time_units.units; u->suffix; u++)
+		for (u = scenario_time_units.units; u->suffix; u++)
 			if (!strcmp(end, u->suffix))
 				break;
 		if (!u->suffix)
@@ -1916,7 +1916,7 @@ static int ns3_unsupported(struct cc *c)
 	const struct scenario_cfg *cfg = c->cfg;
 	const struct entry *be = find_entry(src, SEC_SCENARIO, -1, "backend");
 
-	if (cfg->up.jitter.kind != DIST_NONE || cfg->down.jitter.kind != DIST_NONE)
+	if (cfg->up.jitter.kind != SIM_DIST_NONE || cfg->down.jitter.kind != SIM_DIST_NONE)
 		return at_fail(c, link_entry(src, "jitter"),
 			       "'jitter' is not supported with backend = ns3 (its "
 			       "channels have a fixed delay); use 'none'");
@@ -2021,7 +2021,7 @@ static int finish(struct cc *c)
 		size_t grow = digits(g->count) > 4 ? digits(g->count) - 4 : 0;
 
 		if (!c->start_set[i]) {
-			g->start.kind = DIST_UNIFORM;
+			g->start.kind = SIM_DIST_UNIFORM;
 			g->start.a = 0;
 			g->start.b = (double)(g->interval ? g->interval : SIM_S(60));
 		}

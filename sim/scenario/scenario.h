@@ -199,10 +199,10 @@ int scenario_key_error(const struct scenario_src *src, const char *section,
 char *scenario_effective_text(const struct scenario_src *src);
 
 /* Unit parsers, exposed for tests and --set.  Return 0 or SIM_ERR_INVAL. */
-int scn_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
-int scn_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */
-int scn_parse_size(const char *s, uint64_t *out_bytes);/* B kB MB GB; bare = B */
-int scn_parse_prob(const char *s, double *out);        /* "5%" or "0.05", in [0,1] */
-int scn_parse_dist(const char *s, struct dist *out);   /* time distributions */
+int scenario_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
+int scenario_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */
+int scenario_parse_size(const char *s, uint64_t *out_bytes);/* B kB MB GB; bare = B */
+int scenario_parse_prob(const char *s, double *out);        /* "5%" or "0.05", in [0,1] */
+int scenario_parse_dist(const char *s, struct dist *out);   /* time distributions */
 
 #endif

@@ -13,49 +13,49 @@
 
 #define ARG_BUF 256 /* longest distribution or loss text accepted */
 
-static const struct scn_unit time_u[] = {
+static const struct scenario_unit time_u[] = {
     {"ns", 1.0},   {"us", 1e3},	  {"ms", 1e6}, {"s", 1e9},
     {"min", 60e9}, {"h", 3600e9}, {NULL, 0},
 };
-static const struct scn_unit rate_u[] = {
+static const struct scenario_unit rate_u[] = {
     {"bps", 1.0}, {"kbps", 1e3}, {"Mbps", 1e6}, {"Gbps", 1e9}, {NULL, 0},
 };
-static const struct scn_unit size_u[] = {
+static const struct scenario_unit size_u[] = {
     {"B", 1.0},	     {"kB", 1e3},	 {"MB", 1e6},		{"GB", 1e9},
     {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {NULL, 0},
 };
-static const struct scn_unit volt_u[] = {
+static const struct scenario_unit volt_u[] = {
     {"V", 1.0},
     {"mV", 1e-3},
     {NULL, 0},
 };
-static const struct scn_unit current_u[] = {
+static const struct scenario_unit current_u[] = {
     {"mA", 1.0},
     {"uA", 1e-3},
     {"A", 1e3},
     {NULL, 0},
 };
-static const struct scn_unit charge_u[] = {
+static const struct scenario_unit charge_u[] = {
     {"mAh", 1.0},
     {"Ah", 1e3},
     {NULL, 0},
 };
-static const struct scn_unit byterate_u[] = {
+static const struct scenario_unit byterate_u[] = {
     {"B/s", 1.0},
     {NULL, 0},
 };
-static const struct scn_unit plain_u[] = {
+static const struct scenario_unit plain_u[] = {
     {NULL, 0},
 };
 
-const struct scn_unitset scn_time_units = {time_u, 1e9, "time", "ns us ms s min h"};
-const struct scn_unitset scn_rate_units = {rate_u, 1.0, "rate", "bps kbps Mbps Gbps"};
-const struct scn_unitset scn_size_units = {size_u, 1.0, "size", "B kB MB GB KiB MiB GiB"};
-const struct scn_unitset scn_volt_units = {volt_u, 1.0, "voltage", "V mV"};
-const struct scn_unitset scn_current_units = {current_u, 1.0, "current", "mA uA A"};
-const struct scn_unitset scn_charge_units = {charge_u, 1.0, "charge", "mAh Ah"};
-const struct scn_unitset scn_byterate_units = {byterate_u, 1.0, "rate", "B/s"};
-const struct scn_unitset scn_plain_units = {plain_u, 1.0, "number", NULL};
+const struct scenario_unitset scenario_time_units = {time_u, 1e9, "time", "ns us ms s min h"};
+const struct scenario_unitset scenario_rate_units = {rate_u, 1.0, "rate", "bps kbps Mbps Gbps"};
+const struct scenario_unitset scenario_size_units = {size_u, 1.0, "size", "B kB MB GB KiB MiB GiB"};
+const struct scenario_unitset scenario_volt_units = {volt_u, 1.0, "voltage", "V mV"};
+const struct scenario_unitset scenario_current_units = {current_u, 1.0, "current", "mA uA A"};
+const struct scenario_unitset scenario_charge_units = {charge_u, 1.0, "charge", "mAh Ah"};
+const struct scenario_unitset scenario_byterate_units = {byterate_u, 1.0, "rate", "B/s"};
+const struct scenario_unitset scenario_plain_units = {plain_u, 1.0, "number", NULL};
 
 static const char *skip_space(const char *s)
 {
@@ -86,7 +86,7 @@ static void why_set(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int scn_number(const char *s, double *out, const char **end)
+int scenario_number(const char *s, double *out, const char **end)
 {
 	const char *p;
 	char *e;
@@ -106,14 +106,14 @@ int scn_number(const char *s, double *out, const char **end)
 	return 0;
 }
 
-int scn_scaled(const char *s, const struct scn_unitset *us, double *out)
+int scenario_scaled(const char *s, const struct scenario_unitset *us, double *out)
 {
-	const struct scn_unit *u;
+	const struct scenario_unit *u;
 	const char *p;
 	double v;
 
 	s = skip_space(s);
-	if (scn_number(s, &v, &p))
+	if (scenario_number(s, &v, &p))
 		return SIM_ERR_INVAL;
 	p = skip_space(p);
 	if (!*p) {
@@ -132,31 +132,31 @@ int scn_scaled(const char *s, const struct scn_unitset *us, double *out)
 	return SIM_ERR_INVAL;
 }
 
-int scn_parse_time(const char *s, sim_time *out)
+int scenario_parse_time(const char *s, sim_time *out)
 {
 	double ns;
 
-	if (scn_scaled(s, &scn_time_units, &ns) || ns < 0 || ns > SCN_TIME_MAX)
+	if (scenario_scaled(s, &scenario_time_units, &ns) || ns < 0 || ns > SCN_TIME_MAX)
 		return SIM_ERR_INVAL;
 	*out = (sim_time)llround(ns);
 	return 0;
 }
 
-int scn_parse_rate(const char *s, uint64_t *out_bps)
+int scenario_parse_rate(const char *s, uint64_t *out_bps)
 {
 	double bps;
 
-	if (scn_scaled(s, &scn_rate_units, &bps) || bps < 0 || bps > SCN_RATE_MAX)
+	if (scenario_scaled(s, &scenario_rate_units, &bps) || bps < 0 || bps > SCN_RATE_MAX)
 		return SIM_ERR_INVAL;
 	*out_bps = (uint64_t)llround(bps);
 	return 0;
 }
 
-int scn_parse_size(const char *s, uint64_t *out_bytes)
+int scenario_parse_size(const char *s, uint64_t *out_bytes)
 {
 	double b;
 
-	if (scn_scaled(s, &scn_size_units, &b) || b < 0 || b > SCN_SIZE_MAX)
+	if (scenario_scaled(s, &scenario_size_units, &b) || b < 0 || b > SCN_SIZE_MAX)
 		return SIM_ERR_INVAL;
 	/* Whole bytes only ("0.5B" is an error), allowing decimal noise. */
 	if (fabs(b - round(b)) > 1e-6)
@@ -165,13 +165,13 @@ int scn_parse_size(const char *s, uint64_t *out_bytes)
 	return 0;
 }
 
-int scn_parse_prob(const char *s, double *out)
+int scenario_parse_prob(const char *s, double *out)
 {
 	const char *p;
 	double v;
 
 	s = skip_space(s);
-	if (scn_number(s, &v, &p))
+	if (scenario_number(s, &v, &p))
 		return SIM_ERR_INVAL;
 	p = skip_space(p);
 	if (*p == '%') {
@@ -184,7 +184,7 @@ int scn_parse_prob(const char *s, double *out)
 	return 0;
 }
 
-int scn_parse_int(const char *s, long long *out)
+int scenario_parse_int(const char *s, long long *out)
 {
 	const char *p = s;
 	char *e;
@@ -206,7 +206,7 @@ int scn_parse_int(const char *s, long long *out)
 	return 0;
 }
 
-int scn_parse_u64(const char *s, uint64_t *out)
+int scenario_parse_u64(const char *s, uint64_t *out)
 {
 	const char *p = s;
 	unsigned long long v;
@@ -226,7 +226,7 @@ int scn_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int scn_parse_bool(const char *s, bool *out)
+int scenario_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"};
 	static const char *const no[] = {"no", "false", "off", "0"};
@@ -322,30 +322,30 @@ static int time_arg(const char *s, double *out, char *why, size_t whylen)
 {
 	sim_time t;
 
-	if (scn_parse_time(s, &t)) {
+	if (scenario_parse_time(s, &t)) {
 		why_set(why, whylen, "'%s' is not a time (units: %s)", s,
-			scn_time_units.help);
+			scenario_time_units.help);
 		return SIM_ERR_INVAL;
 	}
 	*out = (double)t;
 	return 0;
 }
 
-int scn_dist(const char *s, struct dist *out, char *why, size_t whylen)
+int scenario_dist(const char *s, struct dist *out, char *why, size_t whylen)
 {
 	static const struct {
 		const char *name;
 		enum dist_kind kind;
 		size_t n_args;
 	} fns[] = {
-	    {"const", DIST_CONST, 1},	{"uniform", DIST_UNIFORM, 2},
-	    {"normal", DIST_NORMAL, 2}, {"exp", DIST_EXP, 1},
-	    {"pareto", DIST_PARETO, 2},
+	    {"const", SIM_DIST_CONST, 1},	{"uniform", SIM_DIST_UNIFORM, 2},
+	    {"normal", SIM_DIST_NORMAL, 2}, {"exp", SIM_DIST_EXP, 1},
+	    {"pareto", SIM_DIST_PARETO, 2},
 	};
 	char buf[ARG_BUF];
 	char *name, *args, *argv[3];
 	const char *end;
-	struct dist d = {DIST_NONE, 0, 0};
+	struct dist d = {SIM_DIST_NONE, 0, 0};
 	size_t i, n;
 	int rc;
 
@@ -359,7 +359,7 @@ int scn_dist(const char *s, struct dist *out, char *why, size_t whylen)
 	}
 	rc = split_call(buf, &name, &args);
 	if (rc == 1) {
-		d.kind = DIST_CONST;
+		d.kind = SIM_DIST_CONST;
 		if (time_arg(buf, &d.a, why, whylen))
 			return SIM_ERR_INVAL;
 		*out = d;
@@ -383,8 +383,8 @@ int scn_dist(const char *s, struct dist *out, char *why, size_t whylen)
 		return SIM_ERR_INVAL;
 	}
 	d.kind = fns[i].kind;
-	if (d.kind == DIST_PARETO) {
-		if (scn_number(argv[0], &d.a, &end) || *end || !(d.a > 0)) {
+	if (d.kind == SIM_DIST_PARETO) {
+		if (scenario_number(argv[0], &d.a, &end) || *end || !(d.a > 0)) {
 			why_set(why, whylen,
 				"pareto shape must be a plain number > 0, got '%s'",
 				argv[0]);
@@ -396,19 +396,19 @@ int scn_dist(const char *s, struct dist *out, char *why, size_t whylen)
 	if (n == 2 && time_arg(argv[1], &d.b, why, whylen))
 		return SIM_ERR_INVAL;
 	switch (d.kind) {
-	case DIST_UNIFORM:
+	case SIM_DIST_UNIFORM:
 		if (d.a > d.b) {
 			why_set(why, whylen, "uniform(a, b) needs a <= b");
 			return SIM_ERR_INVAL;
 		}
 		break;
-	case DIST_EXP:
+	case SIM_DIST_EXP:
 		if (!(d.a > 0)) {
 			why_set(why, whylen, "exp(mean) needs a mean > 0");
 			return SIM_ERR_INVAL;
 		}
 		break;
-	case DIST_PARETO:
+	case SIM_DIST_PARETO:
 		if (!(d.b > 0)) {
 			why_set(why, whylen, "pareto scale must be > 0");
 			return SIM_ERR_INVAL;
@@ -420,12 +420,12 @@ int scn_dist(const char *s, struct dist *out, char *why, size_t whylen)
 	return 0;
 }
 
-int scn_parse_dist(const char *s, struct dist *out)
+int scenario_parse_dist(const char *s, struct dist *out)
 {
-	return scn_dist(s, out, NULL, 0);
+	return scenario_dist(s, out, NULL, 0);
 }
 
-int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
+int scenario_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
 {
 	static const char *const names[] = {"p", "r", "loss_good", "loss_bad"};
 	char buf[ARG_BUF];
@@ -442,7 +442,7 @@ int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
 	}
 	rc = split_call(buf, &name, &args);
 	if (rc == 1) {
-		if (scn_parse_prob(buf, &v[0])) {
+		if (scenario_parse_prob(buf, &v[0])) {
 			why_set(why, whylen,
 				"expected a probability (5%% or 0.05) or gilbert(p=, r=, "
 				"loss_good=, loss_bad=)");
@@ -481,7 +481,7 @@ int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
 			if (!strcmp(an, names[j]))
 				break;
 		if (j == SIM_ARRAY_LEN(names)) {
-			sug = scn_suggest(an, names, SIM_ARRAY_LEN(names));
+			sug = scenario_suggest(an, names, SIM_ARRAY_LEN(names));
 			why_set(why, whylen, "unknown gilbert() argument '%s'%s%s%s", an,
 				sug ? " (did you mean '" : "", sug ? sug : "",
 				sug ? "'?)" : "");
@@ -492,7 +492,7 @@ int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
 			return SIM_ERR_INVAL;
 		}
 		seen[j] = true;
-		if (scn_parse_prob(trim_inplace(eq + 1), &v[j])) {
+		if (scenario_parse_prob(trim_inplace(eq + 1), &v[j])) {
 			why_set(why, whylen, "bad probability '%s' for '%s'",
 				trim_inplace(eq + 1), an);
 			return SIM_ERR_INVAL;
@@ -511,7 +511,7 @@ int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen)
 	return 0;
 }
 
-int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char *why,
+int scenario_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char *why,
 		size_t whylen)
 {
 	char buf[ARG_BUF];
@@ -549,9 +549,9 @@ int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char
 		    name);
 		return SIM_ERR_INVAL;
 	}
-	if (scn_parse_time(args, &t)) {
+	if (scenario_parse_time(args, &t)) {
 		why_set(why, whylen, "'%s' is not a time (units: %s)", args,
-			scn_time_units.help);
+			scenario_time_units.help);
 		return SIM_ERR_INVAL;
 	}
 	if (t == 0) {
@@ -563,7 +563,7 @@ int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char
 	return 0;
 }
 
-size_t scn_distance(const char *a, const char *b)
+size_t scenario_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j, row[65], prev, cur;
 
@@ -588,13 +588,13 @@ size_t scn_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-const char *scn_suggest(const char *word, const char *const *cands, size_t n)
+const char *scenario_suggest(const char *word, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
 	size_t i, d, bd = SIZE_MAX, len = strlen(word);
 
 	for (i = 0; i < n; i++) {
-		d = scn_distance(word, cands[i]);
+		d = scenario_distance(word, cands[i]);
 		if (d < bd) {
 			bd = d;
 			best = cands[i];

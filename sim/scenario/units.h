@@ -16,40 +16,40 @@
 #define SCN_RATE_MAX 1e15 /* bps */
 #define SCN_SIZE_MAX 1e15 /* bytes */
 
-struct scn_unit {
+struct scenario_unit {
 	const char *suffix;
 	double factor;
 };
 
 /* A family of units.  `units` ends with a NULL suffix. */
-struct scn_unitset {
-	const struct scn_unit *units;
+struct scenario_unitset {
+	const struct scenario_unit *units;
 	double bare;	  /* factor of a number without a unit */
 	const char *what; /* "time", for messages */
 	const char *help; /* "ns us ms s min h", or NULL when unitless */
 };
 
-extern const struct scn_unitset scn_time_units, scn_rate_units, scn_size_units,
-    scn_volt_units, scn_current_units, scn_charge_units, scn_byterate_units,
-    scn_plain_units;
+extern const struct scenario_unitset scenario_time_units, scenario_rate_units, scenario_size_units,
+    scenario_volt_units, scenario_current_units, scenario_charge_units, scenario_byterate_units,
+    scenario_plain_units;
 
 /* A number at the start of s; *end points past it. */
-int scn_number(const char *s, double *out, const char **end);
+int scenario_number(const char *s, double *out, const char **end);
 /* A number with an optional unit of us, in the unit set's base. */
-int scn_scaled(const char *s, const struct scn_unitset *us, double *out);
-int scn_parse_int(const char *s, long long *out); /* [+-]digits */
-int scn_parse_u64(const char *s, uint64_t *out);  /* digits */
-int scn_parse_bool(const char *s, bool *out);
+int scenario_scaled(const char *s, const struct scenario_unitset *us, double *out);
+int scenario_parse_int(const char *s, long long *out); /* [+-]digits */
+int scenario_parse_u64(const char *s, uint64_t *out);  /* digits */
+int scenario_parse_bool(const char *s, bool *out);
 
 /* Like the public parsers, with a reason in why on error. */
-int scn_dist(const char *s, struct dist *out, char *why, size_t whylen);
-int scn_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen);
-int scn_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char *why,
+int scenario_dist(const char *s, struct dist *out, char *why, size_t whylen);
+int scenario_loss(const char *s, struct loss_cfg *out, char *why, size_t whylen);
+int scenario_traffic(const char *s, enum traffic_kind *kind, sim_time *interval, char *why,
 		size_t whylen);
 
 /* Levenshtein distance (SIZE_MAX for words over 64 bytes), and the closest
  * of cands[0..n) when close enough to suggest, else NULL. */
-size_t scn_distance(const char *a, const char *b);
-const char *scn_suggest(const char *word, const char *const *cands, size_t n);
+size_t scenario_distance(const char *a, const char *b);
+const char *scenario_suggest(const char *word, const char *const *cands, size_t n);
 
 #endif

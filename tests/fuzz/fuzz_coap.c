@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	coap_mc_member_expire(&mm, &me, SIM_S(2));
 	(void)coap_mc_response_token(data, size);
 
-	struct dist proc = {DIST_CONST, 2e9, 0};
+	struct dist proc = {SIM_DIST_CONST, 2e9, 0};
 	struct coap_observer ob = {0};
 	struct coap_srv_session_cb scb = {no_send_s, no_req, NULL, NULL};
 	struct coap_srv_env se = {.p = &p, .cb = &scb, .rng = &rng, .processing = &proc,

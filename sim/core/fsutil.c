@@ -138,33 +138,59 @@ int fs_stage_begin(struct fs_stage *st, const char *final, char *err, size_t err
 	return 0;
 }
 
-int fs_stage_publish(struct fs_stage *st, char *err, size_t errlen)
+int fs_stage_publish(struct fs_stage **st, size_t n, char *err, size_t errlen)
 {
-	char old[4200], sfx[32];
-	struct stat sb;
+	char old[4][4200], sfx[32];
+	bool had[4] = {false};
+	size_t set = 0, in = 0;
 	int rc = 0;
-	snprintf(sfx, sizeof(sfx), ".old-%ld", (long)getpid());
-	beside(old, sizeof(old), st->final, sfx);
-	bool had = lstat(st->final, &sb) == 0;
-	if (had && !S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a folder; not replaced", st->final);
-		rc = SIM_ERR_IO;
-	} else if (had && rename(st->final, old) < 0) {
-		snprintf(err, errlen, "%s: cannot replace: %s", st->final, strerror(errno));
-		rc = SIM_ERR_IO;
-	} else if (rename(st->part, st->final) < 0) {
-		snprintf(err, errlen, "%s: cannot publish: %s", st->final, strerror(errno));
-		if (had)
-			rename(old, st->final); /* put the previous results back */
-		rc = SIM_ERR_IO;
-	} else if (had) {
-		fs_remove_tree(old);
+
+	if (n > 4) {
+		snprintf(err, errlen, "too many folders to publish at once");
+		return SIM_ERR_INVAL;
 	}
-	if (rc)
-		fs_remove_tree(st->part);
-	if (st->lock_fd >= 0)
-		close(st->lock_fd);
-	st->lock_fd = -1;
+	snprintf(sfx, sizeof(sfx), ".old-%ld", (long)getpid());
+	/* First every previous folder aside, then every new one in: a
+	 * failure on the way puts back what was moved, so the set stays the
+	 * old one whole or becomes the new one whole. */
+	for (; set < n && !rc; set++) {
+		struct stat sb;
+		beside(old[set], sizeof(old[set]), st[set]->final, sfx);
+		had[set] = lstat(st[set]->final, &sb) == 0;
+		if (had[set] && !S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s: not a folder; not replaced", st[set]->final);
+			rc = SIM_ERR_IO;
+		} else if (had[set] && rename(st[set]->final, old[set]) < 0) {
+			snprintf(err, errlen, "%s: cannot replace: %s", st[set]->final,
+				 strerror(errno));
+			rc = SIM_ERR_IO;
+		}
+		if (rc)
+			had[set] = false; /* not moved */
+	}
+	for (; !rc && in < n; in++)
+		if (rename(st[in]->part, st[in]->final) < 0) {
+			snprintf(err, errlen, "%s: cannot publish: %s", st[in]->final,
+				 strerror(errno));
+			rc = SIM_ERR_IO;
+			break;
+		}
+	if (rc) {
+		while (in-- > 0) /* take the new ones out again */
+			rename(st[in]->final, st[in]->part);
+		for (size_t i = 0; i < set; i++)
+			if (had[i])
+				rename(old[i], st[i]->final); /* the previous results back */
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc)
+			fs_remove_tree(st[i]->part);
+		else if (had[i])
+			fs_remove_tree(old[i]);
+		if (st[i]->lock_fd >= 0)
+			close(st[i]->lock_fd);
+		st[i]->lock_fd = -1;
+	}
 	return rc;
 }
 

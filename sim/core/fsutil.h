@@ -17,8 +17,10 @@ int fs_commit(const char *tmp, const char *final, char *err, size_t errlen);
  * an exclusive lock beside `final` (".NAME.lock" in its parent: a second
  * run into the same folder is refused at once) and makes an empty
  * temporary folder beside it (".NAME.part-PID"), where everything is
- * written.  fs_stage_publish swaps it into place (the previous folder, if
- * any, is removed after the swap); fs_stage_abort removes it and leaves
+ * written.  fs_stage_publish swaps n (at most 4) staged folders into
+ * place together: every previous one aside, every new one in, and the
+ * previous ones removed only then; a failure on the way leaves them all
+ * as they were.  fs_stage_abort removes a staged folder and leaves
  * `final` as it was.  Returns 0, SIM_ERR_IO, or SIM_ERR_BUSY (locked)
  * with the reason in err. */
 struct fs_stage {
@@ -26,7 +28,7 @@ struct fs_stage {
 	int lock_fd;
 };
 int fs_stage_begin(struct fs_stage *st, const char *final, char *err, size_t errlen);
-int fs_stage_publish(struct fs_stage *st, char *err, size_t errlen);
+int fs_stage_publish(struct fs_stage **st, size_t n, char *err, size_t errlen);
 void fs_stage_abort(struct fs_stage *st);
 
 /* rm -rf path (no error if it does not exist). */

@@ -1375,8 +1375,9 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	if (status == COAPSIM_EXIT_OK && atomic_load(&runner_stop))
 		status = atomic_load(&runner_stop) == SIGINT ? 130 : 143;
 	if (status == COAPSIM_EXIT_OK) {
-		if ((r.pcap_staged && fs_stage_publish(&r.pcap_st, err, sizeof(err)) < 0) ||
-		    fs_stage_publish(&r.out_st, err, sizeof(err)) < 0) {
+		/* Results and captures together: both new, or both as they were. */
+		struct fs_stage *both[2] = {&r.out_st, &r.pcap_st};
+		if (fs_stage_publish(both, r.pcap_staged ? 2 : 1, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
 			status = COAPSIM_EXIT_RUN;
 		}

@@ -24,13 +24,13 @@ static void on_deliver(void *ud, struct net *n, uint32_t ep, enum net_dir dir,
 	if (len >= 4)
 		memcpy(&seq, buf, 4);
 	if (n_got < MAXREC)
-		got[n_got++] = (struct rec){n->eng->now, ep, seq, duplicate};
+		got[n_got++] = (struct rec){sim_engine_now(n->eng), ep, seq, duplicate};
 }
 
 static const struct net_cb cb = {.deliver = on_deliver};
 
 struct fix {
-	struct sim_engine e;
+	struct sim_engine *e;
 	struct net n;
 	struct link_cfg up, down;
 	struct bottleneck_cfg bn;
@@ -46,8 +46,8 @@ static void setup_bn(struct fix *f, uint32_t n_ep, const struct bottleneck_cfg *
 	if (bn)
 		f->bn = *bn;
 	n_got = 0;
-	cr_assert_eq(sim_engine_init(&f->e, 16), 0);
-	cr_assert_eq(net_init(&f->n, &f->e, n_ep, &f->up, &f->down, &f->bn, 7, NULL, &cb, NULL), 0);
+	cr_assert_not_null(f->e = sim_engine_new(16, NULL));
+	cr_assert_eq(net_init(&f->n, f->e, n_ep, &f->up, &f->down, &f->bn, 7, NULL, &cb, NULL), 0);
 }
 
 static void setup(struct fix *f, uint32_t n_ep)
@@ -58,7 +58,7 @@ static void setup(struct fix *f, uint32_t n_ep)
 static void teardown_fix(struct fix *f)
 {
 	net_free(&f->n);
-	sim_engine_free(&f->e);
+	sim_engine_delete(f->e);
 }
 
 static uint8_t payload[4000];
@@ -85,7 +85,7 @@ Test(net, latency_and_serialisation)
 	/* 100-byte payload: 148 IP bytes = 1184 bits = 4.736 ms at 250 kbps */
 	net_send(&f.n, 0, NET_UP, payload, 100, NULL);
 	net_send(&f.n, 0, NET_UP, payload, 100, NULL);
-	sim_engine_run(&f.e, SIM_TIME_NEVER);
+	sim_engine_run(f.e, SIM_TIME_NEVER);
 	cr_assert_eq(n_got, 2);
 	cr_assert_eq(got[0].t, SIM_US(4736) + SIM_MS(10));
 	cr_assert_eq(got[1].t, 2 * SIM_US(4736) + SIM_MS(10));
@@ -101,7 +101,7 @@ Test(net, drop_tail)
 	f.up.queue = 2;
 	for (int i = 0; i < 3; i++)
 		net_send(&f.n, 0, NET_UP, payload, 100, NULL);
-	sim_engine_run(&f.e, SIM_TIME_NEVER);
+	sim_engine_run(f.e, SIM_TIME_NEVER);
 	cr_assert_eq(n_got, 2);
 	cr_assert_eq(f.n.st.queue_drops, 1);
 	cr_assert_eq(f.n.st.packets_lost, 1);
@@ -116,7 +116,7 @@ Test(net, shared_bottleneck_serialises_everyone)
 	/* 148 IP bytes = 1184 bits = 11.84 ms at 100 kbps, one after the other */
 	net_send(&f.n, 0, NET_UP, payload, 100, NULL);
 	net_send(&f.n, 1, NET_UP, payload, 100, NULL);
-	sim_engine_run(&f.e, SIM_TIME_NEVER);
+	sim_engine_run(f.e, SIM_TIME_NEVER);
 	cr_assert_eq(n_got, 2);
 	cr_assert_eq(got[0].t, SIM_US(11840));
 	cr_assert_eq(got[1].t, SIM_US(23680));
@@ -129,7 +129,7 @@ static double loss_fraction(struct fix *f, size_t n, size_t len)
 {
 	for (size_t i = 0; i < n; i++) {
 		net_send(&f->n, 0, NET_UP, payload, len, NULL);
-		sim_engine_run(&f->e, SIM_TIME_NEVER);
+		sim_engine_run(f->e, SIM_TIME_NEVER);
 	}
 	return (double)f->n.st.packets_lost / (double)n;
 }
@@ -161,7 +161,7 @@ Test(net, gilbert_elliott_rate_and_bursts)
 	uint64_t bursts = 0, prev_lost = 0, in_burst = 0;
 	for (size_t i = 0; i < n; i++) {
 		net_send(&f.n, 0, NET_UP, payload, 10, NULL);
-		sim_engine_run(&f.e, SIM_TIME_NEVER);
+		sim_engine_run(f.e, SIM_TIME_NEVER);
 		uint64_t lost = f.n.st.packets_lost - prev_lost;
 		prev_lost = f.n.st.packets_lost;
 		if (lost && !in_burst)
@@ -189,11 +189,11 @@ Test(net, duplication_and_jitter_reordering)
 		uint8_t p[20] = {0};
 		uint32_t seq = (uint32_t)i;
 		memcpy(p, &seq, 4);
-		sim_engine_run(&f.e, SIM_MS(i));
-		f.e.now = SIM_MS(i);
+		sim_engine_run(f.e, SIM_MS(i));
+		sim_engine_set_now(f.e, SIM_MS(i));
 		net_send(&f.n, 0, NET_DOWN, p, sizeof(p), NULL);
 	}
-	sim_engine_run(&f.e, SIM_TIME_NEVER);
+	sim_engine_run(f.e, SIM_TIME_NEVER);
 	size_t dups = 0, reordered = 0;
 	uint32_t highest = 0;
 	for (size_t i = 0; i < n_got; i++) {
@@ -223,7 +223,7 @@ Test(net, same_seed_same_channel)
 		f.up.jitter = (struct dist){.kind = SIM_DIST_EXP, .a = 5e6};
 		for (int i = 0; i < 200; i++)
 			net_send(&f.n, (uint32_t)(i % 3), NET_UP, payload, 50, NULL);
-		sim_engine_run(&f.e, SIM_TIME_NEVER);
+		sim_engine_run(f.e, SIM_TIME_NEVER);
 		for (size_t i = 0; i < 200; i++)
 			(run ? b : a)[i] = i < n_got ? got[i].t : 0;
 		teardown_fix(&f);

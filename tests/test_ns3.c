@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../sim/ns3/ns3.h"
+#include "../sim/backend/backend.h"
 #include "../sim/run/check.h"
 #include "../sim/run/runner.h"
 #include "../sim/run/world.h"
@@ -105,7 +105,7 @@ static void cross_check(double p, const char *device)
 {
 	struct sample nat, ns;
 
-	if (!ns3_available())
+	if (!backend_lookup(BACKEND_NS3))
 		cr_skip_test("coapsim was built without ns-3");
 	run_reps(p, "native", "p2p", &nat);
 	run_reps(p, "ns3", device, &ns);

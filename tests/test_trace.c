@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../sim/ns3/ns3.h"
+#include "../sim/backend/backend.h"
 #include "../sim/trace/trace.h"
 
 #define bin test_bin
@@ -154,7 +154,7 @@ Test(trace, tshark_agrees_with_the_metrics, .timeout = 300)
 Test(trace, ns3_captures_agree_with_the_metrics, .timeout = 300)
 {
 	char tx[256], rx[256];
-	if (!ns3_available())
+	if (!backend_lookup(BACKEND_NS3))
 		cr_skip_test("coapsim was built without ns-3");
 	mk();
 	cr_assert_eq(run_scenario("[scenario]\nduration = 3min\nseed = 5\nbackend = ns3\n"
@@ -189,7 +189,7 @@ Test(trace, ns3_captures_agree_with_the_metrics, .timeout = 300)
 Test(trace, ns3_mqtt_captures_agree_with_the_metrics, .timeout = 300)
 {
 	char tx[256], rx[256], out[128];
-	if (!ns3_available())
+	if (!backend_lookup(BACKEND_NS3))
 		cr_skip_test("coapsim was built without ns-3");
 	mk();
 	cr_assert_eq(run_scenario("[scenario]\nduration = 10min\nseed = 5\nbackend = ns3\n"

@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "engine_impl.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -545,7 +545,7 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (when < e->now)
 		when = e->now;
 	if (SIM_UNLIKELY(e->ext != NULL))
-		return e->ext->arm(e->ext->ud, t, when);
+		return sim_engine_ext_arm(e, t, when);
 	soon_flush(e);
 	uint32_t was = arm_timer(e, t, when), at = UINT32_MAX;
 	if (enqueue(e, when, t->seq, t, t->owner, cls, &at) < 0) {
@@ -585,8 +585,7 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
 	if (!t->slot)
 		return;
 	if (e->ext) {
-		e->ext->cancel(e->ext->ud, t);
-		t->when = SIM_TIME_NEVER;
+		sim_engine_ext_cancel(e, t);
 		return;
 	}
 	bury(e, t); /* armed with arm_soon and not yet written: soon_flush skips it */
@@ -600,11 +599,8 @@ uint64_t sim_engine_run(struct sim_engine *e, sim_time until)
 	uint64_t n = 0;
 
 	e->stop = false;
-	if (e->ext) {
-		uint64_t before = e->events;
-		e->ext->run(e->ext->ud, until);
-		return e->events - before;
-	}
+	if (e->ext)
+		return sim_engine_ext_run(e, until);
 	soon_flush(e);
 	while (!e->stop && refill(e)) {
 		struct sim_ent next = *top(e);

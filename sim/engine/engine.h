@@ -50,72 +50,23 @@ struct sim_timer {
 
 #define SIM_NO_OWNER UINT32_MAX
 
-/* One arming of a timer, in a bucket or the heap. */
-struct sim_ent {
-	sim_time when;
-	uint64_t seq;
-	struct sim_timer *t;
-	uint32_t owner;
-	uint8_t cls;   /* the hint class it was armed with */
-};
-struct sim_bucket {
-	struct sim_ent *v;
-	uint32_t n, cap;
-};
-#define SIM_WHEEL_BITS 12
-#define SIM_WHEEL_SIZE (1u << SIM_WHEEL_BITS)
-/* A level-0 bucket spans 2^shift ns: SIM_BUCKET_SHIFT unless
- * sim_engine_expect() widened it for a slow event rate. */
-#ifndef SIM_BUCKET_SHIFT
-#define SIM_BUCKET_SHIFT 16
-#endif
-#define SIM_BUCKET_SHIFT_MAX 24
-
-/* An outside scheduler the engine's timers can run on instead of the heap
- * (the ns-3 shim).  It keeps now, len (armed timers) and events up to date,
- * clears t->slot before calling t->fn, and orders simultaneous timers by
- * arming order, as the heap does.  arm returns 0 or SIM_ERR_NOMEM. */
+/* An outside scheduler the engine's timers can run on instead of its own
+ * queue (a backend that keeps its own event list, such as ns-3).  The
+ * engine keeps the bookkeeping (time, arming sequence, armed count,
+ * events run); the scheduler only keeps the timers in order:
+ *   arm:    t is due at t->when (t->seq set); t->slot is the scheduler's
+ *           own (non-zero while armed, and non-zero on entry when t is
+ *           re-armed while armed).  Returns 0 or SIM_ERR_NOMEM.
+ *   cancel: t is armed; forget it and clear t->slot.
+ *   run:    call sim_engine_fire() for each timer due up to `until`, in
+ *           (when, seq) order, until sim_engine_stop() asks it to stop.
+ *   stop:   return from run after the current event. */
 struct sim_sched {
-	int (*arm)(void *ud, struct sim_timer *t, sim_time when);
+	int (*arm)(void *ud, struct sim_timer *t);
 	void (*cancel)(void *ud, struct sim_timer *t);
 	void (*run)(void *ud, sim_time until);
 	void (*stop)(void *ud);
 	void *ud;
-};
-
-struct sim_engine {
-	sim_time now;
-	uint64_t seq;    /* arming counter: the tie-break */
-	uint64_t events; /* callbacks run */
-	struct sim_ent *heap; /* ready: entries due in buckets up to cur */
-	uint32_t hlen, cap;
-	bool sorted;     /* heap[] is sorted latest first (a few entries), not a heap */
-	uint32_t len;    /* armed timers, wherever they wait */
-	bool stop;
-	int err;         /* SIM_ERR_NOMEM when a timer could not be moved down */
-	uint64_t cur;    /* the wheel's current level-0 bucket */
-	uint8_t shift;   /* a level-0 bucket spans 2^shift ns */
-	/* The hint cursor: entry hi of level-0 bucket hb is the next to be
-	 * hinted; every entry before it (buckets cur+1..hb, and the heap)
-	 * has been.  lead counts hinted entries not yet popped. */
-	uint64_t hb;
-	uint32_t hi, lead;
-	const struct sim_bucket *hbk; /* bucket hb while hb > cur, else NULL */
-	uint32_t l1_last; /* entries of the latest level-1 bucket brought down, + 1/8 */
-	struct sim_bucket *l0, *l1, far; /* l0 and l1: SIM_WHEEL_SIZE buckets each */
-	uint64_t bm0[SIM_WHEEL_SIZE / 64], bm1[SIM_WHEEL_SIZE / 64]; /* non-empty buckets */
-	const struct sim_sched *ext; /* NULL: the wheel above */
-	/* A timer armed with sim_timer_arm_soon whose entry is still to be
-	 * written (NULL if none), and its hint class. */
-	struct sim_timer *soon_t;
-	uint8_t soon_cls;
-	/* Optional: told a timer's owner, the class the timer was armed
-	 * with and the timer, some sixteen entries before the timer fires, to
-	 * start fetching what that timer will touch beyond the timer's own
-	 * line (which the engine fetches).  Without it, the engine fetches
-	 * the line after the timer too. */
-	void (*hint)(void *ud, uint32_t owner, uint8_t cls, const struct sim_timer *t);
-	void *hint_ud;
 };
 
 /* Owner-side setup of a timer (no engine needed). */
@@ -132,9 +83,39 @@ static inline bool sim_timer_armed(const struct sim_timer *t)
 	return t->slot != 0;
 }
 
-/* Returns 0 or SIM_ERR_NOMEM. */
-int sim_engine_init(struct sim_engine *e, size_t capacity_hint);
-void sim_engine_free(struct sim_engine *e);
+/* A new engine at time 0; ud is what sim_engine_ud() gives the timers'
+ * callbacks.  Returns NULL when out of memory. */
+struct sim_engine *sim_engine_new(size_t capacity_hint, void *ud);
+void sim_engine_delete(struct sim_engine *e); /* harmless on NULL */
+
+/* The owner's pointer given to sim_engine_new. */
+void *sim_engine_ud(const struct sim_engine *e);
+/* The current time: the firing timer's, between events the last one's. */
+sim_time sim_engine_now(const struct sim_engine *e);
+/* Armed timers, wherever they wait. */
+uint32_t sim_engine_pending(const struct sim_engine *e);
+/* Callbacks run so far. */
+uint64_t sim_engine_events(const struct sim_engine *e);
+/* 0, or SIM_ERR_NOMEM once a timer could not be kept (the run is void). */
+int sim_engine_error(const struct sim_engine *e);
+
+/* Optional: told a timer's owner, the class the timer was armed with and
+ * the timer, some sixteen entries before the timer fires, to start
+ * fetching what that timer will touch beyond the timer's own line (which
+ * the engine fetches).  Without it, the engine fetches the line after the
+ * timer too.  A speed hint only: it never changes what fires when. */
+typedef void (*sim_hint_fn)(void *ud, uint32_t owner, uint8_t cls, const struct sim_timer *t);
+void sim_engine_set_hint(struct sim_engine *e, sim_hint_fn fn, void *ud);
+
+/* Run the timers on an outside scheduler from now on (NULL: back on the
+ * engine's own queue, which must then be empty).  Before the first timer
+ * is armed. */
+void sim_engine_set_sched(struct sim_engine *e, const struct sim_sched *s);
+/* For an outside scheduler: t (its slot already cleared) is due at now. */
+void sim_engine_fire(struct sim_engine *e, struct sim_timer *t, sim_time now);
+/* For an outside scheduler: one of its own events (a packet arriving)
+ * happens at now, before it calls into the timers' owners. */
+void sim_engine_set_now(struct sim_engine *e, sim_time now);
 
 /* Size the wheel's buckets for about `timers_per_s` armings a simulated
  * second (an estimate), before the first timer is armed: a bucket of
@@ -166,17 +147,12 @@ int sim_timer_arm_soon(struct sim_engine *e, struct sim_timer *t, sim_time when,
 void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t);
 
 /* Run events until none is left, one would fire after `until`, or
- * sim_engine_stop() is called.  Returns the number of events run; e->err
- * says whether the wheel ran out of memory on the way. */
+ * sim_engine_stop() is called.  Returns the number of events run;
+ * sim_engine_error() says whether the wheel ran out of memory on the way. */
 uint64_t sim_engine_run(struct sim_engine *e, sim_time until);
 
 /* Ask sim_engine_run to return after the current event. */
-static inline void sim_engine_stop(struct sim_engine *e)
-{
-	e->stop = true;
-	if (e->ext)
-		e->ext->stop(e->ext->ud);
-}
+void sim_engine_stop(struct sim_engine *e);
 
 /* Time of the earliest armed timer, or SIM_TIME_NEVER (native engine
  * only: an outside scheduler keeps its own queue). */

@@ -11,7 +11,7 @@
  * carries its sequence number is dropped when it reaches the top. */
 #include <stdlib.h>
 
-#include "engine.h"
+#include "engine_impl.h"
 
 int sim_engine_init(struct sim_engine *e, size_t capacity_hint)
 {
@@ -107,7 +107,7 @@ int sim_timer_arm_as(struct sim_engine *e, struct sim_timer *t, sim_time when,
 	if (when < e->now)
 		when = e->now;
 	if (e->ext)
-		return e->ext->arm(e->ext->ud, t, when);
+		return sim_engine_ext_arm(e, t, when);
 	struct sim_ent x = {when, e->seq, t, t->owner, cls};
 	if (push(e, x) < 0)
 		return SIM_ERR_NOMEM;
@@ -135,8 +135,7 @@ void sim_timer_cancel(struct sim_engine *e, struct sim_timer *t)
 	if (!t->slot)
 		return;
 	if (e->ext) {
-		e->ext->cancel(e->ext->ud, t);
-		t->when = SIM_TIME_NEVER;
+		sim_engine_ext_cancel(e, t);
 		return;
 	}
 	t->slot = 0; /* its entry is dropped when it comes up */
@@ -155,11 +154,8 @@ uint64_t sim_engine_run(struct sim_engine *e, sim_time until)
 	uint64_t n = 0;
 
 	e->stop = false;
-	if (e->ext) {
-		uint64_t before_ = e->events;
-		e->ext->run(e->ext->ud, until);
-		return e->events - before_;
-	}
+	if (e->ext)
+		return sim_engine_ext_run(e, until);
 	for (;;) {
 		drop_dead(e);
 		if (e->stop || !e->hlen || e->heap[0].when > until)

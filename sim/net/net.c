@@ -236,7 +236,7 @@ static void fan_out(struct net *n, struct net_pkt *p, sim_time at)
 		c->mc_count = 0;
 		c->stage = ST_ENQUEUE;
 		n->st.mcast_copies++;
-		if (at <= n->eng->now)
+		if (at <= sim_engine_now(n->eng))
 			enqueue(n, c);
 		else if (sim_timer_arm_as(n->eng, &c->t, at, NET_HINT(NET_DOWN)) < 0)
 			drop(n, c);
@@ -256,7 +256,7 @@ static void arm(struct net *n, struct net_pkt *p, sim_time when)
 /* The packet reaches the input of its current hop. */
 static void enqueue(struct net *n, struct net_pkt *p)
 {
-	sim_time now = n->eng->now;
+	sim_time now = sim_engine_now(n->eng);
 	bool ep = hop_is_ep(n, p);
 	struct net_link *lk = ep ? &n->eps[p->ep].d[p->dir].link : &n->bn[p->dir];
 	uint64_t rate = ep ? n->cfg[p->dir]->rate_bps : n->bn_cfg->rate_bps;
@@ -283,7 +283,7 @@ static void enqueue(struct net *n, struct net_pkt *p)
 
 static void depart(struct net *n, struct net_pkt *p)
 {
-	sim_time now = n->eng->now;
+	sim_time now = sim_engine_now(n->eng);
 	bool ep = hop_is_ep(n, p);
 	const struct link_cfg *c = n->cfg[p->dir];
 	sim_time delay;
@@ -323,7 +323,7 @@ static void depart(struct net *n, struct net_pkt *p)
 
 static void deliver(struct net *n, struct net_pkt *p, bool dup)
 {
-	sim_time now = n->eng->now;
+	sim_time now = sim_engine_now(n->eng);
 	const struct link_cfg *c = n->cfg[p->dir];
 
 	if (n->cb->on_recv)
@@ -390,9 +390,9 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 	if (++n->in_flight > n->st.in_flight_max)
 		n->st.in_flight_max = n->in_flight;
 	if (n->cb->on_send)
-		n->cb->on_send(n->ud, ep, dir, p->id, buf, len, &p->meta, n->eng->now);
+		n->cb->on_send(n->ud, ep, dir, p->id, buf, len, &p->meta, sim_engine_now(n->eng));
 	if (mc_count && n_hops(n) == 1)
-		fan_out(n, p, n->eng->now); /* no bottleneck: straight to the members */
+		fan_out(n, p, sim_engine_now(n->eng)); /* no bottleneck: straight to the members */
 	else
 		enqueue(n, p);
 	return 0;
@@ -401,16 +401,14 @@ static int send_common(struct net *n, uint32_t ep, enum net_dir dir,
 int net_send(struct net *n, uint32_t ep, enum net_dir dir, const uint8_t *buf,
 	     size_t len, const struct net_meta *meta)
 {
-	if (n->ext)
-		return n->ext->send(n->ext->ud, ep, dir, buf, len, meta);
 	return send_common(n, ep, dir, buf, len, meta, 0);
 }
 
 int net_send_multicast(struct net *n, uint32_t first, uint32_t count,
 		       const uint8_t *buf, size_t len, const struct net_meta *meta)
 {
-	if (!count || first >= n->n_ep || count > n->n_ep - first || n->ext)
-		return SIM_ERR_INVAL; /* no multicast through an outside network */
+	if (!count || first >= n->n_ep || count > n->n_ep - first)
+		return SIM_ERR_INVAL;
 	struct net_meta m = meta ? *meta : (struct net_meta){0};
 	if (!m.mcast)
 		m.mcast = 1;

@@ -95,18 +95,8 @@ struct net_stats {
 	uint64_t mcast_lost;    /* of those, lost on the members' links */
 };
 
-/* An outside network the datagrams go through instead of the model above
- * (the ns-3 shim).  It calls cb->deliver / on_send / on_recv as the model
- * does and keeps st up to date.  send returns 0 or a negative SIM_ERR_*. */
-struct net_ext {
-	int (*send)(void *ud, uint32_t ep, enum net_dir dir, const uint8_t *buf,
-		    size_t len, const struct net_meta *meta);
-	void *ud;
-};
-
 struct net {
 	struct sim_engine *eng;
-	const struct net_ext *ext; /* NULL: the model above */
 	const struct link_cfg *cfg[2];   /* NET_UP, NET_DOWN */
 	const struct bottleneck_cfg *bn_cfg;
 	uint32_t n_ep;

@@ -35,6 +35,8 @@
 
 extern "C" {
 #include "../core/sim.h"
+#include "../backend/backend.h"
+#include "../scenario/scenario.h"
 #include "ns3.h"
 }
 
@@ -209,10 +211,13 @@ Ipv6Address bn_addr(uint8_t host)
 struct Run
 {
     sim_engine* eng = nullptr;
-    net* n = nullptr;
     const scenario_cfg* cfg = nullptr;
+    const backend_cb* cb = nullptr;
+    uint32_t n_ep = 0;
+    const link_cfg* lcfg[2] = {nullptr, nullptr};
+    const bottleneck_cfg* bn_cfg = nullptr;
+    net_stats st{};
     sim_sched sched{};
-    net_ext ext{};
     std::unique_lock<std::mutex> lock;
 
     // Timers: the slot of a sim_timer indexes its EventId here.
@@ -240,7 +245,6 @@ struct Run
         bool syn_sent = false;
         bool closing = false; // we closed this end ourselves
     };
-    const ns3_tcp_cb* tcb = nullptr;
     std::unordered_map<const Socket*, SockInfo> socks;
     std::vector<Ptr<Socket>> cli_sock, brk_sock, listener;
     uint32_t first_acc_node = 0; // node ids: endpoints, then access nodes
@@ -248,11 +252,11 @@ struct Run
 
     explicit Run(std::mutex& m) : lock(m) {}
 
-    void sync() { eng->now = uint64_t(Simulator::Now().GetNanoSeconds()); }
-    void update_len() { eng->len = armed + uint32_t(in_flight.size()); }
+    static sim_time now() { return sim_time(Simulator::Now().GetNanoSeconds()); }
+    void sync() { sim_engine_set_now(eng, now()); }
 
     // ---- timers ----
-    static int arm(void* ud, sim_timer* t, sim_time when)
+    static int arm(void* ud, sim_timer* t)
     {
         Run* r = static_cast<Run*>(ud);
         uint32_t slot;
@@ -268,11 +272,8 @@ struct Run
             r->free_slots.pop_back();
             t->slot = slot + 1;
             r->armed++;
-            r->update_len();
         }
-        t->when = when;
-        t->seq = r->eng->seq++;
-        int64_t delay = int64_t(when) - Simulator::Now().GetNanoSeconds();
+        int64_t delay = int64_t(t->when) - Simulator::Now().GetNanoSeconds();
         r->ev[slot] = Simulator::Schedule(NanoSeconds(delay > 0 ? delay : 0), &Run::fire, r, t);
         return 0;
     }
@@ -289,21 +290,17 @@ struct Run
         free_slots.push_back(t->slot - 1);
         t->slot = 0;
         armed--;
-        update_len();
     }
 
     static void fire(Run* r, sim_timer* t)
     {
         r->release(t);
-        r->sync();
-        r->eng->events++;
-        t->fn(r->eng, t);
+        sim_engine_fire(r->eng, t, now());
     }
 
     static void run(void* ud, sim_time until)
     {
         Run* r = static_cast<Run*>(ud);
-        r->eng->stop = false;
         Simulator::Stop(NanoSeconds(int64_t(until)) - Simulator::Now());
         Simulator::Run();
         r->sync();
@@ -314,13 +311,12 @@ struct Run
             // completed, say).
             Simulator::Run();
             r->sync();
-            r->n->st.packets_lost += r->in_flight.size();
+            r->st.packets_lost += r->in_flight.size();
             r->in_flight.clear();
-            r->update_len();
         }
         if (r->armed == 0) {
             // TCP segments: sent and never received.
-            r->n->st.packets_lost += r->tcp_sent - r->tcp_rcvd;
+            r->st.packets_lost += r->tcp_sent - r->tcp_rcvd;
             r->tcp_sent = r->tcp_rcvd = 0;
         }
     }
@@ -332,25 +328,23 @@ struct Run
                     const net_meta* meta)
     {
         Run* r = static_cast<Run*>(ud);
-        net* n = r->n;
-        if (len > SIM_MAX_DATAGRAM || ep >= n->n_ep)
+        if (len > SIM_MAX_DATAGRAM || ep >= r->n_ep)
             return SIM_ERR_INVAL;
         MetaTag tag;
-        tag.id = uint32_t(n->st.packets_sent++);
+        tag.id = uint32_t(r->st.packets_sent++);
         tag.ep = ep;
         tag.dir = uint8_t(dir);
         tag.meta = meta ? *meta : net_meta{};
-        uint32_t mtu = n->cfg[dir]->mtu;
+        uint32_t mtu = r->lcfg[dir]->mtu;
         uint32_t nfrag = net_frag_count(len, mtu);
-        n->st.bytes_sent += net_ip_bytes(len, mtu);
+        r->st.bytes_sent += net_ip_bytes(len, mtu);
         if (nfrag > 1)
-            n->st.fragments += nfrag;
+            r->st.fragments += nfrag;
         r->in_flight.insert(tag.id);
-        r->update_len();
-        if (r->in_flight.size() > n->st.in_flight_max)
-            n->st.in_flight_max = r->in_flight.size();
-        if (n->cb->on_send)
-            n->cb->on_send(n->ud, ep, dir, tag.id, buf, len, &tag.meta, r->eng->now);
+        if (r->in_flight.size() > r->st.in_flight_max)
+            r->st.in_flight_max = r->in_flight.size();
+        if (r->cb->tap_send)
+            r->cb->tap_send(r->cb->ud, ep, dir, tag.id, buf, len, &tag.meta, now());
 
         Ptr<Packet> p = Create<Packet>(buf, uint32_t(len));
         p->AddByteTag(tag); // byte tags outlive 6LoWPAN reassembly; packet tags do not
@@ -371,8 +365,7 @@ struct Run
     {
         if (!in_flight.erase(id))
             return false;
-        n->st.packets_lost++;
-        update_len();
+        st.packets_lost++;
         return true;
     }
 
@@ -389,21 +382,20 @@ struct Run
         if (!p->FindFirstMatchingByteTag(tag))
             return;
         if (lost(tag.id))
-            n->st.queue_drops++;
+            st.queue_drops++;
     }
 
     void deliver(Ptr<Packet> p, const MetaTag& tag)
     {
         if (!in_flight.erase(tag.id))
             return;
-        update_len();
         sync();
         uint8_t buf[SIM_MAX_DATAGRAM];
         uint32_t len = p->CopyData(buf, sizeof(buf));
         net_dir dir = net_dir(tag.dir);
-        if (n->cb->on_recv)
-            n->cb->on_recv(n->ud, tag.ep, dir, tag.id, buf, len, &tag.meta, eng->now);
-        n->cb->deliver(n->ud, n, tag.ep, dir, buf, len, &tag.meta, false);
+        if (cb->tap_recv)
+            cb->tap_recv(cb->ud, tag.ep, dir, tag.id, buf, len, &tag.meta, now());
+        cb->deliver(cb->ud, tag.ep, dir, buf, len, &tag.meta);
     }
 
     // A datagram reached an endpoint, an access node, the gateway or the server.
@@ -461,7 +453,7 @@ struct Run
             return &it->second;
         // A socket ns-3 forked from a listener: the broker's end.
         uint32_t id = s->GetNode()->GetId();
-        if (id < first_acc_node || id >= first_acc_node + n->n_ep)
+        if (id < first_acc_node || id >= first_acc_node + n_ep)
             return nullptr;
         SockInfo& i = socks[PeekPointer(s)];
         i.ep = id - first_acc_node;
@@ -496,8 +488,8 @@ struct Run
                     si->high = end;
             }
             tcp_sent++;
-            n->st.packets_sent++;
-            n->st.bytes_sent += NET_IPV6_HDR + TCP_HDR + info.data_len;
+            st.packets_sent++;
+            st.bytes_sent += NET_IPV6_HDR + TCP_HDR + info.data_len;
         } else {
             tcp_rcvd++;
         }
@@ -509,12 +501,12 @@ struct Run
         net_dir dir = from_broker ? NET_DOWN : NET_UP;
         net_meta meta{};
         meta.tcp = 1;
-        uint32_t id = uint32_t(n->st.packets_sent); // not on the wire for TCP
-        if (n->cb->on_send && !arrived)
-            n->cb->on_send(n->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, eng->now);
-        if (n->cb->on_recv && arrived)
-            n->cb->on_recv(n->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, eng->now);
-        tcb->segment(tcb->ud, si->ep, dir, arrived, seg.data(), seg.size(), &info);
+        uint32_t id = uint32_t(st.packets_sent); // not on the wire for TCP
+        if (cb->tap_send && !arrived)
+            cb->tap_send(cb->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, now());
+        if (cb->tap_recv && arrived)
+            cb->tap_recv(cb->ud, si->ep, dir, id, seg.data(), seg.size(), &meta, now());
+        cb->segment(cb->ud, si->ep, dir, arrived, seg.data(), seg.size(), &info);
     }
     void on_tcp_tx(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase> s)
     {
@@ -556,7 +548,8 @@ struct Run
             v[ep] = nullptr;
         }
         sync();
-        tcb->event(tcb->ud, ep, broker, ev);
+        cb->event(cb->ud, ep, broker, ev);
+        cb->changed(cb->ud, ep);
     }
 
     void forget(Ptr<Socket> s)
@@ -602,7 +595,8 @@ struct Run
             std::vector<uint8_t> buf(p->GetSize());
             p->CopyData(buf.data(), uint32_t(buf.size()));
             sync();
-            tcb->data(tcb->ud, si->ep, si->broker, buf.data(), buf.size());
+            cb->data(cb->ud, si->ep, si->broker, buf.data(), buf.size());
+            cb->changed(cb->ud, si->ep);
             si = info_of(s); // the callback may have dropped it
             if (si && (si->broker ? brk_sock : cli_sock)[si->ep] != s)
                 break;
@@ -686,7 +680,7 @@ struct Run
     // One endpoint's link: devices [endpoint, access].
     NetDeviceContainer link(Ptr<Node> e, Ptr<Node> a, int64_t& stream)
     {
-        const link_cfg &up = *n->cfg[NET_UP], &down = *n->cfg[NET_DOWN];
+        const link_cfg &up = *lcfg[NET_UP], &down = *lcfg[NET_DOWN];
         std::string q = queue_str(up.rate_bps, up.queue);
         NetDeviceContainer d;
         if (cfg->ns3.device == NS3_LRWPAN) {
@@ -767,7 +761,7 @@ struct Run
         // Static neighbours and no DAD: no ND traffic to lose or to wait for.
         Config::SetDefault("ns3::Icmpv6L4Protocol::DAD", BooleanValue(false));
 
-        uint32_t ne = n->n_ep;
+        uint32_t ne = n_ep;
         NodeContainer eps, accs;
         eps.Create(ne);
         accs.Create(ne);
@@ -797,7 +791,7 @@ struct Run
             acc_sock[i] = udp(accs.Get(i), kPort);
         }
 
-        const bottleneck_cfg& bn = *n->bn_cfg;
+        const bottleneck_cfg& bn = *bn_cfg;
         bottleneck = bn.present;
         if (bottleneck) {
             NodeContainer gs;
@@ -809,8 +803,8 @@ struct Run
             h.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
                        StringValue(queue_str(bn.rate_bps, bn.queue)));
             NetDeviceContainer d = h.Install(gs);
-            uint32_t mtu = n->cfg[NET_UP]->mtu > n->cfg[NET_DOWN]->mtu ? n->cfg[NET_UP]->mtu
-                                                                         : n->cfg[NET_DOWN]->mtu;
+            uint32_t mtu = lcfg[NET_UP]->mtu > lcfg[NET_DOWN]->mtu ? lcfg[NET_UP]->mtu
+                                                                     : lcfg[NET_DOWN]->mtu;
             for (uint32_t k = 0; k < 2; k++) {
                 Ptr<PointToPointNetDevice> p = DynamicCast<PointToPointNetDevice>(d.Get(k));
                 p->SetMtu(mtu);
@@ -825,92 +819,175 @@ struct Run
     }
 };
 
-} // namespace
 
-struct ns3_run
+// ---- the backend's ops (backend.h) ----
+
+struct Ns3Backend
 {
-    Run r;
-    explicit ns3_run(std::mutex& m) : r(m) {}
+    backend base; // first: a backend* is an Ns3Backend*
+    Run* r;
 };
 
-extern "C" bool ns3_available(void)
+Run& run_of(backend* b)
 {
-    return true;
+    return *reinterpret_cast<Ns3Backend*>(b)->r;
 }
 
-extern "C" int ns3_attach(struct ns3_run** out, struct sim_engine* e, struct net* n,
-                          const struct scenario_cfg* cfg, uint64_t seed,
-                          const struct ns3_tcp_cb* tcb)
+const Run& run_of(const backend* b)
+{
+    return *reinterpret_cast<const Ns3Backend*>(b)->r;
+}
+
+int ns3_open(backend** out, const backend_setup* s)
 {
     *out = nullptr;
-    ns3_run* h = new (std::nothrow) ns3_run(g_lock);
-    if (!h)
-        return SIM_ERR_NOMEM;
-    Run& r = h->r;
-    r.eng = e;
-    r.n = n;
-    r.cfg = cfg;
-    r.tcb = tcb;
-    try {
-        r.build(seed);
-    } catch (const std::bad_alloc&) {
-        Simulator::Destroy();
+    Ns3Backend* h = new (std::nothrow) Ns3Backend{};
+    Run* r = h ? new (std::nothrow) Run(g_lock) : nullptr;
+    sim_engine* e = r ? sim_engine_new(64, s->engine_ud) : nullptr;
+    if (!e) {
+        delete r;
         delete h;
         return SIM_ERR_NOMEM;
     }
-    r.sched = sim_sched{&Run::arm, &Run::cancel, &Run::run, &Run::stop, &r};
-    r.ext = net_ext{&Run::send, &r};
-    r.sync();
-    e->ext = &r.sched;
-    n->ext = &r.ext;
-    *out = h;
+    h->base = backend{backend_ns3, nullptr, 0, nullptr};
+    h->r = r;
+    r->eng = e;
+    r->cfg = s->cfg;
+    r->cb = s->cb;
+    r->n_ep = s->n_ep;
+    r->lcfg[NET_UP] = s->up;
+    r->lcfg[NET_DOWN] = s->down;
+    r->bn_cfg = s->bottleneck;
+    try {
+        r->build(s->seed);
+    } catch (const std::bad_alloc&) {
+        Simulator::Destroy();
+        sim_engine_delete(e);
+        delete r;
+        delete h;
+        return SIM_ERR_NOMEM;
+    }
+    // Before any timer is armed: from here on they run on ns-3.
+    r->sched = sim_sched{&Run::arm, &Run::cancel, &Run::run, &Run::stop, r};
+    sim_engine_set_sched(e, &r->sched);
+    r->sync();
+    *out = &h->base;
     return 0;
 }
 
-extern "C" void ns3_detach(struct ns3_run* h)
+void ns3_close(backend* b)
 {
-    if (!h)
+    if (!b)
         return;
-    h->r.eng->ext = nullptr;
-    h->r.eng->len = 0;
-    h->r.n->ext = nullptr;
+    Ns3Backend* h = reinterpret_cast<Ns3Backend*>(b);
     Simulator::Destroy();
-    delete h; // releases the lock
+    sim_engine_set_sched(h->r->eng, nullptr);
+    sim_engine_delete(h->r->eng);
+    delete h->r; // releases the lock
+    delete h;
 }
 
-extern "C" int ns3_tcp_connect(struct ns3_run* h, uint32_t ep)
+sim_engine* ns3_engine(backend* b)
 {
-    return h->r.tcp_connect(ep);
+    return run_of(b).eng;
 }
 
-extern "C" int ns3_tcp_send(struct ns3_run* h, uint32_t ep, bool broker, const uint8_t* buf,
-                            size_t len)
+uint64_t ns3_run_until(backend* b, sim_time until)
 {
-    Ptr<Socket> s = (broker ? h->r.brk_sock : h->r.cli_sock)[ep];
-    if (!s || s->Send(buf, uint32_t(len), 0) < 0)
-        return SIM_ERR_BUSY;
-    return 0;
+    return sim_engine_run(run_of(b).eng, until);
 }
 
-extern "C" void ns3_tcp_close(struct ns3_run* h, uint32_t ep, bool broker)
+// Timers armed and datagrams neither delivered nor lost yet.
+uint64_t ns3_pending(const backend* b)
 {
-    Ptr<Socket> s = (broker ? h->r.brk_sock : h->r.cli_sock)[ep];
-    if (!s)
+    const Run& r = run_of(b);
+    return sim_engine_pending(r.eng) + r.in_flight.size();
+}
+
+int ns3_error(const backend* b)
+{
+    return sim_engine_error(run_of(b).eng);
+}
+
+const net_stats* ns3_stats(const backend* b)
+{
+    return &run_of(b).st;
+}
+
+int ns3_send(backend* b, uint32_t ep, net_dir dir, const uint8_t* buf, size_t len,
+             const net_meta* meta)
+{
+    return Run::send(&run_of(b), ep, dir, buf, len, meta);
+}
+
+// No multicast through ns-3 (the scenario check refuses it).
+int ns3_send_multicast(backend*, uint32_t, uint32_t, const uint8_t*, size_t, const net_meta*)
+{
+    return SIM_ERR_INVAL;
+}
+
+// The client's end connects; the broker's is the access node's listening
+// socket, made with the first connection.
+int ns3_stream_open(backend* b, backend_stream* s, uint8_t*, uint32_t, sim_rng*)
+{
+    return s->broker ? 0 : run_of(b).tcp_connect(s->ep);
+}
+
+// Bytes the socket refuses (no connection, a full buffer) are lost, as
+// natively; the run is told they were taken, as it always was on ns-3.
+bool ns3_stream_send(backend* b, backend_stream* s, const uint8_t* buf, size_t len)
+{
+    Run& r = run_of(b);
+    Ptr<Socket> k = (s->broker ? r.brk_sock : r.cli_sock)[s->ep];
+    if (k)
+        k->Send(buf, uint32_t(len), 0);
+    return true;
+}
+
+void ns3_stream_close(backend* b, backend_stream* s)
+{
+    Run& r = run_of(b);
+    Ptr<Socket> k = (s->broker ? r.brk_sock : r.cli_sock)[s->ep];
+    if (!k)
         return;
-    if (Run::SockInfo* si = h->r.info_of(s))
+    if (Run::SockInfo* si = r.info_of(k))
         si->closing = true;
-    s->Close();
+    k->Close();
 }
 
-extern "C" void ns3_tcp_abort(struct ns3_run* h, uint32_t ep, bool broker)
+// Drop one end at once: no more callbacks from it, and TCP_EV_CLOSED now,
+// as our TCP model does.  ns-3's sockets cannot send a RST on demand: the
+// peer sees a FIN.
+void ns3_stream_abort(backend* b, backend_stream* s)
 {
-    Run& r = h->r;
-    std::vector<Ptr<Socket>>& v = broker ? r.brk_sock : r.cli_sock;
-    Ptr<Socket> s = v[ep];
-    if (!s)
+    Run& r = run_of(b);
+    std::vector<Ptr<Socket>>& v = s->broker ? r.brk_sock : r.cli_sock;
+    Ptr<Socket> k = v[s->ep];
+    if (!k)
         return;
-    r.forget(s);
-    v[ep] = nullptr;
-    s->Close();
-    r.tcb->event(r.tcb->ud, ep, broker, TCP_EV_CLOSED);
+    r.forget(k);
+    v[s->ep] = nullptr;
+    k->Close();
+    r.cb->event(r.cb->ud, s->ep, s->broker, TCP_EV_CLOSED);
+    r.cb->changed(r.cb->ud, s->ep);
+}
+
+// ns-3 runs its sockets' timers.
+sim_time ns3_stream_expiry(const backend*, const backend_stream*)
+{
+    return SIM_TIME_NEVER;
+}
+
+void ns3_stream_expire(backend*, backend_stream*) {}
+
+} // namespace
+
+extern "C" {
+const backend_ops ns3_ops = {
+    "ns3",          false,          true,               ns3_open,           ns3_close,        ns3_engine,
+    ns3_run_until,  ns3_pending,    ns3_error,          ns3_stats,        ns3_send,
+    ns3_send_multicast, ns3_stream_open, ns3_stream_send, ns3_stream_close,
+    ns3_stream_abort, ns3_stream_expiry, ns3_stream_expire,
+};
+const backend_ops* const backend_ns3 = &ns3_ops;
 }

@@ -19,7 +19,7 @@
 
 #include "../core/fsutil.h"
 #include "../core/version.h"
-#include "../ns3/ns3.h"
+#include "../backend/backend.h"
 #include "../trace/trace.h"
 #include "report.h"
 #include "world.h"
@@ -1164,10 +1164,10 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		scenario_cfg_free(&cfg);
 		return pre;
 	}
-	if (cfg.backend == BACKEND_NS3 && !ns3_available()) {
-		fprintf(stderr, "coapsim: %s: backend 'ns3' is not built into this coapsim; "
-			"install it with: " NS3_INSTALL_HINT "\n",
-			cfg.file);
+	const struct backend_ops *bo = backend_lookup(cfg.backend);
+	if (!bo) {
+		fprintf(stderr, "coapsim: %s: backend '%s' is not built into this coapsim; %s\n",
+			cfg.file, backend_name(cfg.backend), backend_missing_hint(cfg.backend));
 		scenario_cfg_free(&cfg);
 		return COAPSIM_EXIT_RUN;
 	}
@@ -1278,8 +1278,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	unsigned jobs = o->jobs ? o->jobs : 1;
-	if (cfg.backend == BACKEND_NS3)
-		jobs = 1; /* ns-3 has one simulator per process: runs take turns */
+	if (bo->one_at_a_time)
+		jobs = 1; /* e.g. ns-3: one simulator per process, runs take turns */
 	if (jobs > r.n_runs)
 		jobs = (unsigned)r.n_runs;
 	r.window = 4 * (size_t)jobs + 4;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../backend/backend.h"
 #include "../coap/coap_ep.h"
 #include "../core/hw.h"
 #include "../core/mem.h"
@@ -13,7 +14,6 @@
 #include "../engine/rng.h"
 #include "../mqtt/mqtt_ep.h"
 #include "../net/net.h"
-#include "../ns3/ns3.h"
 #include "../tcp/tcp.h"
 #include "../trace/trace.h"
 
@@ -102,7 +102,7 @@ struct mq_pub {
  * attributing TCP segments and broker receipts to messages).  Its buffers
  * are sized per run by mq_sizes(). */
 struct mqtt_node {
-	struct tcp_conn ct, bt;
+	struct backend_stream cs, bs; /* the client's end, the broker's */
 	struct mqtt_client mc;
 	struct mqtt_session ms;
 	struct sim_rng rng;
@@ -197,8 +197,9 @@ struct group_acc {
 };
 
 struct world {
-	struct sim_engine eng;
-	struct net net;
+	struct sim_engine *eng; /* the backend's */
+	struct backend *be;
+	const struct backend_ops *bo;
 	const struct scenario_cfg *cfg;
 	const struct run_opts *opts;
 	struct coap_params cp;
@@ -209,16 +210,13 @@ struct world {
 	struct mc_group mc[SIM_MAX_GROUPS];
 	struct tcp_params tcpp;
 	struct mqtt_client_params mqp[SIM_MAX_GROUPS];
-	struct tcp_cb tcp_c_cb, tcp_b_cb;
 	struct mqtt_client_cb mq_cb;
 	struct mqtt_session_cb ms_cb;
 	struct mqtt_node *mq_nodes;
 	uint8_t *mq_bufs;     /* every node's buffers, mq.per_node bytes each */
 	uint32_t n_mq;
 	struct mq_sizes mq;
-	struct net_cb net_cb;
-	struct ns3_run *ns3; /* backend = ns3, else NULL */
-	struct ns3_tcp_cb ns3_tcp;
+	struct backend_cb be_cb;
 	struct endpoint *ep;
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	uint32_t n_ep;
@@ -249,7 +247,20 @@ void run_result_free(struct run_result *r)
 
 static struct world *world_of(struct sim_engine *e)
 {
-	return sim_container_of(e, struct world, eng);
+	return sim_engine_ud(e);
+}
+
+static sim_time now_of(const struct world *w)
+{
+	return sim_engine_now(w->eng);
+}
+
+/* A datagram to the backend; running out of memory ends the run. */
+static void send_dgram(struct world *w, uint32_t slot, enum net_dir dir, const uint8_t *buf,
+		       size_t len, const struct net_meta *meta)
+{
+	if (w->bo->send(w->be, slot, dir, buf, len, meta) < 0)
+		w->err = SIM_ERR_NOMEM;
 }
 
 /* Where an endpoint is stored: what the channel, the engine's hints and
@@ -302,12 +313,12 @@ static void server_env(struct world *w, struct endpoint *ep,
 static void rearm_as(struct world *w, struct sim_timer *t, sim_time when, uint8_t cls)
 {
 	if (when == SIM_TIME_NEVER) {
-		sim_timer_cancel(&w->eng, t);
+		sim_timer_cancel(w->eng, t);
 		return;
 	}
 	if (sim_timer_armed(t) && t->when == when)
 		return;
-	if (sim_timer_arm_as(&w->eng, t, when, cls) < 0)
+	if (sim_timer_arm_as(w->eng, t, when, cls) < 0)
 		w->err = SIM_ERR_NOMEM;
 }
 
@@ -321,8 +332,8 @@ static void rearm(struct world *w, struct sim_timer *t, sim_time when)
  * exactly, not from the sampled series. */
 static void in_flight_add(struct world *w, int d)
 {
-	w->in_flight_area += (double)w->in_flight * (double)(w->eng.now - w->in_flight_at);
-	w->in_flight_at = w->eng.now;
+	w->in_flight_area += (double)w->in_flight * (double)(now_of(w) - w->in_flight_at);
+	w->in_flight_at = now_of(w);
 	w->in_flight = (uint32_t)((int)w->in_flight + d);
 }
 
@@ -345,7 +356,7 @@ static void rearm_client(struct world *w, struct endpoint *ep)
 	 * fetches only its own line (a retransmission pays its misses). */
 	rearm_as(w, &ep->cli_t, exp, HINT_TIMER);
 	/* The radio stays awake while an answer is awaited. */
-	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, w->eng.now);
+	energy_listen(&ep->radio, ep->always_on || ep->cli.n_active > 0, now_of(w));
 }
 
 static void rearm_server(struct world *w, struct endpoint *ep,
@@ -389,7 +400,7 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 			if (retx) {
 				m->retransmissions++;
 				/* Spurious: the server already has this message. */
-				if (coap_srv_session_seen(&ep->srv, x->mid, w->eng.now))
+				if (coap_srv_session_seen(&ep->srv, x->mid, now_of(w)))
 					m->spurious++;
 			} else if (x->blk == 0) { /* a block transfer is one message */
 				m->messages++;
@@ -397,8 +408,7 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 		}
 	}
 	radio_frame(w, ep, len, true);
-	if (net_send(&w->net, ep_slot(w, ep), NET_UP, buf, len, &meta) < 0)
-		w->err = SIM_ERR_NOMEM;
+	send_dgram(w, ep_slot(w, ep), NET_UP, buf, len, &meta);
 }
 
 static void log_exchange(struct world *w, struct endpoint *ep,
@@ -462,8 +472,7 @@ static void srv_send(void *ud, struct coap_srv_session *s, const uint8_t *buf,
 	struct world *w = ud;
 	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
 
-	if (net_send(&w->net, ep_slot(w, ep), NET_DOWN, buf, len, NULL) < 0)
-		w->err = SIM_ERR_NOMEM;
+	send_dgram(w, ep_slot(w, ep), NET_DOWN, buf, len, NULL);
 }
 
 static void srv_request(void *ud, struct coap_srv_session *s,
@@ -562,8 +571,7 @@ static void mc_member_send(void *ud, struct coap_mc_member *m, const uint8_t *bu
 	struct net_meta meta = {.kind = META_MC_RESPONSE};
 
 	radio_frame(w, ep, len, true);
-	if (net_send(&w->net, ep_slot(w, ep), NET_UP, buf, len, &meta) < 0)
-		w->err = SIM_ERR_NOMEM;
+	send_dgram(w, ep_slot(w, ep), NET_UP, buf, len, &meta);
 }
 
 static void mc_fire(struct sim_engine *e, struct sim_timer *t)
@@ -581,26 +589,26 @@ static void mc_fire(struct sim_engine *e, struct sim_timer *t)
 	if (id)
 		*id = 0;
 	int len = coap_mc_request(&g->req, path, buf, sizeof(buf), &g->token);
-	g->sent_at = e->now;
+	g->sent_at = sim_engine_now(e);
 	g->reached = 0;
-	g->counted = counted(w, e->now);
+	g->counted = counted(w, sim_engine_now(e));
 	if (g->counted) {
 		m->messages++;
 		m->transmissions++;
 		m->mc_expected += g->count;
 	}
-	struct net_meta meta = {.first_tx = e->now, .counted = g->counted,
+	struct net_meta meta = {.first_tx = sim_engine_now(e), .counted = g->counted,
 				.mcast = (uint8_t)(g->group + 1)};
-	if (len > 0 && net_send_multicast(&w->net, g->first, g->count, buf, (size_t)len,
-					  &meta) < 0)
+	if (len > 0 && w->bo->send_multicast(w->be, g->first, g->count, buf, (size_t)len,
+					     &meta) < 0)
 		w->err = SIM_ERR_NOMEM;
 	sim_time gap = SIM_TIME_NEVER;
 	if (gc->traffic == TRAFFIC_PERIODIC)
 		gap = gc->interval;
 	else if (gc->traffic == TRAFFIC_POISSON)
 		gap = (sim_time)sim_rng_exp(&g->rng, (double)gc->interval) + 1;
-	if (gap != SIM_TIME_NEVER && e->now + gap < w->cfg->duration)
-		rearm(w, t, e->now + gap);
+	if (gap != SIM_TIME_NEVER && sim_engine_now(e) + gap < w->cfg->duration)
+		rearm(w, t, sim_engine_now(e) + gap);
 }
 
 /* A member heard the group request. */
@@ -614,11 +622,11 @@ static void mc_member_recv(struct world *w, struct endpoint *ep, const uint8_t *
 		struct group_acc *a = &w->acc[ep->group];
 		g->reached = 1;
 		a->m.delivered++;
-		if (hist_add(&a->dlat, w->eng.now - meta->first_tx) < 0)
+		if (hist_add(&a->dlat, now_of(w) - meta->first_tx) < 0)
 			w->err = SIM_ERR_NOMEM;
 	}
 	member_env(w, ep, &env);
-	coap_mc_member_recv(&rare(w, ep)->mc, &env, w->eng.now, buf, len);
+	coap_mc_member_recv(&rare(w, ep)->mc, &env, now_of(w), buf, len);
 	rearm(w, &ep->app_t, coap_mc_member_expiry(&rare(w, ep)->mc));
 }
 
@@ -655,18 +663,16 @@ static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env 
 
 static int mq_pending(const struct mqtt_node *n);
 
-/* ---- MQTT's TCP ends: our TCP model natively, ns-3's sockets on ns-3 ---- */
+/* ---- MQTT's TCP ends, through the backend ---- */
 
-static struct tcp_env tcp_env_of(struct world *w, bool broker)
+static struct backend_stream *end_of(struct mqtt_node *n, bool broker)
 {
-	return (struct tcp_env){&w->tcpp, broker ? &w->tcp_b_cb : &w->tcp_c_cb, w};
+	return broker ? &n->bs : &n->cs;
 }
 
 static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, bool broker)
 {
-	if (w->ns3)
-		return SIM_TIME_NEVER; /* ns-3 runs its sockets' timers */
-	return tcp_conn_expiry(broker ? &n->bt : &n->ct);
+	return w->bo->stream_expiry(w->be, broker ? &n->bs : &n->cs);
 }
 
 /* Returns false when the bytes were not taken (no connection, or the
@@ -674,30 +680,17 @@ static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, 
 static bool stream_send(struct world *w, struct mqtt_node *n, bool broker,
 			const uint8_t *buf, size_t len)
 {
-	struct tcp_env te = tcp_env_of(w, broker);
-	if (w->ns3) {
-		ns3_tcp_send(w->ns3, n->ep, broker, buf, len); /* no connection: lost, as natively */
-		return true;
-	}
-	return tcp_conn_send(broker ? &n->bt : &n->ct, &te, w->eng.now, buf, len) >= 0;
+	return w->bo->stream_send(w->be, end_of(n, broker), buf, len);
 }
 
 static void stream_close(struct world *w, struct mqtt_node *n, bool broker)
 {
-	struct tcp_env te = tcp_env_of(w, broker);
-	if (w->ns3)
-		ns3_tcp_close(w->ns3, n->ep, broker);
-	else
-		tcp_conn_close(broker ? &n->bt : &n->ct, &te, w->eng.now);
+	w->bo->stream_close(w->be, end_of(n, broker));
 }
 
 static void stream_abort(struct world *w, struct mqtt_node *n, bool broker)
 {
-	struct tcp_env te = tcp_env_of(w, broker);
-	if (w->ns3)
-		ns3_tcp_abort(w->ns3, n->ep, broker);
-	else
-		tcp_conn_abort(broker ? &n->bt : &n->ct, &te, w->eng.now);
+	w->bo->stream_abort(w->be, end_of(n, broker));
 }
 
 static void rearm_mqtt(struct world *w, struct mqtt_node *n)
@@ -719,7 +712,7 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	if (open != ep->awaiting)
 		in_flight_add(w, (int)open - ep->awaiting);
 	ep->awaiting = open;
-	energy_listen(&ep->radio, awaiting, w->eng.now);
+	energy_listen(&ep->radio, awaiting, now_of(w));
 }
 
 static int mq_pending(const struct mqtt_node *n)
@@ -745,27 +738,20 @@ static void tcp_out(struct world *w, struct mqtt_node *n, enum net_dir dir,
 		    const uint8_t *seg, size_t len, bool retx)
 {
 	struct endpoint *ep = ep_of_node(w, n);
-	struct net_meta meta = {.tcp = 1};
-	if (retx && counted(w, w->eng.now))
+	(void)seg;
+	if (retx && counted(w, now_of(w)))
 		w->acc[ep->group].m.tcp_retransmissions++;
 	if (dir == NET_UP)
 		radio_frame(w, ep, len - NET_UDP_HDR, true);
-	if (w->ns3)
-		return; /* ns-3's socket sent it; this is the accounting */
-	if (net_send(&w->net, n->ep, dir, seg, len, &meta) < 0)
-		w->err = SIM_ERR_NOMEM;
 }
 
-static void tcp_c_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
-		       const struct tcp_seg_info *info)
+/* A segment left the client's end: MQTT's transmissions are the TCP
+ * segments carrying PUBLISH bytes.  The records are in stream order: find
+ * the first that ends past the segment's start, and count the segment once
+ * if it overlaps. */
+static void client_segment(struct world *w, struct mqtt_node *n, const struct tcp_seg_info *info)
 {
-	struct world *w = ud;
-	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
 	struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
-
-	/* MQTT's transmissions: TCP segments carrying PUBLISH bytes.  The
-	 * records are in stream order: find the first that ends past the
-	 * segment's start, and count the segment once if it overlaps. */
 	uint32_t mask = w->mq.pubs - 1;
 	uint32_t lo = n->n_pubs > w->mq.pubs ? n->n_pubs - w->mq.pubs : 0, hi = n->n_pubs;
 	while (info->data_len && lo < hi) {
@@ -782,47 +768,19 @@ static void tcp_c_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t 
 			m->retransmissions += info->retx;
 		}
 	}
-	tcp_out(w, n, NET_UP, seg, len, info->retx);
-}
-
-static void tcp_b_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
-		       const struct tcp_seg_info *info)
-{
-	tcp_out(ud, sim_container_of(c, struct mqtt_node, bt), NET_DOWN, seg, len, info->retx);
-}
-
-static void tcp_c_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
-{
-	struct world *w = ud;
-	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
-	struct mqtt_client_env env;
-	mq_env(w, n, &env);
-	mqtt_client_data(&n->mc, &env, w->eng.now, buf, len);
-	mq_maybe_finish(w, n);
-}
-
-static void tcp_b_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
-{
-	struct world *w = ud;
-	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, bt);
-	struct mqtt_session_env env = {&w->ms_cb, w};
-	mqtt_session_data(&n->ms, &env, w->eng.now, buf, len);
 }
 
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
-	if (!w->ns3) { /* on ns-3 the access node's socket listens */
-		tcp_conn_init(&n->bt, &w->tcpp, 1883, 0, n->bbuf, w->mq.bbuf, &n->rng);
-		tcp_conn_listen(&n->bt);
-	}
+	if (w->bo->stream_open(w->be, &n->bs, n->bbuf, w->mq.bbuf, &n->rng) < 0)
+		w->err = SIM_ERR_NOMEM;
 	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
 }
 
-static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
+static void client_event(struct world *w, struct mqtt_node *n, enum tcp_event ev)
 {
-	struct world *w = ud;
-	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, ct);
 	struct mqtt_client_env env;
+	sim_time now = now_of(w);
 
 	mq_env(w, n, &env);
 	if (ev == TCP_EV_ESTABLISHED) {
@@ -840,13 +798,55 @@ static void tcp_c_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_tim
 		mqtt_client_down(&n->mc, &env, now);
 }
 
-static void tcp_b_event(void *ud, struct tcp_conn *c, enum tcp_event ev, sim_time now)
+/* ---- the backend's stream callbacks ---- */
+
+static void be_segment(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
+		       const uint8_t *seg, size_t len, const struct tcp_seg_info *info)
 {
 	struct world *w = ud;
-	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, bt);
-	(void)now;
-	if (ev != TCP_EV_ESTABLISHED)
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (arrived) {
+		if (dir == NET_DOWN)
+			radio_frame(w, &w->ep[ep], len - NET_UDP_HDR, false);
+		return;
+	}
+	if (dir == NET_UP)
+		client_segment(w, n, info);
+	tcp_out(w, n, dir, seg, len, info->retx);
+}
+
+static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (broker) {
+		struct mqtt_session_env env = {&w->ms_cb, w};
+		mqtt_session_data(&n->ms, &env, now_of(w), buf, len);
+		return;
+	}
+	struct mqtt_client_env env;
+	mq_env(w, n, &env);
+	mqtt_client_data(&n->mc, &env, now_of(w), buf, len);
+	mq_maybe_finish(w, n);
+}
+
+static void be_event(void *ud, uint32_t ep, bool broker, enum tcp_event ev)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (!broker)
+		client_event(w, n, ev);
+	else if (ev != TCP_EV_ESTABLISHED)
 		broker_listen(w, n); /* ready for the client's next connection */
+}
+
+static void be_changed(void *ud, uint32_t ep)
+{
+	struct world *w = ud;
+	rearm_mqtt(w, w->ep[ep].mq);
 }
 
 static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t len)
@@ -854,7 +854,7 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
 
-	sim_time now = w->eng.now, first = now;
+	sim_time now = now_of(w), first = now;
 	bool publish = len && buf[0] >> 4 == MQTT_PUBLISH;
 	if (publish) {
 		struct mqtt_msg m;
@@ -887,18 +887,11 @@ static void mq_connect(void *ud, struct mqtt_client *c)
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
-	struct tcp_env te = tcp_env_of(w, false);
 
 	n->wrote = 0;
 	n->n_pubs = n->rd_pubs = 0;
-	if (w->ns3) {
-		if (ns3_tcp_connect(w->ns3, n->ep) < 0)
-			w->err = SIM_ERR_NOMEM;
-		return;
-	}
-	tcp_conn_init(&n->ct, &w->tcpp, (uint16_t)(49152 + n->ep % 16384), 1883, n->cbuf,
-		      w->mq.cbuf, &n->rng);
-	tcp_conn_connect(&n->ct, &te, w->eng.now);
+	if (w->bo->stream_open(w->be, &n->cs, n->cbuf, w->mq.cbuf, &n->rng) < 0)
+		w->err = SIM_ERR_NOMEM;
 }
 
 static void mq_drop(void *ud, struct mqtt_client *c)
@@ -981,12 +974,11 @@ static void mq_client_fire(struct world *w, struct endpoint *ep)
 {
 	struct mqtt_node *n = ep->mq;
 	struct mqtt_client_env env;
-	struct tcp_env te = tcp_env_of(w, false);
-	sim_time now = w->eng.now;
+	sim_time now = now_of(w);
 
 	mq_env(w, n, &env);
 	if (stream_expiry(w, n, false) <= now)
-		tcp_conn_expire(&n->ct, &te, now);
+		w->bo->stream_expire(w->be, &n->cs);
 	if (mqtt_client_expiry(&n->mc, env.p) <= now) {
 		if (n->mc.ping_out == 0 && n->mc.state == MQTT_CLI_CONNECTED)
 			w->acc[ep->group].m.keepalive_bytes += 0; /* counted at PINGRESP */
@@ -999,12 +991,11 @@ static void mq_client_fire(struct world *w, struct endpoint *ep)
 static void mq_broker_fire(struct world *w, struct endpoint *ep)
 {
 	struct mqtt_node *n = ep->mq;
-	struct tcp_env te = tcp_env_of(w, true);
 	struct mqtt_session_env se = {&w->ms_cb, w};
-	sim_time now = w->eng.now;
+	sim_time now = now_of(w);
 
 	if (stream_expiry(w, n, true) <= now)
-		tcp_conn_expire(&n->bt, &te, now);
+		w->bo->stream_expire(w->be, &n->bs);
 	if (mqtt_session_expiry(&n->ms) <= now)
 		mqtt_session_expire(&n->ms, &se, now);
 	rearm_mqtt(w, n);
@@ -1014,7 +1005,7 @@ static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *
 {
 	struct mqtt_node *n = ep->mq;
 	struct mqtt_client_env env;
-	sim_time now = w->eng.now;
+	sim_time now = now_of(w);
 
 	mq_env(w, n, &env);
 	if (now >= w->cfg->duration) {
@@ -1032,69 +1023,16 @@ static void mq_app_fire(struct world *w, struct endpoint *ep, struct sim_timer *
 									   : w->cfg->duration);
 }
 
-/* ---- ns-3's TCP sockets, into the same handlers as our TCP model ---- */
-
-static void ns3_segment(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
-			const uint8_t *seg, size_t len, const struct tcp_seg_info *info)
-{
-	struct world *w = ud;
-	struct mqtt_node *n = w->ep[ep].mq;
-
-	if (arrived) {
-		if (dir == NET_DOWN)
-			radio_frame(w, &w->ep[ep], len - NET_UDP_HDR, false);
-		return;
-	}
-	if (dir == NET_UP)
-		tcp_c_send(w, &n->ct, seg, len, info);
-	else
-		tcp_b_send(w, &n->bt, seg, len, info);
-}
-
-static void ns3_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len)
-{
-	struct world *w = ud;
-	struct mqtt_node *n = w->ep[ep].mq;
-
-	if (broker)
-		tcp_b_data(w, &n->bt, buf, len);
-	else
-		tcp_c_data(w, &n->ct, buf, len);
-	rearm_mqtt(w, n);
-}
-
-static void ns3_event(void *ud, uint32_t ep, bool broker, enum tcp_event ev)
-{
-	struct world *w = ud;
-	struct mqtt_node *n = w->ep[ep].mq;
-
-	if (broker)
-		tcp_b_event(w, &n->bt, ev, w->eng.now);
-	else
-		tcp_c_event(w, &n->ct, ev, w->eng.now);
-	rearm_mqtt(w, n);
-}
-
 /* ---- channel callbacks ---- */
 
-static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
-			const uint8_t *buf, size_t len, const struct net_meta *meta,
-			bool duplicate)
+static void be_deliver(void *ud, uint32_t i, enum net_dir dir, const uint8_t *buf,
+		       size_t len, const struct net_meta *meta)
 {
 	struct world *w = ud;
 	struct endpoint *ep = &w->ep[i];
 
-	(void)n;
-	(void)duplicate;
 	if (dir == NET_DOWN)
-		radio_frame(w, ep, meta->tcp ? len - NET_UDP_HDR : len, false);
-	if (meta->tcp) {
-		struct mqtt_node *mn = ep->mq;
-		struct tcp_env te = {&w->tcpp, dir == NET_UP ? &w->tcp_b_cb : &w->tcp_c_cb, w};
-		tcp_conn_recv(dir == NET_UP ? &mn->bt : &mn->ct, &te, w->eng.now, buf, len);
-		rearm_mqtt(w, mn);
-		return;
-	}
+		radio_frame(w, ep, len, false);
 	w->cur_meta = meta;
 	if (dir == NET_UP && meta->kind == META_MC_RESPONSE) {
 		mc_response(w, ep, buf, len);
@@ -1103,35 +1041,32 @@ static void net_deliver(void *ud, struct net *n, uint32_t i, enum net_dir dir,
 	} else if (dir == NET_UP) {
 		struct coap_srv_env env;
 		server_env(w, ep, &env);
-		coap_srv_session_recv(&ep->srv, &env, w->eng.now, buf, len);
+		coap_srv_session_recv(&ep->srv, &env, now_of(w), buf, len);
 		rearm_server(w, ep, &env);
 	} else {
 		struct coap_client_env env;
 		client_env(w, ep, &env);
-		coap_client_recv(&ep->cli, &env, w->eng.now, buf, len);
+		coap_client_recv(&ep->cli, &env, now_of(w), buf, len);
 		rearm_client(w, ep);
 	}
 	w->cur_meta = NULL;
 }
 
-static void net_on_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+static void be_tap_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			const uint8_t *buf, size_t len, const struct net_meta *meta,
 			sim_time now)
 {
 	struct world *w = ud;
-	/* The id from the lines of the side that sends. */
-	uint32_t who = dir == NET_UP ? w->ep[ep].id : w->net.id_at ? w->net.id_at[ep] : ep;
-	trace_tx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+	trace_tx(w->opts->trace, w->ep[ep].id, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
 
-static void net_on_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+static void be_tap_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			const uint8_t *buf, size_t len, const struct net_meta *meta,
 			sim_time now)
 {
 	struct world *w = ud;
-	uint32_t who = dir == NET_UP ? w->net.id_at ? w->net.id_at[ep] : ep : w->ep[ep].id;
-	trace_rx(w->opts->trace, who, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
+	trace_rx(w->opts->trace, w->ep[ep].id, (enum trace_dir)dir, id, meta->tcp ? TRACE_TCP : meta->mcast,
 		 buf, len, now);
 }
 
@@ -1165,7 +1100,7 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 		 * hinted mostly fires: it sends, as the application does. */
 	case HINT_CLIENT_SEND:
 		/* The application timer: its line is the client's first. */
-		net_prefetch(&w->net, i, NET_UP);
+		backend_prefetch(w->be, i);
 		prefetch_lines(ep, CLIENT_BYTES);
 		SIM_PREFETCH(&w->exch[x]);
 		return;
@@ -1181,7 +1116,7 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 		prefetch_lines(ep + CLIENT_BYTES, SERVER_BYTES);
 		if (w->pend_used)
 			SIM_PREFETCH(&w->pend[x]);
-		net_prefetch(&w->net, i, NET_DOWN);
+		backend_prefetch(w->be, i);
 		return;
 	default: /* a timer armed without a class: everything hot */
 		SIM_PREFETCH((const char *)t + 64);
@@ -1189,8 +1124,7 @@ static void prefetch_endpoint(void *ud, uint32_t i, uint8_t cls,
 		SIM_PREFETCH(&w->exch[x]);
 		if (w->pend_used)
 			SIM_PREFETCH(&w->pend[x]);
-		net_prefetch(&w->net, i, NET_UP);
-		net_prefetch(&w->net, i, NET_DOWN);
+		backend_prefetch(w->be, i);
 	}
 }
 
@@ -1238,28 +1172,28 @@ static void app_fire(struct sim_engine *e, struct sim_timer *t)
 		/* A member's timer: its response's Leisure is over. */
 		struct coap_mc_member_env me;
 		member_env(w, ep, &me);
-		coap_mc_member_expire(&rare(w, ep)->mc, &me, e->now);
+		coap_mc_member_expire(&rare(w, ep)->mc, &me, sim_engine_now(e));
 		rearm(w, t, coap_mc_member_expiry(&rare(w, ep)->mc));
 		return;
 	}
 	client_env(w, ep, &env);
 	if (w->cfg->groups[ep->group].traffic == TRAFFIC_OBSERVE) {
 		/* Register once; cancel when the scenario ends. */
-		if (e->now < w->cfg->duration) {
-			coap_client_observe(&ep->cli, &env, e->now);
+		if (sim_engine_now(e) < w->cfg->duration) {
+			coap_client_observe(&ep->cli, &env, sim_engine_now(e));
 			rearm(w, t, w->cfg->duration);
 		} else {
-			coap_client_cancel_observe(&ep->cli, &env, e->now);
+			coap_client_cancel_observe(&ep->cli, &env, sim_engine_now(e));
 		}
 		rearm_client(w, ep);
 		return;
 	}
-	coap_client_request(&ep->cli, &env, e->now);
+	coap_client_request(&ep->cli, &env, sim_engine_now(e));
 	rearm_client(w, ep);
 
 	sim_time gap = next_gap(w, ep);
-	if (gap != SIM_TIME_NEVER && e->now + gap < w->cfg->duration)
-		rearm_as(w, t, e->now + gap, HINT_CLIENT_SEND);
+	if (gap != SIM_TIME_NEVER && sim_engine_now(e) + gap < w->cfg->duration)
+		rearm_as(w, t, sim_engine_now(e) + gap, HINT_CLIENT_SEND);
 }
 
 static void cli_fire(struct sim_engine *e, struct sim_timer *t)
@@ -1273,7 +1207,7 @@ static void cli_fire(struct sim_engine *e, struct sim_timer *t)
 		return;
 	}
 	client_env(w, ep, &env);
-	coap_client_expire(&ep->cli, &env, e->now);
+	coap_client_expire(&ep->cli, &env, sim_engine_now(e));
 	rearm_client(w, ep);
 }
 
@@ -1288,7 +1222,7 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 		return;
 	}
 	server_env(w, ep, &env);
-	coap_srv_session_expire(&ep->srv, &env, e->now);
+	coap_srv_session_expire(&ep->srv, &env, sim_engine_now(e));
 	rearm_server(w, ep, &env);
 }
 
@@ -1336,7 +1270,7 @@ static int place(struct world *w, uint64_t seed)
 	const struct scenario_cfg *cfg = w->cfg;
 	uint32_t first = 0;
 
-	if (cfg->backend == BACKEND_NS3)
+	if (!w->bo->any_placement)
 		return 0;
 	for (size_t g = 0; g < cfg->n_groups; first += cfg->groups[g++].count) {
 		const struct group_cfg *gc = &cfg->groups[g];
@@ -1444,8 +1378,6 @@ static int build(struct world *w, uint64_t seed)
 	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request, srv_notify,
 						 srv_unobserved};
 	w->mc_cb = (struct coap_mc_member_cb){mc_member_send};
-	w->tcp_c_cb = (struct tcp_cb){tcp_c_send, tcp_c_data, tcp_c_event};
-	w->tcp_b_cb = (struct tcp_cb){tcp_b_send, tcp_b_data, tcp_b_event};
 	w->mq_cb = (struct mqtt_client_cb){mq_write, mq_connect, mq_drop, mq_done};
 	w->ms_cb = (struct mqtt_session_cb){ms_write, ms_drop, ms_publish};
 	w->tcpp = (struct tcp_params){
@@ -1483,30 +1415,28 @@ static int build(struct world *w, uint64_t seed)
 		mn->bbuf = mn->cbuf + w->mq.cbuf;
 		mn->srx = mn->bbuf + w->mq.bbuf;
 	}
-	w->net_cb = (struct net_cb){
-		.deliver = net_deliver,
-		.on_send = w->opts && w->opts->trace ? net_on_send : NULL,
-		.on_recv = w->opts && w->opts->trace ? net_on_recv : NULL,
+	bool tap = w->opts && w->opts->trace;
+	w->be_cb = (struct backend_cb){
+		.deliver = be_deliver, .segment = be_segment, .data = be_data,
+		.event = be_event, .changed = be_changed,
+		.tap_send = tap ? be_tap_send : NULL, .tap_recv = tap ? be_tap_recv : NULL,
+		.ud = w,
 	};
 
-	if (sim_engine_init(&w->eng, 3 * (size_t)w->n_ep + 64) < 0)
-		return SIM_ERR_NOMEM;
-	sim_engine_expect(&w->eng, expected_timers_per_s(cfg));
-	w->eng.hint = prefetch_endpoint;
-	w->eng.hint_ud = w;
 	int rc = place(w, seed);
 	if (rc < 0)
 		return rc;
-	if (net_init(&w->net, &w->eng, w->n_ep, &cfg->up, &cfg->down,
-		     &cfg->bottleneck, seed, w->slot_of, &w->net_cb, w) < 0)
-		return SIM_ERR_NOMEM;
-	if (cfg->backend == BACKEND_NS3) {
-		/* Before any timer is armed: from here on they run on ns-3. */
-		w->ns3_tcp = (struct ns3_tcp_cb){ns3_segment, ns3_data, ns3_event, w};
-		rc = ns3_attach(&w->ns3, &w->eng, &w->net, cfg, seed, &w->ns3_tcp);
-		if (rc < 0)
-			return rc;
-	}
+	const struct backend_setup bs = {
+		.n_ep = w->n_ep, .slot_of = w->slot_of, .seed = seed,
+		.up = &cfg->up, .down = &cfg->down, .bottleneck = &cfg->bottleneck,
+		.tcp = &w->tcpp, .timers_per_s = expected_timers_per_s(cfg), .cfg = cfg,
+		.cb = &w->be_cb, .engine_ud = w,
+	};
+	rc = w->bo->open(&w->be, &bs);
+	if (rc < 0)
+		return rc;
+	w->eng = w->bo->engine(w->be);
+	sim_engine_set_hint(w->eng, prefetch_endpoint, w);
 	w->ep = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->ep));
 	w->exch = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->exch));
 	w->pend = sim_calloc_big((size_t)w->n_ep * w->cp.nstart + 1, sizeof(*w->pend));
@@ -1546,7 +1476,7 @@ static int build(struct world *w, uint64_t seed)
 								       (double)rate / 8);
 			}
 			sim_time st = (sim_time)sim_rng_dist(&mg->rng, &gc->start);
-			if (st < cfg->duration && sim_timer_arm(&w->eng, &mg->t, st) < 0)
+			if (st < cfg->duration && sim_timer_arm(w->eng, &mg->t, st) < 0)
 				return SIM_ERR_NOMEM;
 		}
 		for (uint32_t k = 0; k < cfg->groups[g].count; k++, i++) {
@@ -1580,6 +1510,8 @@ static int build(struct world *w, uint64_t seed)
 				struct mqtt_node *mn = &w->mq_nodes[--n_mq];
 				ep->mq = mn;
 				mn->ep = s;
+				mn->cs = (struct backend_stream){.ep = s, .broker = 0};
+				mn->bs = (struct backend_stream){.ep = s, .broker = 1};
 				/* its own kind: RNG_COAP is the CoAP client's stream
 				 * of the same endpoint (the first ISN was its first
 				 * draw, correlated with nothing it should be) */
@@ -1606,7 +1538,7 @@ static int build(struct world *w, uint64_t seed)
 								&cfg->groups[g].start);
 			uint8_t cls = ep->mq || gc->multicast ? 0 : HINT_CLIENT_SEND;
 			if (start < cfg->duration &&
-			    sim_timer_arm_as(&w->eng, &ep->app_t, start, cls) < 0)
+			    sim_timer_arm_as(w->eng, &ep->app_t, start, cls) < 0)
 				return SIM_ERR_NOMEM;
 		}
 	}
@@ -1628,7 +1560,7 @@ struct chan_count { uint64_t sent, recv, bytes; };
 static void collect_energy(struct world *w, struct run_result *res)
 {
 	const struct scenario_cfg *cfg = w->cfg;
-	sim_time period = w->eng.now > cfg->duration ? w->eng.now : cfg->duration;
+	sim_time period = now_of(w) > cfg->duration ? now_of(w) : cfg->duration;
 	double node_sum[SIM_MAX_GROUPS] = {0}, all_sum = 0, all_max = 0;
 
 	/* In the order of identity: sums of doubles depend on their order. */
@@ -1728,12 +1660,13 @@ static void collect(struct world *w, struct run_result *res, double wall)
 	collect_energy(w, res);
 	hist_free(&lat);
 	hist_free(&dlat);
-	t->packets_sent = w->net.st.packets_sent;
-	t->packets_lost = w->net.st.packets_lost;
-	t->bytes_sent = w->net.st.bytes_sent;
-	t->queue_drops = w->net.st.queue_drops;
-	t->duplicates = w->net.st.duplicates;
-	t->events = w->eng.events;
+	const struct net_stats *st = w->bo->stats(w->be);
+	t->packets_sent = st->packets_sent;
+	t->packets_lost = st->packets_lost;
+	t->bytes_sent = st->bytes_sent;
+	t->queue_drops = st->queue_drops;
+	t->duplicates = st->duplicates;
+	t->events = sim_engine_events(w->eng);
 	t->wall_s = wall;
 	if (cfg->n_groups == 1) {
 		struct run_metrics *m = &res->groups[0];
@@ -1747,7 +1680,10 @@ static void collect(struct world *w, struct run_result *res, double wall)
 
 static void teardown(struct world *w)
 {
-	ns3_detach(w->ns3); /* first: nothing of ns-3 may outlive what it points at */
+	/* First: nothing of the backend (ns-3's world, the engine's lazy
+	 * entries) may outlive the timers and streams it points at. */
+	if (w->be)
+		w->bo->close(w->be);
 	for (size_t g = 0; g < SIM_MAX_GROUPS; g++) {
 		hist_free(&w->acc[g].lat);
 		hist_free(&w->acc[g].dlat);
@@ -1761,8 +1697,6 @@ static void teardown(struct world *w)
 	sim_free_big(w->exch, n_x, sizeof(*w->exch));
 	sim_free_big(w->pend, n_x, sizeof(*w->pend));
 	sim_free_big(w->rare, n_ep, sizeof(*w->rare));
-	net_free(&w->net);
-	sim_engine_free(&w->eng);
 }
 
 /* How long exchanges may run on after duration.  CoAP: EXCHANGE_LIFETIME
@@ -1905,6 +1839,11 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		return SIM_ERR_NOMEM;
 	w->cfg = cfg;
 	w->opts = opts ? opts : &no_opts;
+	w->bo = backend_lookup(cfg->backend);
+	if (!w->bo) {
+		free(w);
+		return SIM_ERR_UNSUPPORTED;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = build(w, seed);
 	if (rc == 0) {
@@ -1924,12 +1863,12 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		/* One call of the engine per step (a mark or the bound cut a
 		 * step short): a single call site, which the compiler inlines. */
 		sim_time until = step;
-		while ((w->eng.len || marks < 2) && !w->err) {
+		while ((w->bo->pending(w->be) || marks < 2) && !w->err) {
 			bool at_mark = marks < 2 && mark[marks] <= until;
 			sim_time to = at_mark ? mark[marks] : until < stop ? until : stop;
-			sim_engine_run(&w->eng, to);
-			if (w->eng.err)
-				w->err = w->eng.err;
+			w->bo->run(w->be, to);
+			if (w->bo->error(w->be))
+				w->err = w->bo->error(w->be);
 			if (w->opts->stop && atomic_load_explicit(w->opts->stop, memory_order_relaxed))
 				w->err = SIM_ERR_STOPPED;
 			if (at_mark) {
@@ -1939,7 +1878,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 			if (to == stop) {
 				/* The drain bound: what is still open ends here,
 				 * and the series says so in a last sample. */
-				if (w->eng.len) {
+				if (w->bo->pending(w->be)) {
 					close_unfinished(w, stop);
 					w->in_flight_area += (double)w->in_flight *
 							     (double)(stop - w->in_flight_at);
@@ -1948,7 +1887,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 				}
 				w->series[w->n_series++] = (struct run_sample){
 					sim_time_to_s(stop), stop, w->in_flight,
-					w->net.st.queue_drops, w->completed_all,
+					w->bo->stats(w->be)->queue_drops, w->completed_all,
 					in_flight_s(w, stop)};
 				break;
 			}
@@ -1964,7 +1903,7 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 				continue;
 			}
 			w->series[w->n_series++] = (struct run_sample){
-				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
+				sim_time_to_s(until), until, w->in_flight, w->bo->stats(w->be)->queue_drops,
 				w->completed_all, in_flight_s(w, until)};
 			if (w->opts->progress_ns)
 				atomic_store_explicit(w->opts->progress_ns,
@@ -1975,9 +1914,9 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		/* The last events fell after a mark, inside a step: close the
 		 * series with that step's sample. */
 		if (!w->err && w->n_series < RUN_SERIES_MAX &&
-		    (!w->n_series || w->series[w->n_series - 1].t_ns < w->eng.now))
+		    (!w->n_series || w->series[w->n_series - 1].t_ns < now_of(w)))
 			w->series[w->n_series++] = (struct run_sample){
-				sim_time_to_s(until), until, w->in_flight, w->net.st.queue_drops,
+				sim_time_to_s(until), until, w->in_flight, w->bo->stats(w->be)->queue_drops,
 				w->completed_all, in_flight_s(w, until)};
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		rc = w->err;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../backend/backend_kind.h"
 #include "../core/dist.h"
 #include "../core/options.h"
 #include "../core/sim.h"
@@ -101,7 +102,6 @@ struct expect_cfg {
 	int line;
 };
 
-enum backend_kind { BACKEND_NATIVE, BACKEND_NS3 };
 
 /* [ns3]: how the ns-3 backend lays out each endpoint's link. */
 enum ns3_device {

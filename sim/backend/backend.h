@@ -1,0 +1,163 @@
+/* The seam between a run (sim/run/) and the world it runs in.  A backend
+ * gives a run four things: a clock and timers (a struct sim_engine, whose
+ * timers it may run on its own scheduler), datagrams between each endpoint
+ * and the server, streams (MQTT's TCP: a client end and a broker end per
+ * endpoint), and a capture tap.  What arrives comes back through struct
+ * backend_cb, always on the run's thread, at sim_engine_now().
+ *
+ * Implementations: native (backend_native.c: the modelled channel, net.c,
+ * and TCP model, tcp.c, on the engine's own queue) and ns-3 (sim/ns3/:
+ * ns-3's devices, sockets and scheduler).  A live backend (real time, real
+ * sockets, packets arriving from outside) fits the same ops: its run()
+ * waits on its sockets until the engine's next timer.
+ *
+ * Endpoints are named by their storage slot (see backend_setup.slot_of);
+ * a backend that draws random numbers per endpoint keys them by identity.
+ * Knows nothing of the scenario schema, CoAP or MQTT. */
+#ifndef COAPSIM_BACKEND_H
+#define COAPSIM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/hw.h"
+#include "../core/sim.h"
+#include "../engine/engine.h"
+#include "../net/net.h"
+#include "../tcp/tcp.h"
+#include "backend_kind.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One end of a stream, in the run's storage (the native backend keeps its
+ * TCP model's state in it; others only read ep and broker). */
+struct backend_stream {
+	struct tcp_conn tcp;
+	uint32_t ep;    /* the endpoint's slot */
+	uint8_t broker; /* the broker's end, else the client's */
+};
+
+/* What a backend reports.  deliver is required; the stream calls are
+ * required when the run opens streams; the taps are optional. */
+struct backend_cb {
+	/* A datagram arrived at the server (NET_UP) or at endpoint ep. */
+	void (*deliver)(void *ud, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+			size_t len, const struct net_meta *meta);
+	/* A stream segment left one end (arrived = false; dir NET_UP from the
+	 * client's end) or arrived: for accounting, before it goes. */
+	void (*segment)(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
+			const uint8_t *seg, size_t len, const struct tcp_seg_info *info);
+	/* In-order bytes arrived at one end. */
+	void (*data)(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len);
+	/* That end's connection was established, closed, reset or failed. */
+	void (*event)(void *ud, uint32_t ep, bool broker, enum tcp_event ev);
+	/* A stream end's state may have changed (its expiry among it): after
+	 * the calls above that one arrival or event caused. */
+	void (*changed)(void *ud, uint32_t ep);
+	/* The capture tap: a datagram or segment handed to the channel, or
+	 * arriving; id numbers packets in the order they were sent. */
+	void (*tap_send)(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			 const uint8_t *buf, size_t len, const struct net_meta *meta,
+			 sim_time now);
+	void (*tap_recv)(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			 const uint8_t *buf, size_t len, const struct net_meta *meta,
+			 sim_time now);
+	void *ud;
+};
+
+/* What a run tells its backend when it opens it. */
+struct backend_setup {
+	uint32_t n_ep;
+	const uint32_t *slot_of;  /* endpoint i is stored at slot_of[i]; NULL: at i */
+	uint64_t seed;
+	const struct link_cfg *up, *down;
+	const struct bottleneck_cfg *bottleneck;
+	const struct tcp_params *tcp;
+	double timers_per_s;      /* an estimate, for sizing the engine */
+	const struct scenario_cfg *cfg; /* the whole scenario, for backends that
+					 * build their own world from it (ns-3) */
+	const struct backend_cb *cb;
+	void *engine_ud;          /* sim_engine_ud() of the run's engine */
+};
+
+struct backend;
+
+struct backend_ops {
+	const char *name;
+	/* Whether the backend serves endpoints stored in any order
+	 * (backend_setup.slot_of): the run then stores them as it likes. */
+	bool any_placement;
+	/* Whether runs on this backend must take turns in a process (ns-3
+	 * has one simulator per process). */
+	bool one_at_a_time;
+	int (*open)(struct backend **out, const struct backend_setup *s);
+	void (*close)(struct backend *b); /* harmless on NULL */
+	struct sim_engine *(*engine)(struct backend *b);
+
+	/* Run until nothing is pending, the next event is after `until`, or
+	 * sim_engine_stop(); returns events run.  pending: timers armed and
+	 * packets in flight. */
+	uint64_t (*run)(struct backend *b, sim_time until);
+	uint64_t (*pending)(const struct backend *b);
+	int (*error)(const struct backend *b); /* 0 or SIM_ERR_NOMEM */
+	const struct net_stats *(*stats)(const struct backend *b);
+
+	/* Datagrams.  Return 0, SIM_ERR_INVAL (too long, or multicast where
+	 * the backend has none) or SIM_ERR_NOMEM. */
+	int (*send)(struct backend *b, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+		    size_t len, const struct net_meta *meta);
+	int (*send_multicast)(struct backend *b, uint32_t first, uint32_t count,
+			      const uint8_t *buf, size_t len, const struct net_meta *meta);
+
+	/* Streams.  open: the client's end connects, the broker's listens
+	 * (buf: its send buffer, rng: its initial sequence numbers).  send
+	 * returns false when the bytes were not taken (no connection, a full
+	 * send buffer), as a socket refuses them.  expiry: when expire() is
+	 * due for the end (SIM_TIME_NEVER: the backend keeps its own timers). */
+	int (*stream_open)(struct backend *b, struct backend_stream *s, uint8_t *buf,
+			   uint32_t cap, struct sim_rng *rng);
+	bool (*stream_send)(struct backend *b, struct backend_stream *s, const uint8_t *buf,
+			    size_t len);
+	void (*stream_close)(struct backend *b, struct backend_stream *s);
+	void (*stream_abort)(struct backend *b, struct backend_stream *s);
+	sim_time (*stream_expiry)(const struct backend *b, const struct backend_stream *s);
+	void (*stream_expire)(struct backend *b, struct backend_stream *s);
+};
+
+/* Every backend has these first: the run reads its ops, and may prefetch
+ * its per-endpoint state (hot: n_ep items of hot_stride bytes, by slot;
+ * NULL when there is none) where an endpoint's work begins. */
+struct backend {
+	const struct backend_ops *ops;
+	const char *hot;
+	size_t hot_stride;
+	const uint32_t *hot_id; /* read with it, when not NULL */
+};
+
+/* The backend of that kind; NULL when this coapsim was built without it. */
+const struct backend_ops *backend_lookup(enum backend_kind kind);
+/* Its name, and what to do when it is missing (for messages). */
+const char *backend_name(enum backend_kind kind);
+const char *backend_missing_hint(enum backend_kind kind);
+
+/* Start fetching endpoint ep's state in the backend: a speed hint only. */
+static inline void backend_prefetch(const struct backend *b, uint32_t ep)
+{
+	if (b->hot)
+		SIM_PREFETCH(b->hot + (size_t)ep * b->hot_stride);
+	if (b->hot_id)
+		SIM_PREFETCH(&b->hot_id[ep]);
+}
+
+extern const struct backend_ops backend_native_ops;
+/* sim/ns3/ns3.cc's, or NULL (sim/ns3/ns3_absent.c) without ns-3. */
+extern const struct backend_ops *const backend_ns3;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

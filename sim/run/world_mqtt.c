@@ -1,0 +1,480 @@
+/* MQTT's part of a run: the client and the broker's session over the
+ * backend's streams (TCP), their timers, and what they count.  Knows no
+ * backend and nothing of CoAP. */
+#include <stdio.h>
+
+#include "world_impl.h"
+
+void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
+{
+	uint32_t max_pub = 0, min_pub = UINT32_MAX;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_cfg *gc = &cfg->groups[g];
+		if (gc->protocol != PROTO_MQTT)
+			continue;
+		/* topic as built: {id} becomes 1 to 10 digits, at most 127 bytes */
+		size_t t = strlen(gc->topic), ids = 0;
+		for (const char *c = strstr(gc->topic, "{id}"); c; c = strstr(c + 4, "{id}"))
+			ids++;
+		uint32_t lo = (uint32_t)(t - 3 * ids), hi = (uint32_t)(t + 6 * ids);
+		hi = hi > 127 ? 127 : hi;
+		lo = lo > MQ_TOPIC_CUT ? MQ_TOPIC_CUT : lo; /* as mq_init() cuts it */
+		uint32_t big = mqtt_publish_size(hi, gc->qos, gc->payload);
+		uint32_t small = mqtt_publish_size(lo < hi ? lo : hi, gc->qos, gc->payload);
+		max_pub = big > max_pub ? big : max_pub;
+		min_pub = small < min_pub ? small : min_pub;
+	}
+	uint32_t c = MQTT_MAX_INFLIGHT * max_pub + 128;
+	z->cbuf = c > 2048 ? c : 2048;
+	z->bbuf = 2048;
+	z->srx = max_pub > MQTT_RX_BUF ? max_pub : MQTT_RX_BUF;
+	uint32_t need = z->cbuf / (min_pub ? min_pub : 1) + 1;
+	for (z->pubs = 16; z->pubs < need; z->pubs *= 2)
+		;
+	z->per_node = (size_t)z->cbuf + z->bbuf + z->srx + (size_t)z->pubs * sizeof(struct mq_pub);
+	z->per_node = (z->per_node + 63) & ~(size_t)63;
+}
+
+static struct endpoint *ep_of_node(struct world *w, struct mqtt_node *n)
+{
+	return &w->ep[n->ep];
+}
+
+static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env *env)
+{
+	const struct group_cfg *g = &w->cfg->groups[ep_of_node(w, n)->group];
+	*env = (struct mqtt_client_env){&w->mqp[ep_of_node(w, n)->group], &w->mq_cb, w,
+					n->client_id, n->topic};
+	(void)g;
+}
+
+static int mq_pending(const struct mqtt_node *n);
+
+/* ---- MQTT's TCP ends, through the backend ---- */
+
+static struct backend_stream *end_of(struct mqtt_node *n, bool broker)
+{
+	return broker ? &n->bs : &n->cs;
+}
+
+static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, bool broker)
+{
+	return w->bo->stream_expiry(w->be, broker ? &n->bs : &n->cs);
+}
+
+/* Returns false when the bytes were not taken (no connection, or the
+ * send buffer is full): they are lost, as a socket would refuse them. */
+static bool stream_send(struct world *w, struct mqtt_node *n, bool broker,
+			const uint8_t *buf, size_t len)
+{
+	return w->bo->stream_send(w->be, end_of(n, broker), buf, len);
+}
+
+static void stream_close(struct world *w, struct mqtt_node *n, bool broker)
+{
+	w->bo->stream_close(w->be, end_of(n, broker));
+}
+
+static void stream_abort(struct world *w, struct mqtt_node *n, bool broker)
+{
+	w->bo->stream_abort(w->be, end_of(n, broker));
+}
+
+static void rearm_mqtt(struct world *w, struct mqtt_node *n)
+{
+	struct endpoint *ep = ep_of_node(w, n);
+	const struct mqtt_client_params *p = &w->mqp[ep->group];
+	sim_time c = stream_expiry(w, n, false), m = mqtt_client_expiry(&n->mc, p);
+	if (n->ending && !mq_pending(n) && n->mc.state == MQTT_CLI_BACKOFF)
+		m = SIM_TIME_NEVER; /* nothing left to send: no reconnecting */
+	rearm(w, &ep->cli_t, c < m ? c : m);
+	sim_time b = stream_expiry(w, n, true), k = mqtt_session_expiry(&n->ms);
+	rearm(w, &ep->srv_t, b < k ? b : k);
+	bool awaiting = n->mc.state == MQTT_CLI_CONNECT_SENT || n->mc.ping_out ||
+			n->mc.state == MQTT_CLI_TCP_WAIT;
+	uint8_t open = 0; /* PUBLISHes awaiting their acknowledgement */
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		open += n->mc.inf[i].state != MQTT_INF_FREE;
+	awaiting |= open > 0;
+	if (open != ep->awaiting)
+		in_flight_add(w, (int)open - ep->awaiting);
+	ep->awaiting = open;
+	energy_listen(&ep->radio, awaiting, now_of(w));
+}
+
+static int mq_pending(const struct mqtt_node *n)
+{
+	int k = (int)n->mc.backlog;
+	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		k += n->mc.inf[i].state != MQTT_INF_FREE;
+	return k;
+}
+
+/* The scenario is over and nothing is left: DISCONNECT and FIN. */
+static void mq_maybe_finish(struct world *w, struct mqtt_node *n)
+{
+	if (!n->ending || mq_pending(n) || n->mc.state != MQTT_CLI_CONNECTED)
+		return;
+	const uint8_t disc[2] = {0xe0, 0x00};
+	n->mc.state = MQTT_CLI_IDLE;
+	stream_send(w, n, false, disc, sizeof(disc));
+	stream_close(w, n, false);
+}
+
+static void tcp_out(struct world *w, struct mqtt_node *n, enum net_dir dir,
+		    const uint8_t *seg, size_t len, bool retx)
+{
+	struct endpoint *ep = ep_of_node(w, n);
+	(void)seg;
+	if (retx && counted(w, now_of(w)))
+		w->acc[ep->group].m.tcp_retransmissions++;
+	if (dir == NET_UP)
+		radio_frame(w, ep, len - NET_UDP_HDR, true);
+}
+
+/* A segment left the client's end: MQTT's transmissions are the TCP
+ * segments carrying PUBLISH bytes.  The records are in stream order: find
+ * the first that ends past the segment's start, and count the segment once
+ * if it overlaps. */
+static void client_segment(struct world *w, struct mqtt_node *n, const struct tcp_seg_info *info)
+{
+	struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
+	uint32_t mask = w->mq.pubs - 1;
+	uint32_t lo = n->n_pubs > w->mq.pubs ? n->n_pubs - w->mq.pubs : 0, hi = n->n_pubs;
+	while (info->data_len && lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (n->pubs[mid & mask].end <= info->data_off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (info->data_len && lo < n->n_pubs) {
+		const struct mq_pub *r = &n->pubs[lo & mask];
+		if (r->off < info->data_off + info->data_len && r->counted) {
+			m->transmissions++;
+			m->retransmissions += info->retx;
+		}
+	}
+}
+
+static void broker_listen(struct world *w, struct mqtt_node *n)
+{
+	if (w->bo->stream_open(w->be, &n->bs, n->bbuf, w->mq.bbuf, &n->rng) < 0)
+		w->err = SIM_ERR_NOMEM;
+	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
+}
+
+static void client_event(struct world *w, struct mqtt_node *n, enum tcp_event ev)
+{
+	struct mqtt_client_env env;
+	sim_time now = now_of(w);
+
+	mq_env(w, n, &env);
+	if (ev == TCP_EV_ESTABLISHED) {
+		struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
+		m->reconnects += n->mc.connects > 0; /* this client had one before */
+		m->connections++;
+		mqtt_client_up(&n->mc, &env, now);
+		return;
+	}
+	if (n->quiet_close) { /* we dropped it ourselves */
+		n->quiet_close = 0;
+		return;
+	}
+	if (n->mc.state != MQTT_CLI_IDLE && n->mc.state != MQTT_CLI_BACKOFF)
+		mqtt_client_down(&n->mc, &env, now);
+}
+
+static void be_segment(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
+		       const uint8_t *seg, size_t len, const struct tcp_seg_info *info)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (arrived) {
+		if (dir == NET_DOWN)
+			radio_frame(w, &w->ep[ep], len - NET_UDP_HDR, false);
+		return;
+	}
+	if (dir == NET_UP)
+		client_segment(w, n, info);
+	tcp_out(w, n, dir, seg, len, info->retx);
+}
+
+static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (broker) {
+		struct mqtt_session_env env = {&w->ms_cb, w};
+		mqtt_session_data(&n->ms, &env, now_of(w), buf, len);
+		return;
+	}
+	struct mqtt_client_env env;
+	mq_env(w, n, &env);
+	mqtt_client_data(&n->mc, &env, now_of(w), buf, len);
+	mq_maybe_finish(w, n);
+}
+
+static void be_event(void *ud, uint32_t ep, bool broker, enum tcp_event ev)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = w->ep[ep].mq;
+
+	if (!broker)
+		client_event(w, n, ev);
+	else if (ev != TCP_EV_ESTABLISHED)
+		broker_listen(w, n); /* ready for the client's next connection */
+}
+
+static void be_changed(void *ud, uint32_t ep)
+{
+	struct world *w = ud;
+	rearm_mqtt(w, w->ep[ep].mq);
+}
+
+static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+
+	sim_time now = now_of(w), first = now;
+	bool publish = len && buf[0] >> 4 == MQTT_PUBLISH;
+	if (publish) {
+		struct mqtt_msg m;
+		bool ok = mqtt_parse(&m, buf, len) == 0;
+		if (ok && m.packet_id)
+			for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+				if (c->inf[i].state != MQTT_INF_FREE && c->inf[i].pid == m.packet_id)
+					first = c->inf[i].first_tx;
+		/* A message is counted at its first transmission, as CoAP's
+		 * are (messages still waiting for a connection are not), even
+		 * when the socket refuses it below. */
+		if (ok && counted(w, first) && !mqtt_dup(&m) && first == now)
+			w->acc[ep_of_node(w, n)->group].m.messages++;
+	}
+	/* Record a PUBLISH only once the stream has taken it, so that the
+	 * records stay aligned with the bytes the broker will read. */
+	if (!stream_send(w, n, false, buf, len))
+		return;
+	if (publish) {
+		struct mq_pub *r = &n->pubs[n->n_pubs++ & (w->mq.pubs - 1)];
+		r->off = n->wrote;
+		r->end = n->wrote + (uint32_t)len;
+		r->first_tx = first;
+		r->counted = counted(w, first);
+	}
+	n->wrote += (uint32_t)len;
+}
+
+static void mq_connect(void *ud, struct mqtt_client *c)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+
+	n->wrote = 0;
+	n->n_pubs = n->rd_pubs = 0;
+	if (w->bo->stream_open(w->be, &n->cs, n->cbuf, w->mq.cbuf, &n->rng) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+static void mq_drop(void *ud, struct mqtt_client *c)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	n->quiet_close = 1;
+	stream_abort(w, n, false);
+}
+
+static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight *f,
+		    enum mqtt_result r, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
+	struct group_acc *a = &w->acc[ep_of_node(w, n)->group];
+
+	if (!counted(w, f->first_tx))
+		return;
+	if (r == MQTT_RES_COMPLETED) {
+		a->m.completed++;
+		if (hist_add(&a->lat, now - f->first_tx) < 0)
+			w->err = SIM_ERR_NOMEM;
+	} else if (r == MQTT_RES_LOST) {
+		a->m.failed++;
+	}
+}
+
+static void ms_write(void *ud, struct mqtt_session *s, const uint8_t *buf, size_t len)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	if (len && buf[0] >> 4 == MQTT_PINGRESP)
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
+	stream_send(w, n, true, buf, len);
+}
+
+static void ms_drop(void *ud, struct mqtt_session *s)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	if (s->connected)
+		stream_abort(w, n, true); /* a protocol error, a timeout */
+	else
+		stream_close(w, n, true); /* after DISCONNECT */
+}
+
+static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *m,
+		       bool first, sim_time now)
+{
+	struct world *w = ud;
+	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	struct group_acc *a = &w->acc[ep_of_node(w, n)->group];
+
+	/* TCP delivers in order: the i-th PUBLISH of a connection is the
+	 * client's i-th PUBLISH write on it. */
+	if (n->rd_pubs >= n->n_pubs)
+		return;
+	struct mq_pub *r = &n->pubs[n->rd_pubs++ & (w->mq.pubs - 1)];
+	/* A message counts once however many copies arrive: QoS 1 resends
+	 * (at least once), and QoS 2 resends after a reconnection reach a
+	 * broker session that starts afresh on each connection.  Packet ids
+	 * are sequential per client, so the window of delivered tokens
+	 * serves. */
+	if (mqtt_qos(m) > 0)
+		first = world_dlv_first16(ep_of_node(w, n), m->packet_id);
+	if (!first || !r->counted)
+		return;
+	/* The backend subscriber next to the broker gets what its filter
+	 * matches (§4.7), once per message. */
+	const char *filter = w->cfg->broker.subscriber;
+	if (*filter && mqtt_topic_match(filter, n->topic))
+		a->m.forwarded++;
+	a->m.delivered++;
+	if (hist_add(&a->dlat, now - r->first_tx) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
+const struct backend_cb world_stream_cb = {
+	.segment = be_segment, .data = be_data, .event = be_event, .changed = be_changed,
+};
+
+/* ---- the operations of an MQTT group ---- */
+
+static void mq_client(struct world *w, struct endpoint *ep)
+{
+	struct mqtt_node *n = ep->mq;
+	struct mqtt_client_env env;
+	sim_time now = now_of(w);
+
+	mq_env(w, n, &env);
+	if (stream_expiry(w, n, false) <= now)
+		w->bo->stream_expire(w->be, &n->cs);
+	if (mqtt_client_expiry(&n->mc, env.p) <= now)
+		mqtt_client_expire(&n->mc, &env, now); /* PINGs are counted at PINGRESP */
+	mq_maybe_finish(w, n);
+	rearm_mqtt(w, n);
+}
+
+static void mq_server(struct world *w, struct endpoint *ep)
+{
+	struct mqtt_node *n = ep->mq;
+	struct mqtt_session_env se = {&w->ms_cb, w};
+	sim_time now = now_of(w);
+
+	if (stream_expiry(w, n, true) <= now)
+		w->bo->stream_expire(w->be, &n->bs);
+	if (mqtt_session_expiry(&n->ms) <= now)
+		mqtt_session_expire(&n->ms, &se, now);
+	rearm_mqtt(w, n);
+}
+
+static void mq_app(struct world *w, struct endpoint *ep)
+{
+	struct mqtt_node *n = ep->mq;
+	struct mqtt_client_env env;
+	sim_time now = now_of(w);
+
+	mq_env(w, n, &env);
+	if (now >= w->cfg->duration) {
+		n->ending = 1; /* no new messages; close when the last one ends */
+		mq_maybe_finish(w, n);
+		rearm_mqtt(w, n);
+		return;
+	}
+	if (n->mc.state == MQTT_CLI_IDLE)
+		mqtt_client_start(&n->mc, &env, now);
+	mqtt_client_publish(&n->mc, &env, now);
+	rearm_mqtt(w, n);
+	sim_time gap = world_next_gap(w, ep);
+	rearm(w, &ep->app_t, gap != SIM_TIME_NEVER && now + gap < w->cfg->duration
+				     ? now + gap
+				     : w->cfg->duration);
+}
+
+/* MQTT's bytes come by the streams, never as datagrams. */
+static void mq_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
+		       const uint8_t *buf, size_t len, const struct net_meta *meta)
+{
+	(void)w;
+	(void)ep;
+	(void)dir;
+	(void)buf;
+	(void)len;
+	(void)meta;
+}
+
+/* Each PUBLISH awaiting its acknowledgement and counted is a failure; the
+ * backlog was never sent: not messages. */
+static void mq_unfinished(struct world *w, struct endpoint *ep, sim_time at)
+{
+	const struct mqtt_client *c = &ep->mq->mc;
+	(void)at;
+	for (int k = 0; k < MQTT_MAX_INFLIGHT; k++)
+		if (c->inf[k].state != MQTT_INF_FREE && counted(w, c->inf[k].first_tx))
+			w->acc[ep->group].m.failed++;
+}
+
+/* The endpoint's node: the next one, from the end (as identities rise). */
+static int mq_init(struct world *w, struct endpoint *ep, uint64_t seed)
+{
+	const struct group_cfg *gc = &w->cfg->groups[ep->group];
+	uint32_t s = ep_slot(w, ep), i = ep->id;
+	struct mqtt_node *mn = &w->mq_nodes[--w->mq_next];
+	ep->mq = mn;
+	mn->ep = s;
+	mn->cs = (struct backend_stream){.ep = s, .broker = 0};
+	mn->bs = (struct backend_stream){.ep = s, .broker = 1};
+	/* its own kind: RNG_COAP is the CoAP client's stream of the same
+	 * endpoint (the first ISN was its first draw, correlated with nothing
+	 * it should be) */
+	sim_rng_init(&mn->rng, seed, i, RNG_TCP);
+	snprintf(mn->client_id, sizeof(mn->client_id), "s-%u", i);
+	char topic[120];
+	size_t tl = 0;
+	for (const char *c = gc->topic; *c && tl < MQ_TOPIC_CUT; c++) {
+		if (!strncmp(c, "{id}", 4)) {
+			tl += (size_t)snprintf(topic + tl, sizeof(topic) - tl, "%u", i);
+			c += 3;
+		} else {
+			topic[tl++] = *c;
+		}
+	}
+	topic[tl] = 0;
+	snprintf(mn->topic, sizeof(mn->topic), "%s", topic);
+	mqtt_client_init(&mn->mc);
+	broker_listen(w, mn);
+	return w->err;
+}
+
+const struct world_proto world_proto_mqtt = {
+	.name = "mqtt", .app_hint = 0, .init = mq_init,
+	.app = mq_app, .client = mq_client, .server = mq_server,
+	.deliver = mq_deliver, .unfinished = mq_unfinished,
+};
+
+void world_mqtt_setup(struct world *w)
+{
+	w->mq_cb = (struct mqtt_client_cb){mq_write, mq_connect, mq_drop, mq_done};
+	w->ms_cb = (struct mqtt_session_cb){ms_write, ms_drop, ms_publish};
+}

@@ -120,9 +120,11 @@ test: check-deps
 
 # The speed tricks change speed only: a build without them (prefetches,
 # the engine's hints and deferred arming, non-temporal stores: sim/core/hw.h)
-# must give the same golden outputs.  .ci/run runs it after make test.
+# must give the same golden outputs.  It also has the debug checks
+# (SIM_CHECKS: no random stream taken twice, identities against slots).
+# .ci/run runs it after make test.
 test-nohints: check-deps
-	@$(MAKE) --no-print-directory BUILD=build/nohints OPT="-O2 -g -DSIM_NO_HINTS" NS3=no \
+	@$(MAKE) --no-print-directory BUILD=build/nohints OPT="-O2 -g -DSIM_NO_HINTS -DSIM_CHECKS" NS3=no \
 	  build/nohints/coapsim
 	COAPSIM=$(abspath build/nohints/coapsim) tests/golden.sh check
 
@@ -150,7 +152,7 @@ demo: check-deps
 
 asan: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang CXX=clang++ \
-	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  OPT="-O1 -g -DSIM_CHECKS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" build/asan/coapsim build/asan/unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  COAPSIM=$(abspath build/asan/coapsim) build/asan/unit_tests --jobs 1

@@ -1,5 +1,6 @@
 /* Philox streams: repeatable, independent, and the distributions right. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <math.h>
 
 #include <Random123/philox.h>
@@ -98,3 +99,25 @@ Test(rng, distributions_match_their_moments)
 		cr_assert(z >= 0 && z < 1);
 	}
 }
+
+Test(rng, every_kind_has_a_name)
+{
+	cr_assert_str_eq(sim_rng_kind_name(RNG_APP), "app");
+	cr_assert_str_eq(sim_rng_kind_name(RNG_TCP), "tcp");
+	cr_assert_str_eq(sim_rng_kind_name((enum sim_rng_kind)99), "?");
+}
+
+#ifdef SIM_CHECKS
+/* The debug check (make asan builds with it): one (owner, kind) pair taken
+ * twice in a run's setup aborts; a view, or another kind, does not. */
+Test(rng, a_stream_taken_twice_is_a_failed_check, .signal = SIGABRT)
+{
+	struct sim_rng a, b;
+	cr_assert_eq(sim_rng_claims_begin(), 0);
+	sim_rng_init(&a, 1, 7, RNG_COAP);
+	sim_rng_view(&b, 1, 7, RNG_COAP);
+	sim_rng_init(&b, 1, 7, RNG_TCP);
+	sim_rng_init(&b, 1, 8, RNG_COAP);
+	sim_rng_init(&b, 1, 7, RNG_COAP);
+}
+#endif

@@ -1,5 +1,8 @@
 #include "sim.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 const char *sim_strerror(int err)
 {
 	switch (err) {
@@ -16,3 +19,11 @@ const char *sim_strerror(int err)
 	default: return "unknown error";
 	}
 }
+
+#ifdef SIM_CHECKS
+void sim_check_failed(const char *what, const char *file, int line)
+{
+	fprintf(stderr, "coapsim: internal check failed at %s:%d: %s\n", file, line, what);
+	abort();
+}
+#endif

@@ -39,6 +39,18 @@ static inline double sim_time_to_ms(sim_time t) { return (double)t / 1e6; }
 
 #define SIM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Debug checks of invariants the code relies on but that cost a little on
+ * every event (which random streams exist, identity against storage
+ * slot): built in with -DSIM_CHECKS (make asan, make test-nohints), no-ops
+ * otherwise.  A failed check is a bug: it aborts with where it was. */
+#ifdef SIM_CHECKS
+void sim_check_failed(const char *what, const char *file, int line);
+#define SIM_CHECK(cond, what) \
+	((cond) ? (void)0 : sim_check_failed(what, __FILE__, __LINE__))
+#else
+#define SIM_CHECK(cond, what) ((void)0)
+#endif
+
 /* Start a struct member on a cache line (the C++ shim sees these too). */
 #ifdef __cplusplus
 #define SIM_LINE_ALIGNED alignas(64)

@@ -1,16 +1,105 @@
 #include "rng.h"
 
+#include "../core/sim.h"
+
 #include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include <Random123/philox.h>
 
-void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
+void sim_rng_view(struct sim_rng *r, uint64_t seed, uint64_t owner,
 		  enum sim_rng_kind kind)
 {
 	r->seed = seed;
 	r->id = (owner << 8) | (uint64_t)kind;
 	r->ctr = 0;
 	r->spare = 0;
+}
+
+const char *sim_rng_kind_name(enum sim_rng_kind kind)
+{
+	switch (kind) {
+#define SIM_RNG_KIND_NAME(id, v, name, what) \
+	case id:                              \
+		return name;
+		SIM_RNG_KINDS(SIM_RNG_KIND_NAME)
+#undef SIM_RNG_KIND_NAME
+	}
+	return "?";
+}
+
+#ifdef SIM_CHECKS
+/* This thread's streams taken since sim_rng_claims_begin(): an open-
+ * addressing set of stream ids (never 0: kinds start at 1). */
+static _Thread_local struct {
+	uint64_t *v;
+	size_t cap, n;
+} claims;
+
+static bool claim(uint64_t id)
+{
+	if (2 * (claims.n + 1) > claims.cap) {
+		size_t cap = claims.cap ? 2 * claims.cap : 1024;
+		uint64_t *v = calloc(cap, sizeof(*v));
+		if (!v)
+			return true; /* out of memory: no check, no harm */
+		for (size_t i = 0; i < claims.cap; i++)
+			if (claims.v[i])
+				for (size_t j = claims.v[i] * 0x9e3779b97f4a7c15ull % cap;;
+				     j = (j + 1) % cap)
+					if (!v[j]) {
+						v[j] = claims.v[i];
+						break;
+					}
+		free(claims.v);
+		claims.v = v;
+		claims.cap = cap;
+	}
+	for (size_t j = id * 0x9e3779b97f4a7c15ull % claims.cap;; j = (j + 1) % claims.cap) {
+		if (claims.v[j] == id)
+			return false;
+		if (!claims.v[j]) {
+			claims.v[j] = id;
+			claims.n++;
+			return true;
+		}
+	}
+}
+
+int sim_rng_claims_begin(void)
+{
+	sim_rng_claims_end();
+	claims.cap = 1024;
+	claims.v = calloc(claims.cap, sizeof(*claims.v));
+	return claims.v ? 0 : SIM_ERR_NOMEM;
+}
+
+void sim_rng_claims_end(void)
+{
+	free(claims.v);
+	claims.v = NULL;
+	claims.cap = claims.n = 0;
+}
+#else
+int sim_rng_claims_begin(void)
+{
+	return 0;
+}
+
+void sim_rng_claims_end(void)
+{
+}
+#endif
+
+void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
+		  enum sim_rng_kind kind)
+{
+	sim_rng_view(r, seed, owner, kind);
+#ifdef SIM_CHECKS
+	if (claims.v)
+		SIM_CHECK(claim(r->id), "a random stream (owner, kind) is taken twice");
+#endif
 }
 
 /* A stream is the words of Philox2x64-10 blocks (counter: block number,

@@ -16,20 +16,45 @@ struct sim_rng {
 	uint64_t spare; /* the second word of the latest block, when ctr is odd */
 };
 
-/* Stream ids: (owner << 8) | kind.  Owner is an endpoint index, or
- * SIM_RNG_OWNER_SHARED for streams of shared things (server, bottleneck). */
+/* The registry of stream kinds.  Stream ids: (owner << 8) | kind.  Owner
+ * is an endpoint's identity (never its storage slot), or counts down from
+ * SIM_RNG_OWNER_SHARED for streams of shared things (a multicast group's
+ * requester).  Two users of one (owner, kind) would draw the same numbers:
+ * a new user of randomness gets a new kind here. */
+#define SIM_RNG_KINDS(X)                                                        \
+	X(RNG_APP, 1, "app", "traffic generation: start, intervals")            \
+	X(RNG_COAP, 2, "coap", "CoAP client: initial timeout, MID, token")     \
+	X(RNG_LINK_UP, 3, "link-up", "endpoint -> server channel")             \
+	X(RNG_LINK_DOWN, 4, "link-down", "server -> endpoint channel")         \
+	X(RNG_SERVER, 5, "server", "server processing and its retransmissions") \
+	X(RNG_TCP, 6, "tcp", "an MQTT endpoint's TCP ends: initial sequence numbers")
+
 enum sim_rng_kind {
-	RNG_APP = 1,       /* traffic generation */
-	RNG_COAP = 2,      /* CoAP client: initial timeout, MID, token */
-	RNG_LINK_UP = 3,   /* endpoint -> server channel */
-	RNG_LINK_DOWN = 4, /* server -> endpoint channel */
-	RNG_SERVER = 5,    /* server processing and its retransmission draws */
-	RNG_TCP = 6,       /* an MQTT endpoint's TCP ends: initial sequence numbers */
+#define SIM_RNG_KIND_ENUM(id, v, name, what) id = v,
+	SIM_RNG_KINDS(SIM_RNG_KIND_ENUM)
+#undef SIM_RNG_KIND_ENUM
 };
 #define SIM_RNG_OWNER_SHARED 0xffffffffull
 
+/* The kind's name ("app", ...), or "?". */
+const char *sim_rng_kind_name(enum sim_rng_kind kind);
+
+/* Take stream (owner, kind) of the run keyed by seed: its owner's own.
+ * With SIM_CHECKS, between sim_rng_claims_begin() and _end() on this
+ * thread, taking one twice is a failed check. */
 void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t owner,
 		  enum sim_rng_kind kind);
+
+/* The same stream without taking it, for code that re-derives a stream
+ * another part owns: the channel rebuilding a link's stream at each draw
+ * from its saved counter, placement replaying an endpoint's first draw. */
+void sim_rng_view(struct sim_rng *r, uint64_t seed, uint64_t owner,
+		  enum sim_rng_kind kind);
+
+/* Bracket a run's setup (SIM_CHECKS: start and drop this thread's record
+ * of streams taken; otherwise nothing).  Returns 0 or SIM_ERR_NOMEM. */
+int sim_rng_claims_begin(void);
+void sim_rng_claims_end(void);
 
 /* The next block, when r->ctr is even: its first word (the second is
  * kept as the spare). */

@@ -140,6 +140,14 @@ int net_init(struct net *n, struct sim_engine *eng, uint32_t n_ep,
 		for (uint32_t i = 0; i < n_ep; i++)
 			n->id_at[slot_of[i]] = i;
 	}
+#ifdef SIM_CHECKS
+	/* The link streams are the channel's: taken here, viewed at each draw. */
+	for (uint32_t i = 0; i < n_ep; i++) {
+		struct sim_rng r;
+		sim_rng_init(&r, seed, i, RNG_LINK_UP);
+		sim_rng_init(&r, seed, i, RNG_LINK_DOWN);
+	}
+#endif
 	return 0;
 }
 
@@ -150,7 +158,7 @@ static struct sim_rng side_rng(const struct net *n, uint32_t ep, enum net_dir di
 	const struct net_side *s = &n->eps[ep].d[dir];
 	struct sim_rng r;
 
-	sim_rng_init(&r, n->seed, n->id_at ? n->id_at[ep] : ep,
+	sim_rng_view(&r, n->seed, n->id_at ? n->id_at[ep] : ep,
 		     dir == NET_UP ? RNG_LINK_UP : RNG_LINK_DOWN);
 	r.ctr = s->ctr;
 	r.spare = s->spare;

@@ -102,7 +102,7 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 
 /* ---- setup and teardown ---- */
 
-static int build(struct world *w, uint64_t seed)
+static int build_fleet(struct world *w, uint64_t seed)
 {
 	const struct scenario_cfg *cfg = w->cfg;
 	uint64_t n = 0;
@@ -256,6 +256,17 @@ static int build(struct world *w, uint64_t seed)
 	return 0;
 }
 
+/* Setup, with the random streams it takes recorded (SIM_CHECKS): no two
+ * parts may take the same one. */
+static int build(struct world *w, uint64_t seed)
+{
+	int rc = sim_rng_claims_begin();
+	if (rc == 0)
+		rc = build_fleet(w, seed);
+	sim_rng_claims_end();
+	return rc;
+}
+
 static void teardown(struct world *w)
 {
 	/* First: nothing of the backend (ns-3's world, the engine's lazy
@@ -310,7 +321,7 @@ static sim_time drain_bound(const struct world *w)
 static void close_unfinished(struct world *w, sim_time at)
 {
 	for (uint32_t i = 0; i < w->n_ep; i++) {
-		struct endpoint *ep = &w->ep[slot_of(w, i)];
+		struct endpoint *ep = ep_by_id(w, i);
 		w->proto[ep->group]->unfinished(w, ep, at);
 	}
 }

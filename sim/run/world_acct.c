@@ -62,7 +62,7 @@ void world_steady_snapshot(struct world *w, int row)
 	const struct scenario_cfg *cfg = w->cfg;
 	sim_time at = row ? cfg->duration : cfg->warmup;
 	for (uint32_t i = 0; i < w->n_ep; i++) {
-		const struct endpoint *ep = &w->ep[slot_of(w, i)];
+		const struct endpoint *ep = ep_by_id(w, i);
 		w->steady_mj[row][ep->group] += energy_mj(&ep->radio, at, &cfg->energy);
 	}
 }
@@ -86,7 +86,7 @@ static void collect_energy(struct world *w, struct run_result *res)
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		if (w->slot_of && i + 16 < w->n_ep)
 			SIM_PREFETCH(&w->ep[w->slot_of[i + 16]].radio);
-		struct endpoint *ep = &w->ep[slot_of(w, i)];
+		struct endpoint *ep = ep_by_id(w, i);
 		double e = energy_mj(&ep->radio, period, &cfg->energy);
 		struct run_metrics *g = &res->groups[ep->group];
 		node_sum[ep->group] += e;

@@ -237,6 +237,7 @@ static inline void send_dgram(struct world *w, uint32_t slot, enum net_dir dir, 
  * the exchange slots index by.  Who it is is ep->id. */
 static inline uint32_t ep_slot(const struct world *w, const struct endpoint *ep)
 {
+	SIM_CHECK(ep >= w->ep && ep < w->ep + w->n_ep, "an endpoint outside the fleet");
 	return (uint32_t)(ep - w->ep);
 }
 
@@ -247,7 +248,16 @@ static inline struct ep_rare *rare(const struct world *w, const struct endpoint 
 
 static inline uint32_t slot_of(const struct world *w, uint32_t id)
 {
+	SIM_CHECK(id < w->n_ep, "an identity past the fleet");
 	return w->slot_of ? w->slot_of[id] : id;
+}
+
+/* The endpoint whose identity is id, once the fleet is built. */
+static inline struct endpoint *ep_by_id(const struct world *w, uint32_t id)
+{
+	struct endpoint *ep = &w->ep[slot_of(w, id)];
+	SIM_CHECK(ep->id == id, "an endpoint stored where its identity does not say");
+	return ep;
 }
 
 /* Arm t for `when` (cancel it for NEVER), with hint class cls. */

@@ -128,7 +128,7 @@ int world_place(struct world *w, uint64_t seed)
 			/* The first draw of the endpoint's application stream,
 			 * as build() in world.c draws it. */
 			struct sim_rng r;
-			sim_rng_init(&r, seed, first + k, RNG_APP);
+			sim_rng_view(&r, seed, first + k, RNG_APP);
 			sim_time st = (sim_time)sim_rng_dist(&r, &gc->start);
 			key[k] = st < cfg->duration ? st : cfg->duration;
 			lo = key[k] < lo ? key[k] : lo;

@@ -179,6 +179,11 @@ struct cc {
 struct keydef;
 typedef int (*set_fn)(struct cc *c, const struct keydef *kd, void *obj);
 
+/* One key: the single description of it.  Its default is the text a user
+ * would write, run through its own set function before the file's values
+ * (so the default and the parser cannot disagree); NULL when the value
+ * comes from another key or is derived in finish(), which the help then
+ * says. */
 struct keydef {
 	const char *name;
 	set_fn set;
@@ -186,6 +191,8 @@ struct keydef {
 	double min, max;   /* accepted range, in the field's unit */
 	const char *range; /* the range in words, for messages */
 	const void *aux;   /* unit set, enum values */
+	const char *def;   /* default, as written in a file; NULL: see help */
+	const char *help;  /* one line of Markdown */
 };
 
 struct enumval {
@@ -675,6 +682,20 @@ static int set_block_size(struct cc *c, const struct keydef *kd, void *obj)
 	return 0;
 }
 
+/* [expect] tolerance: a fraction or a percentage. */
+static int set_tolerance(struct cc *c, const struct keydef *kd, void *obj)
+{
+	double v;
+
+	if (scenario_parse_prob(c->val, &v))
+		return cc_fail(c,
+			       "bad tolerance '%s' in [expect] (a fraction or a "
+			       "percentage like 5%%)",
+			       c->val);
+	memcpy(field(obj, kd), &v, sizeof(v));
+	return 0;
+}
+
 static const struct enumval backend_vals[] = {
     {"native", BACKEND_NATIVE},
     {"ns3", BACKEND_NS3},
@@ -712,120 +733,235 @@ static const struct enumval congestion_vals[] = {
 #define XSTR(x) STR(x)
 #define TMAX SCN_TIME_MAX
 
+/* The key tables: every key of every section, with its default (the text a
+ * user would write) and one line of help.  A new key is one line here plus
+ * its field and its use. */
+
 static const struct keydef scenario_keys[] = {
-    {"name", set_name, F(scenario_cfg, name), ANY, NULL},
-    {"duration", set_time, F(scenario_cfg, duration), 1, TMAX, "greater than 0", NULL},
-    {"warmup", set_time, F(scenario_cfg, warmup), 0, TMAX, NULL, NULL},
-    {"seed", set_u64, F(scenario_cfg, seed), ANY, NULL},
+    {"name", set_name, F(scenario_cfg, name), ANY, NULL, NULL,
+     "used in `output.dir` / `output.pcap_dir` as `{name}`; default: the file name "
+     "without `.ini`"},
+    {"duration", set_time, F(scenario_cfg, duration), 1, TMAX, "greater than 0", NULL,
+     "60s",
+     "traffic stops here; exchanges under way then run to their end, at most until the "
+     "drain bound (README, \"Reading the results\"). Any time is at most 277,777 h (1e18 "
+     "ns)"},
+    {"warmup", set_time, F(scenario_cfg, warmup), 0, TMAX, NULL, NULL, "0s",
+     "statistics ignore messages first sent before this"},
+    {"seed", set_u64, F(scenario_cfg, seed), ANY, NULL, "1", "base seed of replication 0"},
     {"replications", set_uint, F(scenario_cfg, replications), 1, MAX_REPLICATIONS,
-     "between 1 and 1000000", NULL},
-    {"backend", set_enum, F(scenario_cfg, backend), ANY, backend_vals},
+     "between 1 and 1000000", NULL, "1", "runs per point"},
+    {"backend", set_enum, F(scenario_cfg, backend), ANY, backend_vals, "native",
+     "coapsim's own engine, or ns-3 3.37 (see [ns3]; exit 3 with the install command "
+     "when coapsim was built without it)"},
 };
 
 static const struct keydef link_keys[] = {
-    {"latency", set_time, F(link_cfg, latency), 0, TMAX, NULL, NULL},
-    {"jitter", set_dist, F(link_cfg, jitter), ANY, NULL},
-    {"loss", set_loss, F(link_cfg, loss), ANY, NULL},
-    {"rate", set_rate, F(link_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL},
-    {"queue", set_uint, F(link_cfg, queue), 1, MAX_QUEUE, "between 1 and 1000000", NULL},
+    {"latency", set_time, F(link_cfg, latency), 0, TMAX, NULL, NULL, "0",
+     "one-way propagation delay"},
+    {"jitter", set_dist, F(link_cfg, jitter), ANY, NULL, "none",
+     "a distribution added per packet; packets overtake each other when it exceeds "
+     "their spacing"},
+    {"loss", set_loss, F(link_cfg, loss), ANY, NULL, "0",
+     "Bernoulli probability per IP packet, or `gilbert(p=1%, r=25%, loss_good=0%, "
+     "loss_bad=100%)`: the Gilbert-Elliott state moves once per packet (good to bad "
+     "with p, bad to good with r), then the packet is lost with the state's "
+     "probability"},
+    {"rate", set_rate, F(link_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL, "0",
+     "serialisation rate, `0` unlimited; packets wait in a FIFO"},
+    {"queue", set_uint, F(link_cfg, queue), 1, MAX_QUEUE, "between 1 and 1000000", NULL,
+     "64",
+     "packets the link holds (waiting or being serialised); a datagram that does not "
+     "fit whole is dropped (drop-tail)"},
     {"mtu", set_size, F(link_cfg, mtu), 1280, SIM_MAX_DATAGRAM, "between 1280 and 65535",
-     NULL},
-    {"duplicate", set_prob, F(link_cfg, duplicate), ANY, NULL},
+     NULL, "1280",
+     "IPv6 MTU; larger datagrams become fragments (RFC 8200), each serialised and "
+     "judged for loss on its own; the datagram is lost if any fragment is; it holds its "
+     "queue slots until its last fragment has left"},
+    {"duplicate", set_prob, F(link_cfg, duplicate), ANY, NULL, "0",
+     "probability that a delivered datagram arrives twice (the copy one more jitter "
+     "draw later)"},
 };
 
 static const struct keydef bottleneck_keys[] = {
-    {"rate", set_rate, F(bottleneck_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL},
+    {"rate", set_rate, F(bottleneck_cfg, rate_bps), 0, SCN_RATE_MAX, NULL, NULL, "0",
+     "serialisation rate, `0` unlimited"},
     {"queue", set_uint, F(bottleneck_cfg, queue), 1, MAX_QUEUE, "between 1 and 1000000",
-     NULL},
-    {"latency", set_time, F(bottleneck_cfg, latency), 0, TMAX, NULL, NULL},
+     NULL, "64", "packets, drop-tail"},
+    {"latency", set_time, F(bottleneck_cfg, latency), 0, TMAX, NULL, NULL, "0",
+     "propagation delay"},
 };
 
 static const struct keydef group_keys[] = {
     {"count", set_uint, F(group_cfg, count), 1, MAX_COUNT, "between 1 and 10000000",
-     NULL},
-    {"protocol", set_enum, F(group_cfg, protocol), ANY, protocol_vals},
-    {"traffic", set_traffic, 0, 0, ANY, NULL},
-    {"start", set_start, F(group_cfg, start), ANY, NULL},
+     NULL, "1", "endpoints"},
+    {"protocol", set_enum, F(group_cfg, protocol), ANY, protocol_vals, "coap",
+     "CoAP, or MQTT 3.1.1 over TCP through the broker"},
+    {"traffic", set_traffic, 0, 0, ANY, NULL, "periodic(60s)",
+     "`periodic(interval)`, `poisson(mean interval)`, `once`, or `observe(interval)`: "
+     "register once as an RFC 7641 observer of `path`; the server notifies every "
+     "interval until the scenario ends, then the client deregisters (GET with Observe "
+     "= 1)"},
+    {"start", set_start, F(group_cfg, start), ANY, NULL, NULL,
+     "when the first message goes out (a distribution); default: `uniform(0, "
+     "interval)`, `uniform(0, 60s)` for `once`"},
     {"payload", set_size, F(group_cfg, payload), 0, MAX_PAYLOAD, "at most 65000 bytes",
-     NULL},
-    {"method", set_enum, F(group_cfg, method), ANY, method_vals},
-    {"confirmable", set_bool, F(group_cfg, confirmable), ANY, NULL},
-    {"path", set_path, F(group_cfg, path), ANY, NULL},
-    {"qos", set_uint, F(group_cfg, qos), 0, 2, "0, 1 or 2", NULL},
-    {"topic", set_topic, F(group_cfg, topic), ANY, NULL},
-    {"block_size", set_block_size, F(group_cfg, block_size), ANY, NULL},
-    {"multicast", set_bool, F(group_cfg, multicast), ANY, NULL},
+     NULL, "16", "request body (POST, PUT), or response body (GET, notifications)"},
+    {"method", set_enum, F(group_cfg, method), ANY, method_vals, "POST",
+     "CoAP request method"},
+    {"confirmable", set_bool, F(group_cfg, confirmable), ANY, NULL, "yes",
+     "CON or NON requests; for observe groups, CON or NON notifications"},
+    {"path", set_path, F(group_cfg, path), ANY, NULL, "/sensors/{id}",
+     "Uri-Path; `{id}` is the endpoint's number, counted over all groups in file "
+     "order"},
+    {"qos", set_uint, F(group_cfg, qos), 0, 2, "0, 1 or 2", NULL, "1",
+     "MQTT QoS of every PUBLISH"},
+    {"topic", set_topic, F(group_cfg, topic), ANY, NULL, "sensors/{id}",
+     "MQTT topic of every PUBLISH; `{id}` as in `path`"},
+    {"block_size", set_block_size, F(group_cfg, block_size), ANY, NULL, "0",
+     "RFC 7959 block size (16..1024, `0` off): POST/PUT bodies larger than it go as "
+     "Block1, GET responses come back as Block2; a transfer is one message for every "
+     "statistic"},
+    {"multicast", set_bool, F(group_cfg, multicast), ANY, NULL, "no",
+     "the group is a multicast group (RFC 7252 §8): a requester next to the server "
+     "sends one NON GET to `ff05::fd` (group k: `ff05::k:fd`) per `traffic`; each "
+     "member answers after a random Leisure; members send nothing else"},
 };
 
 static const struct keydef server_keys[] = {
-    {"processing", set_dist, F(server_cfg, processing), ANY, NULL},
-    {"separate_after", set_time, F(server_cfg, separate_after), 0, TMAX, NULL, NULL},
-    {"max_body", set_size, F(server_cfg, max_body), 1, 1e9, "between 1 B and 1GB", NULL},
+    {"processing", set_dist, F(server_cfg, processing), ANY, NULL, "const(0)",
+     "delay before a response is ready (a distribution)"},
+    {"separate_after", set_time, F(server_cfg, separate_after), 0, TMAX, NULL, NULL, "1s",
+     "a CON request whose processing takes longer gets an empty ACK at this point and "
+     "a separate CON response later (RFC 7252 §5.2.2)"},
+    {"max_body", set_size, F(server_cfg, max_body), 1, 1e9, "between 1 B and 1GB", NULL,
+     "64KiB",
+     "largest Block1 body; larger gets 4.13 with Size1; a block out of order gets "
+     "4.08"},
 };
 
 static const struct keydef broker_keys[] = {
-    {"subscriber", set_filter, F(broker_cfg, subscriber), ANY, NULL},
+    {"subscriber", set_filter, F(broker_cfg, subscriber), ANY, NULL, NULL,
+     "topic filter of a backend subscriber next to the broker (`sensors/#`; "
+     "`forwarded` counts what it gets); default: none"},
 };
 
 static const struct keydef coap_keys[] = {
-    {"preset", set_coap_preset, 0, 0, ANY, NULL},
+    {"preset", set_coap_preset, 0, 0, ANY, NULL, NULL,
+     "`rfc7252` (2 s, 1.5, 4, 1), `lossy-satellite` (6 s, 1.5, 5, 1), "
+     "`low-latency-lan` (500 ms, 1.5, 4, 1): ACK_TIMEOUT, ACK_RANDOM_FACTOR, "
+     "MAX_RETRANSMIT, NSTART; keys in the section override it. Reasons for each in "
+     "`sim/scenario/scenario.c`; default: none"},
     {"ack_timeout", set_time, F(coap_cfg, ack_timeout), 1, 3600e9,
-     "greater than 0 and at most 1h", NULL},
+     "greater than 0 and at most 1h", NULL, "2s",
+     "the initial timeout is drawn once per message from [ACK_TIMEOUT, ACK_TIMEOUT x "
+     "ACK_RANDOM_FACTOR] and doubles per retransmission"},
     {"ack_random_factor", set_real, F(coap_cfg, ack_random_factor), 1.0, 100.0,
-     "between 1 and 100", &scenario_plain_units},
+     "between 1 and 100", &scenario_plain_units, "1.5", "ACK_RANDOM_FACTOR"},
     {"max_retransmit", set_uint, F(coap_cfg, max_retransmit), 0, 20, "between 0 and 20",
-     NULL},
+     NULL, "4", "MAX_RETRANSMIT: retransmissions of a CON message before it times out"},
     {"nstart", set_uint, F(coap_cfg, nstart), 1, COAP_MAX_NSTART,
-     "between 1 and " XSTR(COAP_MAX_NSTART), NULL},
-    {"default_leisure", set_time, F(coap_cfg, default_leisure), 0, TMAX, NULL, NULL},
-    {"congestion", set_enum, F(coap_cfg, congestion), ANY, congestion_vals},
+     "between 1 and " XSTR(COAP_MAX_NSTART), NULL, "1",
+     "outstanding CON exchanges per endpoint; more messages wait. NON requests do not "
+     "hold a slot"},
+    {"default_leisure", set_time, F(coap_cfg, default_leisure), 0, TMAX, NULL, NULL,
+     "5s",
+     "multicast members answer after a uniform draw in [0, leisure]; `0` uses the §8.2 "
+     "lower bound: response size x group size / rate of the bottleneck (or of the "
+     "uplink without one)"},
+    {"congestion", set_enum, F(coap_cfg, congestion), ANY, congestion_vals, "default",
+     "`default` (RFC 7252 timers) or `cocoa`: per-endpoint CoCoA RTO (strong estimator "
+     "K=4 from exchanges without retransmission, weak K=1 from those with one or two, "
+     "overall RTO moved 1/2 and 1/4 towards them; backoff x3 below 1 s, x2 up to 3 s, "
+     "x1.5 above; aging to 2 s; blind RTO 2 s x outstanding exchanges)"},
     {"notify_con_interval", set_time, F(coap_cfg, notify_con_interval), 1, TMAX,
-     "greater than 0", NULL},
+     "greater than 0", NULL, "24h",
+     "observe: a CON notification at least this often (RFC 7641 §4.5)"},
 };
 
 static const struct keydef mqtt_keys[] = {
     {"keepalive", set_time, F(mqtt_cfg, keepalive), 0, MAX_KEEPALIVE * 1e9,
-     "at most 65535s", NULL},
-    {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL},
+     "at most 65535s", NULL, "60s",
+     "PINGREQ after this much client silence; no PINGRESP within another keepalive "
+     "drops the connection; the broker drops a client silent for 1.5 x keepalive; `0` "
+     "disables. Whole seconds"},
+    {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL, "yes",
+     "`no`: unacknowledged PUBLISH/PUBREL are resent after a reconnection; `yes`: they "
+     "are lost (counted in `failed`)"},
 };
 
 static const struct keydef tcp_keys[] = {
-    {"rto_initial", set_time, F(tcp_cfg, rto_initial), 1, TMAX, "greater than 0", NULL},
-    {"rto_min", set_time, F(tcp_cfg, rto_min), 1, TMAX, "greater than 0", NULL},
-    {"rto_max", set_time, F(tcp_cfg, rto_max), 1, TMAX, "greater than 0", NULL},
-    {"mss", set_size, F(tcp_cfg, mss), 1, SIM_MAX_DATAGRAM, "between 1 and 65535", NULL},
-    {"delayed_ack", set_time, F(tcp_cfg, delayed_ack), 0, TMAX, NULL, NULL},
+    {"rto_initial", set_time, F(tcp_cfg, rto_initial), 1, TMAX, "greater than 0", NULL,
+     "1s", "RFC 6298 initial retransmission timeout"},
+    {"rto_min", set_time, F(tcp_cfg, rto_min), 1, TMAX, "greater than 0", NULL, "1s",
+     "RFC 6298 lower bound of the retransmission timeout"},
+    {"rto_max", set_time, F(tcp_cfg, rto_max), 1, TMAX, "greater than 0", NULL, "60s",
+     "upper bound of the retransmission timeout, which doubles per timeout"},
+    {"mss", set_size, F(tcp_cfg, mss), 1, SIM_MAX_DATAGRAM, "between 1 and 65535", NULL,
+     "536", "segment size"},
+    {"delayed_ack", set_time, F(tcp_cfg, delayed_ack), 0, TMAX, NULL, NULL, "0",
+     "`0` acknowledges every segment at once; else at most this delay, and every "
+     "second full segment at once"},
 };
 
 static const struct keydef energy_keys[] = {
-    {"radio", set_radio, 0, 0, ANY, NULL},
+    {"radio", set_radio, 0, 0, ANY, NULL, "cc2420",
+     "preset: `cc2420` (TI SWRS041: 3 V, TX 17.4 mA, RX 18.8 mA, idle 0.426 mA, sleep "
+     "0.02 mA), `cc2538` (TI SWRS096: TX 24 mA, RX 20 mA, 0.6 mA, 1.3 uA), `nrf52840` "
+     "(Nordic product specification, approximate: TX 4.8 mA, RX 4.6 mA, 0.25 mA, 3.16 "
+     "uA), all at 250 kbit/s; the keys below override it"},
     {"voltage", set_real, F(energy_cfg, voltage_v), 1e-9, 1000,
-     "greater than 0 and at most 1000V", &scenario_volt_units},
+     "greater than 0 and at most 1000V", &scenario_volt_units, NULL,
+     "supply voltage; default: the preset's"},
     {"tx", set_real, F(energy_cfg, tx_ma), 0, 1e6, "between 0 and 1000A",
-     &scenario_current_units},
+     &scenario_current_units, NULL, "current while transmitting; default: the preset's"},
     {"rx", set_real, F(energy_cfg, rx_ma), 0, 1e6, "between 0 and 1000A",
-     &scenario_current_units},
+     &scenario_current_units, NULL, "current while receiving; default: the preset's"},
     {"idle", set_real, F(energy_cfg, idle_ma), 0, 1e6, "between 0 and 1000A",
-     &scenario_current_units},
+     &scenario_current_units, NULL, "current while idle; default: the preset's"},
     {"sleep", set_real, F(energy_cfg, sleep_ma), 0, 1e6, "between 0 and 1000A",
-     &scenario_current_units},
+     &scenario_current_units, NULL, "current while asleep; default: the preset's"},
     {"bitrate", set_rate, F(energy_cfg, bitrate_bps), 1, SCN_RATE_MAX, "greater than 0",
-     NULL},
+     NULL, NULL,
+     "airtime of frames (IPv6 packet + 17 bytes of 802.15.4 framing); default: the "
+     "preset's"},
     {"battery", set_real, F(energy_cfg, battery_mah), 1e-9, 1e12, "greater than 0",
-     &scenario_charge_units},
-    {"listen", set_enum, F(energy_cfg, listen), ANY, listen_vals},
+     &scenario_charge_units, "2400mAh",
+     "for `lifetime_days` (over the steady state, `warmup` to `duration`)"},
+    {"listen", set_enum, F(energy_cfg, listen), ANY, listen_vals, "rx",
+     "current while the radio is awake waiting for a frame: `rx` (a receiver "
+     "listening, the receive current) or `idle` (the idle current)"},
 };
 
 static const struct keydef output_keys[] = {
-    {"pcap", set_bool, F(output_cfg, pcap), ANY, NULL},
-    {"dir", set_dir, F(output_cfg, dir), ANY, NULL},
-    {"pcap_dir", set_dir, F(output_cfg, pcap_dir), ANY, NULL},
-    {"exchanges", set_bool, F(output_cfg, exchanges), ANY, NULL},
-    {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL},
+    {"pcap", set_bool, F(output_cfg, pcap), ANY, NULL, "yes", "write captures"},
+    {"dir", set_dir, F(output_cfg, dir), ANY, NULL, "results/{name}",
+     "results folder (`--out` replaces it); `{name}` is the only placeholder, any "
+     "other `{...}` is an error"},
+    {"pcap_dir", set_dir, F(output_cfg, pcap_dir), ANY, NULL, "pcap/{name}",
+     "capture folder (`--out DIR` makes it `DIR/pcap`); placeholders as for `dir`"},
+    {"exchanges", set_bool, F(output_cfg, exchanges), ANY, NULL, "no",
+     "`exchanges.csv`: one row per CoAP message (endpoint, group, first transmission, "
+     "outcome: `completed`, `timeout`, `reset`, `error`, `sent` for NON, `unfinished` "
+     "at the drain bound; latency, transmissions, initial timeout `rto_ms`: the "
+     "per-exchange RTO trace, and `end_s`: when it ended)"},
+    {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL, "0",
+     "rotate a capture file before it grows past this size; `0` never"},
 };
 
 static const struct keydef ns3_keys[] = {
-    {"device", set_enum, F(ns3_cfg, device), ANY, ns3_device_vals},
+    {"device", set_enum, F(ns3_cfg, device), ANY, ns3_device_vals, "p2p",
+     "`p2p`: a PointToPointNetDevice pair (rate per direction); `csma`: a two-node "
+     "CSMA segment (one rate: `rate` must be the same up and down); `lrwpan`: an IEEE "
+     "802.15.4 pair (LrWpanNetDevice, own 2.4 GHz channel, no MAC ACKs) with 6LoWPAN, "
+     "`rate` unset and `mtu` 1280; the latency is the radio's propagation delay and "
+     "the loss takes whole 802.15.4 frames"},
+};
+
+/* [expect]: every other key is a metric (apply_expect). */
+static const struct keydef expect_keys[] = {
+    {"tolerance", set_tolerance, F(scenario_cfg, baseline_tolerance), ANY, NULL, "1%",
+     "the relative change `coapsim check --baseline` ignores"},
 };
 
 struct secdef {
@@ -854,7 +990,7 @@ static const struct secdef secs[SEC_COUNT] = {
     [SEC_ENERGY] = SEC("energy", energy_keys),
     [SEC_OUTPUT] = SEC("output", output_keys),
     [SEC_NS3] = SEC("ns3", ns3_keys),
-    [SEC_EXPECT] = {"expect", NULL, 0},
+    [SEC_EXPECT] = SEC("expect", expect_keys),
 };
 
 static const struct keydef *find_key(enum sec_id sec, const char *key)
@@ -1639,72 +1775,6 @@ static const char *entry_value(const struct scenario_src *src, const struct entr
 /* ------------------------------------------------------------------ */
 /* Compiling one point */
 
-static void link_defaults(struct link_cfg *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->jitter.kind = SIM_DIST_NONE;
-	l->loss.kind = LOSS_BERNOULLI;
-	l->queue = 64;
-	l->mtu = 1280;
-}
-
-static void defaults(struct scenario_cfg *cfg, const struct scenario_src *src)
-{
-	size_t i;
-
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->file, sizeof(cfg->file), "%s", src->path);
-	cfg->duration = SIM_S(60);
-	cfg->seed = 1;
-	cfg->replications = 1;
-	cfg->backend = BACKEND_NATIVE;
-	link_defaults(&cfg->up);
-	link_defaults(&cfg->down);
-	cfg->bottleneck.present = src->bottleneck;
-	cfg->bottleneck.queue = 64;
-	cfg->n_groups = src->n_groups;
-	for (i = 0; i < src->n_groups; i++) {
-		struct group_cfg *g = &cfg->groups[i];
-
-		snprintf(g->name, sizeof(g->name), "%s", src->groups[i].name);
-		g->count = 1;
-		g->protocol = PROTO_COAP;
-		g->traffic = TRAFFIC_PERIODIC;
-		g->interval = SIM_S(60);
-		g->payload = 16;
-		g->method = 2; /* POST */
-		g->confirmable = true;
-		snprintf(g->path, sizeof(g->path), "/sensors/{id}");
-		g->qos = 1;
-		snprintf(g->topic, sizeof(g->topic), "sensors/{id}");
-	}
-	cfg->server.processing.kind = SIM_DIST_CONST;
-	cfg->server.separate_after = SIM_S(1);
-	cfg->server.max_body = 65536;
-	cfg->coap.ack_timeout = SIM_S(2);
-	cfg->coap.ack_random_factor = 1.5;
-	cfg->coap.max_retransmit = 4;
-	cfg->coap.nstart = 1;
-	cfg->coap.default_leisure = SIM_S(5);
-	cfg->coap.congestion = COAP_CC_DEFAULT;
-	cfg->baseline_tolerance = 0.01;
-	cfg->coap.notify_con_interval = SIM_S(86400);
-	cfg->mqtt.keepalive = SIM_S(60);
-	cfg->mqtt.clean_session = true;
-	cfg->tcp.rto_initial = SIM_S(1);
-	cfg->tcp.rto_min = SIM_S(1);
-	cfg->tcp.rto_max = SIM_S(60);
-	cfg->tcp.mss = 536;
-	cfg->tcp.delayed_ack = 0;
-	apply_preset(&cfg->energy, &presets[0]);
-	cfg->energy.battery_mah = 2400.0;
-	cfg->output.pcap = true;
-	snprintf(cfg->output.dir, sizeof(cfg->output.dir), "results/{name}");
-	snprintf(cfg->output.pcap_dir, sizeof(cfg->output.pcap_dir), "pcap/{name}");
-	cfg->output.exchanges = false;
-	cfg->output.pcap_max = 0;
-}
-
 static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
 {
 	switch (sec) {
@@ -1721,6 +1791,7 @@ static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
 	case SEC_ENERGY: return &cfg->energy;
 	case SEC_OUTPUT: return &cfg->output;
 	case SEC_NS3: return &cfg->ns3;
+	case SEC_EXPECT: return cfg;
 	default: return NULL;
 	}
 }
@@ -1746,15 +1817,6 @@ static int apply_expect(struct cc *c)
 	double v;
 	size_t i, n;
 
-	if (!strcmp(c->e->key, "tolerance")) {
-		if (scenario_parse_prob(s, &v))
-			return cc_fail(c,
-				       "bad tolerance '%s' in [expect] (a fraction or a "
-				       "percentage like 5%%)",
-				       s);
-		c->cfg->baseline_tolerance = v;
-		return 0;
-	}
 	memset(x, 0, sizeof(*x));
 	for (i = 0; i < SIM_ARRAY_LEN(ops); i++)
 		if (!strncmp(s, ops[i].op, strlen(ops[i].op)))
@@ -1809,9 +1871,9 @@ static int apply_entry(struct cc *c)
 	const struct keydef *kd;
 	int rc;
 
-	if (e->sec == SEC_EXPECT)
-		return apply_expect(c);
 	kd = find_key(e->sec, e->key);
+	if (e->sec == SEC_EXPECT && !kd) /* a metric */
+		return apply_expect(c);
 	if (!kd) /* checked at load */
 		return cc_fail(c, "unknown key '%s' in [%s]", e->key, e->section);
 	if (e->sec == SEC_LINK) {
@@ -2050,6 +2112,60 @@ static int finish(struct cc *c)
 	return 0;
 }
 
+/* The defaults: what finish() does not derive, through each key's own set
+ * function from its table's default text, the presets first as for the
+ * file's entries; [link] sets both directions, each group gets the group
+ * keys'.  An error here is a bad default in a table. */
+static int defaults(struct cc *c)
+{
+	const struct scenario_src *src = c->src;
+	struct scenario_cfg *cfg = c->cfg;
+	size_t i, k;
+	int pass, rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", src->path);
+	cfg->bottleneck.present = src->bottleneck;
+	cfg->n_groups = src->n_groups;
+	for (i = 0; i < src->n_groups; i++)
+		snprintf(cfg->groups[i].name, sizeof(cfg->groups[i].name), "%s",
+			 src->groups[i].name);
+	for (pass = 0; pass < 2; pass++) {
+		for (int sec = 0; sec < SEC_COUNT; sec++) {
+			size_t n = sec == SEC_GROUP ? src->n_groups : 1;
+
+			if (sec == SEC_LINK_UP || sec == SEC_LINK_DOWN)
+				continue; /* [link] sets both */
+			for (i = 0; i < n; i++) {
+				for (k = 0; k < secs[sec].n_keys; k++) {
+					const struct keydef *kd = &secs[sec].keys[k];
+					/* The entry a file line would make; the
+					 * set functions only read it. */
+					struct entry e = {
+					    .sec = (enum sec_id)sec,
+					    .group = sec == SEC_GROUP ? (int)i : -1,
+					    .section = (char *)secs[sec].name,
+					    .key = (char *)kd->name,
+					    .value = (char *)kd->def,
+					    .at = {0, -1},
+					    .sweep = -1,
+					};
+
+					if (!kd->def || pass_of(&e) != pass)
+						continue;
+					c->e = &e;
+					c->val = kd->def;
+					rc = apply_entry(c);
+					c->e = NULL;
+					if (rc)
+						return rc;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 static int compile(const struct scenario_src *src, size_t point, struct scenario_cfg *cfg,
 		   char *err, size_t errlen)
 {
@@ -2063,7 +2179,9 @@ static int compile(const struct scenario_src *src, size_t point, struct scenario
 	c.cfg = cfg;
 	c.err = err;
 	c.errlen = errlen;
-	defaults(cfg, src);
+	rc = defaults(&c);
+	if (rc)
+		goto fail;
 	if (src->n_expect) {
 		cfg->expect = calloc(src->n_expect, sizeof(*cfg->expect));
 		if (!cfg->expect)

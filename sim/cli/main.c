@@ -1,4 +1,6 @@
-/* coapsim command line: run, validate, --help, --version. */
+/* coapsim command line: run, check, validate, plot, keys, --help, --version.
+ * Parses arguments and prints; what a key or a run is stays in sim/scenario
+ * and sim/run. */
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@ static const char usage_main[] =
 	"  validate SCENARIO        parse only: print the run matrix or the errors\n"
 	"  plot RESULTS_DIR         redraw the plots and report.html of a results folder\n"
 	"                           (--x KEY, --by KEY: the plots' axes)\n"
+	"  keys [--markdown]        every scenario key: default, values, meaning\n"
 	"\n"
 	"  coapsim COMMAND --help   options of a command\n"
 	"  coapsim --version        version\n"
@@ -89,6 +92,14 @@ static const char usage_validate[] =
 	"point of the run matrix and the estimate of memory, disk and events that\n"
 	"`run` checks before it starts, or the first error as FILE:LINE: message\n"
 	"(exit 2), also when the run would not fit.\n";
+
+static const char usage_keys[] =
+	"usage: coapsim keys [--markdown]\n"
+	"\n"
+	"Print every scenario key as section.key = default (values it takes), then\n"
+	"what it does; --set takes the same section.key.  --markdown prints the key\n"
+	"tables of docs/scenario.md instead, each between a <!-- keys:begin [SECTION] -->\n"
+	"and a <!-- keys:end --> line.\n";
 
 static int bad_usage(const char *cmd, const char *fmt, const char *arg)
 {
@@ -491,6 +502,72 @@ static int cmd_plot(int argc, char **argv)
 	return COAPSIM_EXIT_OK;
 }
 
+/* A Markdown table cell: '|' escaped, or with `backticks` dropped as
+ * plain text. */
+static void put_text(const char *s, bool markdown)
+{
+	for (; *s; s++) {
+		if (markdown && *s == '|')
+			fputs("\\|", stdout);
+		else if (markdown || *s != '`')
+			putchar(*s);
+	}
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+	bool markdown = false;
+	struct scenario_keyinfo k;
+	const char *section = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_keys, stdout);
+			return COAPSIM_EXIT_OK;
+		} else if (!strcmp(argv[i], "--markdown")) {
+			markdown = true;
+		} else {
+			fprintf(stderr, "coapsim keys: unknown argument '%s' (see 'coapsim "
+				"keys --help')\n", argv[i]);
+			return COAPSIM_EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; scenario_key_info(i, &k); i++) {
+		bool first = !section || strcmp(section, k.section);
+		if (markdown) {
+			if (first && section)
+				puts("<!-- keys:end -->");
+			if (first)
+				printf("<!-- keys:begin [%s] -->\n"
+				       "| key | default | values | meaning |\n"
+				       "|---|---|---|---|\n", k.section);
+			printf("| `%s` | ", k.key);
+			if (*k.def)
+				printf("`%s` ", k.def);
+			fputs("| ", stdout);
+			put_text(k.range, true);
+			fputs(*k.range ? " | " : "| ", stdout);
+			put_text(k.help, true);
+			puts(" |");
+		} else {
+			if (first && section)
+				putchar('\n');
+			printf("%s.%s", k.section, k.key);
+			if (*k.def)
+				printf(" = %s", k.def);
+			if (*k.range)
+				printf("  (%s)", k.range);
+			fputs("\n    ", stdout);
+			put_text(k.help, false);
+			putchar('\n');
+		}
+		section = k.section;
+	}
+	if (markdown && section)
+		puts("<!-- keys:end -->");
+	return COAPSIM_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	char cmdline[4096];
@@ -521,6 +598,8 @@ int main(int argc, char **argv)
 		return cmd_plot(argc - 2, argv + 2);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 2, argv + 2);
+	if (!strcmp(cmd, "keys"))
+		return cmd_keys(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);
 	return COAPSIM_EXIT_USAGE;
 }

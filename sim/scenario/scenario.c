@@ -734,8 +734,9 @@ static const struct enumval congestion_vals[] = {
 #define TMAX SCN_TIME_MAX
 
 /* The key tables: every key of every section, with its default (the text a
- * user would write) and one line of help.  A new key is one line here plus
- * its field and its use. */
+ * user would write) and one line of help; `coapsim keys` prints them
+ * (scenario_key_info).  A new key is one line here plus its field and its
+ * use. */
 
 static const struct keydef scenario_keys[] = {
     {"name", set_name, F(scenario_cfg, name), ANY, NULL, NULL,
@@ -2531,6 +2532,38 @@ int scenario_key_error(const struct scenario_src *src, const char *section,
 	verr(src, at, err, errlen, fmt, ap);
 	va_end(ap);
 	return SIM_ERR_INVAL;
+}
+
+bool scenario_key_info(size_t i, struct scenario_keyinfo *out)
+{
+	for (int sec = 0; sec < SEC_COUNT; sec++) {
+		if (sec == SEC_LINK_UP || sec == SEC_LINK_DOWN)
+			continue; /* [link]'s keys */
+		if (i >= secs[sec].n_keys) {
+			i -= secs[sec].n_keys;
+			continue;
+		}
+		const struct keydef *kd = &secs[sec].keys[i];
+		memset(out, 0, sizeof(*out));
+		out->section = sec == SEC_GROUP ? "group.NAME" : secs[sec].name;
+		out->key = kd->name;
+		out->def = kd->def ? kd->def : "";
+		out->help = kd->help;
+		out->range = kd->range ? kd->range : "";
+		if (kd->set == set_enum) {
+			size_t used = 0;
+			for (const struct enumval *ev = kd->aux; ev->name; ev++) {
+				int k = snprintf(out->buf + used, sizeof(out->buf) - used,
+						 "%s%s", used ? " | " : "", ev->name);
+				if (k < 0 || (size_t)k >= sizeof(out->buf) - used)
+					break;
+				used += (size_t)k;
+			}
+			out->range = out->buf;
+		}
+		return true;
+	}
+	return false;
 }
 
 char *scenario_effective_text(const struct scenario_src *src)

@@ -198,6 +198,19 @@ int scenario_key_error(const struct scenario_src *src, const char *section,
  * same run matrix.  Heap; the caller frees it.  NULL when out of memory. */
 char *scenario_effective_text(const struct scenario_src *src);
 
+/* The keys, for `coapsim keys` and the tables of docs/scenario.md: the
+ * i-th of every section's keys in table order ([link.up] and [link.down]
+ * have [link]'s, listed once under "link").  False past the last one. */
+struct scenario_keyinfo {
+	const char *section; /* "scenario", "link", "group.NAME", ... */
+	const char *key;
+	const char *def;     /* as written in a file; "" when derived (see help) */
+	const char *range;   /* accepted values in words; "" when any of its kind */
+	const char *help;    /* one line of Markdown */
+	char buf[128];       /* holds range when made of an enum's values */
+};
+bool scenario_key_info(size_t i, struct scenario_keyinfo *out);
+
 /* Unit parsers, exposed for tests and --set.  Return 0 or SIM_ERR_INVAL. */
 int scenario_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
 int scenario_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */

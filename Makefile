@@ -2,6 +2,7 @@
 #   make          build build/coapsim
 #   make test     unit + scenario tests (Criterion) and golden outputs, installs missing deps first
 #   make golden   rewrite tests/golden/*.sha256 (a deliberate change of results)
+#   make keys-doc rewrite the key tables of docs/scenario.md from coapsim keys --markdown
 #   make test-nohints  the golden outputs on a build without the speed tricks
 #   make test-heap     engine tests and golden outputs on the plain heap (SCHED=heap)
 #   make demo     run scenarios/coap-vs-mqtt.ini
@@ -74,7 +75,8 @@ DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
-.PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints test-heap
+.PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints test-heap \
+        keys-doc
 
 all: $(BIN)
 
@@ -145,6 +147,11 @@ $(BUILD)/engine_tests: $(BUILD)/obj/tests/test_engine.o $(LIB)
 golden: check-deps
 	@$(MAKE) --no-print-directory $(BIN)
 	COAPSIM=$(abspath $(BIN)) tests/golden.sh update
+
+# docs/scenario.md's key tables are generated (tests/test_keys.c checks them).
+keys-doc:
+	@$(MAKE) --no-print-directory $(BIN)
+	COAPSIM=$(abspath $(BIN)) tests/keys_doc.sh
 
 demo: check-deps
 	@$(MAKE) --no-print-directory $(BIN)

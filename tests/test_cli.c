@@ -102,6 +102,14 @@ Test(cli, negative_count)
 	expect_error("[scenario]\nseed = 1\n[group.s]\ncount = -5\n", "4:");
 }
 
+Test(cli, tcp_retries_out_of_range)
+{
+	char ini[256];
+	snprintf(ini, sizeof(ini), "[tcp]\nsyn_retries = 6\ndata_retries = 31\n%s",
+		 good_group);
+	expect_error(ini, "3: 'data_retries' in [tcp] must be between 1 and 30 (got '31')");
+}
+
 Test(cli, unbalanced_sweep)
 {
 	char ini[256];

@@ -125,6 +125,8 @@ Test(keys, plain_lists_every_key_with_default_and_range)
 	cr_assert_not_null(strstr(out, "scenario.duration = 60s  (greater than 0)\n    "));
 	cr_assert_not_null(strstr(out, "group.NAME.method = POST  (GET | POST | PUT | DELETE)\n"));
 	cr_assert_not_null(strstr(out, "expect.tolerance = 1%\n"));
+	cr_assert_not_null(strstr(out, "tcp.syn_retries = 6  (between 1 and 10)\n"));
+	cr_assert_not_null(strstr(out, "tcp.data_retries = 15  (between 1 and 30)\n"));
 	/* No Markdown in the plain listing. */
 	cr_assert_null(strstr(out, "`"));
 	cr_assert_null(strstr(out, "<!--"));

@@ -347,6 +347,9 @@ Test(scenario_defaults, everything)
 	cr_assert_eq(c.tcp.rto_max, SIM_S(60));
 	cr_assert_eq(c.tcp.mss, 536);
 	cr_assert_eq(c.tcp.delayed_ack, 0);
+	cr_assert_eq(c.tcp.syn_retries, 6);
+	cr_assert_eq(c.tcp.data_retries, 15);
+	cr_assert_eq(c.baseline_tolerance, 0.01);
 	cr_assert_str_eq(c.energy.radio, "cc2420");
 	cr_assert_float_eq(c.energy.voltage_v, 3.0, 1e-12);
 	cr_assert_float_eq(c.energy.tx_ma, 17.4, 1e-12);
@@ -1112,6 +1115,16 @@ Test(scenario_errors, out_of_range)
 	       F ":2: 'keepalive' in [mqtt] must be whole seconds");
 	err_is("[mqtt]\nkeepalive = 19h\n" GROUP,
 	       F ":2: 'keepalive' in [mqtt] must be at most 65535s (got '19h')");
+	err_is("[tcp]\nsyn_retries = 0\n" GROUP,
+	       F ":2: 'syn_retries' in [tcp] must be between 1 and 10 (got '0')");
+	err_is("[tcp]\nsyn_retries = 11\n" GROUP,
+	       F ":2: 'syn_retries' in [tcp] must be between 1 and 10 (got '11')");
+	err_is("[tcp]\nmss = 1000\ndata_retries = 31\n" GROUP,
+	       F ":3: 'data_retries' in [tcp] must be between 1 and 30 (got '31')");
+	err_is("[tcp]\ndata_retries = 0\n" GROUP,
+	       F ":2: 'data_retries' in [tcp] must be between 1 and 30 (got '0')");
+	err_is("[tcp]\ndata_retries = 2.5\n" GROUP,
+	       F ":2: bad integer '2.5' for 'data_retries' in [tcp]");
 	err_is("[tcp]\nrto_min = 2min\n" GROUP,
 	       F ":2: 'rto_min' (120s) must not exceed 'rto_max' (60s) in [tcp]");
 	err_is("[scenario]\nwarmup = 2min\n" GROUP, F
@@ -1376,6 +1389,27 @@ Test(scenario_threads, concurrent_loads)
 }
 
 /* backend = ns3 with [ns3]; what ns-3 does not model is refused at its line. */
+/* Linux's tcp_syn_retries and tcp_retries2, the defaults, at both ends of
+ * their ranges, and from --set. */
+Test(scenario_parse, tcp_retries)
+{
+	struct scenario_cfg c;
+	static const char *const sets[] = {"tcp.data_retries=1"};
+
+	cfg_of("[tcp]\nsyn_retries = 10\ndata_retries = 30\n" GROUP, &c);
+	cr_assert_eq(c.tcp.syn_retries, 10);
+	cr_assert_eq(c.tcp.data_retries, 30);
+	scenario_cfg_free(&c);
+	cfg_at("[tcp]\nsyn_retries = 1\n" GROUP, sets, 1, 0, &c);
+	cr_assert_eq(c.tcp.syn_retries, 1);
+	cr_assert_eq(c.tcp.data_retries, 1);
+	scenario_cfg_free(&c);
+	static const char *const bad[] = {"tcp.syn_retries=0"};
+	err_sets(GROUP, bad, 1,
+		 "--set tcp.syn_retries=0: 'syn_retries' in [tcp] must be between 1 and "
+		 "10 (got '0')");
+}
+
 Test(scenario_parse, ns3_section)
 {
 	struct scenario_src *src;
@@ -1412,6 +1446,10 @@ Test(scenario_parse, ns3_section)
 	     "b.ini:6:", "multicast"},
 	    {"[scenario]\nduration = 1min\n[group.s]\ncount = 2\n[ns3]\ndevice = wifi\n",
 	     "b.ini:6:", "device"},
+	    {"[scenario]\nbackend = ns3\n[tcp]\nmss = 1000\nsyn_retries = 3\n[group.s]\n",
+	     "b.ini:5:", "'syn_retries' in [tcp] is not supported with backend = ns3"},
+	    {"[scenario]\nbackend = ns3\n[tcp]\ndata_retries = 20\n[group.s]\n",
+	     "b.ini:4:", "'data_retries' in [tcp] is not supported with backend = ns3"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = scenario_load_string(&src, "b.ini", bad[i].text, NULL, 0, err,

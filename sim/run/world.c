@@ -139,7 +139,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 	w->tcpp = (struct tcp_params){
 		.rto_initial = cfg->tcp.rto_initial, .rto_min = cfg->tcp.rto_min,
 		.rto_max = cfg->tcp.rto_max, .mss = cfg->tcp.mss,
-		.delayed_ack = cfg->tcp.delayed_ack, .syn_retries = 6, .data_retries = 15,
+		.delayed_ack = cfg->tcp.delayed_ack, .syn_retries = cfg->tcp.syn_retries, .data_retries = cfg->tcp.data_retries,
 		.rcv_wnd = 65535,
 	};
 	uint32_t n_mq = 0;

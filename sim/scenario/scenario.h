@@ -83,6 +83,8 @@ struct tcp_cfg {
 	sim_time rto_initial, rto_min, rto_max;
 	uint32_t mss;
 	sim_time delayed_ack; /* 0 = off */
+	uint32_t syn_retries;  /* SYN retransmissions before a connect fails */
+	uint32_t data_retries; /* data retransmissions before a connection fails */
 };
 
 struct output_cfg {

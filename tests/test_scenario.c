@@ -1446,10 +1446,6 @@ Test(scenario_parse, ns3_section)
 	     "b.ini:6:", "multicast"},
 	    {"[scenario]\nduration = 1min\n[group.s]\ncount = 2\n[ns3]\ndevice = wifi\n",
 	     "b.ini:6:", "device"},
-	    {"[scenario]\nbackend = ns3\n[tcp]\nmss = 1000\nsyn_retries = 3\n[group.s]\n",
-	     "b.ini:5:", "'syn_retries' in [tcp] is not supported with backend = ns3"},
-	    {"[scenario]\nbackend = ns3\n[tcp]\ndata_retries = 20\n[group.s]\n",
-	     "b.ini:4:", "'data_retries' in [tcp] is not supported with backend = ns3"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = scenario_load_string(&src, "b.ini", bad[i].text, NULL, 0, err,

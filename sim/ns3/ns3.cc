@@ -435,8 +435,9 @@ struct Run
         Config::SetDefault("ns3::TcpSocket::InitialCwnd", UintegerValue(iw));
         Config::SetDefault("ns3::TcpSocket::ConnTimeout",
                            TimeValue(NanoSeconds(int64_t(t.rto_initial))));
-        Config::SetDefault("ns3::TcpSocket::ConnCount", UintegerValue(7)); // SYN + 6 retries
-        Config::SetDefault("ns3::TcpSocket::DataRetries", UintegerValue(15));
+        // The SYN and its retries; data retransmissions before giving up.
+        Config::SetDefault("ns3::TcpSocket::ConnCount", UintegerValue(t.syn_retries + 1));
+        Config::SetDefault("ns3::TcpSocket::DataRetries", UintegerValue(t.data_retries));
         if (t.delayed_ack) {
             Config::SetDefault("ns3::TcpSocket::DelAckTimeout",
                                TimeValue(NanoSeconds(int64_t(t.delayed_ack))));

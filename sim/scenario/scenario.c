@@ -2007,15 +2007,6 @@ static int ns3_unsupported(struct cc *c)
 		return at_fail(c, link_entry(src, "rate"),
 			       "ns3 device 'csma' needs the same 'rate' up and down (one "
 			       "shared medium)");
-	/* sim/ns3 gives ns-3's TCP Linux's retries, the keys' defaults. */
-	if (cfg->tcp.syn_retries != 6)
-		return at_fail(c, find_entry(src, SEC_TCP, -1, "syn_retries"),
-			       "'syn_retries' in [tcp] is not supported with backend = "
-			       "ns3 (its TCP tries a SYN 7 times); leave it at 6");
-	if (cfg->tcp.data_retries != 15)
-		return at_fail(c, find_entry(src, SEC_TCP, -1, "data_retries"),
-			       "'data_retries' in [tcp] is not supported with backend = "
-			       "ns3 (its TCP retransmits data 15 times); leave it at 15");
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		const struct group_cfg *g = &cfg->groups[i];
 		const struct entry *e = find_entry(src, SEC_GROUP, (int)i, "multicast");

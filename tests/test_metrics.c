@@ -1,7 +1,10 @@
-/* The latency histogram's quantiles, against hand computation. */
+/* The latency histogram's quantiles, against hand computation; the metrics
+ * table (sim/run/metrics_table.h) against what is generated from it. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 
 #include "../sim/run/metrics.h"
+#include "../sim/run/runner.h"
 
 /* 1,000 samples of 1..1000 us: below 2,048 us a bucket is 1 us wide, so
  * quantile q is the sample of rank ceil(q * 1000), exactly. */
@@ -50,4 +53,93 @@ Test(metrics, quantiles_of_nothing_are_zero)
 	hist_quantiles(&h, 2, q, v);
 	cr_expect_eq(v[0], 0);
 	cr_expect_eq(v[1], 0);
+}
+
+/* Every row of the table is a field of metric_fields(), in the table's
+ * order (a LAT row as its six values), and nothing else is. */
+Test(metrics_table, fields_are_the_rows_in_order)
+{
+	struct run_metrics m = {0};
+	struct metric_field f[METRIC_FIELDS_MAX];
+	size_t n = metric_fields(&m, true, f), k = 0;
+	char want[128];
+
+	for (size_t i = 0; i < metric_table_len; i++) {
+		const struct metric_info *r = &metric_table[i];
+		for (int s = 0; s < (r->kind == METRIC_LAT ? METRIC_N_STATS : 1); s++) {
+			if (r->kind == METRIC_LAT)
+				snprintf(want, sizeof(want), "%s.%s", r->name, metric_stat_names[s]);
+			else
+				snprintf(want, sizeof(want), "%s", r->name);
+			cr_assert_lt(k, n, "%s: more rows than fields", want);
+			cr_assert_str_eq(f[k].name, want);
+			cr_assert_eq(f[k].integer, r->kind == METRIC_COUNT || r->kind == METRIC_CHAN,
+				     "%s", want);
+			k++;
+		}
+	}
+	cr_assert_eq(k, n, "fields without a row");
+}
+
+/* run_metrics_add sums every COUNT row and tally and ORs the flags; the
+ * rows counted for the whole run (CHAN) are left to the caller. */
+Test(metrics_table, add_sums_the_counters_and_ors_the_flags)
+{
+	struct run_metrics t = {0}, g = {0};
+	uint64_t v = 1;
+#define SET_(name, field, ...) g.field = v++;
+#define SKIP_(...)
+	RUN_METRICS(SET_, SKIP_, SKIP_, SKIP_)
+#undef SET_
+	g.mc_expected = 1000;
+	g.observe = true;
+	run_metrics_add(&t, &g);
+	run_metrics_add(&t, &g);
+	v = 1;
+#define CHECK_(name, field, ...)                                                              \
+	cr_assert_eq(t.field, 2 * v, "%s", name);                                             \
+	v++;
+	RUN_METRICS(CHECK_, SKIP_, SKIP_, SKIP_)
+#undef CHECK_
+	cr_assert_eq(t.mc_expected, 2000);
+	cr_assert(t.observe && !t.confirmable && !t.multicast && !t.mqtt);
+
+	g = (struct run_metrics){.packets_sent = 5, .events = 7};
+	run_metrics_add(&t, &g);
+	cr_assert_eq(t.packets_sent, 0);
+	cr_assert_eq(t.events, 0);
+#undef SKIP_
+}
+
+/* The metrics coapsim check compares with a baseline, and their directions. */
+Test(metrics_table, baseline_metrics)
+{
+	static const char *const want[] = {
+		"-failed", "+delivery_ratio", "+success_ratio", "-retransmissions_per_message",
+		"-latency_ms.p50", "-latency_ms.p90", "-latency_ms.p99", "-latency_ms.mean",
+		"-delivery_latency_ms.p50", "-delivery_latency_ms.p99", "-bytes_per_message",
+		"-energy_mj.per_message", "+lifetime_days"};
+	size_t k = 0;
+	char got[128];
+
+	for (size_t i = 0; i < metric_table_len; i++) {
+		const struct metric_info *r = &metric_table[i];
+		char sign = r->better == METRIC_HIGHER ? '+' : '-';
+		if (!r->baseline)
+			continue;
+		cr_assert_neq(r->better, METRIC_NEUTRAL, "%s: a baseline needs a direction", r->name);
+		for (int s = 0; s < (r->kind == METRIC_LAT ? METRIC_N_STATS : 1); s++) {
+			if (r->kind == METRIC_LAT && !(r->baseline & 1u << s))
+				continue;
+			if (r->kind == METRIC_LAT)
+				snprintf(got, sizeof(got), "%c%s.%s", sign, r->name,
+					 metric_stat_names[s]);
+			else
+				snprintf(got, sizeof(got), "%c%s", sign, r->name);
+			cr_assert_lt(k, sizeof(want) / sizeof(want[0]), "extra: %s", got);
+			cr_assert_str_eq(got, want[k]);
+			k++;
+		}
+	}
+	cr_assert_eq(k, sizeof(want) / sizeof(want[0]));
 }

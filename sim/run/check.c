@@ -305,18 +305,36 @@ static int eval_expect(struct eval_ctx *c, const struct runner_view *v, size_t p
 	return 0;
 }
 
-/* Metrics compared with a baseline, and which direction is better. */
-static const struct {
-	const char *name;
+/* Metrics compared with a baseline (the rows of metrics_table.h that say
+ * so, in their order), and which direction is better. */
+struct quality {
+	char name[64];
 	int better; /* +1 higher is better, -1 lower is better */
-} quality[] = {
-	{"delivery_ratio", +1}, {"success_ratio", +1}, {"failed", -1},
-	{"retransmissions_per_message", -1}, {"latency_ms.p50", -1},
-	{"latency_ms.p90", -1}, {"latency_ms.p99", -1}, {"latency_ms.mean", -1},
-	{"delivery_latency_ms.p50", -1}, {"delivery_latency_ms.p99", -1},
-	{"bytes_per_message", -1}, {"energy_mj.per_message", -1},
-	{"lifetime_days", +1},
 };
+
+static size_t quality_metrics(struct quality q[METRIC_FIELDS_MAX])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < metric_table_len; i++) {
+		const struct metric_info *r = &metric_table[i];
+		int better = r->better == METRIC_HIGHER ? +1 : r->better == METRIC_LOWER ? -1 : 0;
+		if (!better || !r->baseline)
+			continue;
+		if (r->kind != METRIC_LAT) {
+			snprintf(q[n].name, sizeof(q[n].name), "%s", r->name);
+			q[n++].better = better;
+			continue;
+		}
+		for (int s = 0; s < METRIC_N_STATS; s++) {
+			if (!(r->baseline & 1u << s))
+				continue;
+			snprintf(q[n].name, sizeof(q[n].name), "%s.%s", r->name,
+				 metric_stat_names[s]);
+			q[n++].better = better;
+		}
+	}
+	return n;
+}
 
 static json_t *json_path(json_t *o, const char *name)
 {
@@ -370,7 +388,9 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 		return;
 	}
 	json_int_t bpn = json_integer_value(json_object_get(bp, "point"));
-	for (size_t q = 0; q < SIM_ARRAY_LEN(quality); q++) {
+	struct quality quality[METRIC_FIELDS_MAX];
+	size_t n_quality = quality_metrics(quality);
+	for (size_t q = 0; q < n_quality; q++) {
 		double *bv = calloc(json_array_size(json_object_get(base, "runs")) + 1,
 				    sizeof(double));
 		size_t nb = 0, na = 0, k;

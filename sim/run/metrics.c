@@ -117,3 +117,93 @@ void hist_summary(const struct hist *h, struct lat_summary *s)
 	s->mean = h->sum_ns / (double)h->count / 1e6;
 	s->max = sim_time_to_ms(h->max);
 }
+
+/* ---------------------------------------------------------------- the table */
+
+void run_metrics_add(struct run_metrics *t, const struct run_metrics *g)
+{
+#define ADD_(name, field, ...) t->field += g->field;
+#define OR_(field, doc) t->field |= g->field;
+#define SUM_(field, doc) t->field += g->field;
+#define SKIP_(...)
+	RUN_METRICS(ADD_, SKIP_, SKIP_, SKIP_)
+	RUN_METRICS_STATE(OR_, SUM_)
+#undef ADD_
+#undef OR_
+#undef SUM_
+#undef SKIP_
+}
+
+bool metric_is_null(enum metric_null why, const struct run_metrics *m, bool channel_known)
+{
+	switch (why) {
+#define CASE_(id, cond, doc)                                                                  \
+	case METRIC_NULL_##id:                                                                \
+		return (cond);
+		METRIC_NULLS(CASE_)
+#undef CASE_
+	}
+	(void)channel_known;
+	return false;
+}
+
+static const char *const null_docs[] = {
+#define DOC_(id, cond, doc) doc,
+	METRIC_NULLS(DOC_)
+#undef DOC_
+};
+
+const char *const metric_stat_names[METRIC_N_STATS] = {
+#define NAME_(id, member, arg) #member,
+	METRIC_LAT_STATS(NAME_, )
+#undef NAME_
+};
+
+const struct metric_info metric_table[] = {
+#define ROW_(kind, name, nul, combine, better, cmp, doc)                                     \
+	{name, kind, METRIC_NULL_##nul, METRIC_##better, cmp, combine, doc},
+#define COUNT_(name, field, nul, better, cmp, doc)                                            \
+	ROW_(METRIC_COUNT, name, nul, "sum", better, METRIC_CMP_##cmp, doc)
+#define CHAN_(name, field, nul, better, cmp, doc)                                             \
+	ROW_(METRIC_CHAN, name, nul, "whole run", better, METRIC_CMP_##cmp, doc)
+#define REAL_(name, value, nul, combine, better, cmp, doc)                                    \
+	ROW_(METRIC_REAL, name, nul, combine, better, METRIC_CMP_##cmp, doc)
+#define LAT_(name, field, nul, better, cmp, doc)                                              \
+	ROW_(METRIC_LAT, name, nul, "every sample", better, (cmp), doc)
+	RUN_METRICS(COUNT_, CHAN_, REAL_, LAT_)
+#undef ROW_
+#undef COUNT_
+#undef CHAN_
+#undef REAL_
+#undef LAT_
+};
+const size_t metric_table_len = SIM_ARRAY_LEN(metric_table);
+
+void metric_table_markdown(FILE *f)
+{
+	static const char *const kind[] = {
+		[METRIC_COUNT] = "integer", [METRIC_CHAN] = "integer",
+		[METRIC_REAL] = "real", [METRIC_LAT] = "ms: `p50 p90 p99 p999 mean max`"};
+	static const char *const better[] = {
+		[METRIC_NEUTRAL] = "", [METRIC_HIGHER] = "higher", [METRIC_LOWER] = "lower"};
+
+	fputs("| metric | type | run from groups | null when | better | meaning |\n"
+	      "|---|---|---|---|---|---|\n",
+	      f);
+	for (size_t i = 0; i < metric_table_len; i++) {
+		const struct metric_info *r = &metric_table[i];
+		fprintf(f, "| `%s` | %s | %s | %s | %s", r->name, kind[r->kind], r->combine,
+			r->null_when == METRIC_NULL_NEVER ? "" : null_docs[r->null_when],
+			better[r->better]);
+		if (r->baseline && r->kind == METRIC_LAT) {
+			fputs(" (baseline:", f);
+			for (int s = 0; s < METRIC_N_STATS; s++)
+				if (r->baseline & 1u << s)
+					fprintf(f, " %s", metric_stat_names[s]);
+			fputs(")", f);
+		} else if (r->baseline) {
+			fputs(" (baseline)", f);
+		}
+		fprintf(f, " | %s |\n", r->doc);
+	}
+}

@@ -9,8 +9,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../core/sim.h"
+#include "metrics_table.h"
 
 #define HIST_SUB_BITS 10
 #define HIST_SUB (1u << HIST_SUB_BITS)
@@ -40,32 +42,81 @@ struct lat_summary {
 };
 void hist_summary(const struct hist *h, struct lat_summary *s);
 
-/* The fixed metrics of one run (or one group of a run). */
+/* The fixed metrics of one run (or one group of a run): the counters and
+ * latency summaries of the rows of metrics_table.h, the state beside them,
+ * and what is measured apart (energy, wall time). */
+#define RUN_METRICS_U64_(name, field, ...) uint64_t field;
+#define RUN_METRICS_LAT_(name, field, ...) struct lat_summary field;
+#define RUN_METRICS_NONE_(...)
+#define RUN_METRICS_FLAG_(field, doc) bool field;
+#define RUN_METRICS_TALLY_(field, doc) uint64_t field;
 struct run_metrics {
-	uint64_t messages, delivered, completed, failed;
-	uint64_t transmissions, retransmissions;
-	uint64_t spurious; /* requests the server already had (duplicates) */
-	uint64_t packets_sent, packets_lost, bytes_sent;
-	uint64_t queue_drops, duplicates;
-	bool confirmable; /* some messages expect confirmation: completed applies */
-	bool observe;     /* some group observes: the notification counts apply */
-	uint64_t notifications_sent, notifications_received;
-	uint64_t notifications_fresh, notifications_stale, observers_lost;
-	bool multicast;   /* some group is a multicast group */
-	bool mqtt;        /* some group speaks MQTT */
-	uint64_t connections, keepalive_bytes; /* MQTT: TCP connections set up; PING bytes */
-	uint64_t tcp_retransmissions; /* every TCP segment sent again, both ends */
-	uint64_t forwarded; /* PUBLISHes the broker passed to the subscriber */
-	uint64_t reconnects; /* MQTT connections after the first */
-	uint64_t mc_responses, mc_expected; /* distinct member responses; requests x members */
-	struct lat_summary latency, delivery_latency;
+	RUN_METRICS(RUN_METRICS_U64_, RUN_METRICS_U64_, RUN_METRICS_NONE_, RUN_METRICS_LAT_)
+	RUN_METRICS_STATE(RUN_METRICS_FLAG_, RUN_METRICS_TALLY_)
 	struct {
 		bool valid;
 		double total, per_node_mean, per_node_max; /* mJ */
 		double lifetime_days;
 	} energy;
-	uint64_t events;
 	double wall_s;
 };
+#undef RUN_METRICS_U64_
+#undef RUN_METRICS_LAT_
+#undef RUN_METRICS_NONE_
+#undef RUN_METRICS_FLAG_
+#undef RUN_METRICS_TALLY_
+
+/* Add a group's counters into the run's total: sum the counters, OR the
+ * flags (the CHAN, REAL and LAT rows come about otherwise: see the table). */
+void run_metrics_add(struct run_metrics *total, const struct run_metrics *group);
+
+/* a / b, or 0 when b is 0 (the metric is then null). */
+static inline double metric_ratio(double a, double b)
+{
+	return b != 0 ? a / b : 0;
+}
+
+/* Why a metric can be null: the ids of METRIC_NULLS. */
+enum metric_null {
+#define METRIC_NULL_ID_(id, cond, doc) METRIC_NULL_##id,
+	METRIC_NULLS(METRIC_NULL_ID_)
+#undef METRIC_NULL_ID_
+};
+bool metric_is_null(enum metric_null why, const struct run_metrics *m, bool channel_known);
+
+/* A row's cmp: BASELINE or NO (a LAT row has a mask of METRIC_STAT_*). */
+#define METRIC_CMP_BASELINE 1u
+#define METRIC_CMP_NO 0u
+
+enum metric_kind { METRIC_COUNT, METRIC_CHAN, METRIC_REAL, METRIC_LAT };
+enum metric_better { METRIC_NEUTRAL, METRIC_HIGHER, METRIC_LOWER };
+
+/* The values of a LAT row and the bits naming them. */
+enum {
+#define METRIC_STAT_BIT_(id, member, arg) METRIC_STAT_BIT_##id,
+	METRIC_LAT_STATS(METRIC_STAT_BIT_, )
+#undef METRIC_STAT_BIT_
+	METRIC_N_STATS
+};
+#define METRIC_STAT_(id, member, arg) METRIC_STAT_##id = 1u << METRIC_STAT_BIT_##id,
+enum { METRIC_LAT_STATS(METRIC_STAT_, ) };
+#undef METRIC_STAT_
+extern const char *const metric_stat_names[METRIC_N_STATS]; /* "p50" ... */
+
+/* One row of the table, for whatever lists or judges metrics. */
+struct metric_info {
+	const char *name;       /* "delivery_ratio"; a LAT row's prefix "latency_ms" */
+	enum metric_kind kind;
+	enum metric_null null_when;
+	enum metric_better better;
+	unsigned baseline;      /* compared with a baseline: 1, or METRIC_STAT_* of a LAT row */
+	const char *combine;    /* how a run's total comes from its groups */
+	const char *doc;
+};
+extern const struct metric_info metric_table[];
+extern const size_t metric_table_len;
+
+/* The docs' metrics table (README.md), in Markdown. */
+void metric_table_markdown(FILE *f);
 
 #endif

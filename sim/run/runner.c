@@ -45,79 +45,38 @@ double student_t95(unsigned df)
 	return 1.960;
 }
 
-static size_t add_lat(struct metric_field *f, size_t n, const char *const names[6],
-		      const struct lat_summary *s)
-{
-	const double v[6] = {s->p50, s->p90, s->p99, s->p999, s->mean, s->max};
-	for (int i = 0; i < 6; i++)
-		f[n++] = (struct metric_field){names[i], v[i], s->count == 0, false};
-	return n;
-}
+#define ONE_(...) +1
+#define STATS_(...) +METRIC_N_STATS
+_Static_assert(0 RUN_METRICS(ONE_, ONE_, ONE_, STATS_) <= METRIC_FIELDS_MAX,
+	       "metrics_table.h has more fields than METRIC_FIELDS_MAX");
+#undef ONE_
+#undef STATS_
 
 size_t metric_fields(const struct run_metrics *m, bool channel_known,
 		     struct metric_field f[METRIC_FIELDS_MAX])
 {
-	static const char *const lat[6] = {
-		"latency_ms.p50", "latency_ms.p90", "latency_ms.p99",
-		"latency_ms.p999", "latency_ms.mean", "latency_ms.max"};
-	static const char *const dlat[6] = {
-		"delivery_latency_ms.p50", "delivery_latency_ms.p90",
-		"delivery_latency_ms.p99", "delivery_latency_ms.p999",
-		"delivery_latency_ms.mean", "delivery_latency_ms.max"};
-	double msgs = (double)m->messages;
 	size_t n = 0;
 
-#define INT(name, v, isnull) f[n++] = (struct metric_field){name, (double)(v), isnull, true}
-#define REAL(name, v, isnull) f[n++] = (struct metric_field){name, (v), isnull, false}
-	INT("messages", m->messages, false);
-	INT("delivered", m->delivered, false);
-	INT("completed", m->completed, !m->confirmable);
-	INT("failed", m->failed, false);
-	REAL("delivery_ratio", m->messages ? (double)m->delivered / msgs : 0, !m->messages);
-	REAL("success_ratio", m->messages ? (double)m->completed / msgs : 0,
-	     !m->messages || !m->confirmable);
-	INT("transmissions", m->transmissions, false);
-	INT("retransmissions", m->retransmissions, false);
-	REAL("retransmissions_per_message",
-	     m->messages ? (double)m->retransmissions / msgs : 0, !m->messages);
-	INT("spurious_retransmissions", m->spurious, false);
-	n = add_lat(f, n, lat, &m->latency);
-	n = add_lat(f, n, dlat, &m->delivery_latency);
-	INT("packets_sent", m->packets_sent, !channel_known);
-	INT("packets_lost", m->packets_lost, !channel_known);
-	INT("bytes_sent", m->bytes_sent, !channel_known);
-	REAL("bytes_per_message",
-	     m->delivered ? (double)m->bytes_sent / (double)m->delivered : 0,
-	     !channel_known || !m->delivered);
-	bool ev = m->energy.valid;
-	REAL("energy_mj.total", m->energy.total, !ev);
-	REAL("energy_mj.per_message",
-	     m->delivered ? m->energy.total / (double)m->delivered : 0, !ev || !m->delivered);
-	REAL("energy_mj.per_node_mean", m->energy.per_node_mean, !ev);
-	REAL("energy_mj.per_node_max", m->energy.per_node_max, !ev);
-	REAL("lifetime_days", m->energy.lifetime_days, !ev || m->energy.lifetime_days <= 0);
-	INT("notifications_sent", m->notifications_sent, !m->observe);
-	INT("notifications_received", m->notifications_received, !m->observe);
-	INT("notifications_fresh", m->notifications_fresh, !m->observe);
-	INT("notifications_stale", m->notifications_stale, !m->observe);
-	INT("observers_lost", m->observers_lost, !m->observe);
-	INT("multicast_responses", m->mc_responses, !m->multicast);
-	REAL("multicast_response_ratio",
-	     m->mc_expected ? (double)m->mc_responses / (double)m->mc_expected : 0,
-	     !m->multicast || !m->mc_expected);
-	INT("connections", m->connections, !m->mqtt);
-	INT("keepalive_bytes", m->keepalive_bytes, !m->mqtt);
-	INT("tcp_retransmissions", m->tcp_retransmissions, !m->mqtt);
-	INT("forwarded", m->forwarded, !m->mqtt);
-	INT("reconnects", m->reconnects, !m->mqtt);
-	INT("queue_drops", m->queue_drops, !channel_known);
-	INT("duplicates", m->duplicates, !channel_known);
-	INT("events", m->events, !channel_known);
-	REAL("wall_s", m->wall_s, !channel_known);
-	REAL("events_per_s", m->wall_s > 0 ? (double)m->events / m->wall_s : 0,
-	     !channel_known || m->wall_s <= 0);
-#undef INT
-#undef REAL
+	/* The rows of metrics_table.h, in their order. */
+#define NUL_(nul) metric_is_null(METRIC_NULL_##nul, m, channel_known)
+#define COUNT_(name, field, nul, ...)                                                         \
+	f[n++] = (struct metric_field){name, (double)m->field, NUL_(nul), true};
+#define REAL_(name, value, nul, ...) f[n++] = (struct metric_field){name, (value), NUL_(nul), false};
+	/* A LAT row becomes its six values, named "name.p50" ... */
+#define LAT_(name, field, nul, ...)                                                           \
+	{                                                                                     \
+		const struct lat_summary *lat = &m->field;                                    \
+		bool lat_null = NUL_(nul);                                                    \
+		METRIC_LAT_STATS(LAT_STAT_, name)                                             \
+	}
+#define LAT_STAT_(id, member, name)                                                           \
+	f[n++] = (struct metric_field){name "." #member, lat->member, lat_null, false};
+	RUN_METRICS(COUNT_, COUNT_, REAL_, LAT_)
+#undef NUL_
+#undef COUNT_
+#undef REAL_
+#undef LAT_
+#undef LAT_STAT_
 	return n;
 }
 

@@ -75,7 +75,9 @@ struct metric_field {
 	bool integer; /* a count: printed without decimals */
 };
 #define METRIC_FIELDS_MAX 64
-/* Fill out[] with the contract's metrics (plus extras) of m; returns count. */
+/* Fill out[] with the contract's metrics (plus extras) of m: the rows of
+ * metrics_table.h in their order, a latency row as its six values; returns
+ * count.  channel_known: false for a group of a run with several. */
 size_t metric_fields(const struct run_metrics *m, bool channel_known,
 		     struct metric_field out[METRIC_FIELDS_MAX]);
 

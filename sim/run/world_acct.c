@@ -144,29 +144,7 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 		finish_metrics(m, &a->lat, &a->dlat);
 		if (hist_merge(&lat, &a->lat) < 0 || hist_merge(&dlat, &a->dlat) < 0)
 			w->err = SIM_ERR_NOMEM;
-		t->messages += m->messages;
-		t->delivered += m->delivered;
-		t->completed += m->completed;
-		t->failed += m->failed;
-		t->transmissions += m->transmissions;
-		t->retransmissions += m->retransmissions;
-		t->spurious += m->spurious;
-		t->confirmable |= m->confirmable;
-		t->observe |= m->observe;
-		t->notifications_sent += m->notifications_sent;
-		t->notifications_received += m->notifications_received;
-		t->notifications_fresh += m->notifications_fresh;
-		t->notifications_stale += m->notifications_stale;
-		t->observers_lost += m->observers_lost;
-		t->multicast |= m->multicast;
-		t->mqtt |= m->mqtt;
-		t->connections += m->connections;
-		t->keepalive_bytes += m->keepalive_bytes;
-		t->tcp_retransmissions += m->tcp_retransmissions;
-		t->forwarded += m->forwarded;
-		t->reconnects += m->reconnects;
-		t->mc_responses += m->mc_responses;
-		t->mc_expected += m->mc_expected;
+		run_metrics_add(t, m);
 	}
 	finish_metrics(t, &lat, &dlat);
 	double q[RUN_CDF_POINTS];

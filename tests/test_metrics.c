@@ -1,8 +1,12 @@
 /* The latency histogram's quantiles, against hand computation; the metrics
- * table (sim/run/metrics_table.h) against what is generated from it. */
+ * table (sim/run/metrics_table.h) against what is generated from it and
+ * against the docs. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "helpers.h"
 #include "../sim/run/metrics.h"
 #include "../sim/run/runner.h"
 
@@ -142,4 +146,52 @@ Test(metrics_table, baseline_metrics)
 		}
 	}
 	cr_assert_eq(k, sizeof(want) / sizeof(want[0]));
+}
+
+/* Everything f holds, NUL-terminated (NULL when it cannot be read). */
+static char *slurp(FILE *f)
+{
+	size_t n = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	size_t r;
+	while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (n + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+/* The docs' table is the command's output, between its markers. */
+Test(metrics_table, readme_table_is_the_commands_output)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "%s metrics --markdown", test_bin());
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	char *table = slurp(p);
+	cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+	cr_assert_not_null(table);
+	cr_assert_gt(strlen(table), 0);
+
+	FILE *f = fopen("README.md", "r");
+	cr_assert_not_null(f, "README.md: run the tests from the repository's top");
+	char *doc = slurp(f);
+	fclose(f);
+	cr_assert_not_null(doc);
+	const char *begin = strstr(doc, "<!-- metrics:begin");
+	cr_assert_not_null(begin, "README.md has no <!-- metrics:begin --> marker");
+	begin = strchr(begin, '\n');
+	cr_assert_not_null(begin);
+	begin++;
+	char *end = strstr(begin, "<!-- metrics:end -->");
+	cr_assert_not_null(end, "README.md has no <!-- metrics:end --> marker");
+	*end = 0;
+	cr_assert_str_eq(begin, table,
+			 "README.md's metrics table differs from `coapsim metrics --markdown`: "
+			 "paste the command's output between the markers");
+	free(table);
+	free(doc);
 }

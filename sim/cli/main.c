@@ -1,4 +1,5 @@
-/* coapsim command line: run, check, validate, plot, keys, --help, --version.
+/* coapsim command line: run, check, validate, plot, keys, metrics, --help,
+ * --version.
  * Parses arguments and prints; what a key or a run is stays in sim/scenario
  * and sim/run. */
 #include <dirent.h>
@@ -32,6 +33,8 @@ static const char usage_main[] =
 	"  plot RESULTS_DIR         redraw the plots and report.html of a results folder\n"
 	"                           (--x KEY, --by KEY: the plots' axes)\n"
 	"  keys [--markdown]        every scenario key: default, values, meaning\n"
+	"  metrics [--markdown]     the metrics a run writes, one name a line, or the\n"
+	"                           docs' table of them\n"
 	"\n"
 	"  coapsim COMMAND --help   options of a command\n"
 	"  coapsim --version        version\n"
@@ -568,6 +571,40 @@ static int cmd_keys(int argc, char **argv)
 	return COAPSIM_EXIT_OK;
 }
 
+static const char usage_metrics[] =
+	"usage: coapsim metrics [--markdown]\n"
+	"\n"
+	"The metrics of runs.csv and summary.json, one name a line in their order;\n"
+	"--markdown: the table of them in README.md (name, type, how a run's total\n"
+	"comes from its groups, when it is null, which direction is better, meaning).\n";
+
+static int cmd_metrics(int argc, char **argv)
+{
+	bool markdown = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_metrics, stdout);
+			return COAPSIM_EXIT_OK;
+		} else if (!strcmp(argv[i], "--markdown")) {
+			markdown = true;
+		} else {
+			fputs(usage_metrics, stderr);
+			return COAPSIM_EXIT_USAGE;
+		}
+	}
+	if (markdown) {
+		metric_table_markdown(stdout);
+	} else {
+		struct run_metrics m = {0};
+		struct metric_field f[METRIC_FIELDS_MAX];
+		size_t n = metric_fields(&m, true, f);
+		for (size_t i = 0; i < n; i++)
+			puts(f[i].name);
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? COAPSIM_EXIT_OK : COAPSIM_EXIT_RUN;
+}
+
 int main(int argc, char **argv)
 {
 	char cmdline[4096];
@@ -600,6 +637,8 @@ int main(int argc, char **argv)
 		return cmd_validate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(argc - 2, argv + 2);
+	if (!strcmp(cmd, "metrics"))
+		return cmd_metrics(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);
 	return COAPSIM_EXIT_USAGE;
 }

@@ -154,3 +154,70 @@ Test(closed_form, same_seed_same_results, .timeout = 120)
 	scenario_cfg_free(&cfg);
 	scenario_src_del(src);
 }
+
+/* RFC 7252 §4.5: the server answers a duplicate CON again from its
+ * duplicate-detection memory.  With every datagram to the client lost, no
+ * ACK ever arrives, so each message is sent exactly N times (all within
+ * MAX_TRANSMIT_SPAN, 45 s, well inside EXCHANGE_LIFETIME), and each copy
+ * that reaches the server after an earlier one did is a dedup answer.
+ * Uplink loss p per copy, independent: over the 2^N patterns of arrivals,
+ * D = arrivals - 1 (0 when none arrives), whose mean and variance are
+ * exact.  Half the messages start before the warmup and count in neither
+ * retransmissions nor dedup_answers. */
+static void check_dedup(double p)
+{
+	char text[1024], err[SCN_ERR_LEN];
+	struct scenario_cfg cfg;
+	struct scenario_src *src;
+	struct run_result res;
+
+	snprintf(text, sizeof(text),
+		 "[scenario]\nduration = 20s\nwarmup = 5s\nseed = 9\n"
+		 "[link]\nlatency = 50ms\n[link.up]\nloss = %g\n[link.down]\nloss = 1\n"
+		 "[coap]\nmax_retransmit = 4\nack_timeout = 2s\nack_random_factor = 1.5\n"
+		 "[group.s]\ncount = 20000\ntraffic = once\nstart = uniform(0, 10s)\n"
+		 "payload = 16\n[output]\npcap = no\n",
+		 p);
+	cr_assert_eq(scenario_load_string(&src, "dedup.ini", text, NULL, 0, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(scenario_point_cfg(src, 0, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(world_run(&cfg, cfg.seed, NULL, &res), 0);
+	const struct run_metrics *m = &res.total;
+	double n = (double)m->messages;
+
+	cr_assert_gt(m->messages, 8000, "about half start after the warmup");
+	cr_assert_lt(m->messages, 12000);
+	cr_assert_eq(m->completed, 0, "no ACK comes back");
+	cr_assert_eq(m->failed, m->messages);
+	cr_assert_eq(m->retransmissions, (N_TX - 1) * m->messages, "every copy is sent");
+	/* Spurious: the server already had the message when the copy was
+	 * sent; a dedup answer also needs the copy to arrive. */
+	cr_assert_leq(m->dedup_answers, m->spurious);
+	if (p == 0) {
+		cr_assert_eq(m->dedup_answers, m->retransmissions);
+		cr_assert_eq(m->spurious, m->retransmissions);
+	} else {
+		double ed = 0, ed2 = 0;
+		for (unsigned lost = 0; lost < 1u << N_TX; lost++) {
+			int arrived = N_TX - __builtin_popcount(lost);
+			double pr = pow(p, N_TX - arrived) * pow(1 - p, arrived);
+			int d = arrived ? arrived - 1 : 0;
+			ed += pr * d;
+			ed2 += pr * d * d;
+		}
+		/* The same mean another way: copy k >= 2 arrives and one of the
+		 * k - 1 before it did. */
+		double sum = 0;
+		for (int k = 2; k <= N_TX; k++)
+			sum += (1 - p) * (1 - pow(p, k - 1));
+		cr_assert_float_eq(ed, sum, 1e-12);
+		within((double)m->dedup_answers / n, ed, sqrt((ed2 - ed * ed) / n),
+		       "E[dedup answers per message]");
+	}
+	run_result_free(&res);
+	scenario_cfg_free(&cfg);
+	scenario_src_del(src);
+}
+
+Test(closed_form, dedup_answers_lossless_uplink, .timeout = 120) { check_dedup(0); }
+Test(closed_form, dedup_answers_lossy_uplink, .timeout = 120) { check_dedup(0.3); }

@@ -21,6 +21,7 @@ struct fake {
 	struct coap_exch last_x;
 	sim_time last_now;
 	int requests;
+	int dedup_answers;
 };
 
 static void f_cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
@@ -72,8 +73,17 @@ static void f_srv_request(void *ud, struct coap_srv_session *s,
 	f->requests++;
 }
 
+static void f_srv_dedup_answer(void *ud, struct coap_srv_session *s, sim_time now)
+{
+	struct fake *f = ud;
+	(void)s;
+	(void)now;
+	f->dedup_answers++;
+}
+
 static const struct coap_client_cb cli_cb = {f_cli_send, f_cli_done, NULL};
-static const struct coap_srv_session_cb srv_cb = {f_srv_send, f_srv_request, NULL, NULL};
+static const struct coap_srv_session_cb srv_cb = {f_srv_send, f_srv_request, NULL, NULL,
+							 f_srv_dedup_answer};
 
 struct cli_fix {
 	struct fake f;
@@ -369,10 +379,12 @@ Test(coap_server, piggybacked_response_and_duplicate)
 	cr_assert_eq(x.f.requests, 1);
 	cr_assert_eq(x.f.n, 2);
 	cr_assert_arr_eq(x.f.d[1].buf, want, sizeof(want));
+	cr_assert_eq(x.f.dedup_answers, 1, "an answer from the duplicate memory");
 	/* After EXCHANGE_LIFETIME (247 s) the MID is new again. */
 	coap_srv_session_recv(&x.s, &x.env, SIM_MS(100) + SIM_S(248), con_post,
 			      sizeof(con_post));
 	cr_assert_eq(x.f.requests, 2);
+	cr_assert_eq(x.f.dedup_answers, 1, "a new request is no dedup answer");
 }
 
 Test(coap_server, separate_response_after_empty_ack)
@@ -381,6 +393,11 @@ Test(coap_server, separate_response_after_empty_ack)
 	srv_setup(&x, 3e9, SIM_S(1)); /* 3 s of processing, separate after 1 s */
 	coap_srv_session_recv(&x.s, &x.env, 0, con_post, sizeof(con_post));
 	cr_assert_eq(x.f.n, 0);
+	/* A duplicate while the response may still be piggybacked: nothing
+	 * goes out, so it is no dedup answer. */
+	coap_srv_session_recv(&x.s, &x.env, SIM_MS(500), con_post, sizeof(con_post));
+	cr_assert_eq(x.f.n, 0);
+	cr_assert_eq(x.f.dedup_answers, 0);
 	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_S(1));
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(1));
 	const uint8_t empty_ack[] = {0x60, 0x00, 0x01, 0x02};
@@ -390,6 +407,7 @@ Test(coap_server, separate_response_after_empty_ack)
 	coap_srv_session_recv(&x.s, &x.env, SIM_S(2), con_post, sizeof(con_post));
 	cr_assert_eq(x.f.n, 2);
 	cr_assert_arr_eq(x.f.d[1].buf, empty_ack, 4);
+	cr_assert_eq(x.f.dedup_answers, 1);
 	cr_assert_eq(x.f.requests, 1);
 	cr_assert_eq(coap_srv_session_expiry(&x.s, &x.env), SIM_S(3));
 	coap_srv_session_expire(&x.s, &x.env, SIM_S(3));
@@ -449,6 +467,7 @@ Test(coap_server, non_request_gets_non_response)
 	coap_srv_session_recv(&x.s, &x.env, SIM_S(1), req, sizeof(req));
 	cr_assert_eq(x.f.n, 1);
 	cr_assert_eq(x.f.requests, 1);
+	cr_assert_eq(x.f.dedup_answers, 0);
 }
 
 Test(coap_server, random_bytes_never_crash)
@@ -494,7 +513,7 @@ static uint32_t observe_of(const struct sent *d)
 Test(coap_server, con_notifications_replace_and_time_out)
 {
 	static const struct coap_srv_session_cb cb = {f_srv_send, f_srv_request, NULL,
-						      f_unobserved};
+						      f_unobserved, f_srv_dedup_answer};
 	struct srv_fix x;
 	srv_setup(&x, 0, SIM_S(1));
 	x.env.cb = &cb;
@@ -548,7 +567,7 @@ Test(coap_server, con_notifications_replace_and_time_out)
 Test(coap_server, rst_to_a_notification_deregisters)
 {
 	static const struct coap_srv_session_cb cb = {f_srv_send, f_srv_request, NULL,
-						      f_unobserved};
+						      f_unobserved, f_srv_dedup_answer};
 	struct srv_fix x;
 	srv_setup(&x, 0, SIM_S(1));
 	x.env.cb = &cb;

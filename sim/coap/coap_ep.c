@@ -783,7 +783,8 @@ static uint8_t dedup_add(struct coap_srv_session *s, const struct coap_params *p
 /* Answer a duplicate request from what the table remembers (§4.5). */
 static void answer_duplicate(struct coap_srv_session *s,
 			     const struct coap_srv_env *env, struct coap_dedup *d,
-			     const struct coap_msg *m, const struct req_opts *ro)
+			     const struct coap_msg *m, const struct req_opts *ro,
+			     sim_time now)
 {
 	struct coap_resp_extra ex;
 
@@ -803,10 +804,13 @@ static void answer_duplicate(struct coap_srv_session *s,
 		srv_send_empty(s, env, COAP_ACK, m->mid);
 		break;
 	case COAP_DEDUP_PROCESSING:
-		if (d->acked)
-			srv_send_empty(s, env, COAP_ACK, m->mid);
-		break; /* else the piggybacked response is on its way */
+		if (!d->acked)
+			return; /* the piggybacked response is on its way */
+		srv_send_empty(s, env, COAP_ACK, m->mid);
+		break;
 	}
+	if (env->cb->dedup_answer)
+		env->cb->dedup_answer(env->ud, s, now);
 }
 
 static void pend_release(struct coap_srv_session *s, struct coap_pending *pd)
@@ -916,7 +920,7 @@ static void handle_request(struct coap_srv_session *s,
 	scan_request_opts(m, &ro);
 	const struct coap_option *obs_opt = ro.observe, *b2 = ro.block2;
 	if (d) {
-		answer_duplicate(s, env, d, m, &ro);
+		answer_duplicate(s, env, d, m, &ro, now);
 		return;
 	}
 	uint8_t di = dedup_add(s, env->p, m->mid, m->type, now);

@@ -253,6 +253,11 @@ struct coap_srv_session_cb {
 	/* Optional: an observer was removed (deregistered, RST, timed out). */
 	void (*unobserved)(void *ud, struct coap_srv_session *s, bool timed_out,
 			   sim_time now);
+	/* Optional: a duplicate CON request was answered again from the
+	 * duplicate-detection memory (§4.5: its ACK, with the response or
+	 * empty, went out once more).  Not called for a duplicate NON, nor
+	 * for one that arrives while its piggybacked response is pending. */
+	void (*dedup_answer)(void *ud, struct coap_srv_session *s, sim_time now);
 };
 
 struct coap_srv_env {

@@ -54,6 +54,7 @@
 	     "ratio of the totals", LOWER, BASELINE, "retransmissions / messages")            \
 	COUNT("spurious_retransmissions", spurious, NEVER, LOWER, NO,                         \
 	      "retransmissions of a request the server already had")                          \
+	COUNT("dedup_answers", dedup_answers, NEVER, LOWER, NO, "duplicate CON requests the CoAP server answered again from its memory of them (RFC 7252 §4.5)") \
 	LAT("latency_ms", latency, NO_COMPLETED, LOWER,                                       \
 	    METRIC_STAT_P50 | METRIC_STAT_P90 | METRIC_STAT_P99 | METRIC_STAT_MEAN,           \
 	    "first transmission to confirmation")                                             \

@@ -200,6 +200,18 @@ static void srv_unobserved(void *ud, struct coap_srv_session *s, bool timed_out,
 		w->acc[ep->srv_group].m.observers_lost++;
 }
 
+/* The server answered a duplicate CON again from its memory (RFC 7252
+ * §4.5): the dedup_answers metric. */
+static void srv_dedup_answer(void *ud, struct coap_srv_session *s, sim_time now)
+{
+	struct world *w = ud;
+	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
+
+	(void)now;
+	if (w->cur_meta && w->cur_meta->counted)
+		w->acc[ep->srv_group].m.dedup_answers++;
+}
+
 static struct mc_group *mc_of(struct world *w, const struct endpoint *ep)
 {
 	return &w->mc[ep->group];
@@ -426,7 +438,7 @@ void world_coap_setup(struct world *w)
 {
 	w->cli_cb = (struct coap_client_cb){cli_send, cli_done, cli_notified};
 	w->srv_cb = (struct coap_srv_session_cb){srv_send, srv_request, srv_notify,
-						 srv_unobserved};
+						 srv_unobserved, srv_dedup_answer};
 	w->mc_cb = (struct coap_mc_member_cb){mc_member_send};
 }
 

@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct dist proc = {SIM_DIST_CONST, 2e9, 0};
 	struct coap_observer ob = {0};
-	struct coap_srv_session_cb scb = {no_send_s, no_req, NULL, NULL};
+	struct coap_srv_session_cb scb = {no_send_s, no_req, NULL, NULL, NULL};
 	struct coap_srv_env se = {.p = &p, .cb = &scb, .rng = &rng, .processing = &proc,
 				  .separate_after = SIM_S(1), .get_payload = 40,
 				  .max_body = 64, .notify_interval = SIM_S(10),

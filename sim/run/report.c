@@ -1566,7 +1566,7 @@ struct tally {
 /* One row: what it compares and how the outcome of a case reads. */
 struct row {
 	const char *a, *b;      /* metric */
-	bool higher_is_better;  /* else lower */
+	bool higher_is_better;  /* else lower: from metrics_table.h */
 	int decimals;
 	const char *unit;       /* after each value: " mJ" */
 	const char *coap_ahead, *mqtt_ahead; /* "CoAP delivered more" */
@@ -1575,6 +1575,23 @@ struct row {
 	struct tally t;
 	enum side *out;         /* [case]: who is ahead */
 };
+
+/* Is a higher value of metric a (member b) better?  From metrics_table.h,
+ * as coapsim check judges it. */
+static bool higher_is_better(const char *a, const char *b)
+{
+	char flat[128];
+	if (b)
+		snprintf(flat, sizeof(flat), "%s.%s", a, b);
+	else
+		snprintf(flat, sizeof(flat), "%s", a);
+	for (size_t i = 0; i < metric_table_len; i++) {
+		const struct metric_info *m = &metric_table[i];
+		if (!strcmp(m->name, m->kind == METRIC_LAT ? a : flat))
+			return m->better == METRIC_HIGHER;
+	}
+	return false;
+}
 
 static void row_case(struct row *r, const char *where, json_t *cp, json_t *mp, size_t i)
 {
@@ -1734,7 +1751,7 @@ static void claims(FILE *f, json_t *j)
 		return;
 	size_t n_pts = json_array_size(points);
 	static const struct row proto[5] = {
-		{.a = "delivery_ratio", .higher_is_better = true, .decimals = 5, .unit = "",
+		{.a = "delivery_ratio", .decimals = 5, .unit = "",
 		 .coap_ahead = "CoAP delivered more", .mqtt_ahead = "MQTT delivered more"},
 		{.a = "energy_mj", .b = "per_message", .decimals = 3, .unit = " mJ",
 		 .coap_ahead = "CoAP spent less energy", .mqtt_ahead = "MQTT spent less energy"},
@@ -1748,8 +1765,10 @@ static void claims(FILE *f, json_t *j)
 	struct row rows[5];
 	memcpy(rows, proto, sizeof(rows));
 	double *loss = calloc(n_pts + 1, sizeof(double));
-	for (int r = 0; r < 5; r++)
+	for (int r = 0; r < 5; r++) {
+		rows[r].higher_is_better = higher_is_better(rows[r].a, rows[r].b);
 		rows[r].out = calloc(n_pts + 1, sizeof(enum side));
+	}
 	bool coap_con = false, ok = loss != NULL;
 	for (int r = 0; r < 5; r++)
 		ok &= rows[r].out != NULL;

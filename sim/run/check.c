@@ -339,7 +339,7 @@ static size_t quality_metrics(struct quality q[METRIC_FIELDS_MAX])
 static json_t *json_path(json_t *o, const char *name)
 {
 	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", name);
+	snprintf(buf, sizeof(buf), "%.127s", name);
 	for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
 		o = json_object_get(o, tok);
 	return o;
@@ -441,7 +441,7 @@ static void eval_baseline(struct eval_ctx *c, const struct runner_view *v, size_
 					  : diff != 0;
 		bool worse = diff * quality[q].better < 0;
 		bool fail = significant && worse && rel > c->cfg.baseline_tolerance;
-		snprintf(name, sizeof(name), "%s baseline %s", label, quality[q].name);
+		snprintf(name, sizeof(name), "%s baseline %.63s", label, quality[q].name);
 		if (tested)
 			snprintf(msg, sizeof(msg),
 				 "%.6g now vs %.6g in the baseline (%+.2f%%); Welch t = %.2f, "

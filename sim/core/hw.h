@@ -28,6 +28,9 @@
 #define SIM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SIM_NOINLINE __attribute__((noinline))
+/* Inline wherever called: a hot step whose inlining the compiler's
+ * heuristics drop once it has more callers (each backend's run loop). */
+#define SIM_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Store a 64-bit word at p around the cache where the machine can (a
  * line read again much later need not be read in first, nor push out

@@ -440,7 +440,7 @@ static inline bool live(const struct sim_ent *ent)
 
 /* Bring the earliest live entry to the top of the heap, moving the wheel
  * on as needed.  Returns false when no timer is armed. */
-static bool refill(struct sim_engine *e)
+static SIM_ALWAYS_INLINE bool refill(struct sim_engine *e)
 {
 	for (;;) {
 		while (e->hlen) {

@@ -1069,7 +1069,7 @@ Test(scenario_errors, bad_units)
 	       F ":2: bad value 'coapp' for 'protocol' in [group.sensors] (coap | mqtt) "
 		 "(did you mean 'coap'?)");
 	err_is("[scenario]\nbackend = ns2\n" GROUP,
-	       F ":2: bad value 'ns2' for 'backend' in [scenario] (native | ns3) (did "
+	       F ":2: bad value 'ns2' for 'backend' in [scenario] (native | ns3 | live) (did "
 		 "you mean 'ns3'?)");
 	err_is("[coap]\nack_random_factor = 1.5x\n" GROUP,
 	       F ":2: bad number '1.5x' for 'ack_random_factor' in [coap]");

@@ -10,13 +10,15 @@ const struct backend_ops *backend_lookup(enum backend_kind kind)
 		return &backend_native_ops;
 	case BACKEND_NS3:
 		return backend_ns3; /* NULL when built without ns-3 */
+	case BACKEND_LIVE:
+		return &backend_live_ops;
 	}
 	return NULL;
 }
 
 const char *backend_name(enum backend_kind kind)
 {
-	return kind == BACKEND_NS3 ? "ns3" : "native";
+	return kind == BACKEND_NS3 ? "ns3" : kind == BACKEND_LIVE ? "live" : "native";
 }
 
 const char *backend_missing_hint(enum backend_kind kind)

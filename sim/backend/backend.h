@@ -65,7 +65,22 @@ struct backend_cb {
 	void (*tap_recv)(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 			 const uint8_t *buf, size_t len, const struct net_meta *meta,
 			 sim_time now);
+	/* Optional, real-time backends: timers due at one instant fired this
+	 * late (the generator's lag), once per instant. */
+	void (*lag)(void *ud, sim_time late);
 	void *ud;
+};
+
+/* What a backend running in real time says about itself (backend_ops.
+ * gen_stats): its sockets, and how late its timers fired (the generator's
+ * lag: a run is trustworthy only while that stays small). */
+struct backend_gen_stats {
+	uint64_t sent, received; /* datagrams through the sockets */
+	uint64_t refused;        /* ICMP port unreachable from the target */
+	uint64_t send_failed;    /* a socket's buffer was full: dropped */
+	uint64_t lag_count;      /* timers fired */
+	double lag_sum_ns;
+	sim_time lag_max_ns, lag_p50_ns, lag_p99_ns;
 };
 
 /* What a run tells its backend when it opens it. */
@@ -81,6 +96,15 @@ struct backend_setup {
 					 * build their own world from it (ns-3) */
 	const struct backend_cb *cb;
 	void *engine_ud;          /* sim_engine_ud() of the run's engine */
+	/* A real server (backends with remote_server): where it is, and
+	 * whether it may be beyond loopback. */
+	struct {
+		const char *host;
+		uint16_t port;
+		bool allow_remote;
+	} target;
+	char *err;                /* open's one-line reason when it fails, or NULL */
+	size_t errlen;
 };
 
 struct backend;
@@ -93,6 +117,9 @@ struct backend_ops {
 	/* Whether runs on this backend must take turns in a process (ns-3
 	 * has one simulator per process). */
 	bool one_at_a_time;
+	/* Whether the server is a real one outside the run: the run then sees
+	 * only what comes back (no server side to count deliveries at). */
+	bool remote_server;
 	int (*open)(struct backend **out, const struct backend_setup *s);
 	void (*close)(struct backend *b); /* harmless on NULL */
 	struct sim_engine *(*engine)(struct backend *b);
@@ -125,6 +152,14 @@ struct backend_ops {
 	void (*stream_abort)(struct backend *b, struct backend_stream *s);
 	sim_time (*stream_expiry)(const struct backend *b, const struct backend_stream *s);
 	void (*stream_expire)(struct backend *b, struct backend_stream *s);
+
+	/* Optional (remote_server backends).  probe: send one datagram to the
+	 * target from a socket of its own and wait up to timeout for one back:
+	 * its length, SIM_ERR_NOTFOUND (refused: nothing listens) or
+	 * SIM_ERR_IO (no answer).  gen_stats: see struct backend_gen_stats. */
+	int (*probe)(struct backend *b, const uint8_t *req, size_t len, uint8_t *reply,
+		     size_t cap, sim_time timeout);
+	const struct backend_gen_stats *(*gen_stats)(struct backend *b);
 };
 
 /* Every backend has these first: the run reads its ops, and may prefetch
@@ -152,7 +187,7 @@ static inline void backend_prefetch(const struct backend *b, uint32_t ep)
 		SIM_PREFETCH(&b->hot_id[ep]);
 }
 
-extern const struct backend_ops backend_native_ops;
+extern const struct backend_ops backend_native_ops, backend_live_ops;
 /* sim/ns3/ns3.cc's, or NULL (sim/ns3/ns3_absent.c) without ns-3. */
 extern const struct backend_ops *const backend_ns3;
 

@@ -3,6 +3,6 @@
 #ifndef COAPSIM_BACKEND_KIND_H
 #define COAPSIM_BACKEND_KIND_H
 
-enum backend_kind { BACKEND_NATIVE, BACKEND_NS3 };
+enum backend_kind { BACKEND_NATIVE, BACKEND_NS3, BACKEND_LIVE };
 
 #endif

@@ -55,7 +55,10 @@ static const char usage_run[] =
 	"                       results do not depend on N\n"
 	"  --out DIR            results go to DIR, captures to DIR/pcap\n"
 	"  --no-pcap            no captures\n"
-	"  --backend native|ns3 overrides scenario.backend\n"
+	"  --backend native|ns3|live\n"
+	"                       overrides scenario.backend (live: load the real server\n"
+	"                       of live.target through the emulated links)\n"
+	"  --allow-remote       a live run may load a target beyond loopback\n"
 	"  --quiet              no progress bar, no table\n"
 	"  --max-memory SIZE    refuse a run estimated to need more memory (default:\n"
 	"                       what the machine has available), e.g. 8GB\n"
@@ -197,8 +200,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 				return bad_usage(cmd, "%s needs a folder", a);
 			c->ro.out_dir = val;
 		} else if (run_opts && !strcmp(a, "--backend")) {
-			if (!val || (strcmp(val, "native") && strcmp(val, "ns3")))
-				return bad_usage(cmd, "--backend is native or ns3, not '%s'",
+			if (!val || (strcmp(val, "native") && strcmp(val, "ns3") &&
+				     strcmp(val, "live")))
+				return bad_usage(cmd, "--backend is native, ns3 or live, not '%s'",
 						 val ? val : "");
 			c->backend = val;
 		} else if (run_opts && !is_check && (!strcmp(a, "--x") || !strcmp(a, "--by"))) {
@@ -207,6 +211,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 			*(a[2] == 'x' ? &c->plot_x : &c->plot_by) = val;
 		} else if (run_opts && !strcmp(a, "--no-pcap")) {
 			c->ro.no_pcap = true;
+			takes = false;
+		} else if (run_opts && !strcmp(a, "--allow-remote")) {
+			c->ro.allow_remote = true;
 			takes = false;
 		} else if (run_opts && !strcmp(a, "--quiet")) {
 			c->ro.quiet = true;

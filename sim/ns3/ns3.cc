@@ -985,10 +985,27 @@ void ns3_stream_expire(backend*, backend_stream*) {}
 
 extern "C" {
 const backend_ops ns3_ops = {
-    "ns3",          false,          true,               ns3_open,           ns3_close,        ns3_engine,
-    ns3_run_until,  ns3_pending,    ns3_error,          ns3_stats,        ns3_send,
-    ns3_send_multicast, ns3_stream_open, ns3_stream_send, ns3_stream_close,
-    ns3_stream_abort, ns3_stream_expiry, ns3_stream_expire,
+    .name = "ns3",
+    .any_placement = false,
+    .one_at_a_time = true,
+    .remote_server = false,
+    .open = ns3_open,
+    .close = ns3_close,
+    .engine = ns3_engine,
+    .run = ns3_run_until,
+    .pending = ns3_pending,
+    .error = ns3_error,
+    .stats = ns3_stats,
+    .send = ns3_send,
+    .send_multicast = ns3_send_multicast,
+    .stream_open = ns3_stream_open,
+    .stream_send = ns3_stream_send,
+    .stream_close = ns3_stream_close,
+    .stream_abort = ns3_stream_abort,
+    .stream_expiry = ns3_stream_expiry,
+    .stream_expire = ns3_stream_expire,
+    .probe = nullptr,
+    .gen_stats = nullptr,
 };
 const backend_ops* const backend_ns3 = &ns3_ops;
 }

@@ -54,7 +54,11 @@
 	     "ratio of the totals", LOWER, BASELINE, "retransmissions / messages")            \
 	COUNT("spurious_retransmissions", spurious, NEVER, LOWER, NO,                         \
 	      "retransmissions of a request the server already had")                          \
-	COUNT("dedup_answers", dedup_answers, NEVER, LOWER, NO, "duplicate CON requests the CoAP server answered again from its memory of them (RFC 7252 §4.5)") \
+	COUNT("dedup_answers", dedup_answers, NEVER, LOWER, NO,                               \
+	      "duplicate CON requests the CoAP server answered again from its memory of "     \
+	      "them (RFC 7252 §4.5)")                                                         \
+	COUNT("server_errors", server_errors, NEVER, LOWER, NO,                               \
+	      "CoAP responses with a 4.xx or 5.xx code (the server refused or failed)")       \
 	LAT("latency_ms", latency, NO_COMPLETED, LOWER,                                       \
 	    METRIC_STAT_P50 | METRIC_STAT_P90 | METRIC_STAT_P99 | METRIC_STAT_MEAN,           \
 	    "first transmission to confirmation")                                             \
@@ -114,6 +118,9 @@
 	CHAN("duplicates", duplicates, SHARED_CHANNEL, NEUTRAL, NO,                           \
 	     "extra copies the channel delivered")                                            \
 	CHAN("events", events, SHARED_CHANNEL, NEUTRAL, NO, "simulator events executed")      \
+	LAT("generator_lag_ms", generator_lag, NO_LAG, LOWER, 0,                              \
+	    "live runs: how late the generator's timers fired; latencies count from the "    \
+	    "intended send time, so lag shows in them too")                                  \
 	REAL("wall_s", m->wall_s, SHARED_CHANNEL, "whole run", NEUTRAL, NO,                  \
 	     "wall-clock time of the run, s")                                                 \
 	REAL("events_per_s", metric_ratio((double)m->events, m->wall_s), NO_WALL_TIME,       \
@@ -153,6 +160,7 @@
 	X(NO_MULTICAST_REQUESTS, !m->multicast || !m->mc_expected,                            \
 	  "no multicast group; no multicast request")                                         \
 	X(NO_MQTT, !m->mqtt, "no group speaks MQTT")                                          \
+	X(NO_LAG, !m->generator_lag.count, "not a live run (no real-time generator)")        \
 	X(NO_WALL_TIME, !channel_known || m->wall_s <= 0,                                     \
 	  "a group of a run with several; no wall time measured")
 

@@ -320,6 +320,7 @@ static void do_run(struct runner *r, struct run_slot *s)
 		set_err(s, "%s%s", err, "");
 		return;
 	}
+	cfg.live.allow_remote = r->o->allow_remote;
 	s->res = calloc(1, sizeof(*s->res));
 	if (!s->res) {
 		s->rc = SIM_ERR_NOMEM;
@@ -347,7 +348,12 @@ static void do_run(struct runner *r, struct run_slot *s)
 			goto out;
 		}
 	}
+	char why[512] = "";
+	ro.err = why;
+	ro.errlen = sizeof(why);
 	s->rc = world_run(&cfg, s->seed, &ro, s->res);
+	if (s->rc < 0 && why[0])
+		set_err(s, "%s%s", why, "");
 	/* An I/O error names its file and the reason: a capture's (trace_close
 	 * says which), or exchanges.csv's (flushing again gives the errno). */
 	if (ro.trace) {
@@ -528,6 +534,11 @@ static void emit_json_run(struct runner *r, const struct run_slot *s,
 	json_object_set_new(run, "seed", json_integer((json_int_t)s->seed));
 	json_object_set_new(run, "params", params_json(r->src, s->point));
 	json_object_set_new(run, "metrics", metrics_json(&s->res->total, true));
+	/* A real-time run is trustworthy while its generator kept up. */
+	const struct lat_summary *lag = &s->res->total.generator_lag;
+	if (lag->count)
+		json_object_set_new(run, "trustworthy",
+				    json_boolean(lag->p99 <= sim_time_to_ms(pc->live.lag_limit)));
 	if (s->res->n_groups > 1) {
 		json_t *groups = json_object();
 		for (size_t g = 0; g < s->res->n_groups; g++)
@@ -711,6 +722,12 @@ static int emit(struct runner *r, struct run_slot *s, char *err, size_t errlen)
 	size_t n = metric_fields(&s->res->total, true, mf);
 	emit_csv_row(r, s, mf, n);
 	emit_json_run(r, s, &pc);
+	const struct lat_summary *lag = &s->res->total.generator_lag;
+	if (lag->count && lag->p99 > sim_time_to_ms(pc.live.lag_limit))
+		fprintf(stderr,
+			"coapsim: run %s: the generator fell behind (lag p99 %.3f ms > "
+			"live.lag_limit %.3f ms): its latencies are not trustworthy\n",
+			s->id, lag->p99, sim_time_to_ms(pc.live.lag_limit));
 	if (r->exchanges)
 		append_exchanges(r, s);
 	if (s->rep == 0) {

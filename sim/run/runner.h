@@ -26,6 +26,7 @@ struct runner_opts {
 	const char *command_line; /* recorded in summary.json */
 	uint64_t max_memory;    /* --max-memory bytes, 0 = what the machine has available */
 	uint64_t max_disk;      /* --max-disk bytes, 0 = free space where results go */
+	bool allow_remote;      /* --allow-remote: a live target may be beyond loopback */
 };
 
 /* What a finished run matrix offers to its caller (coapsim check). */

@@ -47,6 +47,13 @@ static void be_tap_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
 		 buf, len, now);
 }
 
+static void be_lag(void *ud, sim_time late)
+{
+	struct world *w = ud;
+	if (hist_add(&w->lag, late) < 0)
+		w->err = SIM_ERR_NOMEM;
+}
+
 /* ---- timers ---- */
 
 /* Timers armed a simulated second, roughly, for sizing the engine's
@@ -181,6 +188,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 	w->be_cb.deliver = be_deliver;
 	w->be_cb.tap_send = tap ? be_tap_send : NULL;
 	w->be_cb.tap_recv = tap ? be_tap_recv : NULL;
+	w->be_cb.lag = be_lag;
 	w->be_cb.ud = w;
 
 	int rc = world_place(w, seed);
@@ -191,9 +199,14 @@ static int build_fleet(struct world *w, uint64_t seed)
 		.up = &cfg->up, .down = &cfg->down, .bottleneck = &cfg->bottleneck,
 		.tcp = &w->tcpp, .timers_per_s = expected_timers_per_s(cfg), .cfg = cfg,
 		.cb = &w->be_cb, .engine_ud = w,
+		.target = {cfg->live.host, cfg->live.port, cfg->live.allow_remote},
+		.err = w->opts->err, .errlen = w->opts->errlen,
 	};
 	rc = w->bo->open(&w->be, &bs);
 	if (rc < 0)
+		return rc;
+	/* A real server: is it there?  Before any load. */
+	if (w->bo->probe && (rc = world_coap_probe(w)) < 0)
 		return rc;
 	w->eng = w->bo->engine(w->be);
 	sim_engine_set_hint(w->eng, world_prefetch, w);
@@ -277,6 +290,7 @@ static void teardown(struct world *w)
 		hist_free(&w->acc[g].lat);
 		hist_free(&w->acc[g].dlat);
 	}
+	hist_free(&w->lag);
 	free(w->series);
 	free(w->mq_nodes);
 	sim_free_big(w->mq_bufs, w->n_mq, w->mq.per_node);

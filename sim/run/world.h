@@ -21,6 +21,8 @@ struct run_opts {
 	struct trace *trace;    /* packet capture, or NULL */
 	_Atomic uint64_t *progress_ns; /* simulated time done, updated as it runs */
 	_Atomic int *stop;      /* set: end the run at its next step (SIM_ERR_STOPPED) */
+	char *err;              /* when the run fails for a reason it can name: one line */
+	size_t errlen;
 };
 
 #define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */

@@ -164,6 +164,7 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 	t->queue_drops = st->queue_drops;
 	t->duplicates = st->duplicates;
 	t->events = sim_engine_events(w->eng);
+	hist_summary(&w->lag, &t->generator_lag); /* the run's, not a group's */
 	t->wall_s = wall;
 	if (cfg->n_groups == 1) {
 		struct run_metrics *m = &res->groups[0];
@@ -172,5 +173,6 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 		m->bytes_sent = t->bytes_sent;
 		m->queue_drops = t->queue_drops;
 		m->duplicates = t->duplicates;
+		m->generator_lag = t->generator_lag;
 	}
 }

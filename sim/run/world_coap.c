@@ -91,11 +91,17 @@ static void cli_done(void *ud, struct coap_client *c, const struct coap_exch *x,
 	struct group_acc *a = &w->acc[ep->group];
 	const char *outcome = "sent";
 
-	(void)resp;
 	if (r == COAP_RES_COMPLETED)
 		w->completed_all++;
 	if (!counted(w, x->first_tx))
 		return;
+	if (resp && resp->code >> 5 >= 4)
+		a->m.server_errors++; /* 4.xx, 5.xx */
+	/* A real server's side is not ours to watch: that it answered (a
+	 * response, an error code, a reset) says it had the message; the
+	 * delivery latency stays unknown. */
+	if (w->bo->remote_server && r != COAP_RES_TIMEOUT && r != COAP_RES_SENT)
+		a->m.delivered++;
 	switch (r) {
 	case COAP_RES_COMPLETED:
 		a->m.completed++;
@@ -431,6 +437,52 @@ const struct world_proto world_proto_multicast = {
 	.app = mc_app, .client = coap_client, .server = coap_server,
 	.deliver = mc_deliver, .unfinished = coap_unfinished,
 };
+
+/* ---- a real server ---- */
+
+/* One CON GET of the first group's resource to the target before the load
+ * (backends with a probe): an answer (ACK or RST with its Message ID) says
+ * a CoAP server is there.  Returns 0, or SIM_ERR_IO with the reason in the
+ * run's error line. */
+int world_coap_probe(struct world *w)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	char path[COAP_MAX_PATH];
+	uint8_t req[COAP_MAX_PATH + 64], rep[SIM_MAX_DATAGRAM];
+	const uint8_t token[4] = {0xc0, 0xa9, 0x51, 0x4d};
+	const uint16_t mid = 0x5eed;
+	struct coap_msg m;
+
+	snprintf(path, sizeof(path), "%s", cfg->groups[0].path);
+	char *id = strstr(path, "{id}");
+	if (id)
+		memmove(id, "0", 2); /* endpoint 0's resource */
+	coap_msg_init(&m, COAP_CON, COAP_GET, mid, token, sizeof(token));
+	for (char *seg = path + 1, *next; *seg; seg = next) {
+		next = seg + strcspn(seg, "/");
+		if (*next)
+			*next++ = 0;
+		if (*seg && coap_msg_add_opt(&m, COAP_OPT_URI_PATH, seg, (uint16_t)strlen(seg)) < 0)
+			break;
+	}
+	int len = coap_encode(&m, req, sizeof(req));
+	int n = len < 0 ? len
+			: w->bo->probe(w->be, req, (size_t)len, rep, sizeof(rep), SIM_S(3));
+	struct coap_msg a;
+	if (n >= 0 && coap_parse(&a, rep, (size_t)n) == 0 && a.mid == mid &&
+	    (a.type == COAP_ACK || a.type == COAP_RST))
+		return 0;
+	if (w->opts->err)
+		snprintf(w->opts->err, w->opts->errlen,
+			 "live target coap://%s%s%s:%u: a CON GET %s %s",
+			 strchr(cfg->live.host, ':') ? "[" : "", cfg->live.host,
+			 strchr(cfg->live.host, ':') ? "]" : "", cfg->live.port,
+			 cfg->groups[0].path,
+			 n == SIM_ERR_NOTFOUND ? "was refused (nothing listens there)"
+			 : n >= 0	       ? "got a datagram that is not its answer"
+					       : "got no answer within 3 s");
+	return SIM_ERR_IO;
+}
 
 /* ---- setup ---- */
 

@@ -200,6 +200,7 @@ struct world {
 	struct coap_pending *pend;
 	bool pend_used; /* the server takes time to answer: pending responses */
 	struct group_acc acc[SIM_MAX_GROUPS];
+	struct hist lag;                 /* the generator's lag (real-time backends) */
 	const struct net_meta *cur_meta; /* of the datagram being delivered */
 	int err;
 	uint32_t in_flight;              /* exchanges awaiting an answer */
@@ -317,6 +318,7 @@ static inline bool counted(const struct world *w, sim_time first_tx)
 void world_coap_setup(struct world *w);
 int world_mc_group_init(struct world *w, size_t g, uint32_t first, uint64_t seed);
 void world_client_env(struct world *w, struct endpoint *ep, struct coap_client_env *env);
+int world_coap_probe(struct world *w);
 void world_server_env(struct world *w, struct endpoint *ep, struct coap_srv_env *env);
 
 /* world_mqtt.c */

@@ -46,6 +46,7 @@ enum sec_id {
 	SEC_ENERGY,
 	SEC_OUTPUT,
 	SEC_NS3,
+	SEC_LIVE,
 	SEC_EXPECT,
 	SEC_COUNT
 };
@@ -699,6 +700,7 @@ static int set_tolerance(struct cc *c, const struct keydef *kd, void *obj)
 static const struct enumval backend_vals[] = {
     {"native", BACKEND_NATIVE},
     {"ns3", BACKEND_NS3},
+    {"live", BACKEND_LIVE},
     {NULL, 0},
 };
 static const struct enumval ns3_device_vals[] = {
@@ -753,8 +755,8 @@ static const struct keydef scenario_keys[] = {
     {"replications", set_uint, F(scenario_cfg, replications), 1, MAX_REPLICATIONS,
      "between 1 and 1000000", NULL, "1", "runs per point"},
     {"backend", set_enum, F(scenario_cfg, backend), ANY, backend_vals, "native",
-     "coapsim's own engine, or ns-3 3.37 (see [ns3]; exit 3 with the install command "
-     "when coapsim was built without it)"},
+     "coapsim's own engine; ns-3 3.37 (see [ns3]; exit 3 with the install command "
+     "when coapsim was built without it); or `live`: a real server (see [live])"},
 };
 
 static const struct keydef link_keys[] = {
@@ -964,6 +966,67 @@ static const struct keydef ns3_keys[] = {
      "the loss takes whole 802.15.4 frames"},
 };
 
+static const struct enumval live_transport_vals[] = {
+    {"udp", LIVE_UDP},
+    {NULL, 0},
+};
+
+/* coap://HOST[:PORT] (an IPv6 HOST in brackets), port 5683 by default. */
+static int set_target(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct live_cfg *l = obj;
+	const char *s = c->val, *host, *end;
+	(void)kd;
+	if (strncmp(s, "coap://", 7))
+		goto bad;
+	host = s + 7;
+	if (*host == '[') {
+		host++;
+		end = strchr(host, ']');
+		if (!end)
+			goto bad;
+	} else {
+		end = host + strcspn(host, ":/");
+	}
+	size_t hl = (size_t)(end - host);
+	if (!hl || hl >= sizeof(l->host))
+		goto bad;
+	const char *p = end + (*end == ']');
+	unsigned long port = 5683;
+	if (*p == ':') {
+		char *e;
+		port = strtoul(p + 1, &e, 10);
+		if (e == p + 1 || port == 0 || port > 65535)
+			goto bad;
+		p = e;
+	}
+	if (*p && strcmp(p, "/"))
+		goto bad;
+	memcpy(l->host, host, hl);
+	l->host[hl] = 0;
+	l->port = (uint16_t)port;
+	return 0;
+bad:
+	return cc_fail(c,
+		       "bad target '%s' in [live] (coap://HOST[:PORT], an IPv6 address in "
+		       "brackets: coap://[::1]:5683)",
+		       s);
+}
+
+static const struct keydef live_keys[] = {
+    {"target", set_target, 0, 0, ANY, NULL, NULL,
+     "the server a live run loads, `coap://HOST[:PORT]` (port 5683 by default); no "
+     "default: `backend = live` needs it; only loopback unless the run is given "
+     "`--allow-remote`"},
+    {"transport", set_enum, F(live_cfg, transport), ANY, live_transport_vals, "udp",
+     "`udp`: a UDP socket per endpoint (its own source port), no privileges; CoAP "
+     "groups only"},
+    {"lag_limit", set_time, F(live_cfg, lag_limit), 0, 60e9, "between 0 and 60 s", NULL,
+     "10ms",
+     "a run whose generator lag p99 (how late its timers fired) passed this is "
+     "flagged as not trustworthy"},
+};
+
 /* [expect]: every other key is a metric (apply_expect). */
 static const struct keydef expect_keys[] = {
     {"tolerance", set_tolerance, F(scenario_cfg, baseline_tolerance), ANY, NULL, "1%",
@@ -996,6 +1059,7 @@ static const struct secdef secs[SEC_COUNT] = {
     [SEC_ENERGY] = SEC("energy", energy_keys),
     [SEC_OUTPUT] = SEC("output", output_keys),
     [SEC_NS3] = SEC("ns3", ns3_keys),
+    [SEC_LIVE] = SEC("live", live_keys),
     [SEC_EXPECT] = SEC("expect", expect_keys),
 };
 
@@ -1797,6 +1861,7 @@ static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
 	case SEC_ENERGY: return &cfg->energy;
 	case SEC_OUTPUT: return &cfg->output;
 	case SEC_NS3: return &cfg->ns3;
+	case SEC_LIVE: return &cfg->live;
 	case SEC_EXPECT: return cfg;
 	default: return NULL;
 	}
@@ -1978,6 +2043,34 @@ static const struct entry *link_entry(const struct scenario_src *src, const char
 
 /* What the ns-3 backend does not model: refused where it is written, so a
  * cross-check never compares two different scenarios. */
+/* What a live run cannot do (yet): a target is needed, and its transport
+ * (udp) carries CoAP unicast only. */
+static int live_unsupported(struct cc *c)
+{
+	const struct scenario_src *src = c->src;
+	const struct scenario_cfg *cfg = c->cfg;
+	const struct entry *be = find_entry(src, SEC_SCENARIO, -1, "backend");
+
+	if (!cfg->live.host[0])
+		return at_fail(c, be,
+			       "backend = live needs the server: set 'target' in [live] "
+			       "(e.g. --set live.target=coap://[::1]:5683)");
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const struct group_cfg *g = &cfg->groups[i];
+		if (g->protocol != PROTO_COAP)
+			return at_fail(c, find_entry(src, SEC_GROUP, (int)i, "protocol"),
+				       "group '%s': backend = live carries CoAP only "
+				       "(transport = udp)",
+				       g->name);
+		if (g->multicast)
+			return at_fail(c, find_entry(src, SEC_GROUP, (int)i, "multicast"),
+				       "group '%s': multicast is not supported with backend = "
+				       "live",
+				       g->name);
+	}
+	return 0;
+}
+
 static int ns3_unsupported(struct cc *c)
 {
 	const struct scenario_src *src = c->src;
@@ -2083,6 +2176,8 @@ static int finish(struct cc *c)
 		return at_fail(c, e, "'keepalive' in [mqtt] must be whole seconds");
 	}
 	if (cfg->backend == BACKEND_NS3 && ns3_unsupported(c))
+		return SIM_ERR_INVAL;
+	if (cfg->backend == BACKEND_LIVE && live_unsupported(c))
 		return SIM_ERR_INVAL;
 	for (i = 0; i < cfg->n_groups; i++) {
 		struct group_cfg *g = &cfg->groups[i];

@@ -115,6 +115,16 @@ struct ns3_cfg {
 	enum ns3_device device;
 };
 
+/* [live]: the real server a live run loads (backend = live). */
+enum live_transport { LIVE_UDP };
+struct live_cfg {
+	char host[128];         /* from target = coap://HOST[:PORT]; "" when unset */
+	uint16_t port;
+	enum live_transport transport;
+	sim_time lag_limit;     /* a run whose generator lag p99 passed it is flagged */
+	bool allow_remote;      /* --allow-remote: the target may be beyond loopback */
+};
+
 struct scenario_cfg {
 	char name[SCN_NAME_LEN];
 	char file[SCN_PATH_LEN]; /* the scenario file as given */
@@ -138,6 +148,7 @@ struct scenario_cfg {
 	struct energy_cfg energy;
 	struct output_cfg output;
 	struct ns3_cfg ns3;
+	struct live_cfg live;
 
 	size_t n_expect;
 	struct expect_cfg *expect; /* heap, owned; freed by scenario_cfg_free */

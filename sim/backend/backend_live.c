@@ -1,0 +1,490 @@
+/* The live backend: the run's endpoints talk to a real server over real UDP
+ * sockets, one per endpoint (its own source port: the server sees distinct
+ * peers), in real time (CLOCK_MONOTONIC), with the scenario's channel
+ * emulated in the generator by the same model the simulator runs (net.c):
+ * an endpoint's datagram goes through the modelled uplink (queue, rate,
+ * latency, jitter, loss, duplication, bottleneck) before it reaches its
+ * socket, and what the server sends back through the modelled downlink
+ * after it leaves the socket.  No netem, no privileges.
+ *
+ * Time: the engine's clock is nanoseconds since the backend opened.  Timers
+ * fire when real time passes their due time and run at that due time, so a
+ * message's latency counts from when the traffic model meant to send it
+ * (open loop: a slow server or a busy generator shows as latency, not as
+ * fewer requests); how late each fired is the generator's lag.
+ *
+ * Knows nothing of CoAP, MQTT or the scenario schema. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define LIVE_BATCH 32
+#define LIVE_FD_SPARE 64 /* files the process keeps for captures, results, ... */
+
+/* Generator lag: a log2 histogram of ns (bucket k: [2^k, 2^(k+1))). */
+#define LAG_BUCKETS 48
+
+struct live {
+	struct backend base; /* first: a struct backend * is a struct live * */
+	struct sim_engine *eng;
+	struct net net;
+	struct net_cb ncb;
+	const struct backend_cb *cb;
+	uint32_t n_ep;
+	int *fd;   /* per slot */
+	int ep_fd; /* epoll */
+	struct sockaddr_storage target;
+	socklen_t target_len;
+	struct timespec t0;
+	struct backend_gen_stats st;
+	uint64_t lag_hist[LAG_BUCKETS];
+	int err;
+};
+
+static struct live *live_of(struct backend *b)
+{
+	return (struct live *)(void *)b;
+}
+
+static const struct live *clive_of(const struct backend *b)
+{
+	return (const struct live *)(const void *)b;
+}
+
+/* Real time since the backend opened, ns. */
+static sim_time real_now(const struct live *l)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (sim_time)((t.tv_sec - l->t0.tv_sec) * 1000000000ll + (t.tv_nsec - l->t0.tv_nsec));
+}
+
+static void lag_add(struct live *l, sim_time lag)
+{
+	int k = 0;
+	while (k < LAG_BUCKETS - 1 && lag >> (k + 1))
+		k++;
+	l->lag_hist[k]++;
+	l->st.lag_count++;
+	l->st.lag_sum_ns += (double)lag;
+	if (lag > l->st.lag_max_ns)
+		l->st.lag_max_ns = lag;
+}
+
+/* ---- the target ---- */
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static int resolve(const char *host, uint16_t port, bool allow_remote,
+			 struct sockaddr_storage *out, socklen_t *out_len, char *err,
+			 size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
+	char p[8];
+	snprintf(p, sizeof(p), "%u", port);
+	int rc = getaddrinfo(host, p, &hints, &ai);
+	if (rc != 0 || !ai) {
+		snprintf(err, errlen, "live target '%s': %s", host,
+			 rc ? gai_strerror(rc) : "no address");
+		return SIM_ERR_INVAL;
+	}
+	memcpy(out, ai->ai_addr, ai->ai_addrlen);
+	*out_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (!allow_remote && !is_loopback((const struct sockaddr *)out)) {
+		snprintf(err, errlen,
+			 "live target '%s' is not on loopback: a load generator reaches "
+			 "another host only with --allow-remote",
+			 host);
+		return SIM_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* ---- the channel's callbacks ---- */
+
+/* Arrived at the end of the emulated uplink: onto the endpoint's socket;
+ * at the end of the downlink: to the run. */
+static void on_deliver(void *ud, struct net *net, uint32_t ep, enum net_dir dir,
+		       const uint8_t *buf, size_t len, const struct net_meta *meta,
+		       bool duplicate)
+{
+	struct live *l = ud;
+	(void)net;
+	(void)duplicate;
+	if (dir == NET_DOWN) {
+		l->cb->deliver(l->cb->ud, ep, dir, buf, len, meta);
+		return;
+	}
+	ssize_t n = send(l->fd[ep], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n >= 0)
+		l->st.sent++;
+	else if (errno == ECONNREFUSED)
+		l->st.refused++; /* an earlier datagram's ICMP port unreachable */
+	else
+		l->st.send_failed++; /* the socket's buffer is full: dropped */
+}
+
+static void on_tap_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now)
+{
+	struct live *l = ud;
+	l->cb->tap_send(l->cb->ud, ep, dir, id, buf, len, meta, now);
+}
+
+static void on_tap_recv(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
+			const uint8_t *buf, size_t len, const struct net_meta *meta,
+			sim_time now)
+{
+	struct live *l = ud;
+	l->cb->tap_recv(l->cb->ud, ep, dir, id, buf, len, meta, now);
+}
+
+/* ---- sockets ---- */
+
+/* Raise the open-file limit as far as allowed; refuse a fleet that needs
+ * more than that. */
+static int fd_limit(uint32_t n_ep, char *err, size_t errlen)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+		return 0;
+	rlim_t need = (rlim_t)n_ep + LIVE_FD_SPARE;
+	if (r.rlim_cur < need && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max < need ? r.rlim_max : need;
+		setrlimit(RLIMIT_NOFILE, &r);
+		getrlimit(RLIMIT_NOFILE, &r);
+	}
+	if (r.rlim_cur >= need)
+		return 0;
+	snprintf(err, errlen,
+		 "live: %u endpoints need %llu open files (a socket each); this process "
+		 "may open %llu (raise it with ulimit -n, as root up to "
+		 "/proc/sys/fs/nr_open)",
+		 n_ep, (unsigned long long)need, (unsigned long long)r.rlim_cur);
+	return SIM_ERR_BUSY;
+}
+
+static int open_socket(const struct live *l, char *err, size_t errlen)
+{
+	int fd = socket(l->target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&l->target, l->target_len) != 0) {
+		snprintf(err, errlen, "live: cannot open an endpoint's socket: %s%s",
+			 strerror(errno),
+			 errno == EADDRNOTAVAIL ? " (out of source ports on this address)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Datagrams waiting on endpoint ep's socket, into the emulated downlink. */
+static void drain_socket(struct live *l, uint32_t ep)
+{
+	static _Thread_local uint8_t bufs[LIVE_BATCH][SIM_MAX_DATAGRAM];
+	struct mmsghdr m[LIVE_BATCH];
+	struct iovec iov[LIVE_BATCH];
+	for (;;) {
+		for (int i = 0; i < LIVE_BATCH; i++) {
+			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+			m[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		}
+		int n = recvmmsg(l->fd[ep], m, LIVE_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == ECONNREFUSED) {
+				l->st.refused++;
+				continue; /* the error is reported once; read on */
+			}
+			return; /* EAGAIN: nothing more */
+		}
+		sim_time now = real_now(l);
+		if (now > sim_engine_now(l->eng))
+			sim_engine_set_now(l->eng, now);
+		for (int i = 0; i < n; i++) {
+			l->st.received++;
+			if (net_send(&l->net, ep, NET_DOWN, bufs[i], m[i].msg_len, NULL) < 0)
+				l->err = SIM_ERR_NOMEM;
+		}
+		if (n < LIVE_BATCH)
+			return;
+	}
+}
+
+/* ---- the ops ---- */
+
+static int live_open(struct backend **out, const struct backend_setup *s)
+{
+	static char err[256];
+	struct live *l = calloc(1, sizeof(*l));
+	*out = NULL;
+	if (!l)
+		return SIM_ERR_NOMEM;
+	l->base = (struct backend){&backend_live_ops, NULL, 0, NULL};
+	l->cb = s->cb;
+	l->n_ep = s->n_ep;
+	l->ep_fd = -1;
+	err[0] = 0;
+	int rc = resolve(s->target.host, s->target.port, s->target.allow_remote,
+				      &l->target, &l->target_len, err, sizeof(err));
+	if (rc == 0)
+		rc = fd_limit(s->n_ep, err, sizeof(err));
+	l->ncb = (struct net_cb){
+		.deliver = on_deliver,
+		.on_send = s->cb->tap_send ? on_tap_send : NULL,
+		.on_recv = s->cb->tap_recv ? on_tap_recv : NULL,
+	};
+	if (rc == 0) {
+		l->eng = sim_engine_new(3 * (size_t)s->n_ep + 64, s->engine_ud);
+		l->fd = malloc(sizeof(*l->fd) * (s->n_ep ? s->n_ep : 1));
+		l->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+		rc = !l->eng || !l->fd || l->ep_fd < 0 ||
+				     net_init(&l->net, l->eng, s->n_ep, s->up, s->down,
+					      s->bottleneck, s->seed, s->slot_of, &l->ncb, l) < 0
+			     ? SIM_ERR_NOMEM
+			     : 0;
+	}
+	uint32_t opened = 0;
+	for (; rc == 0 && opened < s->n_ep; opened++) {
+		int fd = open_socket(l, err, sizeof(err));
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = opened};
+		if (fd < 0 || epoll_ctl(l->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			if (fd >= 0)
+				close(fd);
+			rc = SIM_ERR_BUSY;
+			break;
+		}
+		l->fd[opened] = fd;
+	}
+	if (rc < 0) {
+		while (opened)
+			close(l->fd[--opened]);
+		if (l->ep_fd >= 0)
+			close(l->ep_fd);
+		if (l->eng)
+			net_free(&l->net);
+		sim_engine_delete(l->eng);
+		free(l->fd);
+		free(l);
+		if (s->err && err[0])
+			snprintf(s->err, s->errlen, "%s", err);
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &l->t0);
+	*out = &l->base;
+	return 0;
+}
+
+static void live_close(struct backend *b)
+{
+	if (!b)
+		return;
+	struct live *l = live_of(b);
+	for (uint32_t i = 0; i < l->n_ep; i++)
+		close(l->fd[i]);
+	close(l->ep_fd);
+	free(l->fd);
+	net_free(&l->net);
+	sim_engine_delete(l->eng);
+	free(l);
+}
+
+static struct sim_engine *live_engine(struct backend *b)
+{
+	return live_of(b)->eng;
+}
+
+/* Fire what is due by now, then wait on the sockets until the next timer,
+ * `until` or a datagram; until real time reaches `until` or nothing is
+ * pending. */
+static uint64_t live_run(struct backend *b, sim_time until)
+{
+	struct live *l = live_of(b);
+	uint64_t before = sim_engine_events(l->eng);
+	struct epoll_event ev[LIVE_BATCH];
+
+	for (;;) {
+		sim_time now = real_now(l), next;
+		while ((next = sim_engine_next(l->eng)) <= now && next <= until && !l->err) {
+			lag_add(l, now - next);
+			if (l->cb->lag)
+				l->cb->lag(l->cb->ud, now - next);
+			sim_engine_run(l->eng, next);
+			if (sim_engine_error(l->eng))
+				l->err = sim_engine_error(l->eng);
+		}
+		if (l->err || now >= until || !sim_engine_pending(l->eng))
+			break;
+		sim_time wake = next < until ? next : until;
+		struct timespec ts = {(time_t)((wake - now) / 1000000000u),
+				      (long)((wake - now) % 1000000000u)};
+		int n = epoll_pwait2(l->ep_fd, ev, LIVE_BATCH, &ts, NULL);
+		for (int i = 0; i < n; i++)
+			drain_socket(l, ev[i].data.u32);
+	}
+	return sim_engine_events(l->eng) - before;
+}
+
+static uint64_t live_pending(const struct backend *b)
+{
+	return sim_engine_pending(clive_of(b)->eng);
+}
+
+static int live_error(const struct backend *b)
+{
+	return clive_of(b)->err;
+}
+
+static const struct net_stats *live_stats(const struct backend *b)
+{
+	return &clive_of(b)->net.st;
+}
+
+static int live_send(struct backend *b, uint32_t ep, enum net_dir dir, const uint8_t *buf,
+		     size_t len, const struct net_meta *meta)
+{
+	return net_send(&live_of(b)->net, ep, dir, buf, len, meta);
+}
+
+static int live_send_multicast(struct backend *b, uint32_t first, uint32_t count,
+			       const uint8_t *buf, size_t len, const struct net_meta *meta)
+{
+	(void)b;
+	(void)first;
+	(void)count;
+	(void)buf;
+	(void)len;
+	(void)meta;
+	return SIM_ERR_INVAL; /* the scenario check refuses multicast on live */
+}
+
+/* Streams (MQTT) need the tun transport, not built yet: the scenario check
+ * refuses MQTT groups on live, so none of these is reached. */
+static int live_stream_open(struct backend *b, struct backend_stream *s, uint8_t *buf,
+			    uint32_t cap, struct sim_rng *rng)
+{
+	(void)b;
+	(void)s;
+	(void)buf;
+	(void)cap;
+	(void)rng;
+	return SIM_ERR_UNSUPPORTED;
+}
+
+static bool live_stream_send(struct backend *b, struct backend_stream *s, const uint8_t *buf,
+			     size_t len)
+{
+	(void)b;
+	(void)s;
+	(void)buf;
+	(void)len;
+	return false;
+}
+
+static void live_stream_end(struct backend *b, struct backend_stream *s)
+{
+	(void)b;
+	(void)s;
+}
+
+static sim_time live_stream_expiry(const struct backend *b, const struct backend_stream *s)
+{
+	(void)b;
+	(void)s;
+	return SIM_TIME_NEVER;
+}
+
+static int live_probe(struct backend *b, const uint8_t *req, size_t len, uint8_t *reply,
+		       size_t cap, sim_time timeout)
+{
+	struct live *l = live_of(b);
+	int fd = socket(l->target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return SIM_ERR_IO;
+	struct timeval tv = {(time_t)(timeout / 1000000000u),
+			     (suseconds_t)(timeout % 1000000000u / 1000)};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = -1;
+	if (connect(fd, (const struct sockaddr *)&l->target, l->target_len) == 0 &&
+	    send(fd, req, len, 0) == (ssize_t)len)
+		n = recv(fd, reply, cap, 0);
+	int e = errno;
+	close(fd);
+	if (n >= 0)
+		return (int)n;
+	return e == ECONNREFUSED ? SIM_ERR_NOTFOUND : SIM_ERR_IO;
+}
+
+/* The lag at quantile q (ns): the upper edge of its bucket, clipped to the
+ * largest seen. */
+static sim_time lag_quantile(const struct live *l, double q)
+{
+	if (!l->st.lag_count)
+		return 0;
+	uint64_t want = (uint64_t)(q * (double)l->st.lag_count), seen = 0;
+	for (int k = 0; k < LAG_BUCKETS; k++) {
+		seen += l->lag_hist[k];
+		if (seen > want || seen == l->st.lag_count) {
+			sim_time edge = (sim_time)2 << k;
+			return edge < l->st.lag_max_ns ? edge : l->st.lag_max_ns;
+		}
+	}
+	return l->st.lag_max_ns;
+}
+
+static const struct backend_gen_stats *live_gen_stats(struct backend *b)
+{
+	struct live *l = live_of(b);
+	l->st.lag_p50_ns = lag_quantile(l, 0.5);
+	l->st.lag_p99_ns = lag_quantile(l, 0.99);
+	return &l->st;
+}
+
+const struct backend_ops backend_live_ops = {
+	.name = "live",
+	.any_placement = true,
+	.one_at_a_time = true, /* real time and a socket per endpoint: runs take turns */
+	.remote_server = true,
+	.open = live_open,
+	.close = live_close,
+	.engine = live_engine,
+	.run = live_run,
+	.pending = live_pending,
+	.error = live_error,
+	.stats = live_stats,
+	.send = live_send,
+	.send_multicast = live_send_multicast,
+	.stream_open = live_stream_open,
+	.stream_send = live_stream_send,
+	.stream_close = live_stream_end,
+	.stream_abort = live_stream_end,
+	.stream_expiry = live_stream_expiry,
+	.stream_expire = live_stream_end,
+	.probe = live_probe,
+	.gen_stats = live_gen_stats,
+};

@@ -1,0 +1,196 @@
+/* The live backend against a real CoAP server: libcoap 4.3.1's
+ * coap-server-notls (Debian libcoap3-bin) on a free loopback port, started
+ * and stopped by each test, the channel emulated in coapsim.  Expected
+ * values come from the RFC's closed forms and from libcoap itself (it
+ * answers every request); each run is bounded by timeout(1). */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define SERVER "coap-server-notls"
+
+/* A UDP port nothing listens on now (the kernel's pick for port 0). */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static bool have_server(void)
+{
+	return system("command -v " SERVER " >/dev/null 2>&1") == 0;
+}
+
+/* libcoap's server on 127.0.0.1:port, for at most 10 minutes. */
+static pid_t start_server(int port)
+{
+	char p[16];
+	snprintf(p, sizeof(p), "%d", port);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execlp("timeout", "timeout", "600", SERVER, "-A", "127.0.0.1", "-p", p,
+		       (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000); /* let it bind */
+	return pid;
+}
+
+static void stop_server(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static json_t *total_of(json_t *sum)
+{
+	json_t *run = json_array_get(json_object_get(sum, "runs"), 0);
+	cr_assert_not_null(run, "summary.json has no run");
+	return json_object_get(run, "metrics");
+}
+
+static double num(json_t *metrics, const char *name)
+{
+	json_t *v = json_object_get(metrics, name);
+	cr_assert(json_is_number(v), "metric %s is not a number", name);
+	return json_number_value(v);
+}
+
+/* Run the live scenario against the port with extra --set arguments; the
+ * results' summary.json. */
+static json_t *run_live(const char *dir, int port, const char *sets)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/live/temperature.ini --quiet --out %s "
+		 "--set live.target=coap://127.0.0.1:%d --set group.sensors.path=/time %s",
+		 test_bin(), dir, port, sets);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s: %s", path, je.text);
+	return j;
+}
+
+/* A fresh libcoap server, one live run against it with these --set
+ * arguments, the server stopped and the results removed: summary.json. */
+static json_t *against_libcoap(const char *sets)
+{
+	if (!have_server())
+		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
+	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], rm[600];
+	cr_assert_not_null(mkdtemp(dir));
+	int port = free_port();
+	pid_t srv = start_server(port);
+	snprintf(out, sizeof(out), "%s/res", dir);
+	json_t *sum = run_live(out, port, sets);
+	stop_server(srv);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	cr_assert_eq(system(rm), 0);
+	return sum;
+}
+
+Test(live, every_exchange_completes_on_a_clean_link, .timeout = 120)
+{
+	json_t *sum = against_libcoap("--set link.loss=0 --set link.jitter=none --set link.latency=5ms "
+			       "--set group.sensors.count=100 --set scenario.duration=4s "
+			       "--set 'group.sensors.traffic=periodic(2s)' --set 'group.sensors.start=uniform(0,2s)'");
+	json_t *m = total_of(sum);
+	/* 100 endpoints, a message every 2 s over 4 s: 2 each. */
+	cr_assert_eq(num(m, "messages"), 200);
+	cr_assert_eq(num(m, "completed"), 200);
+	cr_assert_eq(num(m, "delivered"), 200);
+	cr_assert_eq(num(m, "retransmissions"), 0);
+	cr_assert_eq(num(m, "server_errors"), 0);
+	/* No latency below the emulated round trip (2 x 5 ms). */
+	json_t *lat = json_object_get(m, "latency_ms");
+	cr_assert_geq(json_number_value(json_object_get(lat, "p50")), 10.0);
+	/* The generator reports its own lag, and it is small here. */
+	json_t *lag = json_object_get(m, "generator_lag_ms");
+	cr_assert(json_is_number(json_object_get(lag, "max")), "no generator lag");
+	json_decref(sum);
+}
+
+/* RFC 7252 §4.2 with independent loss p each way: a try succeeds when the
+ * request and its answer both get through, q = (1-p)^2; an exchange has
+ * MAX_RETRANSMIT + 1 = 5 tries.  P(success) = 1 - (1-q)^5; transmissions
+ * per message E[T] = (1 - (1-q)^5) / q, with Var[T] from the same
+ * truncated geometric distribution.  libcoap answers every request (and
+ * every duplicate from its cache), so the closed forms hold whatever the
+ * timing. */
+Test(live, closed_forms_hold_at_20_percent_loss_each_way, .timeout = 240)
+{
+	json_t *sum = against_libcoap("--set link.loss=20% --set link.jitter=none --set link.latency=5ms "
+			       "--set group.sensors.count=500 --set scenario.duration=8s "
+			       "--set 'group.sensors.traffic=periodic(2s)' --set 'group.sensors.start=uniform(0,2s)' "
+			       "--set coap.ack_timeout=500ms");
+	json_t *m = total_of(sum);
+	double n = num(m, "messages");
+	cr_assert_geq(n, 2000);
+	double p = 0.2, q = (1 - p) * (1 - p), f5 = pow(1 - q, 5);
+	double ps = 1 - f5;
+	double et = 0, et2 = 0; /* E[T], E[T^2] over T in 1..5 */
+	for (int k = 1; k <= 5; k++) {
+		double pk = k < 5 ? pow(1 - q, k - 1) * q : pow(1 - q, 4);
+		et += k * pk;
+		et2 += (double)k * k * pk;
+	}
+	cr_assert_float_eq(et, (1 - f5) / q, 1e-12);
+	double se_s = sqrt(ps * (1 - ps) / n), se_t = sqrt((et2 - et * et) / n);
+	double succ = num(m, "success_ratio");
+	double tx = num(m, "transmissions") / n;
+	cr_assert(fabs(succ - ps) <= 4 * se_s + 1e-9, "success %.5f, closed form %.5f (4 SE %.5f)",
+		  succ, ps, 4 * se_s);
+	cr_assert(fabs(tx - et) <= 4 * se_t, "tx/msg %.4f, closed form %.4f (4 SE %.4f)", tx, et,
+		  4 * se_t);
+	json_decref(sum);
+}
+
+/* Nothing listens at the target: the probe says so, exit 3, at once. */
+Test(live, no_server_is_exit_3_from_the_probe, .timeout = 30)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/live/temperature.ini --quiet --out /tmp/coapsim-live-none-%d "
+		 "--set live.target=coap://127.0.0.1:%d 2>/tmp/coapsim-live-none-%d.err",
+		 test_bin(), getpid(), free_port(), getpid());
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit %d", WEXITSTATUS(st));
+	char path[128], line[512] = "";
+	snprintf(path, sizeof(path), "/tmp/coapsim-live-none-%d.err", getpid());
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	unlink(path);
+	cr_assert_not_null(strstr(line, "coap://127.0.0.1:"), "%s", line);
+	cr_assert_not_null(strstr(line, "refused"), "%s", line);
+}
+
+/* A load generator never reaches another host by accident. */
+Test(live, a_remote_target_needs_allow_remote, .timeout = 30)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/live/temperature.ini --quiet --out /tmp/coapsim-live-remote-%d "
+		 "--set live.target=coap://192.0.2.1:5683 2>/dev/null",
+		 test_bin(), getpid());
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit %d", WEXITSTATUS(st));
+}

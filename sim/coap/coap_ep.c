@@ -1,3 +1,6 @@
+/* CoAP endpoints, sans-I/O: the client (CON/NON, retransmission, NSTART,
+ * Observe, block-wise) and the server session (dedup, separate responses,
+ * notifications).  Knows no clock, socket, engine or scenario: see coap_ep.h. */
 #include "coap_ep.h"
 
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* The CoAP message codec of RFC 7252 §3 (and the Block options of RFC
+ * 7959): parse and encode, nothing else.  Knows no endpoint state. */
 #include "coap_msg.h"
 
 #include <stdio.h>

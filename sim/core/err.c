@@ -1,3 +1,5 @@
+/* Text for the SIM_ERR_* codes, and the SIM_CHECKS failure report.
+ * Knows nothing of any module. */
 #include "sim.h"
 
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* File-system helpers for results: staging folders, locks, joint publish
+ * (see fsutil.h).  Knows nothing of what the files hold. */
 #include "fsutil.h"
 
 #include <errno.h>

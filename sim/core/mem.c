@@ -1,3 +1,5 @@
+/* Big zeroed arrays (mmap for the fleet's per-endpoint state).  Knows
+ * nothing of what is stored in them. */
 #include "mem.h"
 
 #include <stdint.h>

@@ -1,3 +1,5 @@
+/* The radio energy model: airtime and listening per endpoint, mJ and
+ * battery lifetime (see energy.h).  Knows no protocol and no scenario. */
 #include "energy.h"
 
 sim_time energy_airtime(uint64_t ip_bytes, uint32_t frames, uint64_t bitrate_bps)

@@ -1,3 +1,6 @@
+/* The engine's timing wheel: levels, the hint cursor, deferred entries and
+ * buried level-1 entries behind engine.h (engine_heap.c is the same contract
+ * in its plainest form).  Knows nothing of what timers are for. */
 #include "engine_impl.h"
 
 #include <stddef.h>

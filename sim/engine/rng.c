@@ -1,3 +1,5 @@
+/* Philox streams (Random123), the distributions drawn from them, and the
+ * registry check of streams taken (SIM_CHECKS).  Knows nothing of owners. */
 #include "rng.h"
 
 #include "../core/sim.h"

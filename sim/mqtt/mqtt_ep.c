@@ -1,3 +1,6 @@
+/* MQTT 3.1.1 endpoints, sans-I/O: the client (CONNECT, PUBLISH QoS 0-2,
+ * keepalive, reconnect) and the broker's session for it.  Knows no TCP,
+ * socket, engine or scenario: bytes in, bytes out (see mqtt_ep.h). */
 #include "mqtt_ep.h"
 
 #include <string.h>

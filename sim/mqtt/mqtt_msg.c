@@ -1,3 +1,4 @@
+/* The MQTT 3.1.1 packet codec and topic matching.  Knows no session state. */
 #include "mqtt_msg.h"
 
 #include <string.h>

@@ -1,3 +1,6 @@
+/* The channel model: per-endpoint links, the shared bottleneck, queues,
+ * rate, latency, jitter, loss, duplication, fragments, multicast (see
+ * net.h).  Knows no protocol, no backend and no scenario schema. */
 #include "net.h"
 
 #include "../core/mem.h"

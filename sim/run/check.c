@@ -1,3 +1,5 @@
+/* coapsim check: expectations and baselines evaluated over a run matrix,
+ * the table and the JUnit file.  Knows results, not how they were made. */
 #include "check.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Latency histograms and the code generated from metrics_table.h (totals,
+ * null rules, the docs' table).  Knows no protocol and no file format. */
 #include "metrics.h"
 
 #include <stdlib.h>

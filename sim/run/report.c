@@ -1,3 +1,5 @@
+/* Plots (gnuplot) and report.html from a results folder.  Knows the
+ * results' files, not the simulator that wrote them. */
 #include "report.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* The run matrix: points x replications on threads, the staging folder,
+ * runs.csv, summary.json, the table.  Knows no backend and no protocol:
+ * one run is world_run(). */
 #include "runner.h"
 
 #include <dirent.h>

@@ -1,3 +1,5 @@
+/* The TCP model, sans-I/O (see tcp.h for what it models).  Knows no
+ * clock, engine, channel or MQTT. */
 #include "tcp.h"
 
 #include <string.h>

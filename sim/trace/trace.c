@@ -1,3 +1,5 @@
+/* The pcap writer: IPv6/UDP/TCP records of what was sent and received,
+ * rotated by size.  Knows no protocol logic. */
 #include "trace.h"
 
 #include <endian.h>

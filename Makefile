@@ -120,19 +120,20 @@ test: check-deps
 	COAPSIM=$(abspath $(BIN)) $(TESTBIN) --jobs $${TEST_JOBS:-2}
 	$(BIN) check scenarios/regress --quiet --out $(BUILD)/regress --junit $(BUILD)/regress-junit.xml
 	COAPSIM=$(abspath $(BIN)) tests/golden.sh check
+	@$(MAKE) --no-print-directory test-nohints test-heap
 
 # The speed tricks change speed only: a build without them (prefetches,
 # the engine's hints and deferred arming, non-temporal stores: sim/core/hw.h)
 # must give the same golden outputs.  It also has the debug checks
 # (SIM_CHECKS: no random stream taken twice, identities against slots).
-# .ci/run runs it after make test.
+# make test runs it.
 test-nohints: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/nohints OPT="-O2 -g -DSIM_NO_HINTS -DSIM_CHECKS" NS3=no \
 	  build/nohints/coapsim
 	COAPSIM=$(abspath build/nohints/coapsim) tests/golden.sh check
 
 # The plain heap scheduler: the engine's tests and the golden outputs must
-# come out as with the wheel.  .ci/run runs it after make test.
+# come out as with the wheel.  make test runs it.
 test-heap: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/heap SCHED=heap OPT="-O2 -g" NS3=no \
 	  build/heap/coapsim build/heap/engine_tests

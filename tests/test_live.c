@@ -194,3 +194,41 @@ Test(live, a_remote_target_needs_allow_remote, .timeout = 30)
 	int st = system(cmd);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit %d", WEXITSTATUS(st));
 }
+
+/* The server dies mid-run: the run still ends by itself, the exchanges it
+ * left open fail (completed + failed = messages), and the kernel's ICMP
+ * port unreachable answers are counted. */
+Test(live, the_server_killed_midway_ends_in_counted_failures, .timeout = 120)
+{
+	if (!have_server())
+		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
+	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], rm[600];
+	cr_assert_not_null(mkdtemp(dir));
+	int port = free_port();
+	pid_t srv = start_server(port);
+	pid_t killer = fork();
+	cr_assert(killer >= 0);
+	if (killer == 0) {
+		sleep(3);
+		kill(srv, SIGTERM);
+		_exit(0);
+	}
+	snprintf(out, sizeof(out), "%s/res", dir);
+	json_t *sum = run_live(out, port,
+			       "--set link.loss=0 --set link.jitter=none --set link.latency=5ms "
+			       "--set group.sensors.count=50 --set scenario.duration=6s "
+			       "--set 'group.sensors.traffic=periodic(2s)' "
+			       "--set 'group.sensors.start=uniform(0,2s)' --set coap.ack_timeout=100ms");
+	waitpid(killer, NULL, 0);
+	waitpid(srv, NULL, 0);
+	json_t *m = total_of(sum);
+	double n = num(m, "messages"), ok = num(m, "completed"), bad = num(m, "failed");
+	cr_assert_eq(n, 150); /* 50 endpoints, 6 s, one every 2 s */
+	cr_assert_gt(ok, 0);
+	cr_assert_gt(bad, 0);
+	cr_assert_eq(ok + bad, n);
+	cr_assert_gt(num(m, "port_unreachable"), 0);
+	json_decref(sum);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	cr_assert_eq(system(rm), 0);
+}

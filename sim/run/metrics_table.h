@@ -118,6 +118,8 @@
 	CHAN("duplicates", duplicates, SHARED_CHANNEL, NEUTRAL, NO,                           \
 	     "extra copies the channel delivered")                                            \
 	CHAN("events", events, SHARED_CHANNEL, NEUTRAL, NO, "simulator events executed")      \
+	CHAN("port_unreachable", port_unreachable, NO_LAG, LOWER, NO,                         \
+	     "live runs: ICMP port unreachable from the target (nothing listened)")          \
 	LAT("generator_lag_ms", generator_lag, NO_LAG, LOWER, 0,                              \
 	    "live runs: how late the generator's timers fired; latencies count from the "    \
 	    "intended send time, so lag shows in them too")                                  \

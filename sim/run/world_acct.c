@@ -165,6 +165,8 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 	t->duplicates = st->duplicates;
 	t->events = sim_engine_events(w->eng);
 	hist_summary(&w->lag, &t->generator_lag); /* the run's, not a group's */
+	if (w->bo->gen_stats)
+		t->port_unreachable = w->bo->gen_stats(w->be)->refused;
 	t->wall_s = wall;
 	if (cfg->n_groups == 1) {
 		struct run_metrics *m = &res->groups[0];
@@ -174,5 +176,6 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 		m->queue_drops = t->queue_drops;
 		m->duplicates = t->duplicates;
 		m->generator_lag = t->generator_lag;
+		m->port_unreachable = t->port_unreachable;
 	}
 }

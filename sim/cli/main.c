@@ -15,6 +15,7 @@
 #include "../run/check.h"
 #include "../run/report.h"
 #include "../run/runner.h"
+#include "../run/serve.h"
 #include "../scenario/scenario.h"
 
 static const char usage_main[] =
@@ -32,6 +33,8 @@ static const char usage_main[] =
 	"  validate SCENARIO        parse only: print the run matrix or the errors\n"
 	"  plot RESULTS_DIR         redraw the plots and report.html of a results folder\n"
 	"                           (--x KEY, --by KEY: the plots' axes)\n"
+	"  serve SCENARIO [options] a CoAP server on a real socket from coapsim's own\n"
+	"                           server core (--listen coap://HOST:PORT, --for T)\n"
 	"  keys [--markdown]        every scenario key: default, values, meaning\n"
 	"  metrics [--markdown]     the metrics a run writes, one name a line, or the\n"
 	"                           docs' table of them\n"
@@ -578,6 +581,67 @@ static int cmd_keys(int argc, char **argv)
 	return COAPSIM_EXIT_OK;
 }
 
+static const char usage_serve[] =
+	"usage: coapsim serve SCENARIO [--listen coap://HOST:PORT] [--for DURATION]\n"
+	"                     [--set KEY=VALUE ...]\n"
+	"\n"
+	"A CoAP server on a real UDP socket, from coapsim's own server core: one\n"
+	"session per peer (deduplication, [server] processing and separate_after,\n"
+	"Observe when the first group observes, Block2 for its payload).  The\n"
+	"reference target for --backend live.  Default --listen coap://[::1]:5683;\n"
+	"runs until SIGINT or SIGTERM, or for DURATION (e.g. 60s).\n";
+
+static int cmd_serve(int argc, char **argv)
+{
+	char host[128] = "::1", err[SCN_ERR_LEN];
+	uint16_t port = 5683;
+	sim_time run_for = 0;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	int n = 0;
+	if (!rest)
+		return COAPSIM_EXIT_RUN;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_serve, stdout);
+			free(rest);
+			return COAPSIM_EXIT_OK;
+		}
+		bool listen = !strcmp(argv[i], "--listen"), dur = !strcmp(argv[i], "--for");
+		if (!listen && !dur) {
+			rest[n++] = argv[i];
+			continue;
+		}
+		const char *v = i + 1 < argc ? argv[++i] : "";
+		if ((listen && scenario_parse_coap_uri(v, host, sizeof(host), &port) < 0) ||
+		    (dur && (scenario_parse_time(v, &run_for) < 0 || !run_for))) {
+			fprintf(stderr, "coapsim serve: bad %s '%s' (%s)\n", argv[i - 1], v,
+				listen ? "coap://HOST[:PORT]" : "a duration such as 60s");
+			free(rest);
+			return COAPSIM_EXIT_USAGE;
+		}
+	}
+	struct cli c = {0};
+	struct scenario_src *src = NULL;
+	int rc = parse_opts("serve", n, rest, &c, false);
+	if (rc == COAPSIM_EXIT_OK)
+		rc = load(&c, &src);
+	free(rest);
+	if (rc != COAPSIM_EXIT_OK)
+		return rc;
+	struct scenario_cfg cfg;
+	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		scenario_src_del(src);
+		return COAPSIM_EXIT_USAGE;
+	}
+	int sr = serve_run(&cfg, host, port, run_for, stderr, err, sizeof(err));
+	if (sr < 0)
+		fprintf(stderr, "coapsim: %s\n", err);
+	scenario_cfg_free(&cfg);
+	scenario_src_del(src);
+	return sr == SIM_ERR_INVAL ? COAPSIM_EXIT_USAGE : sr < 0 ? COAPSIM_EXIT_RUN : COAPSIM_EXIT_OK;
+}
+
 static const char usage_metrics[] =
 	"usage: coapsim metrics [--markdown]\n"
 	"\n"
@@ -646,6 +710,8 @@ int main(int argc, char **argv)
 		return cmd_keys(argc - 2, argv + 2);
 	if (!strcmp(cmd, "metrics"))
 		return cmd_metrics(argc - 2, argv + 2);
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);
 	return COAPSIM_EXIT_USAGE;
 }

@@ -971,46 +971,50 @@ static const struct enumval live_transport_vals[] = {
     {NULL, 0},
 };
 
-/* coap://HOST[:PORT] (an IPv6 HOST in brackets), port 5683 by default. */
-static int set_target(struct cc *c, const struct keydef *kd, void *obj)
+int scenario_parse_coap_uri(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
-	struct live_cfg *l = obj;
-	const char *s = c->val, *host, *end;
-	(void)kd;
+	const char *h, *end;
 	if (strncmp(s, "coap://", 7))
-		goto bad;
-	host = s + 7;
-	if (*host == '[') {
-		host++;
-		end = strchr(host, ']');
+		return SIM_ERR_INVAL;
+	h = s + 7;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
 		if (!end)
-			goto bad;
+			return SIM_ERR_INVAL;
 	} else {
-		end = host + strcspn(host, ":/");
+		end = h + strcspn(h, ":/");
 	}
-	size_t hl = (size_t)(end - host);
-	if (!hl || hl >= sizeof(l->host))
-		goto bad;
+	size_t hl = (size_t)(end - h);
+	if (!hl || hl >= hostlen)
+		return SIM_ERR_INVAL;
 	const char *p = end + (*end == ']');
-	unsigned long port = 5683;
+	unsigned long v = 5683;
 	if (*p == ':') {
 		char *e;
-		port = strtoul(p + 1, &e, 10);
-		if (e == p + 1 || port == 0 || port > 65535)
-			goto bad;
+		v = strtoul(p + 1, &e, 10);
+		if (e == p + 1 || v == 0 || v > 65535)
+			return SIM_ERR_INVAL;
 		p = e;
 	}
 	if (*p && strcmp(p, "/"))
-		goto bad;
-	memcpy(l->host, host, hl);
-	l->host[hl] = 0;
-	l->port = (uint16_t)port;
+		return SIM_ERR_INVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = (uint16_t)v;
 	return 0;
-bad:
+}
+
+static int set_target(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct live_cfg *l = obj;
+	(void)kd;
+	if (scenario_parse_coap_uri(c->val, l->host, sizeof(l->host), &l->port) == 0)
+		return 0;
 	return cc_fail(c,
 		       "bad target '%s' in [live] (coap://HOST[:PORT], an IPv6 address in "
 		       "brackets: coap://[::1]:5683)",
-		       s);
+		       c->val);
 }
 
 static const struct keydef live_keys[] = {

@@ -225,6 +225,9 @@ struct scenario_keyinfo {
 bool scenario_key_info(size_t i, struct scenario_keyinfo *out);
 
 /* Unit parsers, exposed for tests and --set.  Return 0 or SIM_ERR_INVAL. */
+/* coap://HOST[:PORT] (an IPv6 HOST in brackets; port 5683 by default).
+ * Returns 0 or SIM_ERR_INVAL. */
+int scenario_parse_coap_uri(const char *s, char *host, size_t hostlen, uint16_t *port);
 int scenario_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
 int scenario_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */
 int scenario_parse_size(const char *s, uint64_t *out_bytes);/* B kB MB GB; bare = B */

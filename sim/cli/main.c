@@ -626,6 +626,8 @@ static int cmd_serve(int argc, char **argv)
 	if (rc == COAPSIM_EXIT_OK)
 		rc = load(&c, &src);
 	free(rest);
+	free(c.sets);
+	free(c.paths);
 	if (rc != COAPSIM_EXIT_OK)
 		return rc;
 	struct scenario_cfg cfg;

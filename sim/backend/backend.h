@@ -102,6 +102,7 @@ struct backend_setup {
 		const char *host;
 		uint16_t port;
 		bool allow_remote;
+		const char *source; /* ADDRESS[/PREFIX] to bind to, or "" */
 	} target;
 	char *err;                /* open's one-line reason when it fails, or NULL */
 	size_t errlen;

@@ -46,6 +46,10 @@ struct live {
 	int ep_fd; /* epoll */
 	struct sockaddr_storage target;
 	socklen_t target_len;
+	/* Source addresses: n_src hosts from src_base + src_first on (none:
+	 * the kernel picks). */
+	uint8_t src_base[16];
+	uint64_t src_first, n_src;
 	struct timespec t0;
 	struct backend_gen_stats st;
 	uint64_t lag_hist[LAG_BUCKETS];
@@ -175,9 +179,14 @@ static int fd_limit(uint32_t n_ep, char *err, size_t errlen)
 	if (getrlimit(RLIMIT_NOFILE, &r) != 0)
 		return 0;
 	rlim_t need = (rlim_t)n_ep + LIVE_FD_SPARE;
-	if (r.rlim_cur < need && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max < need ? r.rlim_max : need;
-		setrlimit(RLIMIT_NOFILE, &r);
+	if (r.rlim_cur < need) {
+		/* Past the hard limit if the process may (root: up to
+		 * fs.nr_open), else up to it. */
+		struct rlimit want = {need, r.rlim_max > need ? r.rlim_max : need};
+		if (setrlimit(RLIMIT_NOFILE, &want) != 0 && r.rlim_cur < r.rlim_max) {
+			r.rlim_cur = r.rlim_max < need ? r.rlim_max : need;
+			setrlimit(RLIMIT_NOFILE, &r);
+		}
 		getrlimit(RLIMIT_NOFILE, &r);
 	}
 	if (r.rlim_cur >= need)
@@ -190,13 +199,84 @@ static int fd_limit(uint32_t n_ep, char *err, size_t errlen)
 	return SIM_ERR_BUSY;
 }
 
-static int open_socket(const struct live *l, char *err, size_t errlen)
+/* ADDRESS[/PREFIX] of the target's family: the hosts to bind to in turn
+ * (IPv4 without its network and broadcast addresses, IPv6 without the
+ * subnet's zero address, when the prefix has room for them). */
+static int parse_source(struct live *l, const char *src, char *err, size_t errlen)
+{
+	char a[64];
+	const char *slash = strchr(src, '/');
+	size_t al = slash ? (size_t)(slash - src) : strlen(src);
+	bool v6 = l->target.ss_family == AF_INET6;
+	int len = v6 ? 16 : 4;
+	snprintf(a, sizeof(a), "%.*s", (int)al, src);
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, l->src_base) != 1) {
+		snprintf(err, errlen, "live: source '%s' is not an %s address like the target's",
+			 src, v6 ? "IPv6" : "IPv4");
+		return SIM_ERR_INVAL;
+	}
+	int host_bits = slash ? len * 8 - atoi(slash + 1) : 0;
+	/* Clear the host bits (at most 24: the last three bytes). */
+	for (int b = 0; b < host_bits; b++)
+		l->src_base[len - 1 - b / 8] &= (uint8_t)~(1u << (b % 8));
+	l->n_src = (uint64_t)1 << host_bits;
+	l->src_first = 0;
+	if (host_bits >= 2 && !v6) {
+		l->src_first = 1;
+		l->n_src -= 2;
+	} else if (host_bits >= 1 && v6) {
+		l->src_first = 1;
+		l->n_src -= 1;
+	}
+	return 0;
+}
+
+/* The k-th source host as a socket address (port 0: the kernel's pick). */
+static void source_addr(const struct live *l, uint64_t k, struct sockaddr_storage *sa,
+			socklen_t *len)
+{
+	uint64_t h = l->src_first + k % l->n_src;
+	uint8_t b[16];
+	bool v6 = l->target.ss_family == AF_INET6;
+	int n = v6 ? 16 : 4;
+	memcpy(b, l->src_base, 16);
+	for (int i = 0; i < 3; i++)
+		b[n - 1 - i] |= (uint8_t)(h >> (8 * i));
+	memset(sa, 0, sizeof(*sa));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)sa;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, b, 16);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)sa;
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, b, 4);
+		*len = sizeof(*s4);
+	}
+}
+
+static int open_socket(const struct live *l, uint32_t ep, char *err, size_t errlen)
 {
 	int fd = socket(l->target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage src;
+	socklen_t slen;
+	if (fd >= 0 && l->n_src) {
+		source_addr(l, ep, &src, &slen);
+		if (bind(fd, (const struct sockaddr *)&src, slen) != 0) {
+			snprintf(err, errlen, "live: cannot bind an endpoint's socket to its "
+				 "source address: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
 	if (fd < 0 || connect(fd, (const struct sockaddr *)&l->target, l->target_len) != 0) {
 		snprintf(err, errlen, "live: cannot open an endpoint's socket: %s%s",
 			 strerror(errno),
-			 errno == EADDRNOTAVAIL ? " (out of source ports on this address)" : "");
+			 errno == EADDRNOTAVAIL || errno == EADDRINUSE
+				 ? " (out of source ports: give [live] source several addresses, "
+				   "e.g. 127.0.0.0/24)"
+				 : "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -252,6 +332,8 @@ static int live_open(struct backend **out, const struct backend_setup *s)
 	err[0] = 0;
 	int rc = resolve(s->target.host, s->target.port, s->target.allow_remote,
 				      &l->target, &l->target_len, err, sizeof(err));
+	if (rc == 0 && s->target.source && s->target.source[0])
+		rc = parse_source(l, s->target.source, err, sizeof(err));
 	if (rc == 0)
 		rc = fd_limit(s->n_ep, err, sizeof(err));
 	l->ncb = (struct net_cb){
@@ -271,7 +353,7 @@ static int live_open(struct backend **out, const struct backend_setup *s)
 	}
 	uint32_t opened = 0;
 	for (; rc == 0 && opened < s->n_ep; opened++) {
-		int fd = open_socket(l, err, sizeof(err));
+		int fd = open_socket(l, opened, err, sizeof(err));
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = opened};
 		if (fd < 0 || epoll_ctl(l->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			if (fd >= 0)

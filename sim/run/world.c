@@ -199,7 +199,8 @@ static int build_fleet(struct world *w, uint64_t seed)
 		.up = &cfg->up, .down = &cfg->down, .bottleneck = &cfg->bottleneck,
 		.tcp = &w->tcpp, .timers_per_s = expected_timers_per_s(cfg), .cfg = cfg,
 		.cb = &w->be_cb, .engine_ud = w,
-		.target = {cfg->live.host, cfg->live.port, cfg->live.allow_remote},
+		.target = {cfg->live.host, cfg->live.port, cfg->live.allow_remote,
+			   cfg->live.source},
 		.err = w->opts->err, .errlen = w->opts->errlen,
 	};
 	rc = w->bo->open(&w->be, &bs);

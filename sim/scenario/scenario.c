@@ -6,6 +6,7 @@
  * A point is compiled by applying every entry's value at that point over
  * the defaults; scenario_load compiles every point once so that no invalid
  * value survives to a run. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -1017,6 +1018,38 @@ static int set_target(struct cc *c, const struct keydef *kd, void *obj)
 		       c->val);
 }
 
+/* ADDRESS or ADDRESS/PREFIX, IPv4 or IPv6 (the prefix leaves at least one
+ * host bit, and at most 24: 16 million addresses). */
+static int set_source(struct cc *c, const struct keydef *kd, void *obj)
+{
+	struct live_cfg *l = obj;
+	char a[64];
+	uint8_t bin[16];
+	const char *v = c->val, *slash = strchr(v, '/');
+	size_t al = slash ? (size_t)(slash - v) : strlen(v);
+	(void)kd;
+	if (al >= sizeof(a) || strlen(v) >= sizeof(l->source))
+		goto bad;
+	memcpy(a, v, al);
+	a[al] = 0;
+	bool v6 = strchr(a, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, bin) != 1)
+		goto bad;
+	if (slash) {
+		char *e;
+		long bits = strtol(slash + 1, &e, 10), max = v6 ? 128 : 32;
+		if (e == slash + 1 || *e || bits < max - 24 || bits >= max)
+			goto bad;
+	}
+	memcpy(l->source, v, strlen(v) + 1);
+	return 0;
+bad:
+	return cc_fail(c,
+		       "bad source '%s' in [live] (an address or ADDRESS/PREFIX with 1 to "
+		       "24 host bits, e.g. 127.0.0.0/24)",
+		       v);
+}
+
 static const struct keydef live_keys[] = {
     {"target", set_target, 0, 0, ANY, NULL, NULL,
      "the server a live run loads, `coap://HOST[:PORT]` (port 5683 by default); no "
@@ -1025,6 +1058,10 @@ static const struct keydef live_keys[] = {
     {"transport", set_enum, F(live_cfg, transport), ANY, live_transport_vals, "udp",
      "`udp`: a UDP socket per endpoint (its own source port), no privileges; CoAP "
      "groups only"},
+    {"source", set_source, 0, 0, ANY, NULL, NULL,
+     "the address (or `ADDRESS/PREFIX`: its hosts in turn) the endpoints' sockets "
+     "bind to; a source address has some 28,000 ephemeral ports, so a fleet past that "
+     "needs several (`127.0.0.0/24`); no default: the kernel picks"},
     {"lag_limit", set_time, F(live_cfg, lag_limit), 0, 60e9, "between 0 and 60 s", NULL,
      "10ms",
      "a run whose generator lag p99 (how late its timers fired) passed this is "

@@ -122,6 +122,7 @@ struct live_cfg {
 	uint16_t port;
 	enum live_transport transport;
 	sim_time lag_limit;     /* a run whose generator lag p99 passed it is flagged */
+	char source[64];        /* ADDRESS[/PREFIX] the endpoints' sockets bind to; "" any */
 	bool allow_remote;      /* --allow-remote: the target may be beyond loopback */
 };
 

@@ -2,6 +2,7 @@
 # coapsim benchmarks: exchanges per wall second and peak memory.
 # Not a test: numbers depend on the machine.  Figures go in the README.
 #   BENCH_QUICK=1 tests/bench/run.sh   smaller cases for a quick look
+#   BENCH_LIVE_ONLY=1 tests/bench/run.sh   the live harness only
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${COAPSIM:-build/coapsim}
@@ -25,6 +26,51 @@ run() {
 			name, m, w, m / w, e / w, rss / 1024 }' "$OUT/$name/runs.csv"
 }
 
+# The load-testing harness (--backend live) on loopback.
+live_bench() {
+	echo "== the load-testing harness (--backend live) on loopback"
+	# The ceiling: a plain recvmmsg/sendmmsg echo loop over as many sockets,
+	# both ends on one core (tests/bench/udp_ref.c).
+	N=${BENCH_LIVE_ENDPOINTS:-10000}
+	cc -O2 -o "$OUT/udp_ref" tests/bench/udp_ref.c
+	ref=$("$OUT/udp_ref" "$N" 5)
+	echo "raw loopback echo, $N sockets, one core: $ref round trips/s"
+	# live against a server: N endpoints, one CON GET a second each, 10 s, no
+	# emulated loss or latency; the generator's CPU gives its capacity.
+	live() {
+		name=$1; port=$2
+		$TIME -f '%U %S %M' -o "$OUT/time" $BIN run scenarios/live/temperature.ini --quiet \
+			--out "$OUT/live-$name" --set live.target=coap://127.0.0.1:$port \
+			--set group.sensors.path=/time --set group.sensors.count=$N \
+			--set scenario.duration=10s --set 'group.sensors.traffic=periodic(1s)' \
+			--set 'group.sensors.start=uniform(0,1s)' --set link.loss=0 \
+			--set link.latency=0 --set link.jitter=none --set live.source=127.0.0.0/24
+		set -- $(cat "$OUT/time")
+		awk -v name="$name" -v u="$1" -v s="$2" -v rss="$3" -v ref="$ref" -F, '
+			NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			{ m = $col["completed"]; w = $col["wall_s"]; cpu = u + s
+			  printf "%-22s %8.0f req/s, %5.1f us CPU/request (capacity %6.0f req/s a core, %.0f%% of raw), lag p99 %.3f ms, %.1f MB\n",
+				name, m / w, cpu / m * 1e6, m / cpu, 100 * m / cpu / ref,
+				$col["generator_lag_ms.p99"], rss / 1024 }' "$OUT/live-$name/runs.csv"
+	}
+	$BIN serve scenarios/live/temperature.ini --listen coap://127.0.0.1:25690 --for 60s 2>/dev/null &
+	sp=$!
+	sleep 0.5
+	live "coapsim serve" 25690
+	kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
+	if command -v coap-server-notls >/dev/null; then
+		coap-server-notls -A 127.0.0.1 -p 25691 &
+		sp=$!
+		sleep 0.5
+		live "libcoap coap-server" 25691
+		kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
+	fi
+}
+
+if [ "${BENCH_LIVE_ONLY:-0}" = 1 ]; then
+	live_bench
+	exit 0
+fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	run "10k endpoints, 10 min" --set group.sensors.count=10000 --set scenario.duration=10min
 	exit 0
@@ -92,3 +138,5 @@ idle() {
 a=$(idle 1); b=$(idle 1000000)
 awk -v a="$a" -v b="$b" 'BEGIN { printf "1M idle endpoints: %.1f MB peak, %.0f bytes per endpoint\n",
 	b / 1024, (b - a) * 1024 / 1e6 }'
+
+live_bench

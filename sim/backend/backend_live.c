@@ -7,7 +7,8 @@
  * socket, and what the server sends back through the modelled downlink
  * after it leaves the socket.  No netem, no privileges.
  *
- * Time: the engine's clock is nanoseconds since the backend opened.  Timers
+ * Time: the engine's clock is nanoseconds since the load began (the first
+ * run call).  Timers
  * fire when real time passes their due time and run at that due time, so a
  * message's latency counts from when the traffic model meant to send it
  * (open loop: a slow server or a busy generator shows as latency, not as
@@ -53,6 +54,7 @@ struct live {
 	struct timespec t0;
 	struct backend_gen_stats st;
 	uint64_t lag_hist[LAG_BUCKETS];
+	bool started; /* t0 is set: the load began */
 	int err;
 };
 
@@ -66,7 +68,7 @@ static const struct live *clive_of(const struct backend *b)
 	return (const struct live *)(const void *)b;
 }
 
-/* Real time since the backend opened, ns. */
+/* Real time since the load began, ns. */
 static sim_time real_now(const struct live *l)
 {
 	struct timespec t;
@@ -377,7 +379,6 @@ static int live_open(struct backend **out, const struct backend_setup *s)
 			snprintf(s->err, s->errlen, "%s", err);
 		return rc;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &l->t0);
 	*out = &l->base;
 	return 0;
 }
@@ -410,6 +411,12 @@ static uint64_t live_run(struct backend *b, sim_time until)
 	uint64_t before = sim_engine_events(l->eng);
 	struct epoll_event ev[LIVE_BATCH];
 
+	/* Time 0 is when the load begins: after the probe and the fleet's
+	 * setup, which would otherwise count as the first timers' lag. */
+	if (!l->started) {
+		clock_gettime(CLOCK_MONOTONIC, &l->t0);
+		l->started = true;
+	}
 	for (;;) {
 		sim_time now = real_now(l), next;
 		while ((next = sim_engine_next(l->eng)) <= now && next <= until && !l->err) {

@@ -2101,6 +2101,20 @@ int report_build(const char *dir, char *err, size_t errlen)
 	fputs(" &middot; <code>", f);
 	fs_put_markup(f, json_string_value(json_object_get(j, "command")) ?: "");
 	fputs("</code></p>\n", f);
+	json_t *bad = json_object_get(j, "untrustworthy_runs");
+	if (json_array_size(bad)) {
+		size_t k;
+		json_t *id;
+		fputs("<p style=\"color:#a00\"><strong>Not trustworthy:</strong> in run", f);
+		fputs(json_array_size(bad) > 1 ? "s" : "", f);
+		json_array_foreach(bad, k, id) {
+			fputs(k ? ", " : " ", f);
+			fs_put_markup(f, json_string_value(id) ?: "");
+		}
+		fputs(" the load generator fell behind (<code>generator_lag_ms</code> p99 above "
+		      "<code>live.lag_limit</code>): their latencies include its own lag.</p>\n",
+		      f);
+	}
 
 	/* The summary table: one row per point, mean ± 95% CI. */
 	fputs("<h2>Summary</h2>\n<table><tr><th>point</th><th>parameters</th><th>runs</th>"

@@ -252,6 +252,7 @@ struct runner {
 	runner_done_fn on_point;
 	void *ud;
 	int cb_status;
+	json_t *untrusted; /* ids of runs whose generator fell behind, or NULL */
 };
 
 struct runner_view {
@@ -726,6 +727,11 @@ static int emit(struct runner *r, struct run_slot *s, char *err, size_t errlen)
 	emit_csv_row(r, s, mf, n);
 	emit_json_run(r, s, &pc);
 	const struct lat_summary *lag = &s->res->total.generator_lag;
+	if (lag->count && lag->p99 > sim_time_to_ms(pc.live.lag_limit)) {
+		if (!r->untrusted)
+			r->untrusted = json_array();
+		json_array_append_new(r->untrusted, json_string(s->id));
+	}
 	if (lag->count && lag->p99 > sim_time_to_ms(pc.live.lag_limit))
 		fprintf(stderr,
 			"coapsim: run %s: the generator fell behind (lag p99 %.3f ms > "
@@ -809,6 +815,9 @@ static int write_json(struct runner *r, const char *name, bool with_runs, char *
 	json_object_set_new(head, "xlabel",
 			    json_string(r->xlabel_numeric ? scenario_param_key(r->src, 0)
 							  : "point"));
+	/* Live runs whose generator fell behind: the report says so. */
+	if (r->untrusted)
+		json_object_set(head, "untrustworthy_runs", r->untrusted);
 	scenario_cfg_free(&cfg);
 	char *h = json_dumps(head, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(head);
@@ -1402,6 +1411,7 @@ cleanup:
 	free(r.acc.nulls);
 	free(r.runs);
 	free(r.rows);
+	json_decref(r.untrusted);
 	if (status != COAPSIM_EXIT_OK && status != COAPSIM_EXIT_EXPECT) {
 		fs_stage_abort(&r.out_st);
 		if (r.pcap_staged)

@@ -270,3 +270,61 @@ Test(live, every_exchange_completes_against_coapsim_serve, .timeout = 120)
 	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
 	cr_assert_eq(system(rm), 0);
 }
+
+/* Captures of a live run carry the real sockets' 5-tuple: tshark reads
+ * every record as CoAP between 127.0.0.1 ports (the server's, and one
+ * source port per endpoint), with good IPv4 and UDP checksums. */
+Test(live, captures_carry_the_real_addresses, .timeout = 120)
+{
+	if (!have_server())
+		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
+	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], cmd[2048], line[256];
+	cr_assert_not_null(mkdtemp(dir));
+	int port = free_port();
+	pid_t srv = start_server(port);
+	snprintf(out, sizeof(out), "%s/res", dir);
+	json_t *sum = run_live(out, port,
+			       "--set link.loss=0 --set link.latency=5ms --set link.jitter=none "
+			       "--set group.sensors.count=5 --set scenario.duration=2s "
+			       "--set 'group.sensors.traffic=periodic(1s)' "
+			       "--set 'group.sensors.start=uniform(0,1s)' --set output.pcap=yes");
+	stop_server(srv);
+	json_decref(sum);
+	/* per record: source, destination, ports, checksum statuses, CoAP type */
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r %s/pcap/p0-r0.rx.pcap -o udp.check_checksum:TRUE -o "
+		 "ip.check_checksum:TRUE -d udp.port==%d,coap -T fields -e ip.src -e ip.dst "
+		 "-e udp.srcport -e udp.dstport -e ip.checksum.status -e udp.checksum.status "
+		 "-e coap.type 2>/dev/null",
+		 out, port);
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	int n = 0, to_server = 0, ports[16], n_ports = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char src[64], dst[64];
+		int sp, dp, ipck, udpck, type;
+		cr_assert_eq(sscanf(line, "%63s %63s %d %d %d %d %d", src, dst, &sp, &dp, &ipck,
+				    &udpck, &type),
+			     7, "record %d: %s", n, line);
+		cr_assert_str_eq(src, "127.0.0.1");
+		cr_assert_str_eq(dst, "127.0.0.1");
+		cr_assert_eq(ipck, 1, "IPv4 checksum not good: %s", line);
+		cr_assert_eq(udpck, 1, "UDP checksum not good: %s", line);
+		int client = dp == port ? sp : dp;
+		cr_assert(sp == port || dp == port, "neither port is the server's: %s", line);
+		to_server += dp == port;
+		bool seen = false;
+		for (int k = 0; k < n_ports; k++)
+			seen |= ports[k] == client;
+		if (!seen && n_ports < 16)
+			ports[n_ports++] = client;
+		n++;
+	}
+	pclose(f);
+	/* 5 endpoints, 2 messages each, every request and answer received. */
+	cr_assert_eq(n, 20, "%d records", n);
+	cr_assert_eq(to_server, 10);
+	cr_assert_eq(n_ports, 5, "%d client ports", n_ports);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../core/hw.h"
 #include "../core/sim.h"
@@ -161,6 +162,10 @@ struct backend_ops {
 	int (*probe)(struct backend *b, const uint8_t *req, size_t len, uint8_t *reply,
 		     size_t cap, sim_time timeout);
 	const struct backend_gen_stats *(*gen_stats)(struct backend *b);
+	/* Optional: the real addresses of endpoint ep's socket and of the
+	 * target (sockaddr_in or _in6), for captures.  0 or SIM_ERR_INVAL. */
+	int (*addrs)(struct backend *b, uint32_t ep, struct sockaddr_storage *local,
+		     struct sockaddr_storage *target);
 };
 
 /* Every backend has these first: the run reads its ops, and may prefetch

@@ -554,6 +554,17 @@ static const struct backend_gen_stats *live_gen_stats(struct backend *b)
 	return &l->st;
 }
 
+static int live_addrs(struct backend *b, uint32_t ep, struct sockaddr_storage *local,
+		      struct sockaddr_storage *target)
+{
+	struct live *l = live_of(b);
+	socklen_t len = sizeof(*local);
+	if (ep >= l->n_ep || getsockname(l->fd[ep], (struct sockaddr *)local, &len) != 0)
+		return SIM_ERR_INVAL;
+	memcpy(target, &l->target, sizeof(*target));
+	return 0;
+}
+
 const struct backend_ops backend_live_ops = {
 	.name = "live",
 	.any_placement = true,
@@ -576,4 +587,5 @@ const struct backend_ops backend_live_ops = {
 	.stream_expire = live_stream_end,
 	.probe = live_probe,
 	.gen_stats = live_gen_stats,
+	.addrs = live_addrs,
 };

@@ -109,6 +109,21 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 
 /* ---- setup and teardown ---- */
 
+/* Each endpoint's socket address in the captures, by identity. */
+static int real_addresses(struct world *w)
+{
+	struct sockaddr_storage local, target;
+	for (uint32_t i = 0; i < w->n_ep; i++) {
+		if (w->bo->addrs(w->be, slot_of(w, i), &local, &target) < 0)
+			return SIM_ERR_IO;
+		if (i == 0 && trace_use_real(w->opts->trace, w->n_ep,
+					     (const struct sockaddr *)&target) < 0)
+			return SIM_ERR_NOMEM;
+		trace_real_endpoint(w->opts->trace, i, (const struct sockaddr *)&local);
+	}
+	return 0;
+}
+
 static int build_fleet(struct world *w, uint64_t seed)
 {
 	const struct scenario_cfg *cfg = w->cfg;
@@ -208,6 +223,9 @@ static int build_fleet(struct world *w, uint64_t seed)
 		return rc;
 	/* A real server: is it there?  Before any load. */
 	if (w->bo->probe && (rc = world_coap_probe(w)) < 0)
+		return rc;
+	/* Real sockets: the captures carry their addresses. */
+	if (w->bo->addrs && w->opts->trace && (rc = real_addresses(w)) < 0)
 		return rc;
 	w->eng = w->bo->engine(w->be);
 	sim_engine_set_hint(w->eng, world_prefetch, w);

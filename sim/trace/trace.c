@@ -2,6 +2,7 @@
  * rotated by size.  Knows no protocol logic. */
 #include "trace.h"
 
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -81,6 +82,16 @@ struct trace {
 	uint64_t ep_prefix;   /* the first word of every endpoint's address */
 	uint8_t dgram[UDP_HDR + SIM_MAX_DATAGRAM];
 	uint8_t pkt[IP6_HDR + FRAG_HDR + UDP_HDR + SIM_MAX_DATAGRAM];
+	/* Real addresses (trace_use_real): the family, the server's address
+	 * and port, and each endpoint's (by identity); NULL: the simulated. */
+	struct real {
+		int family;
+		uint8_t srv[16];
+		uint16_t srv_port;
+		uint8_t (*addr)[16];
+		uint16_t *port;
+		uint32_t n;
+	} *real;
 };
 
 void trace_addr(uint32_t ep, uint8_t a[16])
@@ -385,6 +396,114 @@ static void write_pkt(struct trace *t, int which, const uint8_t *pkt, size_t len
 		memcpy(p, pkt, len);
 }
 
+/* The 16-bit one's complement sum of an IPv4 header (RFC 791). */
+static uint16_t ip4_checksum(const uint8_t *h)
+{
+	uint32_t s = 0;
+	for (int i = 0; i < 20; i += 2)
+		s += (uint32_t)h[i] << 8 | h[i + 1];
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* A datagram between endpoint ep and the server as the real sockets sent
+ * it: their addresses and ports, IPv4 or IPv6 (on loopback nothing is
+ * fragmented), checksums filled in. */
+static void record_real(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
+			const uint8_t *payload, size_t len, sim_time now)
+{
+	const struct real *r = t->real;
+	if (ep >= r->n)
+		return;
+	bool v6 = r->family == AF_INET6;
+	size_t ip = v6 ? IP6_HDR : 20, alen = v6 ? 16 : 4;
+	const uint8_t *src = dir == TRACE_UP ? r->addr[ep] : r->srv;
+	const uint8_t *dst = dir == TRACE_UP ? r->srv : r->addr[ep];
+	uint16_t sport = dir == TRACE_UP ? r->port[ep] : r->srv_port;
+	uint16_t dport = dir == TRACE_UP ? r->srv_port : r->port[ep];
+	uint32_t ulen = (uint32_t)(UDP_HDR + len);
+	uint8_t *p = rec_begin(t, which, ip + ulen, now);
+	if (!p)
+		return;
+	uint8_t *u = p + ip;
+	put16(u, sport);
+	put16(u + 2, dport);
+	put16(u + 4, ulen);
+	u[6] = u[7] = 0;
+	memcpy(u + UDP_HDR, payload, len);
+	/* The pseudo-header: addresses, protocol 17, UDP length. */
+	uint64_t sum = 0;
+	for (size_t i = 0; i < alen; i += 2)
+		sum += (uint32_t)src[i] << 8 | src[i + 1];
+	for (size_t i = 0; i < alen; i += 2)
+		sum += (uint32_t)dst[i] << 8 | dst[i + 1];
+	sum += 17 + ulen;
+	for (size_t i = 0; i < ulen; i += 2)
+		sum += (uint32_t)u[i] << 8 | (i + 1 < ulen ? u[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t ck = (uint16_t)~sum;
+	put16(u + 6, ck ? ck : 0xffff);
+	if (v6) {
+		struct a6 a = a6_of(src), b = a6_of(dst);
+		ip6_header(p, ulen, 17, &a, &b);
+		return;
+	}
+	memset(p, 0, 20);
+	p[0] = 0x45;
+	put16(p + 2, (uint32_t)(20 + ulen));
+	p[6] = 0x40; /* don't fragment */
+	p[8] = 64;
+	p[9] = 17;
+	memcpy(p + 12, src, 4);
+	memcpy(p + 16, dst, 4);
+	put16(p + 10, ip4_checksum(p));
+}
+
+int trace_use_real(struct trace *t, uint32_t n_ep, const struct sockaddr *server)
+{
+	if (!t)
+		return 0;
+	struct real *r = calloc(1, sizeof(*r));
+	if (!r || !(r->addr = calloc(n_ep ? n_ep : 1, sizeof(*r->addr))) ||
+	    !(r->port = calloc(n_ep ? n_ep : 1, sizeof(*r->port)))) {
+		if (r)
+			free(r->addr);
+		free(r);
+		return SIM_ERR_NOMEM;
+	}
+	r->n = n_ep;
+	r->family = server->sa_family;
+	if (r->family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)server;
+		memcpy(r->srv, &a->sin6_addr, 16);
+		r->srv_port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)server;
+		memcpy(r->srv, &a->sin_addr, 4);
+		r->srv_port = ntohs(a->sin_port);
+	}
+	t->real = r;
+	return 0;
+}
+
+void trace_real_endpoint(struct trace *t, uint32_t ep, const struct sockaddr *local)
+{
+	if (!t || !t->real || ep >= t->real->n)
+		return;
+	struct real *r = t->real;
+	if (local->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)local;
+		memcpy(r->addr[ep], &a->sin6_addr, 16);
+		r->port[ep] = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)local;
+		memcpy(r->addr[ep], &a->sin_addr, 4);
+		r->port[ep] = ntohs(a->sin_port);
+	}
+}
+
 static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		   uint32_t pkt_id, uint32_t mcast, const uint8_t *payload, size_t len,
 		   sim_time now)
@@ -396,6 +515,10 @@ static void record(struct trace *t, int which, uint32_t ep, enum trace_dir dir,
 		return;
 	if (len > SIM_MAX_DATAGRAM)
 		len = SIM_MAX_DATAGRAM;
+	if (t->real) {
+		record_real(t, which, ep, dir, payload, len, now);
+		return;
+	}
 	if (mcast && mcast != TRACE_TCP) {
 		uint8_t b[16];
 		trace_mcast_addr(mcast - 1, b);
@@ -470,6 +593,11 @@ int trace_close(struct trace *t, char *err, size_t errlen)
 	rc = t->err;
 	if (rc && err && errlen)
 		snprintf(err, errlen, "%s", t->errmsg);
+	if (t->real) {
+		free(t->real->addr);
+		free(t->real->port);
+		free(t->real);
+	}
 	free(t);
 	return rc;
 }

@@ -10,13 +10,15 @@
  * MTU of its direction, IPv6 fragments (RFC 8200 §4.5) that Wireshark
  * reassembles.  Addresses: endpoint i is 2001:db8:1::/48 + (i + 1)
  * (2001:db8:1::1 for endpoint 0), the server 2001:db8::1; port 5683 on
- * both sides for CoAP.  With a size limit, files rotate: RUN.pcap, then
+ * both sides for CoAP (a live run's captures carry the real sockets'
+ * addresses instead: trace_use_real).  With a size limit, files rotate: RUN.pcap, then
  * RUN.1.pcap, RUN.2.pcap ... none growing past the limit. */
 #ifndef COAPSIM_TRACE_H
 #define COAPSIM_TRACE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../core/sim.h"
 
@@ -51,6 +53,14 @@ void trace_tx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
 	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now);
 void trace_rx(struct trace *t, uint32_t ep, enum trace_dir dir, uint32_t pkt_id,
 	      uint32_t mcast, const uint8_t *udp_payload, size_t len, sim_time now);
+
+/* A live run: records carry the real sockets' addresses and ports instead
+ * of the simulated ones (IPv4 or IPv6 as the server's address is), and
+ * datagrams are not fragmented (loopback carries them whole).  server is
+ * the target; each endpoint's own address comes by trace_real_endpoint.
+ * Returns 0 or SIM_ERR_NOMEM. */
+int trace_use_real(struct trace *t, uint32_t n_ep, const struct sockaddr *server);
+void trace_real_endpoint(struct trace *t, uint32_t ep, const struct sockaddr *local);
 
 /* Flush and close.  Returns 0 or SIM_ERR_IO (with the reason in err) when
  * any write failed (disk full, ...).  Frees t in every case. */

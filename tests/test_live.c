@@ -328,3 +328,33 @@ Test(live, captures_carry_the_real_addresses, .timeout = 120)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* A live run says where it stands once a second (not with --quiet). */
+Test(live, a_progress_line_every_second, .timeout = 60)
+{
+	if (!have_server())
+		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
+	char dir[] = "/tmp/coapsim-live-XXXXXX", cmd[4096], line[512];
+	cr_assert_not_null(mkdtemp(dir));
+	int port = free_port();
+	pid_t srv = start_server(port);
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/live/temperature.ini --out %s/res "
+		 "--set live.target=coap://127.0.0.1:%d --set group.sensors.path=/time "
+		 "--set link.loss=0 --set link.latency=5ms --set group.sensors.count=20 "
+		 "--set scenario.duration=4s --set 'group.sensors.traffic=periodic(1s)' "
+		 "--set 'group.sensors.start=uniform(0,1s)' 2>&1 >/dev/null",
+		 test_bin(), dir, port);
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	int lines = 0;
+	while (fgets(line, sizeof(line), f))
+		lines += strncmp(line, "live p0-r0: ", 12) == 0 && strstr(line, "requests/s") &&
+			 strstr(line, "lag p99");
+	cr_assert_eq(pclose(f), 0);
+	stop_server(srv);
+	/* 4 s of traffic: a line for each second before its end. */
+	cr_assert_geq(lines, 3, "%d progress lines", lines);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -311,6 +311,21 @@ static void set_err(struct run_slot *s, const char *fmt, const char *a, const ch
  * published.  Holds the signal number. */
 static _Atomic int runner_stop;
 
+/* A run in real time, once a second: one line on stderr. */
+static void live_tick(void *ud, const struct run_tick *t)
+{
+	const struct run_slot *s = ud;
+	static _Thread_local uint64_t last;
+	if (t->t_s <= 1)
+		last = 0;
+	fprintf(stderr,
+		"live %s: %4.0f s, %6" PRIu64 " requests/s, %" PRIu64 " sent, %" PRIu64
+		" completed, %" PRIu64 " failed, p99 %.1f ms, lag p99 %.3f ms\n",
+		s->id, t->t_s, t->messages - last, t->messages, t->completed, t->failed,
+		t->p99_ms, t->lag_p99_ms);
+	last = t->messages;
+}
+
 static void do_run(struct runner *r, struct run_slot *s)
 {
 	struct scenario_cfg cfg;
@@ -353,6 +368,10 @@ static void do_run(struct runner *r, struct run_slot *s)
 		}
 	}
 	char why[512] = "";
+	if (!r->o->quiet) {
+		ro.tick = live_tick;
+		ro.tick_ud = s;
+	}
 	ro.err = why;
 	ro.errlen = sizeof(why);
 	s->rc = world_run(&cfg, s->seed, &ro, s->res);

@@ -107,6 +107,24 @@ static void srv_fire(struct sim_engine *e, struct sim_timer *t)
 	w->proto[ep->srv_group]->server(w, ep);
 }
 
+/* A second of a run in real time: where it stands, for the progress line. */
+static void tick(struct world *w, sim_time at)
+{
+	struct run_tick t = {.t_s = sim_time_to_s(at)};
+	struct hist lat = {0};
+	for (size_t g = 0; g < w->cfg->n_groups; g++) {
+		t.messages += w->acc[g].m.messages;
+		t.completed += w->acc[g].m.completed;
+		t.failed += w->acc[g].m.failed;
+		if (hist_merge(&lat, &w->acc[g].lat) < 0)
+			w->err = SIM_ERR_NOMEM;
+	}
+	t.p99_ms = lat.count ? sim_time_to_ms(hist_quantile(&lat, 0.99)) : 0;
+	t.lag_p99_ms = w->lag.count ? sim_time_to_ms(hist_quantile(&w->lag, 0.99)) : 0;
+	hist_free(&lat);
+	w->opts->tick(w->opts->tick_ud, &t);
+}
+
 /* ---- setup and teardown ---- */
 
 /* Each endpoint's socket address in the captures, by identity. */
@@ -517,6 +535,8 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 				atomic_store_explicit(w->opts->progress_ns,
 						      until < cfg->duration ? until : cfg->duration,
 						      memory_order_relaxed);
+			if (w->opts->tick && w->bo->gen_stats)
+				tick(w, until);
 			until += step;
 		}
 		/* The last events fell after a mark, inside a step: close the

@@ -15,6 +15,15 @@
 
 struct trace;
 
+/* Where a run in real time stands, once a second (backends with a
+ * generator: live): counted messages so far, their outcomes, latency p99
+ * so far (ms), the generator's lag p99 so far (ms). */
+struct run_tick {
+	double t_s;
+	uint64_t messages, completed, failed;
+	double p99_ms, lag_p99_ms;
+};
+
 struct run_opts {
 	FILE *exchanges;        /* one CSV row per message, or NULL */
 	const char *run_id;     /* "p0-r0", for the exchanges rows */
@@ -23,6 +32,9 @@ struct run_opts {
 	_Atomic int *stop;      /* set: end the run at its next step (SIM_ERR_STOPPED) */
 	char *err;              /* when the run fails for a reason it can name: one line */
 	size_t errlen;
+	/* Optional: told each second of a run in real time. */
+	void (*tick)(void *ud, const struct run_tick *t);
+	void *tick_ud;
 };
 
 #define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */

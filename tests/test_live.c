@@ -358,3 +358,36 @@ Test(live, a_progress_line_every_second, .timeout = 60)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* coapsim link: libcoap's client and server in two namespaces joined by
+ * the emulated link (root, TUN devices); a clean 50 ms link carries the
+ * GET and its answer: 2 packets each way, the client exits 0 with the
+ * server's /time in its output. */
+Test(link, a_real_client_and_server_across_the_link, .timeout = 60)
+{
+	if (!have_server())
+		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
+	    system("command -v ip >/dev/null 2>&1") != 0)
+		cr_skip_test("coapsim link needs root, /dev/net/tun and ip(8)");
+	char cmd[4096], line[512], all[4096] = "";
+	snprintf(cmd, sizeof(cmd),
+		 "printf '[scenario]\\nduration = 1min\\n[link]\\nlatency = 50ms\\n"
+		 "[group.s]\\ncount = 1\\n' > /tmp/coapsim-link-%d.ini && "
+		 "%s link /tmp/coapsim-link-%d.ini --server 'coap-server-notls -A 10.213.0.2' "
+		 "--client 'coap-client-notls -m get coap://10.213.0.2/time' 2>&1; "
+		 "echo status=$?; rm -f /tmp/coapsim-link-%d.ini",
+		 getpid(), test_bin(), getpid(), getpid());
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		strncat(all, line, sizeof(all) - strlen(all) - 1);
+	pclose(f);
+	cr_assert_not_null(strstr(all, "status=0"), "%s", all);
+	cr_assert_not_null(strstr(all, "4 packets into the link, 0 lost; 2 out to the server, "
+				       "2 to the client"),
+			   "%s", all);
+	/* The namespaces are gone. */
+	snprintf(cmd, sizeof(cmd), "ip netns list | grep -q 'coapsim-'");
+	cr_assert_neq(system(cmd), 0, "a namespace was left behind");
+}

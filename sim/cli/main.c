@@ -15,6 +15,7 @@
 #include "../run/check.h"
 #include "../run/report.h"
 #include "../run/runner.h"
+#include "../run/link.h"
 #include "../run/serve.h"
 #include "../scenario/scenario.h"
 
@@ -35,6 +36,9 @@ static const char usage_main[] =
 	"                           (--x KEY, --by KEY: the plots' axes)\n"
 	"  serve SCENARIO [options] a CoAP server on a real socket from coapsim's own\n"
 	"                           server core (--listen coap://HOST:PORT, --for T)\n"
+	"  link SCENARIO --server CMD --client CMD\n"
+	"                           the scenario's link between two real programs\n"
+	"                           (namespaces joined by TUN devices; root)\n"
 	"  keys [--markdown]        every scenario key: default, values, meaning\n"
 	"  metrics [--markdown]     the metrics a run writes, one name a line, or the\n"
 	"                           docs' table of them\n"
@@ -644,6 +648,87 @@ static int cmd_serve(int argc, char **argv)
 	return sr == SIM_ERR_INVAL ? COAPSIM_EXIT_USAGE : sr < 0 ? COAPSIM_EXIT_RUN : COAPSIM_EXIT_OK;
 }
 
+static const char usage_link[] =
+	"usage: coapsim link SCENARIO --server CMD --client CMD [--for DURATION]\n"
+	"                    [--set KEY=VALUE ...]\n"
+	"\n"
+	"The scenario's [link] (and [bottleneck]) between two real programs: the\n"
+	"server command runs in a network namespace at 10.213.0.2, the client\n"
+	"command in another at 10.213.0.1, joined by TUN devices through the\n"
+	"same seeded channel model the simulator runs.  Ends when the client\n"
+	"exits (its status is link's), or after DURATION.  Needs root.\n";
+
+static int cmd_link(int argc, char **argv)
+{
+	const char *server = NULL, *client = NULL;
+	sim_time run_for = 0;
+	char err[SCN_ERR_LEN] = "";
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	int n = 0;
+	if (!rest)
+		return COAPSIM_EXIT_RUN;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_link, stdout);
+			free(rest);
+			return COAPSIM_EXIT_OK;
+		}
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--server") && v) {
+			server = v;
+			i++;
+		} else if (!strcmp(argv[i], "--client") && v) {
+			client = v;
+			i++;
+		} else if (!strcmp(argv[i], "--for") && v) {
+			if (scenario_parse_time(v, &run_for) < 0 || !run_for) {
+				fprintf(stderr, "coapsim link: bad --for '%s' (a duration)\n", v);
+				free(rest);
+				return COAPSIM_EXIT_USAGE;
+			}
+			i++;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (!server || !client) {
+		fputs(usage_link, stderr);
+		free(rest);
+		return COAPSIM_EXIT_USAGE;
+	}
+	struct cli c = {0};
+	struct scenario_src *src = NULL;
+	int rc = parse_opts("link", n, rest, &c, false);
+	if (rc == COAPSIM_EXIT_OK)
+		rc = load(&c, &src);
+	free(rest);
+	free(c.sets);
+	free(c.paths);
+	if (rc != COAPSIM_EXIT_OK)
+		return rc;
+	struct scenario_cfg cfg;
+	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		scenario_src_del(src);
+		return COAPSIM_EXIT_USAGE;
+	}
+	struct link_result res;
+	int lr = link_run(&cfg.up, &cfg.down, &cfg.bottleneck, cfg.seed, server, client,
+			  run_for, &res, err, sizeof(err));
+	if (lr < 0)
+		fprintf(stderr, "coapsim: %s\n", err);
+	else
+		fprintf(stderr,
+			"coapsim link: %" PRIu64 " packets into the link, %" PRIu64
+			" lost; %" PRIu64 " out to the server, %" PRIu64 " to the client\n",
+			res.sent, res.lost, res.delivered[0], res.delivered[1]);
+	scenario_cfg_free(&cfg);
+	scenario_src_del(src);
+	if (lr < 0)
+		return COAPSIM_EXIT_RUN;
+	return res.client_status < 0 ? COAPSIM_EXIT_RUN : res.client_status;
+}
+
 static const char usage_metrics[] =
 	"usage: coapsim metrics [--markdown]\n"
 	"\n"
@@ -714,6 +799,8 @@ int main(int argc, char **argv)
 		return cmd_metrics(argc - 2, argv + 2);
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(argc - 2, argv + 2);
+	if (!strcmp(cmd, "link"))
+		return cmd_link(argc - 2, argv + 2);
 	fprintf(stderr, "coapsim: unknown command '%s' (see 'coapsim --help')\n", cmd);
 	return COAPSIM_EXIT_USAGE;
 }

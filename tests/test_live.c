@@ -371,6 +371,10 @@ Test(link, a_real_client_and_server_across_the_link, .timeout = 60)
 	    system("command -v ip >/dev/null 2>&1") != 0)
 		cr_skip_test("coapsim link needs root, /dev/net/tun and ip(8)");
 	char cmd[4096], line[512], all[4096] = "";
+	/* Namespaces of other link runs, if any: ours must not stay. */
+	cr_assert_eq(system("ip netns list 2>/dev/null | grep -o 'coapsim-[0-9]*-[cs]' | sort "
+			    "> /tmp/coapsim-link-ns-before"),
+		     0);
 	snprintf(cmd, sizeof(cmd),
 		 "printf '[scenario]\\nduration = 1min\\n[link]\\nlatency = 50ms\\n"
 		 "[group.s]\\ncount = 1\\n' > /tmp/coapsim-link-%d.ini && "
@@ -387,7 +391,9 @@ Test(link, a_real_client_and_server_across_the_link, .timeout = 60)
 	cr_assert_not_null(strstr(all, "4 packets into the link, 0 lost; 2 out to the server, "
 				       "2 to the client"),
 			   "%s", all);
-	/* The namespaces are gone. */
-	snprintf(cmd, sizeof(cmd), "ip netns list | grep -q 'coapsim-'");
-	cr_assert_neq(system(cmd), 0, "a namespace was left behind");
+	/* Its namespaces are gone: none that was not there before. */
+	int st = system("ip netns list 2>/dev/null | grep -o 'coapsim-[0-9]*-[cs]' | sort | "
+			"comm -13 /tmp/coapsim-link-ns-before - | grep -q .");
+	unlink("/tmp/coapsim-link-ns-before");
+	cr_assert_neq(st, 0, "a namespace was left behind");
 }

@@ -25,16 +25,6 @@ struct sim_bucket {
  * sim_engine_expect() widened it for a slow event rate. */
 #ifndef SIM_BUCKET_SHIFT
 #define SIM_BUCKET_SHIFT 16
-/* Each implementation's own (sim_engine_new and _delete call them). */
-int sim_engine_init(struct sim_engine *e, size_t capacity_hint);
-void sim_engine_free(struct sim_engine *e);
-
-/* An outside scheduler's side of arming, cancelling and running
- * (engine_common.c): the implementations call them while e->ext is set. */
-int sim_engine_ext_arm(struct sim_engine *e, struct sim_timer *t, sim_time when);
-void sim_engine_ext_cancel(struct sim_engine *e, struct sim_timer *t);
-uint64_t sim_engine_ext_run(struct sim_engine *e, sim_time until);
-
 #endif
 #define SIM_BUCKET_SHIFT_MAX 24
 

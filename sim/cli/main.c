@@ -585,6 +585,31 @@ static int cmd_keys(int argc, char **argv)
 	return COAPSIM_EXIT_OK;
 }
 
+/* The scenario of `serve` and `link` (its first point), from the
+ * arguments left once their own options are taken out: SCENARIO and
+ * --set.  Frees args.  Returns an exit status; on success *src and *cfg
+ * are the caller's to free. */
+static int load_first_point(const char *cmd, int n, char **args, struct scenario_src **src,
+			    struct scenario_cfg *cfg)
+{
+	struct cli c = {0};
+	char err[SCN_ERR_LEN];
+	int rc = parse_opts(cmd, n, args, &c, false);
+	if (rc == COAPSIM_EXIT_OK)
+		rc = load(&c, src);
+	free(args);
+	free(c.sets);
+	free(c.paths);
+	if (rc != COAPSIM_EXIT_OK)
+		return rc;
+	if (scenario_point_cfg(*src, 0, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		scenario_src_del(*src);
+		return COAPSIM_EXIT_USAGE;
+	}
+	return COAPSIM_EXIT_OK;
+}
+
 static const char usage_serve[] =
 	"usage: coapsim serve SCENARIO [--listen coap://HOST:PORT] [--for DURATION]\n"
 	"                     [--set KEY=VALUE ...]\n"
@@ -624,22 +649,11 @@ static int cmd_serve(int argc, char **argv)
 			return COAPSIM_EXIT_USAGE;
 		}
 	}
-	struct cli c = {0};
 	struct scenario_src *src = NULL;
-	int rc = parse_opts("serve", n, rest, &c, false);
-	if (rc == COAPSIM_EXIT_OK)
-		rc = load(&c, &src);
-	free(rest);
-	free(c.sets);
-	free(c.paths);
+	struct scenario_cfg cfg;
+	int rc = load_first_point("serve", n, rest, &src, &cfg);
 	if (rc != COAPSIM_EXIT_OK)
 		return rc;
-	struct scenario_cfg cfg;
-	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		scenario_src_del(src);
-		return COAPSIM_EXIT_USAGE;
-	}
 	int sr = serve_run(&cfg, host, port, run_for, stderr, err, sizeof(err));
 	if (sr < 0)
 		fprintf(stderr, "coapsim: %s\n", err);
@@ -696,22 +710,11 @@ static int cmd_link(int argc, char **argv)
 		free(rest);
 		return COAPSIM_EXIT_USAGE;
 	}
-	struct cli c = {0};
 	struct scenario_src *src = NULL;
-	int rc = parse_opts("link", n, rest, &c, false);
-	if (rc == COAPSIM_EXIT_OK)
-		rc = load(&c, &src);
-	free(rest);
-	free(c.sets);
-	free(c.paths);
+	struct scenario_cfg cfg;
+	int rc = load_first_point("link", n, rest, &src, &cfg);
 	if (rc != COAPSIM_EXIT_OK)
 		return rc;
-	struct scenario_cfg cfg;
-	if (scenario_point_cfg(src, 0, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		scenario_src_del(src);
-		return COAPSIM_EXIT_USAGE;
-	}
 	struct link_result res;
 	int lr = link_run(&cfg.up, &cfg.down, &cfg.bottleneck, cfg.seed, server, client,
 			  run_for, &res, err, sizeof(err));

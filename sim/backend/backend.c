@@ -12,13 +12,17 @@ const struct backend_ops *backend_lookup(enum backend_kind kind)
 		return backend_ns3; /* NULL when built without ns-3 */
 	case BACKEND_LIVE:
 		return &backend_live_ops;
+	case BACKEND_LIVE_TUN:
+		return &backend_tun_ops;
 	}
 	return NULL;
 }
 
 const char *backend_name(enum backend_kind kind)
 {
-	return kind == BACKEND_NS3 ? "ns3" : kind == BACKEND_LIVE ? "live" : "native";
+	return kind == BACKEND_NS3				   ? "ns3"
+	       : kind == BACKEND_LIVE || kind == BACKEND_LIVE_TUN ? "live"
+								   : "native";
 }
 
 const char *backend_missing_hint(enum backend_kind kind)

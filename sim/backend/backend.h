@@ -104,6 +104,8 @@ struct backend_setup {
 		uint16_t port;
 		bool allow_remote;
 		const char *source; /* ADDRESS[/PREFIX] to bind to, or "" */
+		bool netns;         /* tun: the target in a namespace of the run's */
+		const char *server; /* a command that starts the target, or "" */
 	} target;
 	char *err;                /* open's one-line reason when it fails, or NULL */
 	size_t errlen;
@@ -162,6 +164,10 @@ struct backend_ops {
 	int (*probe)(struct backend *b, const uint8_t *req, size_t len, uint8_t *reply,
 		     size_t cap, sim_time timeout);
 	const struct backend_gen_stats *(*gen_stats)(struct backend *b);
+	/* Optional (remote_server backends with streams): open a TCP
+	 * connection to the target and reset it: 0 (it answered),
+	 * SIM_ERR_NOTFOUND (refused) or SIM_ERR_IO (no answer in timeout). */
+	int (*probe_stream)(struct backend *b, sim_time timeout);
 	/* Optional: the real addresses of endpoint ep's socket and of the
 	 * target (sockaddr_in or _in6), for captures.  0 or SIM_ERR_INVAL. */
 	int (*addrs)(struct backend *b, uint32_t ep, struct sockaddr_storage *local,
@@ -193,7 +199,7 @@ static inline void backend_prefetch(const struct backend *b, uint32_t ep)
 		SIM_PREFETCH(&b->hot_id[ep]);
 }
 
-extern const struct backend_ops backend_native_ops, backend_live_ops;
+extern const struct backend_ops backend_native_ops, backend_live_ops, backend_tun_ops;
 /* sim/ns3/ns3.cc's, or NULL (sim/ns3/ns3_absent.c) without ns-3. */
 extern const struct backend_ops *const backend_ns3;
 

@@ -3,6 +3,11 @@
 #ifndef COAPSIM_BACKEND_KIND_H
 #define COAPSIM_BACKEND_KIND_H
 
-enum backend_kind { BACKEND_NATIVE, BACKEND_NS3, BACKEND_LIVE };
+enum backend_kind {
+	BACKEND_NATIVE,
+	BACKEND_NS3,
+	BACKEND_LIVE,     /* [live] transport = udp */
+	BACKEND_LIVE_TUN, /* [live] transport = tun: a run picks it, a scenario names live */
+};
 
 #endif

@@ -29,12 +29,11 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "live_rt.h"
+#include "tundev.h"
 
 #define LIVE_BATCH 32
 #define LIVE_FD_SPARE 64 /* files the process keeps for captures, results, ... */
-
-/* Generator lag: a log2 histogram of ns (bucket k: [2^k, 2^(k+1))). */
-#define LAG_BUCKETS 48
 
 struct live {
 	struct backend base; /* first: a struct backend * is a struct live * */
@@ -51,10 +50,8 @@ struct live {
 	 * the kernel picks). */
 	uint8_t src_base[16];
 	uint64_t src_first, n_src;
-	struct timespec t0;
-	struct backend_gen_stats st;
-	uint64_t lag_hist[LAG_BUCKETS];
-	bool started; /* t0 is set: the load began */
+	struct live_rt rt;
+	pid_t server; /* the target's command, or -1 */
 	int err;
 };
 
@@ -66,26 +63,6 @@ static struct live *live_of(struct backend *b)
 static const struct live *clive_of(const struct backend *b)
 {
 	return (const struct live *)(const void *)b;
-}
-
-/* Real time since the load began, ns. */
-static sim_time real_now(const struct live *l)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (sim_time)((t.tv_sec - l->t0.tv_sec) * 1000000000ll + (t.tv_nsec - l->t0.tv_nsec));
-}
-
-static void lag_add(struct live *l, sim_time lag)
-{
-	int k = 0;
-	while (k < LAG_BUCKETS - 1 && lag >> (k + 1))
-		k++;
-	l->lag_hist[k]++;
-	l->st.lag_count++;
-	l->st.lag_sum_ns += (double)lag;
-	if (lag > l->st.lag_max_ns)
-		l->st.lag_max_ns = lag;
 }
 
 /* ---- the target ---- */
@@ -148,11 +125,11 @@ static void on_deliver(void *ud, struct net *net, uint32_t ep, enum net_dir dir,
 	}
 	ssize_t n = send(l->fd[ep], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n >= 0)
-		l->st.sent++;
+		l->rt.st.sent++;
 	else if (errno == ECONNREFUSED)
-		l->st.refused++; /* an earlier datagram's ICMP port unreachable */
+		l->rt.st.refused++; /* an earlier datagram's ICMP port unreachable */
 	else
-		l->st.send_failed++; /* the socket's buffer is full: dropped */
+		l->rt.st.send_failed++; /* the socket's buffer is full: dropped */
 }
 
 static void on_tap_send(void *ud, uint32_t ep, enum net_dir dir, uint32_t id,
@@ -300,16 +277,14 @@ static void drain_socket(struct live *l, uint32_t ep)
 		int n = recvmmsg(l->fd[ep], m, LIVE_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == ECONNREFUSED) {
-				l->st.refused++;
+				l->rt.st.refused++;
 				continue; /* the error is reported once; read on */
 			}
 			return; /* EAGAIN: nothing more */
 		}
-		sim_time now = real_now(l);
-		if (now > sim_engine_now(l->eng))
-			sim_engine_set_now(l->eng, now);
+		live_rt_arrived(&l->rt, l->eng);
 		for (int i = 0; i < n; i++) {
-			l->st.received++;
+			l->rt.st.received++;
 			if (net_send(&l->net, ep, NET_DOWN, bufs[i], m[i].msg_len, NULL) < 0)
 				l->err = SIM_ERR_NOMEM;
 		}
@@ -331,6 +306,7 @@ static int live_open(struct backend **out, const struct backend_setup *s)
 	l->cb = s->cb;
 	l->n_ep = s->n_ep;
 	l->ep_fd = -1;
+	l->server = -1;
 	err[0] = 0;
 	int rc = resolve(s->target.host, s->target.port, s->target.allow_remote,
 				      &l->target, &l->target_len, err, sizeof(err));
@@ -365,6 +341,11 @@ static int live_open(struct backend **out, const struct backend_setup *s)
 		}
 		l->fd[opened] = fd;
 	}
+	if (rc == 0 && s->target.server && s->target.server[0] &&
+	    (l->server = tundev_spawn(NULL, s->target.server, true)) < 0) {
+		snprintf(err, sizeof(err), "live: cannot start the server: %s", strerror(errno));
+		rc = SIM_ERR_IO;
+	}
 	if (rc < 0) {
 		while (opened)
 			close(l->fd[--opened]);
@@ -388,6 +369,7 @@ static void live_close(struct backend *b)
 	if (!b)
 		return;
 	struct live *l = live_of(b);
+	tundev_stop(l->server, 2000);
 	for (uint32_t i = 0; i < l->n_ep; i++)
 		close(l->fd[i]);
 	close(l->ep_fd);
@@ -402,41 +384,15 @@ static struct sim_engine *live_engine(struct backend *b)
 	return live_of(b)->eng;
 }
 
-/* Fire what is due by now, then wait on the sockets until the next timer,
- * `until` or a datagram; until real time reaches `until` or nothing is
- * pending. */
+static void ready(void *ud, uint32_t ep)
+{
+	drain_socket(ud, ep);
+}
+
 static uint64_t live_run(struct backend *b, sim_time until)
 {
 	struct live *l = live_of(b);
-	uint64_t before = sim_engine_events(l->eng);
-	struct epoll_event ev[LIVE_BATCH];
-
-	/* Time 0 is when the load begins: after the probe and the fleet's
-	 * setup, which would otherwise count as the first timers' lag. */
-	if (!l->started) {
-		clock_gettime(CLOCK_MONOTONIC, &l->t0);
-		l->started = true;
-	}
-	for (;;) {
-		sim_time now = real_now(l), next;
-		while ((next = sim_engine_next(l->eng)) <= now && next <= until && !l->err) {
-			lag_add(l, now - next);
-			if (l->cb->lag)
-				l->cb->lag(l->cb->ud, now - next);
-			sim_engine_run(l->eng, next);
-			if (sim_engine_error(l->eng))
-				l->err = sim_engine_error(l->eng);
-		}
-		if (l->err || now >= until || !sim_engine_pending(l->eng))
-			break;
-		sim_time wake = next < until ? next : until;
-		struct timespec ts = {(time_t)((wake - now) / 1000000000u),
-				      (long)((wake - now) % 1000000000u)};
-		int n = epoll_pwait2(l->ep_fd, ev, LIVE_BATCH, &ts, NULL);
-		for (int i = 0; i < n; i++)
-			drain_socket(l, ev[i].data.u32);
-	}
-	return sim_engine_events(l->eng) - before;
+	return live_rt_run(&l->rt, l->eng, l->cb, l->ep_fd, until, ready, l, &l->err);
 }
 
 static uint64_t live_pending(const struct backend *b)
@@ -508,50 +464,41 @@ static sim_time live_stream_expiry(const struct backend *b, const struct backend
 	return SIM_TIME_NEVER;
 }
 
+/* One request from a socket of its own, resent every 250 ms until an
+ * answer or the timeout (10 s when the run started the server itself: it
+ * may still be binding). */
 static int live_probe(struct backend *b, const uint8_t *req, size_t len, uint8_t *reply,
-		       size_t cap, sim_time timeout)
+		      size_t cap, sim_time timeout)
 {
 	struct live *l = live_of(b);
+	if (l->server > 0 && timeout < SIM_S(10))
+		timeout = SIM_S(10);
 	int fd = socket(l->target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return SIM_ERR_IO;
-	struct timeval tv = {(time_t)(timeout / 1000000000u),
-			     (suseconds_t)(timeout % 1000000000u / 1000)};
+	struct timeval tv = {0, 250000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ssize_t n = -1;
-	if (connect(fd, (const struct sockaddr *)&l->target, l->target_len) == 0 &&
-	    send(fd, req, len, 0) == (ssize_t)len)
-		n = recv(fd, reply, cap, 0);
-	int e = errno;
+	int e = EAGAIN;
+	if (connect(fd, (const struct sockaddr *)&l->target, l->target_len) == 0)
+		for (sim_time spent = 0; spent < timeout && n < 0; spent += SIM_MS(250)) {
+			if (send(fd, req, len, 0) == (ssize_t)len)
+				n = recv(fd, reply, cap, 0);
+			e = n < 0 ? errno : 0;
+			if (n < 0 && e == ECONNREFUSED && l->server <= 0)
+				break; /* nothing listens, and nothing is starting */
+			if (n < 0 && e != EAGAIN && e != EWOULDBLOCK)
+				usleep(250000); /* refused at once: wait out the round */
+		}
 	close(fd);
 	if (n >= 0)
 		return (int)n;
 	return e == ECONNREFUSED ? SIM_ERR_NOTFOUND : SIM_ERR_IO;
 }
 
-/* The lag at quantile q (ns): the upper edge of its bucket, clipped to the
- * largest seen. */
-static sim_time lag_quantile(const struct live *l, double q)
-{
-	if (!l->st.lag_count)
-		return 0;
-	uint64_t want = (uint64_t)(q * (double)l->st.lag_count), seen = 0;
-	for (int k = 0; k < LAG_BUCKETS; k++) {
-		seen += l->lag_hist[k];
-		if (seen > want || seen == l->st.lag_count) {
-			sim_time edge = (sim_time)2 << k;
-			return edge < l->st.lag_max_ns ? edge : l->st.lag_max_ns;
-		}
-	}
-	return l->st.lag_max_ns;
-}
-
 static const struct backend_gen_stats *live_gen_stats(struct backend *b)
 {
-	struct live *l = live_of(b);
-	l->st.lag_p50_ns = lag_quantile(l, 0.5);
-	l->st.lag_p99_ns = lag_quantile(l, 0.99);
-	return &l->st;
+	return live_rt_stats(&live_of(b)->rt);
 }
 
 static int live_addrs(struct backend *b, uint32_t ep, struct sockaddr_storage *local,

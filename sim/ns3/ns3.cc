@@ -1006,6 +1006,7 @@ const backend_ops ns3_ops = {
     .stream_expire = ns3_stream_expire,
     .probe = nullptr,
     .gen_stats = nullptr,
+    .probe_stream = nullptr,
     .addrs = nullptr,
 };
 const backend_ops* const backend_ns3 = &ns3_ops;

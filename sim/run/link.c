@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../backend/tundev.h"
 #include "../engine/engine.h"
 #include "../net/net.h"
 #include "link.h"
@@ -57,68 +58,27 @@ static void on_deliver(void *ud, struct net *n, uint32_t ep, enum net_dir dir,
 		k->packets[dir]++;
 }
 
-static int sh(const char *fmt, const char *a, const char *b)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), fmt, a, b);
-	int st = system(cmd);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
 /* Namespace `ns` with lo and a TUN device addressed `addr`/24, up; the
- * TUN's descriptor (opened inside the namespace, used from outside). */
+ * TUN's descriptor (made inside the namespace, used from outside). */
 static int make_side(const char *ns, const char *addr, char *err, size_t errlen)
 {
-	char path[128];
-	if (sh("ip netns add %s%s", ns, "") < 0) {
-		snprintf(err, errlen, "link: cannot create network namespace %s (root needed)", ns);
+	char dev[IFNAMSIZ];
+	char why[200];
+	if (tundev_netns_add(ns, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "link: %s", why);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
-	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int there = open(path, O_RDONLY | O_CLOEXEC);
-	int fd = -1;
-	if (here >= 0 && there >= 0 && setns(there, CLONE_NEWNET) == 0) {
-		fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		struct ifreq ifr = {.ifr_flags = IFF_TUN | IFF_NO_PI};
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), LINK_DEV);
-		if (fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) != 0) {
-			close(fd);
-			fd = -1;
-		}
-		if (setns(here, CLONE_NEWNET) != 0) {
-			if (fd >= 0)
-				close(fd);
-			fd = -1;
-		}
+	int fd = tundev_open(ns, LINK_DEV, dev, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "link: %s", why);
+		return -1;
 	}
-	if (here >= 0)
-		close(here);
-	if (there >= 0)
-		close(there);
-	if (fd < 0 ||
-	    sh("ip netns exec %s ip link set lo up && ip netns exec %s ip link set " LINK_DEV
-	       " up",
-	       ns, ns) < 0 ||
-	    sh("ip netns exec %s ip addr add %s/24 dev " LINK_DEV, ns, addr) < 0) {
-		snprintf(err, errlen, "link: cannot set up a TUN device in %s: %s", ns,
-			 strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (tundev_ip(ns, "addr add %s/24 dev %s", addr, dev) < 0) {
+		snprintf(err, errlen, "link: cannot address the TUN device in %s", ns);
+		close(fd);
 		return -1;
 	}
 	return fd;
-}
-
-/* `sh -c cmd` inside namespace ns. */
-static pid_t spawn(const char *ns, const char *cmd)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("ip", "ip", "netns", "exec", ns, "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
 }
 
 int link_run(const struct link_cfg *up, const struct link_cfg *down,
@@ -154,9 +114,9 @@ int link_run(const struct link_cfg *up, const struct link_cfg *down,
 		epoll_ctl(ep, EPOLL_CTL_ADD, k.tun[d], &ev);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &k.t0);
-	srv = spawn(ns[NET_DOWN], server_cmd);
+	srv = tundev_spawn(ns[NET_DOWN], server_cmd, false);
 	usleep(300000); /* let the server bind */
-	cli = spawn(ns[NET_UP], client_cmd);
+	cli = tundev_spawn(ns[NET_UP], client_cmd, false);
 	for (;;) {
 		sim_time now = real_now(&k), next;
 		while ((next = sim_engine_next(k.eng)) <= now)
@@ -196,22 +156,14 @@ int link_run(const struct link_cfg *up, const struct link_cfg *down,
 	res->delivered[NET_DOWN] = k.packets[NET_DOWN];
 out:
 	if (cli > 0) {
-		kill(cli, SIGTERM);
-		waitpid(cli, NULL, 0);
+		tundev_stop(cli, 1000);
 		res->client_status = -1;
 	}
-	if (srv > 0) {
-		kill(srv, SIGTERM);
-		waitpid(srv, NULL, 0);
-	}
-	/* ip netns exec's children of the server are in its namespace:
-	 * deleting it after they are gone. */
+	tundev_stop(srv, 1000);
 	for (int d = 0; d < 2; d++) {
 		if (k.tun[d] >= 0)
 			close(k.tun[d]);
-		sh("ip netns pids %s 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del %s "
-		   "2>/dev/null",
-		   ns[d], ns[d]);
+		tundev_netns_del(ns[d]);
 	}
 	if (ep >= 0)
 		close(ep);

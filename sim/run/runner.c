@@ -4,6 +4,7 @@
 #include "runner.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -361,6 +362,15 @@ static void do_run(struct runner *r, struct run_slot *s)
 			.mtu_down = cfg.down.mtu, .max_bytes = cfg.output.pcap_max,
 			.port = 5683,
 		};
+		/* The tun transport's packets are the captures' own: the
+		 * endpoints' simulated addresses, port as the target's, and the
+		 * target's address. */
+		uint8_t target[16];
+		if (cfg.backend == BACKEND_LIVE && cfg.live.transport == LIVE_TUN &&
+		    cfg.live.host[0] && inet_pton(AF_INET6, cfg.live.host, target) == 1) {
+			tc.server = target;
+			tc.port = cfg.live.port;
+		}
 		s->rc = trace_open(&ro.trace, &tc, err, sizeof(err));
 		if (s->rc < 0) {
 			set_err(s, "%s%s", err, "");

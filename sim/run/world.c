@@ -227,20 +227,27 @@ static int build_fleet(struct world *w, uint64_t seed)
 	int rc = world_place(w, seed);
 	if (rc < 0)
 		return rc;
+	/* A namespace of the run's own holds the simulator's server address. */
+	bool mq_target = cfg->n_groups && cfg->groups[0].protocol == PROTO_MQTT;
+	snprintf(w->target_host, sizeof(w->target_host), "%s",
+		 cfg->live.host[0] ? cfg->live.host : "2001:db8::1");
+	w->target_port = cfg->live.host[0] ? cfg->live.port : mq_target ? 1883 : 5683;
 	const struct backend_setup bs = {
 		.n_ep = w->n_ep, .slot_of = w->slot_of, .seed = seed,
 		.up = &cfg->up, .down = &cfg->down, .bottleneck = &cfg->bottleneck,
 		.tcp = &w->tcpp, .timers_per_s = expected_timers_per_s(cfg), .cfg = cfg,
 		.cb = &w->be_cb, .engine_ud = w,
-		.target = {cfg->live.host, cfg->live.port, cfg->live.allow_remote,
-			   cfg->live.source},
+		.target = {w->target_host, w->target_port, cfg->live.allow_remote,
+			   cfg->live.source, cfg->live.netns, cfg->live.server},
 		.err = w->opts->err, .errlen = w->opts->errlen,
 	};
 	rc = w->bo->open(&w->be, &bs);
 	if (rc < 0)
 		return rc;
 	/* A real server: is it there?  Before any load. */
-	if (w->bo->probe && (rc = world_coap_probe(w)) < 0)
+	if (w->bo->probe && !mq_target && (rc = world_coap_probe(w)) < 0)
+		return rc;
+	if (w->bo->probe_stream && mq_target && (rc = world_mqtt_probe(w)) < 0)
 		return rc;
 	/* Real sockets: the captures carry their addresses. */
 	if (w->bo->addrs && w->opts->trace && (rc = real_addresses(w)) < 0)
@@ -298,6 +305,10 @@ static int build_fleet(struct world *w, uint64_t seed)
 
 			sim_time start = (sim_time)sim_rng_dist(&ep->rng_app,
 								&cfg->groups[g].start);
+			/* [live] ramp: the fleet begins in turn, by identity. */
+			if (cfg->live.ramp)
+				start += (sim_time)((unsigned __int128)cfg->live.ramp * i /
+						    w->n_ep);
 			if (start < cfg->duration &&
 			    sim_timer_arm_as(w->eng, &ep->app_t, start, w->proto[g]->app_hint) < 0)
 				return SIM_ERR_NOMEM;
@@ -465,7 +476,9 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		return SIM_ERR_NOMEM;
 	w->cfg = cfg;
 	w->opts = opts ? opts : &no_opts;
-	w->bo = backend_lookup(cfg->backend);
+	w->bo = backend_lookup(cfg->backend == BACKEND_LIVE && cfg->live.transport == LIVE_TUN
+				       ? BACKEND_LIVE_TUN
+				       : cfg->backend);
 	if (!w->bo) {
 		free(w);
 		return SIM_ERR_UNSUPPORTED;

@@ -475,8 +475,8 @@ int world_coap_probe(struct world *w)
 	if (w->opts->err)
 		snprintf(w->opts->err, w->opts->errlen,
 			 "live target coap://%s%s%s:%u: a CON GET %s %s",
-			 strchr(cfg->live.host, ':') ? "[" : "", cfg->live.host,
-			 strchr(cfg->live.host, ':') ? "]" : "", cfg->live.port,
+			 strchr(w->target_host, ':') ? "[" : "", w->target_host,
+			 strchr(w->target_host, ':') ? "]" : "", w->target_port,
 			 cfg->groups[0].path,
 			 n == SIM_ERR_NOTFOUND ? "was refused (nothing listens there)"
 			 : n >= 0	       ? "got a datagram that is not its answer"

@@ -192,6 +192,10 @@ struct world {
 	uint32_t n_mq, mq_next; /* nodes; the next to hand out is mq_next - 1 */
 	struct mq_sizes mq;
 	struct backend_cb be_cb;
+	/* A real server's address (remote_server backends): [live] target,
+	 * or the simulator's server address when a namespace holds it. */
+	char target_host[128];
+	uint16_t target_port;
 	struct endpoint *ep;
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	uint32_t n_ep;
@@ -323,6 +327,7 @@ void world_server_env(struct world *w, struct endpoint *ep, struct coap_srv_env 
 
 /* world_mqtt.c */
 void world_mqtt_setup(struct world *w);
+int world_mqtt_probe(struct world *w);
 void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z);
 extern const struct backend_cb world_stream_cb; /* segment, data, event, changed */
 

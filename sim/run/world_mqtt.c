@@ -159,9 +159,11 @@ static void client_segment(struct world *w, struct mqtt_node *n, const struct tc
 
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
+	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
+	if (w->bo->remote_server)
+		return; /* a real broker: its end is not ours */
 	if (w->bo->stream_open(w->be, &n->bs, n->bbuf, w->mq.bbuf, &n->rng) < 0)
 		w->err = SIM_ERR_NOMEM;
-	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
 }
 
 static void client_event(struct world *w, struct mqtt_node *n, enum tcp_event ev)
@@ -298,6 +300,10 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 		return;
 	if (r == MQTT_RES_COMPLETED) {
 		a->m.completed++;
+		/* A real broker acknowledged it (PUBACK, PUBREC): it arrived,
+		 * when is not ours to see. */
+		if (w->bo->remote_server)
+			a->m.delivered++;
 		if (hist_add(&a->lat, now - f->first_tx) < 0)
 			w->err = SIM_ERR_NOMEM;
 	} else if (r == MQTT_RES_LOST) {
@@ -465,6 +471,26 @@ static int mq_init(struct world *w, struct endpoint *ep, uint64_t seed)
 	mqtt_client_init(&mn->mc);
 	broker_listen(w, mn);
 	return w->err;
+}
+
+/* ---- a real broker ---- */
+
+/* A TCP connection to the target before the load (backends with
+ * probe_stream): a SYN-ACK says something listens.  Returns 0, or
+ * SIM_ERR_IO with the reason in the run's error line. */
+int world_mqtt_probe(struct world *w)
+{
+	int rc = w->bo->probe_stream(w->be, SIM_S(3));
+	if (rc == 0)
+		return 0;
+	if (w->opts->err)
+		snprintf(w->opts->err, w->opts->errlen,
+			 "live target mqtt://%s%s%s:%u: a TCP connection %s",
+			 strchr(w->target_host, ':') ? "[" : "", w->target_host,
+			 strchr(w->target_host, ':') ? "]" : "", w->target_port,
+			 rc == SIM_ERR_NOTFOUND ? "was refused (nothing listens there)"
+						: "got no answer within 3 s");
+	return SIM_ERR_IO;
 }
 
 const struct world_proto world_proto_mqtt = {

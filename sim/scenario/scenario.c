@@ -969,15 +969,23 @@ static const struct keydef ns3_keys[] = {
 
 static const struct enumval live_transport_vals[] = {
     {"udp", LIVE_UDP},
+    {"tun", LIVE_TUN},
     {NULL, 0},
 };
 
 int scenario_parse_coap_uri(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
+	return scenario_parse_uri(s, "coap", 5683, host, hostlen, port);
+}
+
+int scenario_parse_uri(const char *s, const char *scheme, uint16_t def_port, char *host,
+		       size_t hostlen, uint16_t *port)
+{
 	const char *h, *end;
-	if (strncmp(s, "coap://", 7))
+	size_t sl = strlen(scheme);
+	if (strncmp(s, scheme, sl) || strncmp(s + sl, "://", 3))
 		return SIM_ERR_INVAL;
-	h = s + 7;
+	h = s + sl + 3;
 	if (*h == '[') {
 		h++;
 		end = strchr(h, ']');
@@ -990,7 +998,7 @@ int scenario_parse_coap_uri(const char *s, char *host, size_t hostlen, uint16_t 
 	if (!hl || hl >= hostlen)
 		return SIM_ERR_INVAL;
 	const char *p = end + (*end == ']');
-	unsigned long v = 5683;
+	unsigned long v = def_port;
 	if (*p == ':') {
 		char *e;
 		v = strtoul(p + 1, &e, 10);
@@ -1010,11 +1018,13 @@ static int set_target(struct cc *c, const struct keydef *kd, void *obj)
 {
 	struct live_cfg *l = obj;
 	(void)kd;
-	if (scenario_parse_coap_uri(c->val, l->host, sizeof(l->host), &l->port) == 0)
+	l->mqtt = !strncmp(c->val, "mqtt://", 7);
+	if (scenario_parse_uri(c->val, l->mqtt ? "mqtt" : "coap", l->mqtt ? 1883 : 5683,
+			       l->host, sizeof(l->host), &l->port) == 0)
 		return 0;
 	return cc_fail(c,
-		       "bad target '%s' in [live] (coap://HOST[:PORT], an IPv6 address in "
-		       "brackets: coap://[::1]:5683)",
+		       "bad target '%s' in [live] (coap://HOST[:PORT] or mqtt://HOST[:PORT], "
+		       "an IPv6 address in brackets: coap://[::1]:5683)",
 		       c->val);
 }
 
@@ -1050,14 +1060,38 @@ bad:
 		       v);
 }
 
+/* A shell command: one line, no control characters. */
+static int set_command(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+	if (!*s || has_ctrl(s) || strlen(s) >= kd->size)
+		return cc_fail(c, "bad command for '%s' in [%s] (one line, under %zu characters)",
+			       c->e->key, c->e->section, kd->size);
+	memcpy(field(obj, kd), s, strlen(s) + 1);
+	return 0;
+}
+
 static const struct keydef live_keys[] = {
     {"target", set_target, 0, 0, ANY, NULL, NULL,
-     "the server a live run loads, `coap://HOST[:PORT]` (port 5683 by default); no "
-     "default: `backend = live` needs it; only loopback unless the run is given "
-     "`--allow-remote`"},
+     "the server a live run loads: `coap://HOST[:PORT]` (port 5683 by default) for "
+     "CoAP groups, `mqtt://HOST[:PORT]` (1883) for MQTT groups; `backend = live` "
+     "needs it, except with `netns = yes` (then `[2001:db8::1]`, the simulator's "
+     "server address); only loopback unless the run is given `--allow-remote`"},
     {"transport", set_enum, F(live_cfg, transport), ANY, live_transport_vals, "udp",
-     "`udp`: a UDP socket per endpoint (its own source port), no privileges; CoAP "
-     "groups only"},
+     "`udp`: a UDP socket per endpoint (its own source port), no privileges, CoAP "
+     "only; `tun`: one TUN device, each endpoint its simulator address "
+     "(2001:db8:1::/48), packets built and parsed by coapsim, CoAP and MQTT (over the "
+     "TCP model), root or CAP_NET_ADMIN"},
+    {"netns", set_bool, F(live_cfg, netns), ANY, NULL, "no",
+     "`tun`: put the target (its address, and the `server` command) in a network "
+     "namespace coapsim makes and removes; `no`: the target address is given to the "
+     "TUN device on this host (a documentation or unique-local IPv6 address)"},
+    {"server", set_command, F(live_cfg, server), ANY, NULL, NULL,
+     "a shell command that starts the target (in the namespace with `netns = yes`), "
+     "stopped when the run ends; no default: the target is already running"},
+    {"ramp", set_time, F(live_cfg, ramp), 0, TMAX, "0 or more", NULL, "0s",
+     "the endpoints begin in turn over this long (endpoint i at its `start` plus "
+     "ramp x i / count); applied on every backend, so a simulated run compares"},
     {"source", set_source, 0, 0, ANY, NULL, NULL,
      "the address (or `ADDRESS/PREFIX`: its hosts in turn) the endpoints' sockets "
      "bind to; a source address has some 28,000 ephemeral ports, so a fleet past that "
@@ -2084,24 +2118,58 @@ static const struct entry *link_entry(const struct scenario_src *src, const char
 
 /* What the ns-3 backend does not model: refused where it is written, so a
  * cross-check never compares two different scenarios. */
-/* What a live run cannot do (yet): a target is needed, and its transport
- * (udp) carries CoAP unicast only. */
+/* What a live run cannot do: it needs its target (but with a namespace of
+ * its own, the simulator's server address serves), one target speaks one
+ * protocol, udp carries CoAP only, a TUN device owns the target's address
+ * (so only addresses no one else may hold), and no multicast. */
 static int live_unsupported(struct cc *c)
 {
 	const struct scenario_src *src = c->src;
 	const struct scenario_cfg *cfg = c->cfg;
+	const struct live_cfg *l = &cfg->live;
 	const struct entry *be = find_entry(src, SEC_SCENARIO, -1, "backend");
+	bool tun = l->transport == LIVE_TUN;
 
-	if (!cfg->live.host[0])
+	if (!l->host[0] && !(tun && l->netns))
 		return at_fail(c, be,
 			       "backend = live needs the server: set 'target' in [live] "
 			       "(e.g. --set live.target=coap://[::1]:5683)");
+	if (l->netns && !tun)
+		return at_fail(c, find_entry(src, SEC_LIVE, -1, "netns"),
+			       "'netns = yes' in [live] needs 'transport = tun'");
+	if (tun && l->host[0]) {
+		uint8_t a[16];
+		bool ok = inet_pton(AF_INET6, l->host, a) == 1 &&
+			  ((a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) ||
+			   (a[0] & 0xfe) == 0xfc);
+		if (!ok)
+			return at_fail(c, find_entry(src, SEC_LIVE, -1, "target"),
+				       "with transport = tun the target is an address coapsim gives "
+				       "its TUN device: an IPv6 documentation (2001:db8::/32) or "
+				       "unique-local (fc00::/7) address, e.g. [2001:db8::1]");
+		if (a[2] == 0x0d && a[4] == 0 && a[5] == 1)
+			return at_fail(c, find_entry(src, SEC_LIVE, -1, "target"),
+				       "the target may not be in 2001:db8:1::/48: the endpoints' "
+				       "addresses");
+	}
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		const struct group_cfg *g = &cfg->groups[i];
-		if (g->protocol != PROTO_COAP)
-			return at_fail(c, find_entry(src, SEC_GROUP, (int)i, "protocol"),
-				       "group '%s': backend = live carries CoAP only "
-				       "(transport = udp)",
+		const struct entry *pe = find_entry(src, SEC_GROUP, (int)i, "protocol");
+		bool mq = g->protocol == PROTO_MQTT;
+		if (mq && !tun)
+			return at_fail(c, pe,
+				       "group '%s': MQTT on backend = live needs 'transport = tun' "
+				       "in [live] (udp carries CoAP only)",
+				       g->name);
+		if (l->host[0] && mq != l->mqtt)
+			return at_fail(c, pe ? pe : find_entry(src, SEC_LIVE, -1, "target"),
+				       "group '%s' speaks %s but the live target is %s://: a live "
+				       "run has one target, so all its groups speak its protocol",
+				       g->name, mq ? "MQTT" : "CoAP", l->mqtt ? "mqtt" : "coap");
+		if (mq != (cfg->groups[0].protocol == PROTO_MQTT))
+			return at_fail(c, pe,
+				       "group '%s': a live run has one target, so all its groups "
+				       "speak one protocol",
 				       g->name);
 		if (g->multicast)
 			return at_fail(c, find_entry(src, SEC_GROUP, (int)i, "multicast"),

@@ -116,11 +116,15 @@ struct ns3_cfg {
 };
 
 /* [live]: the real server a live run loads (backend = live). */
-enum live_transport { LIVE_UDP };
+enum live_transport { LIVE_UDP, LIVE_TUN };
 struct live_cfg {
-	char host[128];         /* from target = coap://HOST[:PORT]; "" when unset */
+	char host[128];         /* from target = coap|mqtt://HOST[:PORT]; "" when unset */
 	uint16_t port;
+	bool mqtt;              /* the target is a broker (mqtt://) */
 	enum live_transport transport;
+	bool netns;             /* tun: the target in a namespace coapsim makes */
+	char server[256];       /* a command that starts the target; "" none */
+	sim_time ramp;          /* the endpoints begin over this long, in turn */
 	sim_time lag_limit;     /* a run whose generator lag p99 passed it is flagged */
 	char source[64];        /* ADDRESS[/PREFIX] the endpoints' sockets bind to; "" any */
 	bool allow_remote;      /* --allow-remote: the target may be beyond loopback */
@@ -229,6 +233,9 @@ bool scenario_key_info(size_t i, struct scenario_keyinfo *out);
 /* coap://HOST[:PORT] (an IPv6 HOST in brackets; port 5683 by default).
  * Returns 0 or SIM_ERR_INVAL. */
 int scenario_parse_coap_uri(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* SCHEME://HOST[:PORT] the same way, def_port when none is given. */
+int scenario_parse_uri(const char *s, const char *scheme, uint16_t def_port, char *host,
+		       size_t hostlen, uint16_t *port);
 int scenario_parse_time(const char *s, sim_time *out);      /* ns us ms s min h; bare = s */
 int scenario_parse_rate(const char *s, uint64_t *out_bps);  /* bps kbps Mbps */
 int scenario_parse_size(const char *s, uint64_t *out_bytes);/* B kB MB GB; bare = B */

@@ -222,7 +222,7 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 	t->port = cfg->port;
 	uint8_t a[16];
 	trace_addr(UINT32_MAX, a);
-	t->srv = a6_of(a);
+	t->srv = a6_of(cfg->server ? cfg->server : a);
 	trace_addr(0, a);
 	t->ep_prefix = a6_of(a).w[0];
 	if (fs_mkdir_p(cfg->dir, err, errlen) < 0) {

@@ -33,6 +33,8 @@ struct trace_cfg {
 	uint32_t mtu_up, mtu_down;
 	uint64_t max_bytes;  /* per file before rotation; 0 = no limit */
 	uint16_t port;       /* UDP port on both ends, 5683 for CoAP */
+	const uint8_t *server; /* the server's IPv6 address (16 bytes); NULL:
+				* 2001:db8::1 */
 };
 
 /* Open both files.  Returns 0, SIM_ERR_NOMEM, or SIM_ERR_IO with a one-line

@@ -68,12 +68,12 @@ TESTBIN := $(BUILD)/unit_tests
 # Debian packages: header or tool each one provides.
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
             gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
-            libxml2-utils libns3-dev libgsl-dev libcoap3-bin
+            libxml2-utils libns3-dev libgsl-dev libcoap3-bin mosquitto iproute2
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
-              command -v coap-server-notls >/dev/null && \
+              command -v coap-server-notls >/dev/null && command -v mosquitto >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
 .PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints test-heap \

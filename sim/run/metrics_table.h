@@ -32,7 +32,7 @@
 	COUNT("messages", messages, NEVER, NEUTRAL, NO,                                       \
 	      "application messages first transmitted (CoAP requests, MQTT PUBLISHes); a "    \
 	      "message still waiting behind NSTART or for a connection is not one yet")       \
-	COUNT("delivered", delivered, NEVER, NEUTRAL, NO,                                     \
+	COUNT("delivered", delivered, UNKNOWN_DELIVERY, NEUTRAL, NO,                          \
 	      "of those, received by the server (broker) at least once; each message counts " \
 	      "once however many copies arrive, so `delivered <= messages`")                  \
 	COUNT("completed", completed, UNCONFIRMED, NEUTRAL, NO,                               \
@@ -41,7 +41,8 @@
 	COUNT("failed", failed, NEVER, LOWER, BASELINE,                                       \
 	      "given up (retransmissions exhausted, RST), or still open at the drain bound")  \
 	REAL("delivery_ratio", metric_ratio((double)m->delivered, (double)m->messages),      \
-	     NO_MESSAGES, "ratio of the totals", HIGHER, BASELINE, "delivered / messages")    \
+	     NO_MESSAGES_OR_UNKNOWN_DELIVERY, "ratio of the totals", HIGHER, BASELINE,        \
+	     "delivered / messages")                                                          \
 	REAL("success_ratio", metric_ratio((double)m->completed, (double)m->messages),       \
 	     NO_MESSAGES_OR_UNCONFIRMED, "ratio of the totals", HIGHER, BASELINE,             \
 	     "completed / messages")                                                          \
@@ -52,9 +53,9 @@
 	REAL("retransmissions_per_message",                                                   \
 	     metric_ratio((double)m->retransmissions, (double)m->messages), NO_MESSAGES,      \
 	     "ratio of the totals", LOWER, BASELINE, "retransmissions / messages")            \
-	COUNT("spurious_retransmissions", spurious, NEVER, LOWER, NO,                         \
+	COUNT("spurious_retransmissions", spurious, REMOTE, LOWER, NO,                        \
 	      "retransmissions of a request the server already had")                          \
-	COUNT("dedup_answers", dedup_answers, NEVER, LOWER, NO,                               \
+	COUNT("dedup_answers", dedup_answers, REMOTE, LOWER, NO,                              \
 	      "duplicate CON requests the CoAP server answered again from its memory of "     \
 	      "them (RFC 7252 §4.5)")                                                         \
 	COUNT("server_errors", server_errors, NEVER, LOWER, NO,                               \
@@ -135,6 +136,7 @@
 	FLAG(observe, "some group observes: the notification counts apply")                   \
 	FLAG(multicast, "some group is a multicast group")                                    \
 	FLAG(mqtt, "some group speaks MQTT")                                                  \
+	FLAG(remote, "the server is a real one (backend = live)")                             \
 	TALLY(mc_expected, "multicast requests x members")
 
 /* When a metric is null: X(id, condition on m and channel_known, doc).
@@ -145,6 +147,11 @@
 	X(UNCONFIRMED, !m->confirmable,                                                       \
 	  "no message expects confirmation (CoAP NON, MQTT QoS 0)")                           \
 	X(NO_MESSAGES, !m->messages, "no messages")                                           \
+	X(UNKNOWN_DELIVERY, m->remote && !m->confirmable,                                     \
+	  "a real server and no message expects confirmation: arrivals are not ours to see")  \
+	X(NO_MESSAGES_OR_UNKNOWN_DELIVERY, !m->messages || (m->remote && !m->confirmable),    \
+	  "no messages; a real server and no message expects confirmation")                   \
+	X(REMOTE, m->remote, "a real server (backend = live): its memory is not ours to see") \
 	X(NO_MESSAGES_OR_UNCONFIRMED, !m->messages || !m->confirmable,                        \
 	  "no messages, or none expects confirmation")                                        \
 	X(NO_COMPLETED, !m->latency.count, "no message completed")                            \

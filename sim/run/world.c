@@ -171,6 +171,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.multicast = gc->multicast;
+		w->acc[g].m.remote = w->bo->remote_server;
 		if (gc->multicast)
 			w->acc[g].m.confirmable = false;
 	}

@@ -1125,8 +1125,8 @@ Test(scenario_errors, out_of_range)
 	       F ":2: 'data_retries' in [tcp] must be between 1 and 30 (got '0')");
 	/* [live]: the target's form, the source's prefix, what live carries. */
 	err_is("[live]\ntarget = http://[::1]:5683\n" GROUP,
-	       F ":2: bad target 'http://[::1]:5683' in [live] (coap://HOST[:PORT], an "
-		 "IPv6 address in brackets: coap://[::1]:5683)");
+	       F ":2: bad target 'http://[::1]:5683' in [live] (coap://HOST[:PORT] or "
+		 "mqtt://HOST[:PORT], an IPv6 address in brackets: coap://[::1]:5683)");
 	err_is("[live]\nsource = 127.0.0.0/4\n" GROUP,
 	       F ":2: bad source '127.0.0.0/4' in [live] (an address or ADDRESS/PREFIX "
 		 "with 1 to 24 host bits, e.g. 127.0.0.0/24)");
@@ -1135,7 +1135,8 @@ Test(scenario_errors, out_of_range)
 		 "--set live.target=coap://[::1]:5683)");
 	err_is("[scenario]\nbackend = live\n[live]\ntarget = coap://[::1]\n" GROUP
 	       "protocol = mqtt\n",
-	       F ":6: group 'sensors': backend = live carries CoAP only (transport = udp)");
+	       F ":6: group 'sensors': MQTT on backend = live needs 'transport = tun' in "
+		 "[live] (udp carries CoAP only)");
 	err_is("[tcp]\ndata_retries = 2.5\n" GROUP,
 	       F ":2: bad integer '2.5' for 'data_retries' in [tcp]");
 	err_is("[tcp]\nrto_min = 2min\n" GROUP,

@@ -1,18 +1,14 @@
-/* The live backend: the run's endpoints talk to a real server over real UDP
- * sockets, one per endpoint (its own source port: the server sees distinct
- * peers), in real time (CLOCK_MONOTONIC), with the scenario's channel
+/* The live backend's udp transport: the run's endpoints talk to a real
+ * server over real UDP sockets, one per endpoint (its own source port: the
+ * server sees distinct peers), in real time (CLOCK_MONOTONIC), with the scenario's channel
  * emulated in the generator by the same model the simulator runs (net.c):
  * an endpoint's datagram goes through the modelled uplink (queue, rate,
  * latency, jitter, loss, duplication, bottleneck) before it reaches its
  * socket, and what the server sends back through the modelled downlink
  * after it leaves the socket.  No netem, no privileges.
  *
- * Time: the engine's clock is nanoseconds since the load began (the first
- * run call).  Timers
- * fire when real time passes their due time and run at that due time, so a
- * message's latency counts from when the traffic model meant to send it
- * (open loop: a slow server or a busy generator shows as latency, not as
- * fewer requests); how late each fired is the generator's lag.
+ * Time and the generator's lag: live_rt.c, shared with the tun transport
+ * (backend_tun.c).
  *
  * Knows nothing of CoAP, MQTT or the scenario schema. */
 #include <arpa/inet.h>

@@ -67,8 +67,47 @@ live_bench() {
 	fi
 }
 
+# The tun transport (root): one TUN device on this host holding fd00::1,
+# coapsim serve listening on [::], every endpoint its simulator address.
+tun_bench() {
+	if [ "$(id -u)" != 0 ] || ! ip tuntap add dev cstbench mode tun 2>/dev/null; then
+		echo "(tun transport: needs root and a TUN device: skipped)"
+		return
+	fi
+	ip tuntap del dev cstbench mode tun
+	echo "== the tun transport against coapsim serve (one TUN device, no sockets per endpoint)"
+	$BIN serve scenarios/live/temperature.ini --listen 'coap://[::]:25692' --for 400s \
+		2>/dev/null &
+	sp=$!
+	sleep 0.5
+	# tun NAME COUNT RATE_S DURATION: COUNT endpoints, a GET every RATE_S
+	# each, starts spread over the first period, no emulated loss.
+	tun() {
+		name=$1; count=$2; every=$3; dur=$4
+		$TIME -f '%U %S %M' -o "$OUT/time" $BIN run scenarios/live/temperature.ini --quiet \
+			--out "$OUT/tun" --set live.transport=tun --set 'live.target=coap://[fd00::1]:25692' \
+			--set group.sensors.path=/time --set group.sensors.count=$count \
+			--set scenario.duration=$dur --set "group.sensors.traffic=periodic($every)" \
+			--set "group.sensors.start=uniform(0,$every)" --set link.loss=0 \
+			--set link.latency=0 --set link.jitter=none
+		set -- $(cat "$OUT/time")
+		awk -v name="$name" -v u="$1" -v s="$2" -v rss="$3" -F, '
+			NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			{ m = $col["completed"]; w = $col["wall_s"]; cpu = u + s
+			  printf "%-26s %8d of %8d completed, %7.0f req/s, %5.1f us CPU/request, lag p99 %.3f ms, max %.1f ms, %.1f MB peak\n",
+				name, m, $col["messages"], m / w, cpu / m * 1e6, $col["generator_lag_ms.p99"],
+				$col["generator_lag_ms.max"], rss / 1024 }' "$OUT/tun/runs.csv"
+		rm -rf "$OUT/tun"
+	}
+	tun "10k endpoints x 1/s" 10000 1s 10s
+	tun "${BENCH_TUN_RATE:-30000} req/s" ${BENCH_TUN_RATE:-30000} 1s 10s
+	tun "1M endpoints, 1 GET each" ${BENCH_TUN_ENDPOINTS:-1000000} 100s 100s
+	kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
+}
+
 if [ "${BENCH_LIVE_ONLY:-0}" = 1 ]; then
 	live_bench
+	tun_bench
 	exit 0
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -140,3 +179,4 @@ awk -v a="$a" -v b="$b" 'BEGIN { printf "1M idle endpoints: %.1f MB peak, %.0f b
 	b / 1024, (b - a) * 1024 / 1e6 }'
 
 live_bench
+tun_bench

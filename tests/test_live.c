@@ -632,3 +632,71 @@ Test(live_tun, bad_tun_scenarios_are_refused_at_their_line)
 		rm_dir(dir);
 	}
 }
+
+/* Against coapsim serve, resources by path from one scenario: 20 RFC 7641
+ * observers of /obs notified every second and 20 GETs a second of /big, a
+ * 300-byte body in 64-byte RFC 7959 blocks.  Observers register in
+ * [0.1, 0.5] s and deregister at 5 s, so each gets notifications at +1..+4 s:
+ * 80 (the fifth, after 5.1 s, finds it gone); every /big transfer is
+ * ceil(300 / 64) = 5 block exchanges, the last block (#4) a 2.05 with
+ * 300 - 4 x 64 = 44 bytes. */
+Test(live, observe_and_block2_against_coapsim_serve, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-live-XXXXXX", path[128], cmd[1024];
+	cr_assert_not_null(mkdtemp(dir));
+	int port = free_port();
+	snprintf(path, sizeof(path), "%s/t.ini", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[scenario]\nduration = 5s\nseed = 3\nbackend = live\n"
+		   "[live]\ntarget = coap://127.0.0.1:%d\n[link]\nlatency = 5ms\n"
+		   "[group.obs]\ncount = 20\ntraffic = observe(1s)\npath = /obs\nmethod = GET\n"
+		   "start = uniform(100ms, 500ms)\n"
+		   "[group.big]\ncount = 20\ntraffic = periodic(1s)\nmethod = GET\npath = /big\n"
+		   "payload = 300\nblock_size = 64\nstart = uniform(0, 1s)\n"
+		   "[output]\npcap = yes\n",
+		   port);
+	fclose(f);
+	pid_t srv = fork();
+	cr_assert(srv >= 0);
+	if (srv == 0) {
+		char uri[64];
+		snprintf(uri, sizeof(uri), "coap://127.0.0.1:%d", port);
+		execlp("timeout", "timeout", "100", test_bin_path(), "serve", path, "--listen", uri,
+		       (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(cmd, sizeof(cmd), "timeout 100 %s run %s --quiet --out %s/res", test_bin(), path,
+		 dir);
+	int st = system(cmd);
+	stop_server(srv);
+	cr_assert_eq(st, 0, "%s", cmd);
+	snprintf(path, sizeof(path), "%s/res/summary.json", dir);
+	json_t *sum = json_load_file(path, 0, NULL);
+	cr_assert_not_null(sum);
+	json_t *groups = json_object_get(json_array_get(json_object_get(sum, "runs"), 0), "groups");
+	json_t *obs = json_object_get(groups, "obs"), *big = json_object_get(groups, "big");
+	cr_assert_eq(num(obs, "messages"), 40, "a registration and a deregistration each");
+	cr_assert_eq(num(obs, "completed"), 40);
+	cr_assert_eq(num(obs, "notifications_received"), 80);
+	cr_assert_eq(num(big, "messages"), 100);
+	cr_assert_eq(num(big, "completed"), 100);
+	cr_assert_eq(num(big, "transmissions"), 500, "5 blocks a transfer");
+	/* UDP 8, CoAP header 4, token 4, Block2 3 (delta 23: one extended
+	 * byte; value 0x42: block 4, no more, SZX 2), marker 1, 44 bytes. */
+	char pcap[160];
+	snprintf(pcap, sizeof(pcap), "%s/res/pcap/p0-r0.pcap", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r %s -d udp.port==%d,coap -Y 'coap.code == 69 && coap.opt.block_number "
+		 "== 4 && coap.opt.block_mflag == 0 && udp.length == %d' 2>/dev/null | wc -l",
+		 pcap, port, 8 + 4 + 4 + 3 + 1 + 44);
+	FILE *p = popen(cmd, "r");
+	char out[32] = "";
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	cr_assert_eq(atoi(out), 100, "last blocks: %s (%s)", out, cmd);
+	json_decref(sum);
+	rm_dir(dir);
+}

@@ -88,7 +88,7 @@
 	     "from the mean steady-state power over endpoints", HIGHER, BASELINE,             \
 	     "mean endpoint battery lifetime in the traffic's steady state: "                 \
 	     "`energy.battery` divided by the mean power between `warmup` and `duration`")   \
-	COUNT("notifications_sent", notifications_sent, NO_OBSERVE, NEUTRAL, NO,              \
+	COUNT("notifications_sent", notifications_sent, NO_OBSERVE_OR_REMOTE, NEUTRAL, NO,    \
 	      "Observe notifications the server sent (first transmissions)")                  \
 	COUNT("notifications_received", notifications_received, NO_OBSERVE, NEUTRAL, NO,      \
 	      "notifications the observers received")                                         \
@@ -165,6 +165,8 @@
 	X(NO_LIFETIME, !m->energy.valid || m->energy.lifetime_days <= 0,                      \
 	  "no endpoints; no energy spent from `warmup` to `duration`")                        \
 	X(NO_OBSERVE, !m->observe, "no group observes")                                       \
+	X(NO_OBSERVE_OR_REMOTE, !m->observe || m->remote,                                     \
+	  "no group observes; a real server (its sends are not ours to see)")                 \
 	X(NO_MULTICAST, !m->multicast, "no multicast group")                                  \
 	X(NO_MULTICAST_REQUESTS, !m->multicast || !m->mc_expected,                            \
 	  "no multicast group; no multicast request")                                         \

@@ -34,6 +34,7 @@ struct peer {
 	struct sockaddr_storage addr;
 	socklen_t alen;
 	struct server *sv;
+	uint8_t group; /* the resource: the group its first request named */
 };
 
 struct server {
@@ -65,12 +66,52 @@ static sim_time real_now(const struct server *sv)
 	return (sim_time)((t.tv_sec - sv->t0.tv_sec) * 1000000000ll + (t.tv_nsec - sv->t0.tv_nsec));
 }
 
-/* The scenario's first group says what the resource is (as the simulated
- * server takes it from the group whose endpoint asks). */
+/* Whether request path `path` names resource `pattern`, where each {id}
+ * stands for one path segment. */
+static bool path_matches(const char *pattern, const char *path)
+{
+	while (*pattern) {
+		if (!strncmp(pattern, "{id}", 4)) {
+			pattern += 4;
+			path += strcspn(path, "/");
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	return !*path;
+}
+
+/* The group whose path a request names; the first when none does. */
+static uint8_t group_of_request(const struct scenario_cfg *cfg, const uint8_t *buf,
+				size_t len)
+{
+	struct coap_msg m;
+	char path[COAP_MAX_PATH + 2] = "";
+	size_t pl = 0;
+	if (coap_parse(&m, buf, len) != 0)
+		return 0;
+	for (int i = 0; i < m.n_opt; i++) {
+		const struct coap_option *o = &m.opt[i];
+		if (o->num != COAP_OPT_URI_PATH || pl + 1 + o->len >= sizeof(path))
+			continue;
+		path[pl++] = '/';
+		memcpy(path + pl, o->value, o->len);
+		pl += o->len;
+		path[pl] = 0;
+	}
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (path_matches(cfg->groups[g].path, path))
+			return (uint8_t)g;
+	return 0;
+}
+
+/* The resource of the group the peer's first request named says what it
+ * answers (as the simulated server takes it from the asking endpoint's
+ * group). */
 static void env_of(struct server *sv, struct peer *p, struct coap_srv_env *env)
 {
 	const struct scenario_cfg *cfg = sv->cfg;
-	const struct group_cfg *g = &cfg->groups[0];
+	const struct group_cfg *g = &cfg->groups[p->group];
 	bool observe = g->traffic == TRAFFIC_OBSERVE;
 	*env = (struct coap_srv_env){
 		.p = &sv->cp, .cb = &sv->cb, .ud = sv, .rng = &p->rng,
@@ -154,8 +195,9 @@ static bool grow(struct server *sv)
 	return true;
 }
 
-/* The peer's session, made at its first datagram. */
-static struct peer *peer_of(struct server *sv, const struct sockaddr_storage *a, socklen_t len)
+/* The peer's session, made at its first datagram (buf: which resource). */
+static struct peer *peer_of(struct server *sv, const struct sockaddr_storage *a, socklen_t len,
+			    const uint8_t *buf, size_t blen)
 {
 	if (2 * (sv->n_peers + 1) > sv->cap && !grow(sv))
 		return NULL;
@@ -180,6 +222,7 @@ static struct peer *peer_of(struct server *sv, const struct sockaddr_storage *a,
 	memcpy(&p->addr, a, len);
 	p->alen = len;
 	p->sv = sv;
+	p->group = group_of_request(sv->cfg, buf, blen);
 	sim_timer_init(&p->t, peer_fire);
 	sim_rng_init(&p->rng, sv->cfg->seed, sv->n_peers - 1, RNG_SERVER);
 	struct coap_srv_env env;
@@ -209,7 +252,8 @@ static void read_socket(struct server *sv)
 		if (now > sim_engine_now(sv->eng))
 			sim_engine_set_now(sv->eng, now);
 		for (int i = 0; i < n; i++) {
-			struct peer *p = peer_of(sv, &from[i], m[i].msg_hdr.msg_namelen);
+			struct peer *p = peer_of(sv, &from[i], m[i].msg_hdr.msg_namelen, bufs[i],
+						 m[i].msg_len);
 			if (!p) {
 				sv->err = SIM_ERR_NOMEM;
 				return;

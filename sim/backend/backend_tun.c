@@ -373,7 +373,8 @@ static int setup_device(struct tun *t, const struct backend_setup *s, char *err,
 	/* The target's address on the device (no duplicate detection: it is
 	 * usable at once), the endpoints' prefix through it, and a queue deep
 	 * enough for a burst of answers. */
-	if (tundev_ip(ns, "-6 addr add %s/128 dev %s nodad", s->target.host, t->dev) < 0 ||
+	if (tundev_ip(ns, "link set %s up", t->dev) < 0 ||
+	    tundev_ip(ns, "-6 addr add %s/128 dev %s nodad", s->target.host, t->dev) < 0 ||
 	    tundev_ip(ns, "-6 route add 2001:db8:1::/48 dev %s", t->dev) < 0 ||
 	    tundev_ip(ns, "link set %s txqueuelen %d", t->dev, TUN_QUEUE) < 0) {
 		snprintf(err, errlen,

@@ -98,14 +98,8 @@ int tundev_open(const char *ns, const char *name, char *out, char *err, size_t e
 			close(fd);
 		fd = -1;
 	}
-	if (fd >= 0) {
+	if (fd >= 0)
 		snprintf(out, IFNAMSIZ, "%s", ifr.ifr_name);
-		if (tundev_ip(ns, "link set %s up", out) < 0) {
-			snprintf(err, errlen, "cannot bring TUN device %s up", out);
-			close(fd);
-			fd = -1;
-		}
-	}
 out:
 	if (here >= 0)
 		close(here);

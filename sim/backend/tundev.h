@@ -17,7 +17,7 @@ void tundev_netns_del(const char *ns);
 
 /* A TUN device (IFF_TUN, no packet information) named after the pattern
  * `name` ("cst%d": the kernel numbers it), made in namespace ns (NULL:
- * this process's), set up.  Its descriptor (non-blocking, close-on-exec:
+ * this process's), still down.  Its descriptor (non-blocking, close-on-exec:
  * the device goes when it closes) and its name in out (IFNAMSIZ bytes),
  * or -1 with a one-line reason in err. */
 int tundev_open(const char *ns, const char *name, char *out, char *err, size_t errlen);

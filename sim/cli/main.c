@@ -722,9 +722,11 @@ static int cmd_link(int argc, char **argv)
 		fprintf(stderr, "coapsim: %s\n", err);
 	else
 		fprintf(stderr,
-			"coapsim link: %" PRIu64 " packets into the link, %" PRIu64
+			"coapsim link: %" PRIu64 " packets into the link (%" PRIu64
+			" from the client, %" PRIu64 " from the server), %" PRIu64
 			" lost; %" PRIu64 " out to the server, %" PRIu64 " to the client\n",
-			res.sent, res.lost, res.delivered[0], res.delivered[1]);
+			res.sent, res.from[0], res.from[1], res.lost, res.delivered[0],
+			res.delivered[1]);
 	scenario_cfg_free(&cfg);
 	scenario_src_del(src);
 	if (lr < 0)

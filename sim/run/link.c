@@ -73,7 +73,15 @@ static int make_side(const char *ns, const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "link: %s", why);
 		return -1;
 	}
-	if (tundev_ip(ns, "addr add %s/24 dev %s", addr, dev) < 0) {
+	/* IPv4 only, before the device is up: no router solicitations or MLD
+	 * reports (IPv6's own chatter) on the link, so what crosses it is what
+	 * the programs send. */
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 >/dev/null 2>&1", ns,
+		 dev);
+	if (system(cmd) != 0 || tundev_ip(ns, "addr add %s/24 dev %s", addr, dev) < 0 ||
+	    tundev_ip(ns, "link set %s up", dev) < 0) {
 		snprintf(err, errlen, "link: cannot address the TUN device in %s", ns);
 		close(fd);
 		return -1;
@@ -147,6 +155,7 @@ int link_run(const struct link_cfg *up, const struct link_cfg *down,
 				 * datagram's payload (its own headers on top). */
 				struct net_meta meta = {.tcp = 1};
 				net_send(&k.net, 0, d, buf, (size_t)len, &meta);
+				res->from[d]++;
 			}
 		}
 	}

@@ -10,6 +10,7 @@
 struct link_result {
 	int client_status;      /* the client command's exit status; -1: stopped */
 	uint64_t sent, lost;    /* IP packets into the link, and lost on it */
+	uint64_t from[2];       /* into the link from the client (0), the server (1) */
 	uint64_t delivered[2];  /* out of the link: to the server (0), the client (1) */
 };
 

@@ -100,7 +100,7 @@ tun_bench() {
 		rm -rf "$OUT/tun"
 	}
 	tun "10k endpoints x 1/s" 10000 1s 10s
-	tun "${BENCH_TUN_RATE:-30000} req/s" ${BENCH_TUN_RATE:-30000} 1s 10s
+	tun "${BENCH_TUN_RATE:-50000} req/s" ${BENCH_TUN_RATE:-50000} 1s 10s
 	tun "1M endpoints, 1 GET each" ${BENCH_TUN_ENDPOINTS:-1000000} 100s 100s
 	kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
 }

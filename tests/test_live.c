@@ -505,11 +505,13 @@ Test(live_tun, coap_against_libcoap_in_a_namespace, .timeout = 240)
 	assert_closed_forms(m, 0.2, 2000);
 	/* Latency plateaus: an exchange answered at its k-th retransmission
 	 * took (2^k - 1) x its initial timeout (rto_ms) + the 10 ms round
-	 * trip; libcoap answers at once, so within 3 ms. */
+	 * trip: never less (1 ms for rounding), and on this shared 2-core
+	 * machine at most 50 ms more (a busy scheduler; measured alone: 0.7
+	 * ms), far less than the 500 ms between plateaus. */
 	char cmd[512], out[64] = "";
 	snprintf(cmd, sizeof(cmd),
 		 "awk -F, 'NR > 1 && $5 == \"completed\" { n++; d = $6 - ((2 ^ ($7 - 1) - 1) * $8 "
-		 "+ 10); if (d < -3 || d > 3) off++ } END { print n + 0, off + 0 }' "
+		 "+ 10); if (d < -1 || d > 50) off++ } END { print n + 0, off + 0 }' "
 		 "%s/res/exchanges.csv",
 		 dir);
 	FILE *pp = popen(cmd, "r");

@@ -274,6 +274,36 @@ Test(tcp, fast_retransmit_on_three_dupacks)
 	cr_assert_eq(n.c[0].ssthresh, 5 * 536 / 2);
 }
 
+/* RFC 5681 §3.2: the third duplicate ACK, not the second or the fourth,
+ * triggers the fast retransmit.  k segments sent at once with the second
+ * lost draw k - 2 duplicate ACKs, one RTT (100 ms) later: 4 segments draw
+ * 2 (nothing is resent before the 1 s RTO), 5 draw 3 (resent at once). */
+static int retx_within_an_rtt(int k)
+{
+	struct net2 n;
+	static uint8_t data[536 * 8];
+	setup(&n, SIM_MS(50), 0);
+	n.p.rto_min = SIM_S(1); /* keep the timer out of the way */
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, 536 * 4);
+	run(&n, SIM_S(5)); /* cwnd 4288: 8 segments fit at once */
+	n.drop[n.n_drop++] = n.sent + 2;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, 536 * (size_t)k);
+	run(&n, t0 + SIM_MS(150));
+	int retx = (int)n.c[0].st.retx_segments;
+	run(&n, SIM_S(30));
+	cr_assert_eq(n.rx_len, 536 * 4 + 536 * (size_t)k, "everything arrives in the end");
+	return retx;
+}
+
+Test(tcp, fast_retransmit_threshold_is_three_duplicate_acks)
+{
+	cr_assert_eq(retx_within_an_rtt(4), 0, "two duplicate ACKs resent something");
+	cr_assert_eq(retx_within_an_rtt(5), 1, "three duplicate ACKs did not resend");
+}
+
 Test(tcp, fin_closes_both_sides)
 {
 	struct net2 n;

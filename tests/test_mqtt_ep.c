@@ -23,6 +23,7 @@ Test(mqtt_topic, wildcards)
 
 struct pair {
 	struct mqtt_client c;
+	struct mqtt_inflight inf[MQTT_MAX_INFLIGHT];
 	struct mqtt_session s;
 	uint8_t srx[1024];
 	struct mqtt_client_params p;
@@ -94,12 +95,12 @@ static void setup(struct pair *x, uint8_t qos, bool clean)
 {
 	memset(x, 0, sizeof(*x));
 	x->p = (struct mqtt_client_params){.keepalive_s = 60, .clean_session = clean,
-					   .qos = qos, .payload = 16,
+					   .inflight = 4, .qos = qos, .payload = 16,
 					   .reconnect_min = SIM_S(1), .reconnect_max = SIM_S(60)};
 	x->ce = (struct mqtt_client_env){&x->p, &ccb, x, "s-1", "sensors/1"};
 	x->se = (struct mqtt_session_env){&scb, x};
 	x->link_up = true;
-	mqtt_client_init(&x->c);
+	mqtt_client_init(&x->c, x->inf, MQTT_MAX_INFLIGHT);
 	mqtt_session_init(&x->s, x->srx, sizeof(x->srx));
 }
 

@@ -247,3 +247,44 @@ Test(mqtt_run, large_publishes_fit_the_send_buffer, .timeout = 120)
 	json_decref(j);
 	rm();
 }
+
+/* Latency counts from the application's publish.  One in-flight PUBLISH,
+ * a lossless 200 ms link each way, a message every 50 ms from t = 0 for
+ * 10 s (200 messages): the connection takes two round trips (SYN/SYN-ACK,
+ * CONNECT/CONNACK: 800 ms), then each message needs one (400 ms) and
+ * leaves when the previous one's PUBACK arrives.  Message k, published at
+ * 50k ms, leaves at 800 + 400k and completes at 1,200 + 400k: latency
+ * 1,200 + 350k ms.  (Counting from the first transmission, as before,
+ * gave 400 ms for every message.) */
+Test(mqtt_run, latency_counts_from_the_publish, .timeout = 120)
+{
+	mk();
+	json_t *j = run(dir, "backlog",
+			"[scenario]\nduration = 10s\n[link]\nlatency = 200ms\n"
+			"[mqtt]\ninflight = 1\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\n"
+			"traffic = periodic(50ms)\nstart = const(0)\n"
+			"[output]\nexchanges = yes\n",
+			"");
+	json_t *m = metrics(j, 0);
+	cr_assert_eq(num(m, "messages"), 200);
+	cr_assert_eq(num(m, "completed"), 200);
+	char cmd[512], out[64] = "";
+	/* rows in order of first transmission: k-th latency against 1200 + 350k */
+	snprintf(cmd, sizeof(cmd),
+		 "tail -n +2 %s/backlog/exchanges.csv | sort -t, -k4,4g | awk -F, "
+		 "'{ d = $6 - (1200 + 350 * k++); if (d < -0.5 || d > 0.5) off++; "
+		 "if ($5 != \"completed\" || $7 != 1) bad++ } END { print k + 0, off + 0, bad + 0 }'",
+		 dir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	int rows = -1, off = -1, bad = -1;
+	cr_assert_eq(sscanf(out, "%d %d %d", &rows, &off, &bad), 3, "%s", out);
+	cr_assert_eq(rows, 200, "exchanges.csv has a row per MQTT message");
+	cr_assert_eq(bad, 0, "every row completed with one PUBLISH");
+	cr_assert_eq(off, 0, "%d latencies off 1,200 + 350k ms", off);
+	json_decref(j);
+	rm();
+}

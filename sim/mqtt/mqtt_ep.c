@@ -3,6 +3,7 @@
  * socket, engine or scenario: bytes in, bytes out (see mqtt_ep.h). */
 #include "mqtt_ep.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 bool mqtt_topic_match(const char *f, const char *t)
@@ -81,10 +82,44 @@ static int split(uint8_t *rx, uint32_t *rx_len, size_t cap, const uint8_t *buf,
 
 static const uint8_t zeros[65536];
 
-void mqtt_client_init(struct mqtt_client *c)
+void mqtt_client_init(struct mqtt_client *c, struct mqtt_inflight *inf, uint8_t n_inf)
 {
 	*c = (struct mqtt_client){.next_pid = 1, .reconnect_at = SIM_TIME_NEVER,
-				  .ping_at = SIM_TIME_NEVER};
+				  .ping_at = SIM_TIME_NEVER, .inf = inf, .n_inf = n_inf};
+	memset(inf, 0, sizeof(*inf) * n_inf);
+}
+
+void mqtt_client_free(struct mqtt_client *c)
+{
+	free(c->pubq);
+	c->pubq = NULL;
+	c->pubq_cap = 0;
+}
+
+/* The backlog's publish times: a FIFO ring, doubled when full. */
+static bool pubq_push(struct mqtt_client *c, sim_time t)
+{
+	if (c->backlog == c->pubq_cap) {
+		uint32_t cap = c->pubq_cap ? 2 * c->pubq_cap : 8;
+		sim_time *q = malloc(sizeof(*q) * cap);
+		if (!q)
+			return false;
+		for (uint32_t i = 0; i < c->backlog; i++)
+			q[i] = c->pubq[(c->pubq_head + i) % c->pubq_cap];
+		free(c->pubq);
+		c->pubq = q;
+		c->pubq_cap = cap;
+		c->pubq_head = 0;
+	}
+	c->pubq[(c->pubq_head + c->backlog) % c->pubq_cap] = t;
+	return true;
+}
+
+static sim_time pubq_pop(struct mqtt_client *c)
+{
+	sim_time t = c->pubq[c->pubq_head];
+	c->pubq_head = (c->pubq_head + 1) % c->pubq_cap;
+	return t;
 }
 
 static void put(struct mqtt_client *c, const struct mqtt_client_env *env,
@@ -99,9 +134,13 @@ static void put(struct mqtt_client *c, const struct mqtt_client_env *env,
 }
 
 static void send_publish(struct mqtt_client *c, const struct mqtt_client_env *env,
-			 const struct mqtt_inflight *f, bool dup, sim_time now)
+			 struct mqtt_inflight *f, bool dup, sim_time now)
 {
 	uint8_t q = env->p->qos;
+	if (f) {
+		c->writing_published = f->published;
+		f->tx += f->tx < UINT8_MAX;
+	}
 	struct mqtt_msg m = {.type = MQTT_PUBLISH,
 			     .flags = (uint8_t)((dup && q ? 8 : 0) | q << 1)};
 	m.topic = (struct mqtt_str){(const uint8_t *)env->topic, (uint16_t)strlen(env->topic)};
@@ -118,46 +157,58 @@ static void send_ack(struct mqtt_client *c, const struct mqtt_client_env *env,
 	put(c, env, &m, now);
 }
 
-static struct mqtt_inflight *free_slot(struct mqtt_client *c)
+/* A free slot while fewer than `inflight` are taken (§4.3: the window is
+ * the client's choice), else NULL. */
+static struct mqtt_inflight *free_slot(struct mqtt_client *c, uint8_t inflight)
 {
-	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
-		if (c->inf[i].state == MQTT_INF_FREE)
-			return &c->inf[i];
-	return NULL;
+	struct mqtt_inflight *free = NULL;
+	int used = 0;
+	for (int i = 0; i < c->n_inf; i++) {
+		if (c->inf[i].state != MQTT_INF_FREE)
+			used++;
+		else if (!free)
+			free = &c->inf[i];
+	}
+	return used < inflight ? free : NULL;
 }
 
-/* Send one message now (connected, a slot free for QoS > 0). */
+/* Send one message now (connected, a slot free for QoS > 0), published
+ * by the application at `published`. */
 static void start_message(struct mqtt_client *c, const struct mqtt_client_env *env,
-			  sim_time now)
+			  sim_time published, sim_time now)
 {
-	struct mqtt_inflight f = {.first_tx = now, .msg_no = c->next_msg++};
+	struct mqtt_inflight f = {.published = published, .first_tx = now,
+				  .msg_no = c->next_msg++, .tx = 1};
 
 	if (env->p->qos == 0) {
+		c->writing_published = published;
 		send_publish(c, env, NULL, false, now);
 		env->cb->done(env->ud, c, &f, MQTT_RES_SENT, now);
 		return;
 	}
-	struct mqtt_inflight *s = free_slot(c);
+	struct mqtt_inflight *s = free_slot(c, env->p->inflight);
 	f.pid = c->next_pid++;
 	if (!c->next_pid)
 		c->next_pid = 1; /* §2.3.1: never 0 */
 	f.state = env->p->qos == 1 ? MQTT_INF_WAIT_PUBACK : MQTT_INF_WAIT_PUBREC;
+	f.tx = 0; /* send_publish counts it */
 	*s = f;
 	send_publish(c, env, s, false, now);
 }
 
-static bool can_start(const struct mqtt_client *c, const struct mqtt_client_env *env)
+static bool can_start(struct mqtt_client *c, const struct mqtt_client_env *env)
 {
 	if (c->state != MQTT_CLI_CONNECTED)
 		return false;
-	return env->p->qos == 0 || free_slot((struct mqtt_client *)c) != NULL;
+	return env->p->qos == 0 || free_slot(c, env->p->inflight) != NULL;
 }
 
 static void flush(struct mqtt_client *c, const struct mqtt_client_env *env, sim_time now)
 {
 	while (c->backlog && can_start(c, env)) {
+		sim_time published = pubq_pop(c);
 		c->backlog--;
-		start_message(c, env, now);
+		start_message(c, env, published, now);
 	}
 }
 
@@ -165,9 +216,11 @@ void mqtt_client_publish(struct mqtt_client *c, const struct mqtt_client_env *en
 			 sim_time now)
 {
 	if (!c->backlog && can_start(c, env))
-		start_message(c, env, now);
-	else
+		start_message(c, env, now, now);
+	else if (pubq_push(c, now))
 		c->backlog++;
+	else
+		c->nomem = 1;
 }
 
 void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
@@ -201,7 +254,7 @@ void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
 	 * messages (§3.1.2.4): they are lost.  Without, they are resent
 	 * after the reconnection (§4.4). */
 	if (p->clean_session)
-		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+		for (int i = 0; i < c->n_inf; i++)
 			if (c->inf[i].state != MQTT_INF_FREE) {
 				struct mqtt_inflight f = c->inf[i];
 				c->inf[i].state = MQTT_INF_FREE;
@@ -225,7 +278,7 @@ static void lose_connection(struct mqtt_client *c, const struct mqtt_client_env 
 
 static struct mqtt_inflight *by_pid(struct mqtt_client *c, uint16_t pid, uint8_t state)
 {
-	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+	for (int i = 0; i < c->n_inf; i++)
 		if (c->inf[i].state == state && c->inf[i].pid == pid)
 			return &c->inf[i];
 	return NULL;
@@ -247,7 +300,7 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 		if (c->connects > 1)
 			c->reconnects++;
 		/* §4.4: resend what is unacknowledged, PUBLISH with DUP */
-		for (int i = 0; i < MQTT_MAX_INFLIGHT; i++) {
+		for (int i = 0; i < c->n_inf; i++) {
 			f = &c->inf[i];
 			if (f->state == MQTT_INF_WAIT_PUBACK || f->state == MQTT_INF_WAIT_PUBREC)
 				send_publish(c, env, f, true, now);

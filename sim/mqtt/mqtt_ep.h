@@ -14,9 +14,10 @@
 #include "../core/sim.h"
 #include "mqtt_msg.h"
 
-#ifndef MQTT_MAX_INFLIGHT
-#define MQTT_MAX_INFLIGHT 4 /* unacknowledged QoS 1/2 PUBLISHes per client */
-#endif
+/* The most unacknowledged QoS 1/2 PUBLISHes a client may have ([mqtt]
+ * inflight, at most this; paho and mosquitto default to 20), and the QoS 2
+ * ids a broker session remembers. */
+#define MQTT_MAX_INFLIGHT 64
 #define MQTT_RX_BUF 1024    /* the client's reassembly (the broker sends acks) */
 
 /* Bytes of a PUBLISH: fixed header (type, remaining length), topic,
@@ -36,14 +37,17 @@ enum mqtt_flight { MQTT_INF_FREE, MQTT_INF_WAIT_PUBACK, MQTT_INF_WAIT_PUBREC, MQ
 enum mqtt_result { MQTT_RES_COMPLETED, MQTT_RES_LOST, MQTT_RES_SENT };
 
 struct mqtt_inflight {
-	sim_time first_tx;
+	sim_time published; /* when the application published it */
+	sim_time first_tx;  /* its first PUBLISH (later when it waited) */
 	uint32_t msg_no;
 	uint16_t pid;
 	uint8_t state; /* enum mqtt_flight */
+	uint8_t tx;    /* PUBLISHes sent (the first and DUP resends) */
 };
 
 struct mqtt_client_params {
 	uint16_t keepalive_s;   /* 0 = no keepalive */
+	uint8_t inflight;       /* unacknowledged QoS 1/2 PUBLISHes, 1..the client's slots */
 	bool clean_session;
 	uint8_t qos;
 	uint32_t payload;
@@ -76,16 +80,28 @@ struct mqtt_client {
 	uint8_t state;
 	uint8_t ping_out;
 	uint8_t backoff;
+	uint8_t n_inf;      /* slots in inf[] */
+	uint8_t nomem;      /* the backlog could not grow: a message was dropped */
 	uint16_t next_pid;
 	uint32_t rx_len;
 	uint32_t backlog, next_msg;
 	uint32_t connects, reconnects;
 	sim_time last_tx, ping_at, reconnect_at;
-	struct mqtt_inflight inf[MQTT_MAX_INFLIGHT];
+	/* The PUBLISH being written: when its message was published (for the
+	 * caller's write callback). */
+	sim_time writing_published;
+	struct mqtt_inflight *inf; /* the caller's: n_inf slots */
+	/* Publish times of the backlog, oldest at head (a ring the client
+	 * grows; mqtt_client_free releases it). */
+	sim_time *pubq;
+	uint32_t pubq_cap, pubq_head;
 	uint8_t rx[MQTT_RX_BUF];
 };
 
-void mqtt_client_init(struct mqtt_client *c);
+/* inf: n_inf slots of the caller's (at least the largest `inflight` the
+ * client will be given, at most MQTT_MAX_INFLIGHT). */
+void mqtt_client_init(struct mqtt_client *c, struct mqtt_inflight *inf, uint8_t n_inf);
+void mqtt_client_free(struct mqtt_client *c);
 /* Start: ask for the first connection. */
 void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
 		       sim_time now);

@@ -188,6 +188,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 		const struct group_cfg *gc = &cfg->groups[g];
 		w->mqp[g] = (struct mqtt_client_params){
 			.keepalive_s = (uint16_t)(cfg->mqtt.keepalive / SIM_S(1)),
+			.inflight = (uint8_t)cfg->mqtt.inflight,
 			.clean_session = cfg->mqtt.clean_session, .qos = gc->qos,
 			.payload = gc->payload, .reconnect_min = SIM_S(1),
 			.reconnect_max = SIM_S(60),
@@ -211,9 +212,11 @@ static int build_fleet(struct world *w, uint64_t seed)
 	for (uint32_t k = 0; k < n_mq; k++) {
 		uint8_t *b = w->mq_bufs + k * w->mq.per_node;
 		struct mqtt_node *mn = &w->mq_nodes[k];
-		/* the records first: the block is 64-byte aligned */
+		/* the records and the in-flight slots first: the block is
+		 * 64-byte aligned, both are multiples of 8 bytes */
 		mn->pubs = (struct mq_pub *)(void *)b;
-		mn->cbuf = b + (size_t)w->mq.pubs * sizeof(struct mq_pub);
+		mn->inf = (struct mqtt_inflight *)(void *)(mn->pubs + w->mq.pubs);
+		mn->cbuf = (uint8_t *)(mn->inf + w->mq.inf);
 		mn->bbuf = mn->cbuf + w->mq.cbuf;
 		mn->srx = mn->bbuf + w->mq.bbuf;
 	}
@@ -341,6 +344,8 @@ static void teardown(struct world *w)
 	}
 	hist_free(&w->lag);
 	free(w->series);
+	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++)
+		mqtt_client_free(&w->mq_nodes[k].mc);
 	free(w->mq_nodes);
 	sim_free_big(w->mq_bufs, w->n_mq, w->mq.per_node);
 	size_t n_ep = w->n_ep ? w->n_ep : 1, n_x = (size_t)w->n_ep * w->cp.nstart + 1;

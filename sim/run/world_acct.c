@@ -37,21 +37,35 @@ bool world_dlv_first16(struct endpoint *ep, uint16_t pid)
 	return world_dlv_first(ep, ep->dlv_top + (uint32_t)(int32_t)ahead);
 }
 
-void world_log_exchange(struct world *w, struct endpoint *ep,
-			 const struct coap_exch *x, const char *outcome,
-			 sim_time now)
+/* One row of exchanges.csv: latency SIM_TIME_NEVER and rto_ms < 0 leave
+ * theirs empty. */
+void world_log_message(struct world *w, const struct endpoint *ep, sim_time first_tx,
+		       const char *outcome, sim_time latency, unsigned tx, double rto_ms,
+		       sim_time now)
 {
 	FILE *f = w->opts ? w->opts->exchanges : NULL;
 	if (!f)
 		return;
-	char lat[32] = "";
-	if (!strcmp(outcome, "completed"))
-		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(now - x->first_tx));
-	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%.3f,%.9f\n", w->opts->run_id,
-		    ep->id, w->cfg->groups[ep->group].name,
-		    sim_time_to_s(x->first_tx), outcome, lat, x->total_tx,
-		    x->rto0_us / 1000.0, sim_time_to_s(now)) < 0)
+	char lat[32] = "", rto[32] = "";
+	if (latency != SIM_TIME_NEVER)
+		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(latency));
+	if (rto_ms >= 0)
+		snprintf(rto, sizeof(rto), "%.3f", rto_ms);
+	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%s,%.9f\n", w->opts->run_id, ep->id,
+		    w->cfg->groups[ep->group].name, sim_time_to_s(first_tx), outcome, lat, tx,
+		    rto, sim_time_to_s(now)) < 0)
 		w->err = SIM_ERR_IO;
+}
+
+void world_log_exchange(struct world *w, struct endpoint *ep,
+			 const struct coap_exch *x, const char *outcome,
+			 sim_time now)
+{
+	if (!w->opts || !w->opts->exchanges)
+		return;
+	world_log_message(w, ep, x->first_tx, outcome,
+			  !strcmp(outcome, "completed") ? now - x->first_tx : SIM_TIME_NEVER, x->total_tx,
+			  x->rto0_us / 1000.0, now);
 }
 
 /* Every endpoint's energy so far, per group, at warmup (row 0) or at

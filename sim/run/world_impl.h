@@ -118,7 +118,7 @@ enum { META_MC_RESPONSE = 1 };
 /* One PUBLISH write of the current connection. */
 struct mq_pub {
 	uint32_t off, end;
-	sim_time first_tx;
+	sim_time published; /* the application's publish */
 	uint8_t counted;
 };
 
@@ -128,6 +128,7 @@ struct mq_pub {
  * are sized per run by world_mq_sizes(). */
 struct mqtt_node {
 	struct backend_stream cs, bs; /* the client's end, the broker's */
+	struct mqtt_inflight *inf;    /* the client's in-flight slots (mq.inf) */
 	struct mqtt_client mc;
 	struct mqtt_session ms;
 	struct sim_rng rng;
@@ -148,6 +149,7 @@ struct mqtt_node {
  * records has one for every PUBLISH that send buffer can hold. */
 struct mq_sizes {
 	uint32_t cbuf, bbuf, srx, pubs; /* pubs: a power of two */
+	uint8_t inf;                    /* in-flight slots */
 	size_t per_node;
 };
 
@@ -338,6 +340,9 @@ void world_prefetch(void *ud, uint32_t slot, uint8_t cls, const struct sim_timer
 /* world_acct.c: counting */
 bool world_dlv_first(struct endpoint *ep, uint32_t tok);
 bool world_dlv_first16(struct endpoint *ep, uint16_t pid);
+void world_log_message(struct world *w, const struct endpoint *ep, sim_time first_tx,
+		       const char *outcome, sim_time latency, unsigned tx, double rto_ms,
+		       sim_time now);
 void world_log_exchange(struct world *w, struct endpoint *ep, const struct coap_exch *x,
 			const char *outcome, sim_time now);
 void world_steady_snapshot(struct world *w, int row);

@@ -24,14 +24,16 @@ void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
 		max_pub = big > max_pub ? big : max_pub;
 		min_pub = small < min_pub ? small : min_pub;
 	}
-	uint32_t c = MQTT_MAX_INFLIGHT * max_pub + 128;
+	z->inf = (uint8_t)cfg->mqtt.inflight;
+	uint32_t c = z->inf * max_pub + 128;
 	z->cbuf = c > 2048 ? c : 2048;
 	z->bbuf = 2048;
 	z->srx = max_pub > MQTT_RX_BUF ? max_pub : MQTT_RX_BUF;
 	uint32_t need = z->cbuf / (min_pub ? min_pub : 1) + 1;
 	for (z->pubs = 16; z->pubs < need; z->pubs *= 2)
 		;
-	z->per_node = (size_t)z->cbuf + z->bbuf + z->srx + (size_t)z->pubs * sizeof(struct mq_pub);
+	z->per_node = (size_t)z->cbuf + z->bbuf + z->srx + (size_t)z->pubs * sizeof(struct mq_pub) +
+		      (size_t)z->inf * sizeof(struct mqtt_inflight);
 	z->per_node = (z->per_node + 63) & ~(size_t)63;
 }
 
@@ -93,7 +95,7 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	bool awaiting = n->mc.state == MQTT_CLI_CONNECT_SENT || n->mc.ping_out ||
 			n->mc.state == MQTT_CLI_TCP_WAIT;
 	uint8_t open = 0; /* PUBLISHes awaiting their acknowledgement */
-	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+	for (int i = 0; i < n->mc.n_inf; i++)
 		open += n->mc.inf[i].state != MQTT_INF_FREE;
 	awaiting |= open > 0;
 	if (open != ep->awaiting)
@@ -105,7 +107,7 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 static int mq_pending(const struct mqtt_node *n)
 {
 	int k = (int)n->mc.backlog;
-	for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+	for (int i = 0; i < n->mc.n_inf; i++)
 		k += n->mc.inf[i].state != MQTT_INF_FREE;
 	return k;
 }
@@ -247,7 +249,7 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		struct mqtt_msg m;
 		bool ok = mqtt_parse(&m, buf, len) == 0;
 		if (ok && m.packet_id)
-			for (int i = 0; i < MQTT_MAX_INFLIGHT; i++)
+			for (int i = 0; i < c->n_inf; i++)
 				if (c->inf[i].state != MQTT_INF_FREE && c->inf[i].pid == m.packet_id)
 					first = c->inf[i].first_tx;
 		/* A message is counted at its first transmission, as CoAP's
@@ -264,7 +266,7 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		struct mq_pub *r = &n->pubs[n->n_pubs++ & (w->mq.pubs - 1)];
 		r->off = n->wrote;
 		r->end = n->wrote + (uint32_t)len;
-		r->first_tx = first;
+		r->published = c->writing_published;
 		r->counted = counted(w, first);
 	}
 	n->wrote += (uint32_t)len;
@@ -298,13 +300,20 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 
 	if (!counted(w, f->first_tx))
 		return;
+	const char *outcome = r == MQTT_RES_COMPLETED ? "completed" : r == MQTT_RES_LOST ? "lost"
+											: "sent";
+	/* Latency counts from the application's publish: a message that
+	 * waited for a connection or an in-flight slot waited in it. */
+	world_log_message(w, ep_of_node(w, n), f->first_tx, outcome,
+			  r == MQTT_RES_COMPLETED ? now - f->published : SIM_TIME_NEVER, f->tx,
+			  -1, now);
 	if (r == MQTT_RES_COMPLETED) {
 		a->m.completed++;
 		/* A real broker acknowledged it (PUBACK, PUBREC): it arrived,
 		 * when is not ours to see. */
 		if (w->bo->remote_server)
 			a->m.delivered++;
-		if (hist_add(&a->lat, now - f->first_tx) < 0)
+		if (hist_add(&a->lat, now - f->published) < 0)
 			w->err = SIM_ERR_NOMEM;
 	} else if (r == MQTT_RES_LOST) {
 		a->m.failed++;
@@ -357,7 +366,7 @@ static void ms_publish(void *ud, struct mqtt_session *s, const struct mqtt_msg *
 	if (*filter && mqtt_topic_match(filter, n->topic))
 		a->m.forwarded++;
 	a->m.delivered++;
-	if (hist_add(&a->dlat, now - r->first_tx) < 0)
+	if (hist_add(&a->dlat, now - r->published) < 0)
 		w->err = SIM_ERR_NOMEM;
 }
 
@@ -411,6 +420,8 @@ static void mq_app(struct world *w, struct endpoint *ep)
 	if (n->mc.state == MQTT_CLI_IDLE)
 		mqtt_client_start(&n->mc, &env, now);
 	mqtt_client_publish(&n->mc, &env, now);
+	if (n->mc.nomem)
+		w->err = SIM_ERR_NOMEM;
 	rearm_mqtt(w, n);
 	sim_time gap = world_next_gap(w, ep);
 	rearm(w, &ep->app_t, gap != SIM_TIME_NEVER && now + gap < w->cfg->duration
@@ -435,10 +446,12 @@ static void mq_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 static void mq_unfinished(struct world *w, struct endpoint *ep, sim_time at)
 {
 	const struct mqtt_client *c = &ep->mq->mc;
-	(void)at;
-	for (int k = 0; k < MQTT_MAX_INFLIGHT; k++)
-		if (c->inf[k].state != MQTT_INF_FREE && counted(w, c->inf[k].first_tx))
+	for (int k = 0; k < c->n_inf; k++)
+		if (c->inf[k].state != MQTT_INF_FREE && counted(w, c->inf[k].first_tx)) {
 			w->acc[ep->group].m.failed++;
+			world_log_message(w, ep, c->inf[k].first_tx, "unfinished",
+					  SIM_TIME_NEVER, c->inf[k].tx, -1, at);
+		}
 }
 
 /* The endpoint's node: the next one, from the end (as identities rise). */
@@ -468,7 +481,7 @@ static int mq_init(struct world *w, struct endpoint *ep, uint64_t seed)
 	}
 	topic[tl] = 0;
 	snprintf(mn->topic, sizeof(mn->topic), "%s", topic);
-	mqtt_client_init(&mn->mc);
+	mqtt_client_init(&mn->mc, mn->inf, w->mq.inf);
 	broker_listen(w, mn);
 	return w->err;
 }

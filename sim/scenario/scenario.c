@@ -892,6 +892,10 @@ static const struct keydef mqtt_keys[] = {
     {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL, "yes",
      "`no`: unacknowledged PUBLISH/PUBREL are resent after a reconnection; `yes`: they "
      "are lost (counted in `failed`)"},
+    {"inflight", set_uint, F(mqtt_cfg, inflight), 1, 64, "between 1 and 64", NULL, "20",
+     "unacknowledged QoS 1/2 PUBLISHes a client may have; more wait in its backlog "
+     "(their latency counts from the publish). 20 is paho's `max_inflight_messages` "
+     "and mosquitto's `max_inflight_messages`"},
 };
 
 static const struct keydef tcp_keys[] = {
@@ -950,9 +954,11 @@ static const struct keydef output_keys[] = {
     {"pcap_dir", set_dir, F(output_cfg, pcap_dir), ANY, NULL, "pcap/{name}",
      "capture folder (`--out DIR` makes it `DIR/pcap`); placeholders as for `dir`"},
     {"exchanges", set_bool, F(output_cfg, exchanges), ANY, NULL, "no",
-     "`exchanges.csv`: one row per CoAP message (endpoint, group, first transmission, "
-     "outcome: `completed`, `timeout`, `reset`, `error`, `sent` for NON, `unfinished` "
-     "at the drain bound; latency, transmissions, initial timeout `rto_ms`: the "
+     "`exchanges.csv`: one row per message (endpoint, group, first transmission, "
+     "outcome: `completed`, `timeout`, `reset`, `error`, `sent` for NON and QoS 0, "
+     "`lost` for an MQTT message its clean session lost, `unfinished` at the drain "
+     "bound; latency (MQTT: from the application's publish), transmissions (MQTT: "
+     "PUBLISHes, DUP resends included), CoAP's initial timeout `rto_ms`: the "
      "per-exchange RTO trace, and `end_s`: when it ended)"},
     {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL, "0",
      "rotate a capture file before it grows past this size; `0` never"},

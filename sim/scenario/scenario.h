@@ -77,6 +77,7 @@ struct broker_cfg {
 struct mqtt_cfg {
 	sim_time keepalive;
 	bool clean_session;
+	uint32_t inflight; /* unacknowledged QoS 1/2 PUBLISHes per client */
 };
 
 struct tcp_cfg {

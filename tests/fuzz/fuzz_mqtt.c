@@ -63,19 +63,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Both state machines take any bytes from the stream. */
 	static const struct mqtt_client_cb ccb = {w_c, nop_c, nop_c, done};
 	static const struct mqtt_session_cb scb = {w_s, nop_s, pub};
-	struct mqtt_client_params p = {.keepalive_s = 60, .qos = (uint8_t)(size % 3),
+	struct mqtt_client_params p = {.keepalive_s = 60, .inflight = 20, .qos = (uint8_t)(size % 3),
 				       .payload = 8, .reconnect_min = SIM_S(1),
 				       .reconnect_max = SIM_S(60)};
 	struct mqtt_client_env ce = {&p, &ccb, NULL, "c", "t/1"};
 	struct mqtt_session_env se = {&scb, NULL};
 	static struct mqtt_client c;
+	static struct mqtt_inflight inf[MQTT_MAX_INFLIGHT];
 	static struct mqtt_session s;
-	mqtt_client_init(&c);
+	mqtt_client_init(&c, inf, MQTT_MAX_INFLIGHT);
 	mqtt_client_start(&c, &ce, 0);
 	mqtt_client_up(&c, &ce, 0);
 	mqtt_client_publish(&c, &ce, 0);
 	mqtt_client_data(&c, &ce, 1, data, size);
 	mqtt_client_expire(&c, &ce, SIM_S(500));
+	mqtt_client_free(&c);
 	static uint8_t srx[1024];
 	mqtt_session_init(&s, srx, sizeof(srx));
 	mqtt_session_data(&s, &se, 0, data, size);

@@ -161,15 +161,18 @@ static void send_ack(struct mqtt_client *c, const struct mqtt_client_env *env,
  * the client's choice), else NULL. */
 static struct mqtt_inflight *free_slot(struct mqtt_client *c, uint8_t inflight)
 {
-	struct mqtt_inflight *free = NULL;
-	int used = 0;
-	for (int i = 0; i < c->n_inf; i++) {
-		if (c->inf[i].state != MQTT_INF_FREE)
-			used++;
-		else if (!free)
-			free = &c->inf[i];
-	}
-	return used < inflight ? free : NULL;
+	if (c->n_used >= inflight)
+		return NULL;
+	for (int i = 0; i < c->n_inf; i++)
+		if (c->inf[i].state == MQTT_INF_FREE)
+			return &c->inf[i];
+	return NULL;
+}
+
+static void release(struct mqtt_client *c, struct mqtt_inflight *f)
+{
+	f->state = MQTT_INF_FREE;
+	c->n_used--;
 }
 
 /* Send one message now (connected, a slot free for QoS > 0), published
@@ -193,6 +196,7 @@ static void start_message(struct mqtt_client *c, const struct mqtt_client_env *e
 	f.state = env->p->qos == 1 ? MQTT_INF_WAIT_PUBACK : MQTT_INF_WAIT_PUBREC;
 	f.tx = 0; /* send_publish counts it */
 	*s = f;
+	c->n_used++;
 	send_publish(c, env, s, false, now);
 }
 
@@ -257,7 +261,7 @@ void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
 		for (int i = 0; i < c->n_inf; i++)
 			if (c->inf[i].state != MQTT_INF_FREE) {
 				struct mqtt_inflight f = c->inf[i];
-				c->inf[i].state = MQTT_INF_FREE;
+				release(c, &c->inf[i]);
 				env->cb->done(env->ud, c, &f, MQTT_RES_LOST, now);
 			}
 	sim_time wait = p->reconnect_min << (c->backoff < 20 ? c->backoff : 20);
@@ -315,7 +319,7 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 			   m->type == MQTT_PUBACK ? MQTT_INF_WAIT_PUBACK : MQTT_INF_WAIT_PUBCOMP);
 		if (f) {
 			struct mqtt_inflight done = *f;
-			f->state = MQTT_INF_FREE;
+			release(c, f);
 			env->cb->done(env->ud, c, &done, MQTT_RES_COMPLETED, now);
 			flush(c, env, now);
 		}

@@ -81,6 +81,7 @@ struct mqtt_client {
 	uint8_t ping_out;
 	uint8_t backoff;
 	uint8_t n_inf;      /* slots in inf[] */
+	uint8_t n_used;     /* of them, taken: PUBLISHes awaiting their acknowledgement */
 	uint8_t nomem;      /* the backlog could not grow: a message was dropped */
 	uint16_t next_pid;
 	uint32_t rx_len;
@@ -102,6 +103,8 @@ struct mqtt_client {
  * client will be given, at most MQTT_MAX_INFLIGHT). */
 void mqtt_client_init(struct mqtt_client *c, struct mqtt_inflight *inf, uint8_t n_inf);
 void mqtt_client_free(struct mqtt_client *c);
+/* PUBLISHes awaiting their acknowledgement. */
+static inline uint8_t mqtt_client_in_flight(const struct mqtt_client *c) { return c->n_used; }
 /* Start: ask for the first connection. */
 void mqtt_client_start(struct mqtt_client *c, const struct mqtt_client_env *env,
 		       sim_time now);

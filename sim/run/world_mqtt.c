@@ -94,9 +94,7 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 	rearm(w, &ep->srv_t, b < k ? b : k);
 	bool awaiting = n->mc.state == MQTT_CLI_CONNECT_SENT || n->mc.ping_out ||
 			n->mc.state == MQTT_CLI_TCP_WAIT;
-	uint8_t open = 0; /* PUBLISHes awaiting their acknowledgement */
-	for (int i = 0; i < n->mc.n_inf; i++)
-		open += n->mc.inf[i].state != MQTT_INF_FREE;
+	uint8_t open = mqtt_client_in_flight(&n->mc); /* awaiting their acknowledgement */
 	awaiting |= open > 0;
 	if (open != ep->awaiting)
 		in_flight_add(w, (int)open - ep->awaiting);
@@ -106,10 +104,7 @@ static void rearm_mqtt(struct world *w, struct mqtt_node *n)
 
 static int mq_pending(const struct mqtt_node *n)
 {
-	int k = (int)n->mc.backlog;
-	for (int i = 0; i < n->mc.n_inf; i++)
-		k += n->mc.inf[i].state != MQTT_INF_FREE;
-	return k;
+	return (int)n->mc.backlog + mqtt_client_in_flight(&n->mc);
 }
 
 /* The scenario is over and nothing is left: DISCONNECT and FIN. */
@@ -250,8 +245,10 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		bool ok = mqtt_parse(&m, buf, len) == 0;
 		if (ok && m.packet_id)
 			for (int i = 0; i < c->n_inf; i++)
-				if (c->inf[i].state != MQTT_INF_FREE && c->inf[i].pid == m.packet_id)
+				if (c->inf[i].state != MQTT_INF_FREE && c->inf[i].pid == m.packet_id) {
 					first = c->inf[i].first_tx;
+					break;
+				}
 		/* A message is counted at its first transmission, as CoAP's
 		 * are (messages still waiting for a connection are not), even
 		 * when the socket refuses it below. */

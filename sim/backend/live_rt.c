@@ -6,6 +6,8 @@
  * socket, device or protocol. */
 #include <sys/epoll.h>
 
+#include "../core/epoll_ns.h"
+
 #include "live_rt.h"
 
 #define LIVE_EVENTS 32
@@ -63,9 +65,7 @@ uint64_t live_rt_run(struct live_rt *rt, struct sim_engine *eng, const struct ba
 		if (*err || now >= until || !sim_engine_pending(eng))
 			break;
 		sim_time wake = next < until ? next : until;
-		struct timespec ts = {(time_t)((wake - now) / 1000000000u),
-				      (long)((wake - now) % 1000000000u)};
-		int n = epoll_pwait2(epfd, ev, LIVE_EVENTS, &ts, NULL);
+		int n = sim_epoll_wait(epfd, ev, LIVE_EVENTS, wake - now);
 		for (int i = 0; i < n; i++)
 			ready(ud, ev[i].data.u32);
 	}

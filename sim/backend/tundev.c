@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,9 @@ out:
 
 pid_t tundev_spawn(const char *ns, const char *cmd, bool quiet)
 {
+	/* The command's own children (sh -c's) come back to us when it exits
+	 * first, so that tundev_stop can reap the whole group. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	pid_t pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
@@ -134,11 +138,17 @@ void tundev_stop(pid_t pid, int grace_ms)
 	if (pid <= 0)
 		return;
 	kill(-pid, SIGTERM);
+	/* Every process of the group is ours to reap (a subreaper): done
+	 * when none is left. */
 	for (int waited = 0; waited < grace_ms; waited += 10) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
+		pid_t r;
+		while ((r = waitpid(-pid, NULL, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
 			return;
 		nanosleep(&(struct timespec){0, 10000000}, NULL);
 	}
 	kill(-pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	while (waitpid(-pid, NULL, 0) > 0)
+		;
 }

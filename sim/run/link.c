@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../backend/tundev.h"
+#include "../core/epoll_ns.h"
 #include "../engine/engine.h"
 #include "../net/net.h"
 #include "link.h"
@@ -140,9 +141,8 @@ int link_run(const struct link_cfg *up, const struct link_cfg *down,
 		sim_time wake = now + SIM_MS(20);
 		if (next < wake)
 			wake = next;
-		struct timespec ts = {0, (long)(wake - now)};
 		struct epoll_event got[2];
-		int n = epoll_pwait2(ep, got, 2, &ts, NULL);
+		int n = sim_epoll_wait(ep, got, 2, wake - now);
 		for (int i = 0; i < n; i++) {
 			enum net_dir d = (enum net_dir)got[i].data.u32;
 			uint8_t buf[SIM_MAX_DATAGRAM];

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../coap/coap_ep.h"
+#include "../core/epoll_ns.h"
 #include "../engine/engine.h"
 #include "../engine/rng.h"
 #include "serve.h"
@@ -334,10 +335,8 @@ int serve_run(const struct scenario_cfg *cfg, const char *host, uint16_t port,
 		sim_time wake = now + SIM_MS(100);
 		if (next < wake)
 			wake = next;
-		struct timespec ts = {(time_t)((wake - now) / 1000000000u),
-				      (long)((wake - now) % 1000000000u)};
 		struct epoll_event got;
-		if (epoll_pwait2(ep, &got, 1, &ts, NULL) > 0)
+		if (sim_epoll_wait(ep, &got, 1, wake - now) > 0)
 			read_socket(&sv);
 	}
 	sigaction(SIGINT, &old_int, NULL);

@@ -288,3 +288,23 @@ Test(mqtt_run, latency_counts_from_the_publish, .timeout = 120)
 	json_decref(j);
 	rm();
 }
+
+/* The keepalive as paho 1.6 keeps it: a PINGREQ after a keepalive without
+ * sending or without receiving.  A QoS 0 publisher (one PUBLISH every
+ * 10 s, nothing comes back) still pings every 60 s: CONNACK at 0.4 s (two
+ * 200 ms round trips), ping k at 0.4 + 60k + 0.2(k - 1) s (each PINGRESP
+ * restarts the count), 9 of them before the 600 s end; PINGREQ and
+ * PINGRESP are 62 bytes each (IPv6 40 + TCP 20 + 2).  Counting only what
+ * it sends, the publisher never pinged. */
+Test(mqtt_run, a_qos0_publisher_pings_as_paho_does, .timeout = 60)
+{
+	mk();
+	json_t *j = run(dir, "ka0",
+			"[scenario]\nduration = 10min\n[link]\nlatency = 100ms\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 0\ntraffic = periodic(10s)\n"
+			"start = const(0)\n[mqtt]\nkeepalive = 60s\n",
+			"");
+	cr_assert_eq(num(metrics(j, 0), "keepalive_bytes"), 9 * 2 * 62);
+	json_decref(j);
+	rm();
+}

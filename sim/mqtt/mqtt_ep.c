@@ -244,6 +244,7 @@ void mqtt_client_up(struct mqtt_client *c, const struct mqtt_client_env *env, si
 					(uint16_t)strlen(env->client_id)};
 	c->rx_len = 0;
 	c->ping_out = 0;
+	c->last_rx = now;
 	c->state = MQTT_CLI_CONNECT_SENT;
 	c->connects++;
 	put(c, env, &m, now);
@@ -350,6 +351,7 @@ static bool client_each(void *self, const void *env, const struct mqtt_msg *m,
 void mqtt_client_data(struct mqtt_client *c, const struct mqtt_client_env *env,
 		      sim_time now, const uint8_t *buf, size_t len)
 {
+	c->last_rx = now;
 	if (split(c->rx, &c->rx_len, sizeof(c->rx), buf, len, client_each, c, env, now) < 0)
 		lose_connection(c, env, now);
 }
@@ -360,10 +362,13 @@ sim_time mqtt_client_expiry(const struct mqtt_client *c, const struct mqtt_clien
 		return c->reconnect_at;
 	if (c->state != MQTT_CLI_CONNECTED || !p->keepalive_s)
 		return SIM_TIME_NEVER;
-	/* §3.1.2.10: a PINGREQ when idle for the keepalive; no PINGRESP
-	 * within another keepalive means the connection is gone. */
-	return c->ping_out ? c->ping_at + SIM_S(p->keepalive_s)
-			   : c->last_tx + SIM_S(p->keepalive_s);
+	/* §3.1.2.10: a PINGREQ after a keepalive without sending; and, as
+	 * paho 1.6 does (_check_keepalive), after a keepalive without
+	 * receiving, so a QoS 0 publisher that hears nothing back pings
+	 * while it publishes.  No PINGRESP within another keepalive means
+	 * the connection is gone. */
+	sim_time quiet = c->last_tx < c->last_rx ? c->last_tx : c->last_rx;
+	return c->ping_out ? c->ping_at + SIM_S(p->keepalive_s) : quiet + SIM_S(p->keepalive_s);
 }
 
 void mqtt_client_expire(struct mqtt_client *c, const struct mqtt_client_env *env,

@@ -87,7 +87,7 @@ struct mqtt_client {
 	uint32_t rx_len;
 	uint32_t backlog, next_msg;
 	uint32_t connects, reconnects;
-	sim_time last_tx, ping_at, reconnect_at;
+	sim_time last_tx, last_rx, ping_at, reconnect_at;
 	/* The PUBLISH being written: when its message was published (for the
 	 * caller's write callback). */
 	sim_time writing_published;

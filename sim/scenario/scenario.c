@@ -886,7 +886,8 @@ static const struct keydef coap_keys[] = {
 static const struct keydef mqtt_keys[] = {
     {"keepalive", set_time, F(mqtt_cfg, keepalive), 0, MAX_KEEPALIVE * 1e9,
      "at most 65535s", NULL, "60s",
-     "PINGREQ after this much client silence; no PINGRESP within another keepalive "
+     "PINGREQ after this long without sending or without receiving (as paho 1.6 "
+     "does: a QoS 0 publisher pings while it publishes); no PINGRESP within another keepalive "
      "drops the connection; the broker drops a client silent for 1.5 x keepalive; `0` "
      "disables. Whole seconds"},
     {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL, "yes",

@@ -30,6 +30,8 @@ struct net2 {
 	size_t rx_len;
 	int events[4];
 	struct tcp_seg_info info[MAXQ];
+	sim_time sent_at[MAXQ]; /* when each segment was put on the wire */
+	int from[MAXQ];         /* 0: the client's, 1: the server's */
 	uint8_t first_seg[3][64]; /* handshake bytes */
 	size_t first_len[3];
 };
@@ -44,8 +46,11 @@ static void w_send(void *ud, struct tcp_conn *c, const uint8_t *seg, size_t len,
 		memcpy(n->first_seg[idx - 1], seg, len < 64 ? len : 64);
 		n->first_len[idx - 1] = len;
 	}
-	if (idx < MAXQ)
+	if (idx < MAXQ) {
 		n->info[idx] = *info;
+		n->sent_at[idx] = n->now;
+		n->from[idx] = from;
+	}
 	for (int i = 0; i < n->n_drop; i++)
 		if (n->drop[i] == idx)
 			return;
@@ -340,4 +345,128 @@ Test(tcp, rst_and_garbage)
 	run(&n, SIM_S(2));
 	cr_assert_eq(n.c[1].state, TCP_CLOSED);
 	cr_assert_eq(n.events[TCP_EV_RESET], 1);
+}
+
+/* ---- the linux profile: each of Linux's constants pinned ---- */
+
+static void setup_linux(struct net2 *n, sim_time delay, bool nodelay)
+{
+	setup(n, delay, 0);
+	n->p.profile = TCP_PROFILE_LINUX;
+	struct sim_rng r;
+	sim_rng_init(&r, 1, 1, RNG_APP);
+	tcp_conn_init(&n->c[0], &n->p, 40000, 1883, n->buf[0], sizeof(n->buf[0]), &r);
+	tcp_conn_init(&n->c[1], &n->p, 1883, 0, n->buf[1], sizeof(n->buf[1]), &r);
+	tcp_conn_set_nodelay(&n->c[0], nodelay);
+	tcp_conn_listen(&n->c[1]);
+	tcp_conn_connect(&n->c[0], &n->env, 0);
+	run(n, SIM_S(1));
+}
+
+static int data_segments_from(const struct net2 *n, int from, int after)
+{
+	int k = 0;
+	for (int i = after + 1; i <= n->sent && i < MAXQ; i++)
+		k += n->from[i] == from && n->info[i].data_len > 0;
+	return k;
+}
+
+/* RFC 6928 / Linux's TCP_INIT_CWND: the first flight is 10 segments, not 9
+ * or 11 (the rfc6298 profile's RFC 3390 window: 4 of 536 bytes). */
+Test(tcp, linux_initial_window_is_ten_segments)
+{
+	static uint8_t data[536 * 12];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	cr_assert_eq(data_segments_from(&n, 0, before), 10);
+	setup(&n, SIM_MS(50), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	before = n.sent;
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	cr_assert_eq(data_segments_from(&n, 0, before), 4);
+}
+
+/* Linux's RTO (tcp_set_rto): SRTT + max(4 RTTVAR, 200 ms).  A 20 ms round
+ * trip: after the handshake's sample SRTT = 20 ms, RTTVAR = 10 ms, so the
+ * RTO is 20 + max(40, 200) = 220 ms (RFC 6298 with a 200 ms floor on the
+ * whole timeout would say 200; with its 1 s floor, 1 s).  A 200 ms round
+ * trip: 200 + max(400, 200) = 600 ms.  A lost segment is resent exactly
+ * one RTO after it was sent. */
+static sim_time linux_rto_after(sim_time one_way)
+{
+	static uint8_t data[100];
+	struct net2 n;
+	setup_linux(&n, one_way, true);
+	n.drop[n.n_drop++] = n.sent + 1;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_S(5));
+	for (int i = 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].retx && n.info[i].data_len)
+			return n.sent_at[i] - t0;
+	return SIM_TIME_NEVER;
+}
+
+Test(tcp, linux_rto_floors_the_variance_term_at_200ms)
+{
+	cr_assert_eq(linux_rto_after(SIM_MS(10)), SIM_MS(220));
+	cr_assert_eq(linux_rto_after(SIM_MS(100)), SIM_MS(600));
+}
+
+/* Nagle's algorithm (RFC 896, Minshall's variant as Linux runs it): a
+ * small write goes out at once; the next small writes wait while it is
+ * unacknowledged and leave together, one segment, when its ACK comes back
+ * a round trip (100 ms) later.  With TCP_NODELAY each leaves at once. */
+Test(tcp, linux_nagle_holds_small_segments_behind_an_unacknowledged_one)
+{
+	const uint8_t msg[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+	for (int nodelay = 0; nodelay < 2; nodelay++) {
+		struct net2 n;
+		setup_linux(&n, SIM_MS(50), nodelay);
+		int before = n.sent;
+		sim_time t0 = n.now;
+		for (int k = 0; k < 3; k++) {
+			n.now = t0 + SIM_MS(k);
+			tcp_conn_send(&n.c[0], &n.env, n.now, msg, sizeof(msg));
+		}
+		cr_assert_eq(data_segments_from(&n, 0, before), nodelay ? 3 : 1);
+		run(&n, t0 + SIM_S(2));
+		cr_assert_eq(data_segments_from(&n, 0, before), nodelay ? 3 : 2);
+		if (!nodelay) {
+			int second = 0;
+			for (int i = before + 1; i <= n.sent; i++)
+				if (n.from[i] == 0 && n.info[i].data_len && !second++)
+					continue;
+				else if (n.from[i] == 0 && n.info[i].data_len) {
+					cr_assert_eq(n.info[i].data_len, 20, "the held writes leave together");
+					cr_assert_eq(n.sent_at[i], t0 + SIM_MS(100), "when the ACK came");
+				}
+		}
+		cr_assert_eq(n.rx_len, 30);
+	}
+}
+
+/* Linux's receiver: the first 16 data segments of a connection are
+ * acknowledged at once (TCP_MAX_QUICKACKS), the 17th 40 ms after it
+ * arrived (TCP_DELACK_MIN).  One small segment every 200 ms, 50 ms each
+ * way: each arrives 50 ms after it leaves. */
+Test(tcp, linux_delays_acks_40ms_after_16_quick_ones)
+{
+	const uint8_t msg[10] = {0};
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	for (int k = 0; k < 17; k++) {
+		int before = n.sent;
+		sim_time t = n.now = SIM_S(2) + (sim_time)k * SIM_MS(200);
+		tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
+		run(&n, t + SIM_MS(199));
+		sim_time ack_at = SIM_TIME_NEVER;
+		for (int i = before + 1; i <= n.sent; i++)
+			if (n.from[i] == 1 && n.info[i].flags == TCP_ACK && ack_at == SIM_TIME_NEVER)
+				ack_at = n.sent_at[i];
+		cr_assert_eq(ack_at, t + SIM_MS(50) + (k < 16 ? 0 : SIM_MS(40)), "segment %d", k + 1);
+	}
 }

@@ -536,6 +536,7 @@ static int tun_stream_open(struct backend *b, struct backend_stream *s, uint8_t 
 	pe->seen = 0;
 	struct tcp_env te = env_of(t);
 	tcp_conn_init(&s->tcp, &t->tcpp, lport, t->port, buf, cap, rng);
+	tcp_conn_set_nodelay(&s->tcp, t->tcpp.client_nodelay);
 	tcp_conn_connect(&s->tcp, &te, sim_engine_now(t->eng));
 	return 0;
 }

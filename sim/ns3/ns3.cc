@@ -422,15 +422,19 @@ struct Run
     {
         const tcp_cfg& t = cfg->tcp;
         // Close to our model (sim/tcp): NewReno, no SACK, timestamps or
-        // window scaling, RFC 3390 initial window, Linux's retry counts.
-        uint32_t iw = std::min(4 * t.mss, std::max(2 * t.mss, 4380u)) / t.mss;
+        // window scaling, Linux's retry counts; rfc6298: RFC 3390 initial
+        // window, MinRto = rto_min; linux: 10 segments, 40 ms delayed ACKs,
+        // Nagle per side (TcpNoDelay), and ns-3's MinRto at Linux's 200 ms
+        // (ns-3 floors the whole RTO there, Linux only its variance term).
+        bool lx = t.profile == TCP_CFG_LINUX;
+        uint32_t iw = lx ? 10u : std::min(4 * t.mss, std::max(2 * t.mss, 4380u)) / t.mss;
         Config::SetDefault("ns3::TcpL4Protocol::SocketType",
                            TypeIdValue(TcpNewReno::GetTypeId()));
         Config::SetDefault("ns3::TcpSocketBase::Sack", BooleanValue(false));
         Config::SetDefault("ns3::TcpSocketBase::Timestamp", BooleanValue(false));
         Config::SetDefault("ns3::TcpSocketBase::WindowScaling", BooleanValue(false));
         Config::SetDefault("ns3::TcpSocketBase::MinRto",
-                           TimeValue(NanoSeconds(int64_t(t.rto_min))));
+                           TimeValue(NanoSeconds(int64_t(lx ? 200000000 : t.rto_min))));
         Config::SetDefault("ns3::TcpSocket::SegmentSize", UintegerValue(t.mss));
         Config::SetDefault("ns3::TcpSocket::InitialCwnd", UintegerValue(iw));
         Config::SetDefault("ns3::TcpSocket::ConnTimeout",
@@ -438,14 +442,18 @@ struct Run
         // The SYN and its retries; data retransmissions before giving up.
         Config::SetDefault("ns3::TcpSocket::ConnCount", UintegerValue(t.syn_retries + 1));
         Config::SetDefault("ns3::TcpSocket::DataRetries", UintegerValue(t.data_retries));
-        if (t.delayed_ack) {
+        if (t.delayed_ack || lx) {
             Config::SetDefault("ns3::TcpSocket::DelAckTimeout",
-                               TimeValue(NanoSeconds(int64_t(t.delayed_ack))));
+                               TimeValue(NanoSeconds(int64_t(t.delayed_ack ? t.delayed_ack
+                                                                           : 40000000))));
             Config::SetDefault("ns3::TcpSocket::DelAckCount", UintegerValue(2));
         } else {
             Config::SetDefault("ns3::TcpSocket::DelAckCount", UintegerValue(1));
         }
     }
+
+    // Nagle's algorithm runs only in the linux profile (as in sim/tcp).
+    bool lx_nagle() const { return cfg->tcp.profile == TCP_CFG_LINUX; }
 
     SockInfo* info_of(Ptr<const Socket> s)
     {
@@ -609,6 +617,8 @@ struct Run
         Ptr<Node> a = NodeList::GetNode(first_acc_node + ep), e = NodeList::GetNode(ep);
         if (!listener[ep]) {
             Ptr<Socket> l = Socket::CreateSocket(a, TcpSocketFactory::GetTypeId());
+            // accepted sockets are forked from the listener: its setting
+            l->SetAttribute("TcpNoDelay", BooleanValue(!lx_nagle() || cfg->broker.nodelay));
             l->Bind(Inet6SocketAddress(Ipv6Address::GetAny(), 1883));
             l->Listen();
             l->SetAcceptCallback(MakeCallback(&Run::on_tcp_request, this),
@@ -621,6 +631,7 @@ struct Run
             cli_sock[ep]->Close();
         }
         Ptr<Socket> s = Socket::CreateSocket(e, TcpSocketFactory::GetTypeId());
+        s->SetAttribute("TcpNoDelay", BooleanValue(!lx_nagle() || cfg->mqtt.nodelay));
         s->Bind6();
         hook(s, ep, false);
         trace(s);

@@ -182,6 +182,8 @@ static int build_fleet(struct world *w, uint64_t seed)
 		.rto_max = cfg->tcp.rto_max, .mss = cfg->tcp.mss,
 		.delayed_ack = cfg->tcp.delayed_ack, .syn_retries = cfg->tcp.syn_retries, .data_retries = cfg->tcp.data_retries,
 		.rcv_wnd = 65535,
+		.profile = cfg->tcp.profile == TCP_CFG_LINUX ? TCP_PROFILE_LINUX : TCP_PROFILE_RFC6298,
+		.client_nodelay = cfg->mqtt.nodelay, .broker_nodelay = cfg->broker.nodelay,
 	};
 	uint32_t n_mq = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {

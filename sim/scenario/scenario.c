@@ -848,6 +848,10 @@ static const struct keydef broker_keys[] = {
     {"subscriber", set_filter, F(broker_cfg, subscriber), ANY, NULL, NULL,
      "topic filter of a backend subscriber next to the broker (`sensors/#`; "
      "`forwarded` counts what it gets); default: none"},
+    {"nodelay", set_bool, F(broker_cfg, nodelay), ANY, NULL, "no",
+     "TCP_NODELAY on the broker's end (`[tcp] profile = linux`): `no` lets Nagle's "
+     "algorithm hold small segments, as mosquitto does by default (`set_tcp_nodelay "
+     "false`)"},
 };
 
 static const struct keydef coap_keys[] = {
@@ -897,20 +901,37 @@ static const struct keydef mqtt_keys[] = {
      "unacknowledged QoS 1/2 PUBLISHes a client may have; more wait in its backlog "
      "(their latency counts from the publish). 20 is paho's `max_inflight_messages` "
      "and mosquitto's `max_inflight_messages`"},
+    {"nodelay", set_bool, F(mqtt_cfg, nodelay), ANY, NULL, "no",
+     "TCP_NODELAY on the client's end (`[tcp] profile = linux`): `no` lets Nagle's "
+     "algorithm hold small segments, as paho does (it never sets TCP_NODELAY)"},
+};
+
+static const struct enumval tcp_profile_vals[] = {
+    {"linux", TCP_CFG_LINUX},
+    {"rfc6298", TCP_CFG_RFC6298},
+    {NULL, 0},
 };
 
 static const struct keydef tcp_keys[] = {
+    {"profile", set_enum, F(tcp_cfg, profile), ANY, tcp_profile_vals, "linux",
+     "`linux`: TCP as a Linux broker and a Linux or lwIP client run it (RTO = SRTT + "
+     "max(4 RTTVAR, 200 ms), initial window 10 segments, Nagle's algorithm unless "
+     "`nodelay`, ACKs delayed 40 ms after 16 quick ones), the baseline people compare "
+     "against; `rfc6298`: the textbook model (RTO floor `rto_min`, RFC 3390 window, no "
+     "Nagle, `delayed_ack`). Neither has SACK or timestamps yet"},
     {"rto_initial", set_time, F(tcp_cfg, rto_initial), 1, TMAX, "greater than 0", NULL,
      "1s", "RFC 6298 initial retransmission timeout"},
     {"rto_min", set_time, F(tcp_cfg, rto_min), 1, TMAX, "greater than 0", NULL, "1s",
-     "RFC 6298 lower bound of the retransmission timeout"},
+     "`rfc6298`: lower bound of the retransmission timeout (`linux` floors its "
+     "variance term at 200 ms instead)"},
     {"rto_max", set_time, F(tcp_cfg, rto_max), 1, TMAX, "greater than 0", NULL, "60s",
      "upper bound of the retransmission timeout, which doubles per timeout"},
     {"mss", set_size, F(tcp_cfg, mss), 1, SIM_MAX_DATAGRAM, "between 1 and 65535", NULL,
      "536", "segment size"},
     {"delayed_ack", set_time, F(tcp_cfg, delayed_ack), 0, TMAX, NULL, NULL, "0",
-     "`0` acknowledges every segment at once; else at most this delay, and every "
-     "second full segment at once"},
+     "`rfc6298`: `0` acknowledges every segment at once, else at most this delay and "
+     "every second segment at once; `linux`: the delay after the quick ACKs (`0`: "
+     "Linux's 40 ms)"},
     {"syn_retries", set_uint, F(tcp_cfg, syn_retries), 1, 10, "between 1 and 10", NULL,
      "6", "SYN retransmissions before a connect fails (Linux `tcp_syn_retries`)"},
     {"data_retries", set_uint, F(tcp_cfg, data_retries), 1, 30, "between 1 and 30", NULL,

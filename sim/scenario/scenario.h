@@ -72,15 +72,19 @@ struct server_cfg {
 
 struct broker_cfg {
 	char subscriber[128]; /* topic filter of the backend subscriber, "" = none */
+	bool nodelay;         /* TCP_NODELAY on the broker's end (linux profile) */
 };
 
 struct mqtt_cfg {
 	sim_time keepalive;
 	bool clean_session;
 	uint32_t inflight; /* unacknowledged QoS 1/2 PUBLISHes per client */
+	bool nodelay;      /* TCP_NODELAY on the client's end (linux profile) */
 };
 
+enum tcp_profile_cfg { TCP_CFG_RFC6298, TCP_CFG_LINUX }; /* as tcp.h's enum */
 struct tcp_cfg {
+	enum tcp_profile_cfg profile;
 	sim_time rto_initial, rto_min, rto_max;
 	uint32_t mss;
 	sim_time delayed_ack; /* 0 = off */

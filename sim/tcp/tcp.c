@@ -30,8 +30,13 @@ void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lpor
 	c->rto_at = c->ack_at = SIM_TIME_NEVER;
 	c->peer_mss = 536;
 	c->peer_wnd = 65535;
-	/* RFC 3390 initial window */
-	c->cwnd = min32(4 * p->mss, max32(2 * p->mss, 4380));
+	c->snd_sml = c->iss;
+	if (p->profile == TCP_PROFILE_LINUX) {
+		c->cwnd = TCP_LINUX_INIT_CWND * p->mss; /* RFC 6928, Linux's TCP_INIT_CWND */
+		c->quickack = TCP_LINUX_MAX_QUICKACKS;
+	} else {
+		c->cwnd = min32(4 * p->mss, max32(2 * p->mss, 4380)); /* RFC 3390 */
+	}
 	c->ssthresh = 0xffffffff;
 }
 
@@ -101,9 +106,18 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		if (off < c->len) {
 			if (in_flight(c) >= wnd)
 				break;
-			uint32_t n = min32(min32(env->p->mss, c->peer_mss), c->len - off);
+			uint32_t full = min32(env->p->mss, c->peer_mss);
+			uint32_t n = min32(full, c->len - off);
 			n = min32(n, wnd - in_flight(c));
 			bool retx = seq_lt(c->snd_nxt, c->snd_max);
+			/* Nagle (linux): the last queued bytes, less than a
+			 * segment, wait while a small segment is unacknowledged. */
+			bool small = n < full && n == c->len - off;
+			if (env->p->profile == TCP_PROFILE_LINUX && small && !retx &&
+			    !c->nodelay && seq_lt(c->snd_una, c->snd_sml))
+				break;
+			if (small && !retx)
+				c->snd_sml = c->snd_nxt + n;
 			if (!c->timing && !retx) {
 				c->timing = 1;
 				c->timed_seq = c->snd_nxt + n;
@@ -168,10 +182,16 @@ static void rtt_sample(struct tcp_conn *c, const struct tcp_params *p, sim_time 
 		c->rttvar = (3 * c->rttvar + d) / 4;
 		c->srtt = (7 * c->srtt + r) / 8;
 	}
-	sim_time k = 4 * c->rttvar > CLOCK_G ? 4 * c->rttvar : CLOCK_G;
-	c->rto = c->srtt + k;
-	if (c->rto < p->rto_min)
-		c->rto = p->rto_min;
+	if (p->profile == TCP_PROFILE_LINUX) {
+		/* tcp_set_rto(): SRTT + max(4 RTTVAR, TCP_RTO_MIN) */
+		sim_time k = 4 * c->rttvar;
+		c->rto = c->srtt + (k > TCP_LINUX_RTO_MIN ? k : TCP_LINUX_RTO_MIN);
+	} else {
+		sim_time k = 4 * c->rttvar > CLOCK_G ? 4 * c->rttvar : CLOCK_G;
+		c->rto = c->srtt + k;
+		if (c->rto < p->rto_min)
+			c->rto = p->rto_min;
+	}
 	if (c->rto > p->rto_max)
 		c->rto = p->rto_max;
 }
@@ -251,6 +271,19 @@ static void establish(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 	c->state = TCP_ESTABLISHED;
 	c->rto_at = SIM_TIME_NEVER;
 	event(c, env, TCP_EV_ESTABLISHED, now);
+}
+
+/* In-order data arrived (linux): at once while quick ACKs remain or when
+ * more than a full segment is unacknowledged (__tcp_ack_snd_check), else
+ * after the delayed-ACK timer. */
+static void linux_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	if (c->quickack || c->rcv_nxt - c->acked_to > env->p->mss) {
+		c->quickack -= c->quickack > 0;
+		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	} else if (c->ack_at == SIM_TIME_NEVER) {
+		c->ack_at = now + (env->p->delayed_ack ? env->p->delayed_ack : TCP_LINUX_DELACK_MIN);
+	}
 }
 
 void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
@@ -343,6 +376,8 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 			 * answer the application already sent carried the ACK. */
 			if (c->acked_to == c->rcv_nxt)
 				;
+			else if (env->p->profile == TCP_PROFILE_LINUX)
+				linux_ack(c, env, now);
 			else if (!env->p->delayed_ack || ++c->ack_pending >= 2)
 				emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
 			else if (c->ack_at == SIM_TIME_NEVER)

@@ -6,6 +6,18 @@
  * Segments are real TCP headers (RFC 9293) plus payload; the checksum field
  * is left 0 for the capture writer, which knows the addresses.
  *
+ * Two profiles (tcp_params.profile).  TCP_PROFILE_RFC6298 is the textbook
+ * model described next.  TCP_PROFILE_LINUX changes what Linux does
+ * differently, as a Linux broker and a Linux or lwIP client do: the RTO is
+ * SRTT + max(4 RTTVAR, 200 ms) (Linux's floor is on the variance term, not
+ * RFC 6298's 1 s on the whole timeout), the initial window is 10 segments
+ * (RFC 6928), Nagle's algorithm holds a small segment while an earlier
+ * small one is unacknowledged (RFC 896 as Linux does it, Minshall's
+ * variant) unless the end has TCP_NODELAY (tcp_conn_set_nodelay), and
+ * ACKs are delayed 40 ms (TCP_DELACK_MIN) after 16 quick ACKs at the
+ * start of a connection, at once when more than a full segment waits.
+ * Not yet in it: SACK, timestamps, tail loss probe, RACK.
+ *
  * What it models: the three-way handshake with an MSS option, sequence
  * numbers with wraparound, MSS segmentation, cumulative ACKs with optional
  * delayed ACK (RFC 1122: at most one full segment unacknowledged), RFC 6298
@@ -35,13 +47,26 @@
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
+enum tcp_profile { TCP_PROFILE_RFC6298, TCP_PROFILE_LINUX };
+
+/* Linux's constants (include/net/tcp.h) the linux profile uses. */
+#define TCP_LINUX_INIT_CWND 10            /* segments */
+#define TCP_LINUX_RTO_MIN SIM_MS(200)     /* floor of the RTO's variance term */
+#define TCP_LINUX_DELACK_MIN SIM_MS(40)   /* delayed ACK */
+#define TCP_LINUX_MAX_QUICKACKS 16        /* ACKs sent at once on a new connection */
+
 struct tcp_params {
-	sim_time rto_initial, rto_min, rto_max;
+	uint8_t profile;       /* enum tcp_profile */
+	sim_time rto_initial, rto_min, rto_max; /* rto_min: rfc6298 only */
 	uint32_t mss;
-	sim_time delayed_ack;  /* 0 = acknowledge every segment at once */
+	sim_time delayed_ack;  /* 0: rfc6298 acknowledges every segment at once,
+				* linux delays TCP_LINUX_DELACK_MIN */
 	uint32_t syn_retries;  /* give up a connect after this many (Linux: 6) */
 	uint32_t data_retries; /* give up after this many timeouts (Linux: 15) */
 	uint16_t rcv_wnd;      /* advertised window, bytes */
+	/* TCP_NODELAY of the client's and the broker's ends (linux profile):
+	 * whoever opens an end applies it (tcp_conn_set_nodelay). */
+	bool client_nodelay, broker_nodelay;
 };
 
 enum tcp_state { TCP_CLOSED, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED,
@@ -89,6 +114,9 @@ struct tcp_conn {
 	uint32_t acked_to;  /* rcv_nxt as last acknowledged */
 	sim_time srtt, rttvar, rto, timed_at, rto_at, ack_at;
 	uint8_t have_rtt;
+	uint8_t nodelay;   /* linux: TCP_NODELAY, no Nagle */
+	uint8_t quickack;  /* linux: ACKs still to send at once */
+	uint32_t snd_sml;  /* linux: end of the last small segment sent (Minshall) */
 	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */
 	uint32_t cap, len; /* buffer size, bytes held */
 	uint32_t stream0;  /* stream offset of snd_una */
@@ -120,6 +148,9 @@ void tcp_conn_abort(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 
 sim_time tcp_conn_expiry(const struct tcp_conn *c);
 void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+
+/* TCP_NODELAY (linux profile): small segments go out at once. */
+static inline void tcp_conn_set_nodelay(struct tcp_conn *c, bool on) { c->nodelay = on; }
 
 /* Bytes queued but not yet acknowledged. */
 static inline uint32_t tcp_conn_unacked(const struct tcp_conn *c) { return c->len; }

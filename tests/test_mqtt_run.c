@@ -269,6 +269,8 @@ Test(mqtt_run, latency_counts_from_the_publish, .timeout = 120)
 	json_t *m = metrics(j, 0);
 	cr_assert_eq(num(m, "messages"), 200);
 	cr_assert_eq(num(m, "completed"), 200);
+	/* each PUBLISH went out once, in a segment of its own */
+	cr_assert_eq(num(m, "transmissions"), 200);
 	char cmd[512], out[64] = "";
 	/* rows in order of first transmission: k-th latency against 1200 + 350k */
 	snprintf(cmd, sizeof(cmd),
@@ -305,6 +307,29 @@ Test(mqtt_run, a_qos0_publisher_pings_as_paho_does, .timeout = 60)
 			"start = const(0)\n[mqtt]\nkeepalive = 60s\n",
 			"");
 	cr_assert_eq(num(metrics(j, 0), "keepalive_bytes"), 9 * 2 * 62);
+	json_decref(j);
+	rm();
+}
+
+/* [tcp] profile = linux with [mqtt] nodelay: a QoS 0 PUBLISH every 10 ms
+ * for 2 s over a 400 ms round trip.  With TCP_NODELAY each PUBLISH written
+ * after the connection (from 0.8 s: 120 of them) is a segment of its own;
+ * with Nagle's algorithm the writes of a round trip wait behind the one
+ * small segment in flight and leave together, a few segments a round trip.
+ * The 80 published while connecting leave together either way. */
+Test(mqtt_run, nagle_and_nodelay_reach_the_client, .timeout = 60)
+{
+	mk();
+	json_t *j = run(dir, "nagle",
+			"[scenario]\nduration = 2s\n[link]\nlatency = 200ms\n[tcp]\nprofile = linux\n"
+			"[mqtt]\nnodelay = ${yes, no}\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 0\ntraffic = periodic(10ms)\n"
+			"start = const(0)\n",
+			"");
+	long nodelay = num(metrics(j, 0), "transmissions"), nagle = num(metrics(j, 1), "transmissions");
+	cr_assert_eq(num(metrics(j, 0), "messages"), 200);
+	cr_assert_geq(nodelay, 120, "TCP_NODELAY: a segment a PUBLISH, %ld", nodelay);
+	cr_assert_leq(nagle, 30, "Nagle: a few segments a round trip, %ld", nagle);
 	json_decref(j);
 	rm();
 }

@@ -255,16 +255,20 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 		if (ok && counted(w, first) && !mqtt_dup(&m) && first == now)
 			w->acc[ep_of_node(w, n)->group].m.messages++;
 	}
-	/* Record a PUBLISH only once the stream has taken it, so that the
+	/* Record a PUBLISH before the stream takes it: segments may leave
+	 * while it does (client_segment counts them against the record), and
+	 * take the record back when the stream refuses the bytes, so that the
 	 * records stay aligned with the bytes the broker will read. */
-	if (!stream_send(w, n, false, buf, len))
-		return;
 	if (publish) {
 		struct mq_pub *r = &n->pubs[n->n_pubs++ & (w->mq.pubs - 1)];
 		r->off = n->wrote;
 		r->end = n->wrote + (uint32_t)len;
 		r->published = c->writing_published;
 		r->counted = counted(w, first);
+	}
+	if (!stream_send(w, n, false, buf, len)) {
+		n->n_pubs -= publish;
+		return;
 	}
 	n->wrote += (uint32_t)len;
 }

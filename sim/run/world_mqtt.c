@@ -212,7 +212,13 @@ static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size
 	}
 	struct mqtt_client_env env;
 	mq_env(w, n, &env);
+	uint8_t pinging = n->mc.ping_out;
 	mqtt_client_data(&n->mc, &env, now_of(w), buf, len);
+	/* A real broker's PINGRESP: counted where it arrives (the simulated
+	 * broker's where it writes it, ms_write). */
+	if (w->bo->remote_server && pinging && !n->mc.ping_out &&
+	    n->mc.state == MQTT_CLI_CONNECTED)
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
 	mq_maybe_finish(w, n);
 }
 

@@ -9,6 +9,7 @@
 #   make asan     build and run the tests under AddressSanitizer + UBSan
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench    benchmarks (exchanges per wall second, peak memory)
+#   make validate coapsim against libcoap over coapsim link (root, ~20 min)
 #   make deps     install the Debian packages the project uses (as root)
 
 CC      ?= cc
@@ -76,7 +77,8 @@ DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini
               command -v coap-server-notls >/dev/null && command -v mosquitto >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
-.PHONY: all test demo asan fuzz bench deps clean check-deps format golden test-nohints test-heap \
+.PHONY: all test demo asan fuzz bench validate deps clean check-deps format golden test-nohints \
+        test-heap \
         keys-doc
 
 all: $(BIN)
@@ -184,6 +186,12 @@ fuzz: check-deps
 bench: check-deps
 	@$(MAKE) --no-print-directory $(BIN)
 	tests/bench/run.sh
+
+# coapsim against real stacks over coapsim link (root; real time, about
+# 20 minutes; not part of make test).
+validate: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	tests/validate/run.sh
 
 format:
 	clang-format -i $$(find sim tests -name '*.[ch]')

@@ -1,0 +1,70 @@
+#!/bin/sh
+# make validate: coapsim's models against the real stacks, over coapsim link
+# (two network namespaces joined by the seeded emulated link; root).  Real
+# time, bounded: about 20 minutes with the defaults, every client ends by
+# itself (-B 50), every link run by timeout(1).
+#   (a) libcoap's coap-client-notls against coap-server-notls: VALIDATE_N
+#       CON GETs (default 2,000, in parallel batches of VALIDATE_BATCH) at
+#       10% and 30% loss each way, 100 ms each way; then the same scenario
+#       simulated; one table, real against simulated, with the ratio.
+# Not yet: (b) paho against mosquitto (issue 21).
+set -eu
+cd "$(dirname "$0")/../.."
+BIN=${COAPSIM:-build/coapsim}
+N=${VALIDATE_N:-2000}
+BATCH=${VALIDATE_BATCH:-200}
+[ "$(id -u)" = 0 ] || { echo "validate: needs root (namespaces, TUN devices)"; exit 1; }
+command -v coap-client-notls >/dev/null || { echo "validate: needs libcoap3-bin"; exit 1; }
+OUT=$(mktemp -d /tmp/coapsim-validate-XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+
+# p-th percentile of the numbers in a file (nearest rank)
+pct() { sort -g "$1" | awk -v p="$2" '{ v[NR] = $1 } END { k = int(p * NR + 0.999999); if (k < 1) k = 1; print v[k] }'; }
+
+printf '%-6s %-10s %9s %9s %9s %9s %9s\n' loss side success tx/req p50_ms p90_ms p99_ms
+for loss in 10% 30%; do
+	d="$OUT/$loss"
+	mkdir -p "$d"
+	printf '[scenario]\nduration = 1min\nseed = 3\n[link]\nlatency = 100ms\nloss = %s\n[group.s]\ncount = 1\n' \
+		"$loss" > "$d/link.ini"
+	from=0 b=0
+	while [ $((b * BATCH)) -lt "$N" ]; do
+		b=$((b + 1))
+		log=$(timeout 200 "$BIN" link "$d/link.ini" --set scenario.seed=$b \
+			--server 'coap-server-notls -A 10.213.0.2' \
+			--client "for i in \$(seq $BATCH); do (s=\$(date +%s%N); \
+coap-client-notls -B 50 -m get coap://10.213.0.2/time > $d/$b-\$i.out 2>/dev/null; \
+e=\$(date +%s%N); echo \$(((e - s) / 1000)) > $d/$b-\$i.us) & done; wait" 2>&1 | tail -1)
+		k=$(echo "$log" | sed -n 's/.*(\([0-9]*\) from the client.*/\1/p')
+		from=$((from + ${k:-0}))
+	done
+	n=$((b * BATCH))
+	: > "$d/lat"
+	ok=0
+	for f in "$d"/*.out; do
+		if [ -s "$f" ]; then
+			ok=$((ok + 1))
+			awk '{ print $1 / 1000 }' "${f%.out}.us" >> "$d/lat"
+		fi
+	done
+	real_s=$(awk -v a=$ok -v n=$n 'BEGIN { printf "%.4f", a / n }')
+	real_t=$(awk -v a=$from -v n=$n 'BEGIN { printf "%.3f", a / n }')
+	r50=$(pct "$d/lat" 0.5) r90=$(pct "$d/lat" 0.9) r99=$(pct "$d/lat" 0.99)
+	printf '%-6s %-10s %9s %9s %9.1f %9.1f %9.1f\n' "$loss" libcoap "$real_s" "$real_t" "$r50" "$r90" "$r99"
+	# The same in coapsim: n endpoints, one CON GET each (libcoap's client
+	# uses RFC 7252's defaults: ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5,
+	# MAX_RETRANSMIT 4).
+	"$BIN" run scenarios/quickstart.ini --quiet --out "$d/sim" --set scenario.duration=2s \
+		--set group.sensors.count=$n --set group.sensors.traffic=once \
+		--set 'group.sensors.start=uniform(0,1s)' --set group.sensors.method=GET \
+		--set group.sensors.confirmable=yes --set link.latency=100ms --set link.jitter=none \
+		--set link.loss=$loss --set output.pcap=no >/dev/null
+	awk -F, -v loss="$loss" -v rs="$real_s" -v rt="$real_t" -v r50="$r50" -v r90="$r90" -v r99="$r99" '
+		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		{ s = $c["success_ratio"]; t = $c["transmissions"] / $c["messages"]
+		  a = $c["latency_ms.p50"]; b = $c["latency_ms.p90"]; d = $c["latency_ms.p99"]
+		  printf "%-6s %-10s %9.4f %9.3f %9.1f %9.1f %9.1f\n", loss, "coapsim", s, t, a, b, d
+		  printf "%-6s %-10s %9.3f %9.3f %9.2f %9.2f %9.2f\n", loss, "ratio", s / rs, t / rt, a / r50, b / r90, d / r99 }' \
+		"$d/sim/runs.csv"
+done
+echo "(libcoap latencies are each client process's whole life, start and exit included: an upper"; echo " bound, not yet comparable; success and transmissions per request are the checked figures)"

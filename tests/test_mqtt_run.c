@@ -333,3 +333,38 @@ Test(mqtt_run, nagle_and_nodelay_reach_the_client, .timeout = 60)
 	json_decref(j);
 	rm();
 }
+
+/* The linux profile's captures: every segment after the SYNs carries
+ * timestamps (Wireshark reads TSval on all of them), duplicate ACKs carry
+ * SACK blocks that Wireshark decodes, no segment is malformed, every
+ * checksum is good, and Wireshark's retransmission analysis, which now
+ * reads the SACKs too, still counts exactly our tcp_retransmissions
+ * (jitter none: Wireshark's reordering heuristics need a FIFO link). */
+Test(mqtt_run, tshark_reads_sack_and_timestamps, .timeout = 300)
+{
+	mk();
+	json_t *j = run(dir, "sack",
+			"[scenario]\nduration = 5min\n[link]\nlatency = 50ms\nloss = 10%\n"
+			"[tcp]\nprofile = linux\n[mqtt]\nnodelay = yes\nclean_session = no\n[broker]\nnodelay = yes\n"
+			"[group.s]\ncount = 20\nprotocol = mqtt\nqos = 1\n"
+			"traffic = poisson(200ms)\n", "");
+	char f[256];
+	snprintf(f, sizeof(f), "%s/sack/pcap/p0-r0.pcap", dir);
+	json_t *m = metrics(j, 0);
+	long pk = num(m, "packets_sent");
+	cr_assert_eq(count(f, "_ws.malformed"), 0, "%s", f);
+	cr_assert_eq(count(f, "tcp.checksum.status == \"Good\""), pk);
+	cr_assert_eq(count(f, "tcp.options.timestamp.tsval"), pk, "timestamps on every segment");
+	cr_assert_eq(count(f, "tcp.options.sack_perm"), count(f, "tcp.flags.syn == 1"));
+	cr_assert_geq(count(f, "tcp.flags.syn == 1"), 2 * num(m, "connections"));
+	cr_assert_gt(count(f, "tcp.options.sack_le"), 0, "SACK blocks");
+	cr_assert_gt(num(m, "tcp_retransmissions"), 0);
+	/* A hole sent again within Wireshark's first RTT of the newest
+	 * segment (RACK's quarter round trip) is labelled out of order, not
+	 * a retransmission; on this link nothing else arrives out of order. */
+	cr_assert_eq(count(f, "tcp.analysis.retransmission || tcp.analysis.fast_retransmission"
+			      " || tcp.analysis.out_of_order"),
+		     num(m, "tcp_retransmissions"), "%s", f);
+	json_decref(j);
+	rm();
+}

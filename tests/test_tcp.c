@@ -28,6 +28,7 @@ struct net2 {
 	bool drop_all_from_client_data;
 	uint8_t rx[65536];
 	size_t rx_len;
+	bool echo; /* the server answers each arrival with 4 bytes at once */
 	int events[4];
 	struct tcp_seg_info info[MAXQ];
 	sim_time sent_at[MAXQ]; /* when each segment was put on the wire */
@@ -72,6 +73,8 @@ static void w_data(void *ud, struct tcp_conn *c, const uint8_t *buf, size_t len)
 	if (c == &n->c[1]) {
 		memcpy(n->rx + n->rx_len, buf, len);
 		n->rx_len += len;
+		if (n->echo)
+			tcp_conn_send(c, &n->env, n->now, (const uint8_t *)"pong", 4);
 	}
 }
 
@@ -449,16 +452,16 @@ Test(tcp, linux_nagle_holds_small_segments_behind_an_unacknowledged_one)
 	}
 }
 
-/* Linux's receiver: the first 16 data segments of a connection are
- * acknowledged at once (TCP_MAX_QUICKACKS), the 17th 40 ms after it
- * arrived (TCP_DELACK_MIN).  One small segment every 200 ms, 50 ms each
- * way: each arrives 50 ms after it leaves. */
-Test(tcp, linux_delays_acks_40ms_after_16_quick_ones)
+/* Linux's receiver (6.x, tcp_pingpong_thresh 1).  An application that
+ * reads a small pushed segment and does not answer gets it acknowledged
+ * at once (tcp_cleanup_rbuf), after the 16 quick ACKs too: one 10-byte
+ * segment every 200 ms, 50 ms each way, each ACK leaves as it arrives. */
+Test(tcp, linux_acks_small_segments_at_once_outside_pingpong)
 {
 	const uint8_t msg[10] = {0};
 	struct net2 n;
 	setup_linux(&n, SIM_MS(50), true);
-	for (int k = 0; k < 17; k++) {
+	for (int k = 0; k < 20; k++) {
 		int before = n.sent;
 		sim_time t = n.now = SIM_S(2) + (sim_time)k * SIM_MS(200);
 		tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
@@ -467,6 +470,231 @@ Test(tcp, linux_delays_acks_40ms_after_16_quick_ones)
 		for (int i = before + 1; i <= n.sent; i++)
 			if (n.from[i] == 1 && n.info[i].flags == TCP_ACK && ack_at == SIM_TIME_NEVER)
 				ack_at = n.sent_at[i];
-		cr_assert_eq(ack_at, t + SIM_MS(50) + (k < 16 ? 0 : SIM_MS(40)), "segment %d", k + 1);
+		cr_assert_eq(ack_at, t + SIM_MS(50), "segment %d", k + 1);
 	}
+}
+
+/* An end that answers within the delayed-ACK timeout is interactive
+ * ("pingpong"): its answers carry the ACKs, no pure ACK goes first (but
+ * for the very first segment, quick-ACKed before the application read
+ * it).  When it then does not answer, the ACK waits the 40 ms timeout,
+ * whose firing ends pingpong: the next unanswered segment is ACKed at
+ * once again. */
+Test(tcp, linux_pingpong_lets_answers_carry_the_acks)
+{
+	const uint8_t msg[10] = {0};
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	for (int k = 0; k < 7; k++) {
+		n.echo = k < 5;
+		int before = n.sent;
+		sim_time t = n.now = SIM_S(2) + (sim_time)k * SIM_MS(200);
+		tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
+		run(&n, t + SIM_MS(199));
+		int pure = 0, answers = 0;
+		sim_time ack_at = SIM_TIME_NEVER;
+		for (int i = before + 1; i <= n.sent; i++) {
+			if (n.from[i] != 1)
+				continue;
+			answers += n.info[i].data_len > 0;
+			if (n.info[i].flags == TCP_ACK && !pure++)
+				ack_at = n.sent_at[i];
+		}
+		cr_assert_eq(answers, k < 5, "segment %d", k + 1);
+		if (k == 0)
+			cr_assert_eq(ack_at, t + SIM_MS(50), "the first: a quick ACK");
+		else if (k < 5)
+			cr_assert_eq(pure, 0, "segment %d: the answer carries the ACK", k + 1);
+		else
+			cr_assert_eq(ack_at, t + SIM_MS(50) + (k == 5 ? SIM_MS(40) : 0), "segment %d",
+				     k + 1);
+	}
+}
+
+/* ---- the linux profile: options, SACK, timestamps, RACK ---- */
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Linux's SYN options, in its order (tcp_options_write): MSS, SACK
+ * permitted with timestamps, NOP and window scale: 20 bytes, a 40-byte
+ * header.  The SYN-ACK echoes the SYN's TSval; every later segment
+ * carries NOP, NOP, timestamps (RFC 7323 §3): 32 bytes of header. */
+Test(tcp, linux_syn_options_and_timestamps_on_every_segment)
+{
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	const uint8_t *syn = n.first_seg[0], *sa = n.first_seg[1], *a = n.first_seg[2];
+	cr_assert_eq(n.first_len[0], 40);
+	cr_assert_eq(syn[12], 10 << 4);
+	const uint8_t head[8] = {2, 4, 536 >> 8, 536 & 0xff, 4, 2, 8, 10};
+	cr_assert_arr_eq(syn + 20, head, 8);
+	cr_assert_eq(be32(syn + 32), 0, "no TSecr on a SYN");
+	const uint8_t ws[4] = {1, 3, 3, 0};
+	cr_assert_arr_eq(syn + 36, ws, 4);
+	cr_assert_eq(n.first_len[1], 40);
+	cr_assert_eq(be32(sa + 32), be32(syn + 28), "the SYN-ACK echoes the SYN's TSval");
+	cr_assert_eq(n.first_len[2], 32);
+	const uint8_t ts[4] = {1, 1, 8, 10};
+	cr_assert_arr_eq(a + 20, ts, 4);
+	cr_assert_eq(be32(a + 28), be32(sa + 28), "the ACK echoes the SYN-ACK's TSval");
+	/* TSval is a millisecond clock: 100 ms after the SYN, 100 more */
+	cr_assert_eq(be32(a + 24) - be32(syn + 28), 100);
+	cr_assert(n.c[0].ts_ok && n.c[1].ts_ok && n.c[0].sack_ok && n.c[1].sack_ok);
+	cr_assert_eq(tcp_conn_hdr(&n.c[0]), 32);
+	/* the rfc6298 profile: MSS only, 20-byte headers after the SYN */
+	setup(&n, SIM_MS(50), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	cr_assert_eq(n.first_len[0], 24);
+	cr_assert_eq(n.first_len[2], 20);
+	cr_assert_eq(tcp_conn_hdr(&n.c[0]), 20);
+}
+
+/* SACK (RFC 2018, RFC 6675): five full segments, the first lost.  The
+ * receiver keeps segments 2-5 and answers each with a duplicate ACK whose
+ * first block covers what it holds: [s+536, s+1072) after the second
+ * (12 + 4 + 8 option bytes: a 44-byte header).  At the third duplicate
+ * (100 ms after the flight, 50 ms each way) the sender sends the hole
+ * again, once, and nothing else: 150 ms after the flight every byte has
+ * arrived.  Without SACK the receiver drops 2-5 and all five go again. */
+Test(tcp, linux_sack_repairs_only_the_hole)
+{
+	static uint8_t data[536 * 5];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13);
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 1;
+	sim_time t0 = n.now;
+	uint32_t s = n.c[0].snd_nxt;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(150));
+	cr_assert_eq(n.rx_len, sizeof(data));
+	cr_assert_arr_eq(n.rx, data, sizeof(data));
+	cr_assert_eq(n.c[0].st.retx_segments, 1);
+	int dup = 0;
+	for (int i = before + 1; i <= n.sent; i++) {
+		if (n.from[i] != 1 || n.info[i].data_len)
+			continue;
+		if (dup++ == 0)
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(50));
+	}
+	for (int i = before + 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].retx) {
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(100), "at the third duplicate");
+			cr_assert_eq(n.info[i].data_off, 0);
+		}
+	/* the first duplicate ACK's block, read off the wire: run again and
+	 * stop when it is queued */
+	setup_linux(&n, SIM_MS(50), true);
+	before = n.sent;
+	n.drop[n.n_drop++] = before + 1;
+	t0 = n.now;
+	s = n.c[0].snd_nxt;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(50));
+	const struct wire *w = NULL;
+	for (size_t i = 0; i < n.nq; i++)
+		if (n.q[i].to == 0 && (!w || n.q[i].order < w->order))
+			w = &n.q[i];
+	cr_assert_not_null(w);
+	cr_assert_eq(w->len, 44);
+	cr_assert_eq(w->seg[32], 1);
+	cr_assert_eq(w->seg[34], 5);
+	cr_assert_eq(w->seg[35], 10);
+	cr_assert_eq(be32(w->seg + 8), s, "cumulative ACK at the hole");
+	cr_assert_eq(be32(w->seg + 36), s + 536);
+	cr_assert_eq(be32(w->seg + 40), s + 1072);
+	run(&n, t0 + SIM_S(2));
+	cr_assert_eq(n.rx_len, sizeof(data));
+}
+
+/* RACK's reordering window (RFC 8985 §6.2): two segments, the first lost.
+ * One duplicate ACK cannot reach the threshold of three; the hole is sent
+ * again a quarter of the minimum RTT (100 ms) after the SACK arrived:
+ * 100 + 25 ms after the flight, not at the RTO (300 ms). */
+Test(tcp, linux_rack_resends_a_hole_after_a_quarter_rtt)
+{
+	static uint8_t data[536 * 2];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 1;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_S(2));
+	cr_assert_eq(n.rx_len, sizeof(data));
+	int k = 0;
+	for (int i = before + 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].retx) {
+			k++;
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(125));
+		}
+	cr_assert_eq(k, 1);
+}
+
+/* Timestamps end Karn's ambiguity (RFC 7323 §4): the ACK of a
+ * retransmission echoes the retransmission's TSval, a 100 ms sample that
+ * ends the backoff.  Linux's estimator then gives SRTT 100 ms and RTTVAR
+ * at its 200 ms floor: the next lost segment is resent 300 ms after it
+ * left, not 600 ms as the rfc6298 profile (no sample, doubled RTO). */
+Test(tcp, linux_timestamps_end_the_backoff)
+{
+	static uint8_t data[100];
+	for (int linux = 0; linux < 2; linux++) {
+		struct net2 n;
+		if (linux) {
+			setup_linux(&n, SIM_MS(50), true);
+		} else {
+			setup(&n, SIM_MS(50), 0);
+			n.p.rto_min = SIM_MS(300);
+			tcp_conn_connect(&n.c[0], &n.env, 0);
+			run(&n, SIM_S(1));
+		}
+		cr_assert_eq(n.c[0].rto, SIM_MS(300));
+		n.drop[n.n_drop++] = n.sent + 1;
+		tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+		run(&n, n.now + SIM_S(2));
+		cr_assert_eq(tcp_conn_unacked(&n.c[0]), 0);
+		n.drop[n.n_drop++] = n.sent + 1;
+		sim_time t1 = n.now = n.now + SIM_S(1);
+		int before = n.sent;
+		tcp_conn_send(&n.c[0], &n.env, t1, data, sizeof(data));
+		run(&n, t1 + SIM_S(3));
+		sim_time at = 0;
+		for (int i = before + 1; i <= n.sent; i++)
+			if (n.from[i] == 0 && n.info[i].retx && !at)
+				at = n.sent_at[i] - t1;
+		cr_assert_eq(at, linux ? SIM_MS(300) : SIM_MS(600), "profile %d", linux);
+	}
+}
+
+/* A half-open connection (RFC 9293 §3.10.7.3): the client restarts and
+ * sends a SYN on the same ports; the server, still established, answers
+ * with an ACK; the client, in SYN-SENT, answers that unacceptable ACK
+ * with a reset carrying its acknowledgement number, which closes the
+ * server's stale end; the client's next SYN, a second later, opens a new
+ * connection.  Without the reset both wait forever. */
+Test(tcp, half_open_connection_is_reset_by_the_next_syn)
+{
+	struct net2 n;
+	setup(&n, SIM_MS(50), 0);
+	tcp_conn_connect(&n.c[0], &n.env, 0);
+	run(&n, SIM_S(1));
+	cr_assert_eq(n.c[1].state, TCP_ESTABLISHED);
+	struct sim_rng r;
+	sim_rng_init(&r, 2, 1, RNG_APP);
+	tcp_conn_init(&n.c[0], &n.p, 40000, 1883, n.buf[0], sizeof(n.buf[0]), &r);
+	tcp_conn_connect(&n.c[0], &n.env, n.now);
+	run(&n, n.now + SIM_MS(500));
+	cr_assert_eq(n.events[TCP_EV_RESET], 1, "the stale end is reset");
+	cr_assert_eq(n.c[1].state, TCP_CLOSED);
+	tcp_conn_listen(&n.c[1]);
+	run(&n, n.now + SIM_S(2));
+	cr_assert_eq(n.c[0].state, TCP_ESTABLISHED);
+	cr_assert_eq(n.c[1].state, TCP_ESTABLISHED);
 }

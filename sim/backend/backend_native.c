@@ -196,6 +196,8 @@ static int native_stream_open(struct backend *b, struct backend_stream *s, uint8
 	struct native *n = native_of(b);
 	if (!n->ends && !(n->ends = calloc(2 * (size_t)n->net.n_ep, sizeof(*n->ends))))
 		return SIM_ERR_NOMEM;
+	if (n->ends[2 * (size_t)s->ep + s->broker] == s)
+		tcp_conn_free(&s->tcp); /* a reconnection: what the last one held */
 	n->ends[2 * (size_t)s->ep + s->broker] = s;
 	if (s->broker) {
 		tcp_conn_init(&s->tcp, &n->tcpp, 1883, 0, buf, cap, rng);

@@ -528,6 +528,8 @@ static int tun_stream_open(struct backend *b, struct backend_stream *s, uint8_t 
 	if (!t->ends && (!(t->ends = calloc(t->n_ep ? t->n_ep : 1, sizeof(*t->ends))) ||
 			 !(t->peer = calloc(t->n_ep ? t->n_ep : 1, sizeof(*t->peer)))))
 		return SIM_ERR_NOMEM;
+	if (t->ends[s->ep] == s)
+		tcp_conn_free(&s->tcp); /* a reconnection: what the last one held */
 	t->ends[s->ep] = s;
 	/* A new local port for each connection of an endpoint: the broker's
 	 * kernel may still hold the last one's (TIME_WAIT). */

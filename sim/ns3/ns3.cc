@@ -421,18 +421,20 @@ struct Run
     void tcp_defaults()
     {
         const tcp_cfg& t = cfg->tcp;
-        // Close to our model (sim/tcp): NewReno, no SACK, timestamps or
-        // window scaling, Linux's retry counts; rfc6298: RFC 3390 initial
-        // window, MinRto = rto_min; linux: 10 segments, 40 ms delayed ACKs,
-        // Nagle per side (TcpNoDelay), and ns-3's MinRto at Linux's 200 ms
-        // (ns-3 floors the whole RTO there, Linux only its variance term).
+        // Close to our model (sim/tcp): NewReno, Linux's retry counts;
+        // rfc6298: no SACK, timestamps or window scaling, RFC 3390 initial
+        // window, MinRto = rto_min; linux: SACK, timestamps and window
+        // scaling (ns-3's own SACK recovery, no RACK), 10 segments, 40 ms
+        // delayed ACKs, Nagle per side (TcpNoDelay), and ns-3's MinRto at
+        // Linux's 200 ms (ns-3 floors the whole RTO there, Linux only its
+        // variance term).
         bool lx = t.profile == TCP_CFG_LINUX;
         uint32_t iw = lx ? 10u : std::min(4 * t.mss, std::max(2 * t.mss, 4380u)) / t.mss;
         Config::SetDefault("ns3::TcpL4Protocol::SocketType",
                            TypeIdValue(TcpNewReno::GetTypeId()));
-        Config::SetDefault("ns3::TcpSocketBase::Sack", BooleanValue(false));
-        Config::SetDefault("ns3::TcpSocketBase::Timestamp", BooleanValue(false));
-        Config::SetDefault("ns3::TcpSocketBase::WindowScaling", BooleanValue(false));
+        Config::SetDefault("ns3::TcpSocketBase::Sack", BooleanValue(lx));
+        Config::SetDefault("ns3::TcpSocketBase::Timestamp", BooleanValue(lx));
+        Config::SetDefault("ns3::TcpSocketBase::WindowScaling", BooleanValue(lx));
         Config::SetDefault("ns3::TcpSocketBase::MinRto",
                            TimeValue(NanoSeconds(int64_t(lx ? 200000000 : t.rto_min))));
         Config::SetDefault("ns3::TcpSocket::SegmentSize", UintegerValue(t.mss));
@@ -498,7 +500,7 @@ struct Run
             }
             tcp_sent++;
             st.packets_sent++;
-            st.bytes_sent += NET_IPV6_HDR + TCP_HDR + info.data_len;
+            st.bytes_sent += NET_IPV6_HDR + h.GetSerializedSize() + info.data_len;
         } else {
             tcp_rcvd++;
         }

@@ -346,8 +346,11 @@ static void teardown(struct world *w)
 	}
 	hist_free(&w->lag);
 	free(w->series);
-	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++)
+	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++) {
 		mqtt_client_free(&w->mq_nodes[k].mc);
+		tcp_conn_free(&w->mq_nodes[k].cs.tcp); /* data held out of order */
+		tcp_conn_free(&w->mq_nodes[k].bs.tcp);
+	}
 	free(w->mq_nodes);
 	sim_free_big(w->mq_bufs, w->n_mq, w->mq.per_node);
 	size_t n_ep = w->n_ep ? w->n_ep : 1, n_x = (size_t)w->n_ep * w->cp.nstart + 1;

@@ -5,6 +5,14 @@
 
 #include "world_impl.h"
 
+/* A PINGREQ and its PINGRESP on the wire: IPv6, TCP with the timestamps
+ * the linux profile agrees with any Linux peer, 2 MQTT bytes each. */
+static uint64_t ping_bytes(const struct world *w)
+{
+	size_t tcp = TCP_HDR + (w->tcpp.profile == TCP_PROFILE_LINUX ? TCP_TS_OPT : 0);
+	return 2 * (NET_IPV6_HDR + tcp + 2);
+}
+
 void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
 {
 	uint32_t max_pub = 0, min_pub = UINT32_MAX;
@@ -218,7 +226,7 @@ static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size
 	 * broker's where it writes it, ms_write). */
 	if (w->bo->remote_server && pinging && !n->mc.ping_out &&
 	    n->mc.state == MQTT_CLI_CONNECTED)
-		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w);
 	mq_maybe_finish(w, n);
 }
 
@@ -332,7 +340,7 @@ static void ms_write(void *ud, struct mqtt_session *s, const uint8_t *buf, size_
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
 	if (len && buf[0] >> 4 == MQTT_PINGRESP)
-		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += 2 * (NET_IPV6_HDR + TCP_HDR + 2);
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w);
 	stream_send(w, n, true, buf, len);
 }
 

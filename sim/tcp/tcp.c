@@ -2,9 +2,27 @@
  * clock, engine, channel or MQTT. */
 #include "tcp.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CLOCK_G SIM_MS(1) /* RFC 6298 clock granularity */
+#define OOO_RING 65536u   /* covers the whole advertised window */
+
+/* A receiver's out-of-order data (linux profile, SACK): byte s is kept at
+ * ring[s % OOO_RING]; the ranges are disjoint, the most recently extended
+ * first, as RFC 2018 §4 orders the blocks an ACK reports. */
+struct tcp_ooo {
+	uint8_t n;
+	uint32_t lo[TCP_SACK_RANGES], hi[TCP_SACK_RANGES];
+	uint8_t ring[OOO_RING];
+};
+
+/* Options of a received segment. */
+struct tcp_opts {
+	uint32_t mss, tsval, tsecr;
+	uint8_t sack_perm, ts, ws, ws_shift, nsack;
+	uint32_t slo[4], shi[4];
+};
 
 static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
@@ -20,6 +38,52 @@ static void put32(uint8_t *p, uint32_t v)
 static uint32_t get16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 static uint32_t get32(const uint8_t *p) { return get16(p) << 16 | get16(p + 2); }
 
+static bool linux_of(const struct tcp_env *env) { return env->p->profile == TCP_PROFILE_LINUX; }
+
+/* RFC 7323's clock: milliseconds, from a random offset per connection. */
+static uint32_t ts_now(const struct tcp_conn *c, sim_time now)
+{
+	return (uint32_t)(now / SIM_MS(1)) + c->ts_off;
+}
+
+/* Options we understand; a malformed list ends the parse (what was read
+ * stays). */
+static void parse_opts(const uint8_t *o, size_t n, struct tcp_opts *op)
+{
+	*op = (struct tcp_opts){0};
+	for (size_t i = 0; i < n;) {
+		uint8_t kind = o[i];
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		uint8_t l = o[i + 1];
+		const uint8_t *v = o + i + 2;
+		if (kind == 2 && l == 4) {
+			op->mss = get16(v);
+		} else if (kind == 3 && l == 3) {
+			op->ws = 1;
+			op->ws_shift = v[0] > 14 ? 14 : v[0]; /* RFC 7323 §2.3 */
+		} else if (kind == 4 && l == 2) {
+			op->sack_perm = 1;
+		} else if (kind == 5 && l >= 10 && (l - 2) % 8 == 0) {
+			for (size_t k = 0; k < (size_t)(l - 2) / 8 && op->nsack < 4; k++, op->nsack++) {
+				op->slo[op->nsack] = get32(v + 8 * k);
+				op->shi[op->nsack] = get32(v + 8 * k + 4);
+			}
+		} else if (kind == 8 && l == 10) {
+			op->ts = 1;
+			op->tsval = get32(v);
+			op->tsecr = get32(v + 4);
+		}
+		i += l;
+	}
+}
+
 void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lport,
 		   uint16_t rport, uint8_t *buf, uint32_t cap, struct sim_rng *rng)
 {
@@ -31,9 +95,11 @@ void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lpor
 	c->peer_mss = 536;
 	c->peer_wnd = 65535;
 	c->snd_sml = c->iss;
+	c->rack_at = SIM_TIME_NEVER;
+	c->min_rtt = SIM_TIME_NEVER;
 	if (p->profile == TCP_PROFILE_LINUX) {
 		c->cwnd = TCP_LINUX_INIT_CWND * p->mss; /* RFC 6928, Linux's TCP_INIT_CWND */
-		c->quickack = TCP_LINUX_MAX_QUICKACKS;
+		c->ts_off = (uint32_t)sim_rng_u64(rng);
 	} else {
 		c->cwnd = min32(4 * p->mss, max32(2 * p->mss, 4380)); /* RFC 3390 */
 	}
@@ -47,12 +113,60 @@ static void event(struct tcp_conn *c, const struct tcp_env *env, enum tcp_event 
 		env->cb->event(env->ud, c, ev, now);
 }
 
-/* One segment: header (+ MSS option on SYN) and payload. */
-static void emit(struct tcp_conn *c, const struct tcp_env *env, uint32_t seq,
+/* The options after the fixed header; returns their length.  A SYN
+ * carries MSS and, in the linux profile, Linux's layout: SACK permitted
+ * and timestamps, NOP and window scale (shift 0: our windows are not
+ * scaled); a SYN-ACK only what the peer offered.  Later segments carry
+ * timestamps and, on ACKs while data is held out of order, SACK blocks. */
+static size_t put_opts(const struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+		       uint8_t flags, uint8_t *o)
+{
+	size_t k = 0;
+	bool lx = linux_of(env);
+	if (flags & TCP_SYN) {
+		o[k++] = 2, o[k++] = 4;
+		put16(o + k, env->p->mss);
+		k += 2;
+		if (!lx)
+			return k;
+		bool ack = flags & TCP_ACK, sack = !ack || c->sack_ok, ts = !ack || c->ts_ok;
+		if (ts) {
+			o[k++] = sack ? 4 : 1, o[k++] = sack ? 2 : 1;
+			o[k++] = 8, o[k++] = 10;
+			put32(o + k, ts_now(c, now));
+			put32(o + k + 4, ack ? c->ts_recent : 0);
+			k += 8;
+		} else if (sack) {
+			o[k++] = 1, o[k++] = 1, o[k++] = 4, o[k++] = 2;
+		}
+		if (!ack || c->ws_ok)
+			o[k++] = 1, o[k++] = 3, o[k++] = 3, o[k++] = 0;
+		return k;
+	}
+	if (c->ts_ok) {
+		o[k++] = 1, o[k++] = 1, o[k++] = 8, o[k++] = 10;
+		put32(o + k, ts_now(c, now));
+		put32(o + k + 4, c->ts_recent);
+		k += 8;
+	}
+	if (c->ooo && c->ooo->n && (flags & TCP_ACK) && !(flags & TCP_RST)) {
+		uint32_t nb = c->ooo->n < (c->ts_ok ? TCP_SACK_BLOCKS : 4)
+				      ? c->ooo->n : (c->ts_ok ? TCP_SACK_BLOCKS : 4);
+		o[k++] = 1, o[k++] = 1, o[k++] = 5, o[k++] = (uint8_t)(2 + 8 * nb);
+		for (uint32_t b = 0; b < nb; b++, k += 8) {
+			put32(o + k, c->ooo->lo[b]);
+			put32(o + k + 4, c->ooo->hi[b]);
+		}
+	}
+	return k;
+}
+
+/* One segment: header, options and payload. */
+static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, uint32_t seq,
 		 uint8_t flags, const uint8_t *data, uint32_t n, bool retx)
 {
-	uint8_t seg[TCP_SYN_HDR + 65536];
-	size_t hl = flags & TCP_SYN ? TCP_SYN_HDR : TCP_HDR;
+	uint8_t seg[60 + 65536];
+	size_t hl = TCP_HDR + put_opts(c, env, now, flags, seg + TCP_HDR);
 
 	put16(seg, c->lport);
 	put16(seg + 2, c->rport);
@@ -63,11 +177,6 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, uint32_t seq,
 	put16(seg + 14, env->p->rcv_wnd);
 	put16(seg + 16, 0); /* checksum: the capture writer fills it */
 	put16(seg + 18, 0);
-	if (flags & TCP_SYN) {
-		seg[20] = 2; /* MSS option */
-		seg[21] = 4;
-		put16(seg + 22, env->p->mss);
-	}
 	if (n)
 		memcpy(seg + hl, data, n);
 	struct tcp_seg_info info = {
@@ -84,37 +193,209 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, uint32_t seq,
 		c->st.pure_acks++;
 	}
 	if (flags & TCP_ACK) {
+		if (c->acked_to != c->rcv_nxt && c->quickack && !--c->quickack)
+			c->ato = TCP_LINUX_DELACK_MIN; /* leaving quick ACKs deflates it */
 		c->ack_pending = 0;
+		c->pushed = 0;
 		c->ack_at = SIM_TIME_NEVER;
 		c->acked_to = c->rcv_nxt;
 	}
+	/* An answer within the delayed-ACK timeout of the last data in:
+	 * interactive (tcp_event_data_sent; Linux 6.x's threshold is 1). */
+	if (n && c->ato && now - c->lrcvtime < c->ato)
+		c->pingpong = 1;
 	env->cb->send(env->ud, c, seg, hl + n, &info);
 }
 
 static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }
 
+void tcp_conn_free(struct tcp_conn *c)
+{
+	free(c->ooo);
+	c->ooo = NULL;
+}
 
-/* Send what the windows allow: new or gone-back-to bytes, then the FIN. */
+/* ---- the sender's SACK scoreboard (linux profile) ---- */
+
+/* Bytes of the scoreboard's ranges inside [a, b). */
+static uint32_t sacked_in(const struct tcp_conn *c, uint32_t a, uint32_t b)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->n_sacked; i++) {
+		uint32_t lo = seq_lt(c->sack_lo[i], a) ? a : c->sack_lo[i];
+		uint32_t hi = seq_lt(b, c->sack_hi[i]) ? b : c->sack_hi[i];
+		if (seq_lt(lo, hi))
+			k += hi - lo;
+	}
+	return k;
+}
+
+static uint32_t high_sacked(const struct tcp_conn *c)
+{
+	return c->n_sacked ? c->sack_hi[c->n_sacked - 1] : c->snd_una;
+}
+
+/* RFC 6675's pipe: what is in flight, less what was SACKed and, in
+ * recovery, the holes below the highest SACK not yet sent again. */
+static uint32_t pipe(const struct tcp_conn *c)
+{
+	uint32_t fl = in_flight(c);
+	if (!c->n_sacked)
+		return fl;
+	fl -= sacked_in(c, c->snd_una, c->snd_nxt);
+	if (c->in_recovery) {
+		uint32_t from = seq_lt(c->high_rxt, c->snd_una) ? c->snd_una : c->high_rxt;
+		uint32_t hs = high_sacked(c);
+		if (seq_lt(from, hs) && seq_leq(hs, c->snd_nxt)) {
+			uint32_t lost = hs - from - sacked_in(c, from, hs);
+			fl = fl > lost ? fl - lost : 0;
+		}
+	}
+	return fl;
+}
+
+/* Add a block [lo, hi); returns whether it told something new. */
+static bool sb_add(struct tcp_conn *c, uint32_t lo, uint32_t hi)
+{
+	if (!seq_lt(c->snd_una, hi) || !seq_lt(lo, hi) || seq_lt(c->snd_max, hi))
+		return false;
+	if (seq_lt(lo, c->snd_una))
+		lo = c->snd_una;
+	if (sacked_in(c, lo, hi) == hi - lo)
+		return false;
+	uint32_t i = 0, n = c->n_sacked;
+	while (i < n && seq_lt(c->sack_hi[i], lo))
+		i++;
+	/* ranges i.. that touch [lo, hi) merge into it */
+	uint32_t j = i;
+	while (j < n && seq_leq(c->sack_lo[j], hi)) {
+		if (seq_lt(c->sack_lo[j], lo))
+			lo = c->sack_lo[j];
+		if (seq_lt(hi, c->sack_hi[j]))
+			hi = c->sack_hi[j];
+		j++;
+	}
+	if (j == i && n == TCP_SACK_RANGES) {
+		if (i == n)
+			return false; /* full: the highest block is left out */
+		n--;          /* full: drop the highest range to keep order */
+	}
+	memmove(c->sack_lo + i + 1, c->sack_lo + j, (n - j) * sizeof(uint32_t));
+	memmove(c->sack_hi + i + 1, c->sack_hi + j, (n - j) * sizeof(uint32_t));
+	c->sack_lo[i] = lo;
+	c->sack_hi[i] = hi;
+	c->n_sacked = (uint8_t)(n - (j - i) + 1);
+	return true;
+}
+
+/* Forget what the cumulative ACK now covers. */
+static void sb_trim(struct tcp_conn *c)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->n_sacked; i++) {
+		if (seq_leq(c->sack_hi[i], c->snd_una))
+			continue;
+		c->sack_lo[k] = seq_lt(c->sack_lo[i], c->snd_una) ? c->snd_una : c->sack_lo[i];
+		c->sack_hi[k++] = c->sack_hi[i];
+	}
+	c->n_sacked = (uint8_t)k;
+}
+
+/* The first byte at or after s that is not SACKed; *end: where the next
+ * SACKed range begins (or 0xffffffff past snd_una + 2^31). */
+static uint32_t unsacked_from(const struct tcp_conn *c, uint32_t s, uint32_t *end)
+{
+	for (uint32_t i = 0; i < c->n_sacked; i++) {
+		if (seq_lt(s, c->sack_lo[i])) {
+			*end = c->sack_lo[i];
+			return s;
+		}
+		if (seq_lt(s, c->sack_hi[i]))
+			s = c->sack_hi[i];
+	}
+	*end = s + 0x7fffffff;
+	return s;
+}
+
+/* RACK's reordering window (RFC 8985 §6.2, Linux tcp_rack_reo_wnd): a
+ * quarter of the minimum RTT, at most SRTT. */
+static sim_time reo_wnd(const struct tcp_conn *c)
+{
+	if (!c->have_rtt)
+		return 0;
+	return c->min_rtt / 4 < c->srtt ? c->min_rtt / 4 : c->srtt;
+}
+
+static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
+
+/* In SACK recovery: send the holes below the highest SACK again while the
+ * pipe has room, then new data (RFC 6675 §5 NextSeg rules 1 and 2). */
+static void sack_xmit(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	uint32_t mss = min32(env->p->mss, c->peer_mss), hs = high_sacked(c);
+	while (pipe(c) < c->cwnd) {
+		uint32_t end, s = seq_lt(c->high_rxt, c->snd_una) ? c->snd_una : c->high_rxt;
+		s = unsacked_from(c, s, &end);
+		if (!seq_lt(s, hs))
+			break;
+		uint32_t off = s - c->snd_una;
+		if (off >= c->len)
+			break;
+		uint32_t n = min32(min32(mss, end - s), c->len - off);
+		emit(c, env, now, s, TCP_ACK | TCP_PSH, c->buf + off, n, true);
+		c->high_rxt = s + n;
+		c->rxt_at = now;
+		c->rxt_high = c->snd_max;
+	}
+	if (c->rto_at == SIM_TIME_NEVER)
+		c->rto_at = now + c->rto;
+	push(c, env, now);
+}
+
+static void sack_recovery(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	uint32_t mss = env->p->mss;
+	c->ssthresh = max32(pipe(c) / 2, 2 * mss);
+	c->cwnd = c->ssthresh;
+	c->recover = c->snd_max;
+	c->in_recovery = 1;
+	c->high_rxt = c->snd_una;
+	c->timing = 0;
+	c->rack_at = SIM_TIME_NEVER;
+	sack_xmit(c, env, now);
+}
+
+/* ---- sending ---- */
+
+/* Send what the windows allow: new or gone-back-to bytes, then the FIN.
+ * Going back after a timeout skips what the peer SACKed. */
 static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT &&
 	    c->state != TCP_CLOSING)
 		return;
 	for (;;) {
+		uint32_t end = c->snd_nxt + 0x7fffffff;
+		if (c->n_sacked && seq_lt(c->snd_nxt, c->snd_max)) {
+			c->snd_nxt = unsacked_from(c, c->snd_nxt, &end);
+			if (seq_lt(c->snd_max, c->snd_nxt))
+				c->snd_nxt = c->snd_max;
+		}
 		uint32_t off = c->snd_nxt - c->snd_una;
-		uint32_t wnd = min32(c->cwnd, c->peer_wnd);
+		uint32_t wnd = min32(c->cwnd, c->peer_wnd), fl = pipe(c);
 		if (off < c->len) {
-			if (in_flight(c) >= wnd)
+			if (fl >= wnd)
 				break;
 			uint32_t full = min32(env->p->mss, c->peer_mss);
 			uint32_t n = min32(full, c->len - off);
-			n = min32(n, wnd - in_flight(c));
+			n = min32(n, wnd - fl);
+			n = min32(n, end - c->snd_nxt);
 			bool retx = seq_lt(c->snd_nxt, c->snd_max);
 			/* Nagle (linux): the last queued bytes, less than a
 			 * segment, wait while a small segment is unacknowledged. */
 			bool small = n < full && n == c->len - off;
-			if (env->p->profile == TCP_PROFILE_LINUX && small && !retx &&
-			    !c->nodelay && seq_lt(c->snd_una, c->snd_sml))
+			if (linux_of(env) && small && !retx && !c->nodelay &&
+			    seq_lt(c->snd_una, c->snd_sml))
 				break;
 			if (small && !retx)
 				c->snd_sml = c->snd_nxt + n;
@@ -123,11 +404,11 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 				c->timed_seq = c->snd_nxt + n;
 				c->timed_at = now;
 			}
-			emit(c, env, c->snd_nxt, TCP_ACK | TCP_PSH, c->buf + off, n, retx);
+			emit(c, env, now, c->snd_nxt, TCP_ACK | TCP_PSH, c->buf + off, n, retx);
 			c->snd_nxt += n;
 		} else if (c->fin_queued && off == c->len) {
 			bool retx = seq_lt(c->snd_nxt, c->snd_max);
-			emit(c, env, c->snd_nxt, TCP_FIN | TCP_ACK, NULL, 0, retx);
+			emit(c, env, now, c->snd_nxt, TCP_FIN | TCP_ACK, NULL, 0, retx);
 			c->fin_seq = c->snd_nxt;
 			c->fin_out = 1;
 			c->snd_nxt++;
@@ -147,7 +428,7 @@ void tcp_conn_connect(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 	c->timing = 1;
 	c->timed_seq = c->iss + 1;
 	c->timed_at = now;
-	emit(c, env, c->iss, TCP_SYN, NULL, 0, false);
+	emit(c, env, now, c->iss, TCP_SYN, NULL, 0, false);
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->rto_at = now + c->rto;
 }
@@ -170,23 +451,65 @@ int tcp_conn_send(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	return (int)len;
 }
 
-/* RFC 6298 §2. */
-static void rtt_sample(struct tcp_conn *c, const struct tcp_params *p, sim_time r)
+/* ---- round-trip time ---- */
+
+/* Linux's tcp_rtt_estimator and tcp_set_rto.  mdev is Linux's mdev_us (4
+ * times the mean deviation); RTTVAR follows its largest value over a round
+ * trip (mdev_max), decays a quarter of the way down once per round trip
+ * and never goes below TCP_RTO_MIN; the RTO is SRTT + RTTVAR. */
+static void linux_rtt(struct tcp_conn *c, sim_time r)
 {
+	int64_t m = (int64_t)r;
+	if (r < c->min_rtt)
+		c->min_rtt = r;
 	if (!c->have_rtt) {
 		c->srtt = r;
-		c->rttvar = r / 2;
+		c->mdev = 2 * r;
+		c->rttvar = c->mdev > TCP_LINUX_RTO_MIN ? c->mdev : TCP_LINUX_RTO_MIN;
+		c->mdev_max = c->rttvar;
+		c->rtt_seq = c->snd_nxt;
 		c->have_rtt = 1;
 	} else {
-		sim_time d = c->srtt > r ? c->srtt - r : r - c->srtt;
-		c->rttvar = (3 * c->rttvar + d) / 4;
-		c->srtt = (7 * c->srtt + r) / 8;
+		m -= (int64_t)c->srtt;
+		c->srtt = (sim_time)((int64_t)c->srtt + m / 8);
+		if (m < 0) {
+			m = -m - (int64_t)(c->mdev / 4);
+			if (m > 0)
+				m /= 8;
+		} else {
+			m -= (int64_t)(c->mdev / 4);
+		}
+		c->mdev = (sim_time)((int64_t)c->mdev + m);
+		if (c->mdev > c->mdev_max) {
+			c->mdev_max = c->mdev;
+			if (c->mdev_max > c->rttvar)
+				c->rttvar = c->mdev_max;
+		}
+		if (seq_lt(c->rtt_seq, c->snd_una)) {
+			if (c->mdev_max < c->rttvar)
+				c->rttvar -= (c->rttvar - c->mdev_max) / 4;
+			c->rtt_seq = c->snd_nxt;
+			c->mdev_max = TCP_LINUX_RTO_MIN;
+		}
 	}
+	c->rto = c->srtt + c->rttvar;
+}
+
+/* RFC 6298 §2 (rfc6298), Linux's estimator (linux). */
+static void rtt_sample(struct tcp_conn *c, const struct tcp_params *p, sim_time r)
+{
 	if (p->profile == TCP_PROFILE_LINUX) {
-		/* tcp_set_rto(): SRTT + max(4 RTTVAR, TCP_RTO_MIN) */
-		sim_time k = 4 * c->rttvar;
-		c->rto = c->srtt + (k > TCP_LINUX_RTO_MIN ? k : TCP_LINUX_RTO_MIN);
+		linux_rtt(c, r);
 	} else {
+		if (!c->have_rtt) {
+			c->srtt = r;
+			c->rttvar = r / 2;
+			c->have_rtt = 1;
+		} else {
+			sim_time d = c->srtt > r ? c->srtt - r : r - c->srtt;
+			c->rttvar = (3 * c->rttvar + d) / 4;
+			c->srtt = (7 * c->srtt + r) / 8;
+		}
 		sim_time k = 4 * c->rttvar > CLOCK_G ? 4 * c->rttvar : CLOCK_G;
 		c->rto = c->srtt + k;
 		if (c->rto < p->rto_min)
@@ -196,41 +519,73 @@ static void rtt_sample(struct tcp_conn *c, const struct tcp_params *p, sim_time 
 		c->rto = p->rto_max;
 }
 
+/* The RTT an echoed timestamp gives (RFC 7323 §4), or 0 without one. */
+static sim_time ts_rtt(const struct tcp_conn *c, const struct tcp_opts *op, sim_time now)
+{
+	if (!c->ts_ok || !op->ts || !op->tsecr)
+		return 0;
+	uint32_t d = ts_now(c, now) - op->tsecr;
+	return d < 0x80000000u ? (sim_time)(d ? d : 1) * SIM_MS(1) : 0;
+}
+
 static void closed(struct tcp_conn *c, const struct tcp_env *env, enum tcp_event ev,
 		   sim_time now)
 {
 	c->state = TCP_CLOSED;
-	c->rto_at = c->ack_at = SIM_TIME_NEVER;
+	c->rto_at = c->ack_at = c->rack_at = SIM_TIME_NEVER;
+	tcp_conn_free(c);
 	event(c, env, ev, now);
 }
 
-/* An ACK for new data (RFC 5681 growth, RFC 6582 recovery). */
+/* ---- acknowledgements ---- */
+
+/* An ACK for new data (RFC 5681 growth, RFC 6582 recovery; with SACK,
+ * RFC 6675's). */
 static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
-		    uint32_t ack)
+		    uint32_t ack, sim_time ts_sample)
 {
 	const struct tcp_params *p = env->p;
 	uint32_t acked = ack - c->snd_una, mss = p->mss;
 	uint32_t data = min32(acked, c->len);
 
-	if (c->timing && seq_leq(c->timed_seq, ack)) {
-		rtt_sample(c, p, now - c->timed_at);
-		c->timing = 0;
-	}
 	memmove(c->buf, c->buf + data, c->len - data);
 	c->len -= data;
 	c->stream0 += data;
 	c->snd_una = ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	/* Every ACK of new data is a sample with timestamps, retransmitted
+	 * data included; else one timed segment a round trip (Karn). */
+	if (ts_sample) {
+		rtt_sample(c, p, ts_sample);
+		c->timing = 0;
+	} else if (c->timing && seq_leq(c->timed_seq, ack)) {
+		rtt_sample(c, p, now - c->timed_at);
+		c->timing = 0;
+	}
 	c->retries = 0;
 	c->dupacks = 0;
-	if (c->in_recovery) {
+	sb_trim(c);
+	if (c->sack_ok) {
+		if (c->in_recovery && seq_leq(c->recover, ack)) {
+			c->cwnd = c->ssthresh;
+			c->in_recovery = 0;
+		} else if (c->in_recovery) {
+			sack_xmit(c, env, now);
+		} else if (c->cwnd < c->ssthresh) {
+			c->cwnd += min32(acked, mss);
+		} else {
+			c->cwnd += max32(1, mss * mss / c->cwnd);
+		}
+		if (!c->n_sacked)
+			c->rack_at = SIM_TIME_NEVER;
+	} else if (c->in_recovery) {
 		if (seq_leq(c->recover, ack)) {
 			c->cwnd = c->ssthresh; /* full ACK: leave recovery */
 			c->in_recovery = 0;
 		} else {
 			/* partial ACK: the next hole, at once */
-			emit(c, env, c->snd_una, TCP_ACK | TCP_PSH, c->buf,
+			emit(c, env, now, c->snd_una, TCP_ACK | TCP_PSH, c->buf,
 			     min32(mss, c->len), true);
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked + mss : mss;
 		}
@@ -242,28 +597,56 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
 }
 
-static void dup_ack(struct tcp_conn *c, const struct tcp_env *env)
+static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	uint32_t mss = env->p->mss;
 
+	if (c->sack_ok) {
+		/* Recovery at the third duplicate (RFC 6675 DupThresh) or when
+		 * RACK's reordering window has passed since the first.  A SACK
+		 * that comes less than a round trip after holes were sent again
+		 * cannot tell those retransmissions lost (RACK compares send
+		 * times): it waits until it could. */
+		sim_time proof = c->rxt_at + c->min_rtt;
+		if (c->in_recovery)
+			sack_xmit(c, env, now);
+		else if (++c->dupacks >= 3 && (c->rxt_at == 0 || now >= proof))
+			sack_recovery(c, env, now);
+		else if (c->rack_at == SIM_TIME_NEVER && c->n_sacked)
+			c->rack_at = (c->rxt_at && proof > now ? proof : now) + reo_wnd(c);
+		return;
+	}
 	if (++c->dupacks == 3 && !c->in_recovery) {
 		/* fast retransmit */
 		c->ssthresh = max32(in_flight(c) / 2, 2 * mss);
 		c->recover = c->snd_max;
 		c->in_recovery = 1;
 		c->timing = 0;
-		emit(c, env, c->snd_una, TCP_ACK | TCP_PSH, c->buf, min32(mss, c->len), true);
+		emit(c, env, now, c->snd_una, TCP_ACK | TCP_PSH, c->buf, min32(mss, c->len), true);
 		c->cwnd = c->ssthresh + 3 * mss;
 	} else if (c->in_recovery && c->dupacks > 3) {
 		c->cwnd += mss;
 	}
 }
 
-/* Our SYN is acknowledged: the handshake gives an RTT sample unless the
- * SYN had to be sent again (Karn). */
-static void establish(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+/* RACK's lost retransmission (RFC 8985 §6.2): data first sent after a
+ * hole went out again has been SACKed, a round trip after that
+ * retransmission, and the hole is still open: send the holes again. */
+static void rack_lost_rxt(struct tcp_conn *c, uint32_t block_hi, sim_time now)
 {
-	if (c->timing && !c->retries)
+	if (c->in_recovery && seq_lt(c->snd_una, c->high_rxt) &&
+	    seq_lt(c->rxt_high, block_hi) && now - c->rxt_at >= c->min_rtt)
+		c->high_rxt = c->snd_una;
+}
+
+/* Our SYN is acknowledged: the handshake gives an RTT sample unless the
+ * SYN had to be sent again (Karn), or from its timestamp. */
+static void establish(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+		      sim_time ts_sample)
+{
+	if (ts_sample)
+		rtt_sample(c, env->p, ts_sample);
+	else if (c->timing && !c->retries)
 		rtt_sample(c, env->p, now - c->timed_at);
 	c->timing = 0;
 	c->snd_una = c->iss + 1;
@@ -273,18 +656,131 @@ static void establish(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 	event(c, env, TCP_EV_ESTABLISHED, now);
 }
 
-/* In-order data arrived (linux): at once while quick ACKs remain or when
- * more than a full segment is unacknowledged (__tcp_ack_snd_check), else
- * after the delayed-ACK timer. */
-static void linux_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+/* In-order data of n bytes arrived, rcv_nxt already past it (linux).
+ * Linux's tcp_event_data_recv adapts the delayed-ACK timeout (ato) to the
+ * arrival gaps; __tcp_ack_snd_check acknowledges at once in quick-ACK
+ * mode or for more than a full segment, and tcp_cleanup_rbuf when the
+ * application reads a small ("pushed") segment, unless the end is in
+ * pingpong mode and only one such segment waits.  Returns whether to
+ * acknowledge now; else the timer is set (tcp_send_delayed_ack). */
+static bool linux_ack_now(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+			  uint32_t n)
 {
-	if (c->quickack || c->rcv_nxt - c->acked_to > env->p->mss) {
-		c->quickack -= c->quickack > 0;
-		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
-	} else if (c->ack_at == SIM_TIME_NEVER) {
-		c->ack_at = now + (env->p->delayed_ack ? env->p->delayed_ack : TCP_LINUX_DELACK_MIN);
+	sim_time min = env->p->delayed_ack ? env->p->delayed_ack : TCP_LINUX_DELACK_MIN;
+	uint32_t full = min32(env->p->mss, c->peer_mss);
+	if (!c->ato) {
+		c->quickack = TCP_LINUX_MAX_QUICKACKS; /* the first data */
+		c->ato = min;
+	} else {
+		sim_time m = now - c->lrcvtime;
+		if (m <= min / 2) {
+			c->ato = c->ato / 2 + min / 2;
+		} else if (m < c->ato) {
+			c->ato = c->ato / 2 + m;
+			if (c->ato > c->rto)
+				c->ato = c->rto;
+		} else if (m > c->rto) {
+			c->quickack = TCP_LINUX_MAX_QUICKACKS; /* a long gap */
+		}
 	}
+	c->lrcvtime = now;
+	if (n < full)
+		c->pushed |= c->pushed & 1 ? 3 : 1;
+	if ((c->quickack && !c->pingpong) || c->rcv_nxt - c->acked_to > full ||
+	    (c->pushed & 2) || ((c->pushed & 1) && !c->pingpong))
+		return true;
+	sim_time ato = c->ato;
+	if (ato > min) {
+		sim_time max = c->pingpong || c->pushed ? TCP_LINUX_DELACK_MAX : SIM_MS(500);
+		sim_time rtt = c->srtt > min ? c->srtt : min;
+		if (c->have_rtt && rtt < max)
+			max = rtt;
+		ato = ato < max ? ato : max;
+	}
+	if (c->ack_at == SIM_TIME_NEVER || now + ato < c->ack_at)
+		c->ack_at = now + ato;
+	return false;
 }
+
+/* ---- the receiver's out-of-order data (SACK) ---- */
+
+/* Keep [seq, seq + n) beyond a hole.  Returns false when it cannot be kept
+ * (beyond the ring, too many ranges, no memory): it is dropped, as
+ * without SACK, and never reported, so nothing SACKed is forgotten. */
+static bool ooo_keep(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t n)
+{
+	if (seq + n - c->rcv_nxt > OOO_RING)
+		return false;
+	if (!c->ooo && !(c->ooo = calloc(1, sizeof(*c->ooo))))
+		return false;
+	struct tcp_ooo *o = c->ooo;
+	uint32_t lo = seq, hi = seq + n, k = 0;
+	uint32_t keep_lo[TCP_SACK_RANGES], keep_hi[TCP_SACK_RANGES];
+	for (uint32_t i = 0; i < o->n; i++) {
+		if (seq_lt(hi, o->lo[i]) || seq_lt(o->hi[i], lo)) {
+			keep_lo[k] = o->lo[i];
+			keep_hi[k++] = o->hi[i];
+		} else {
+			lo = seq_lt(o->lo[i], lo) ? o->lo[i] : lo;
+			hi = seq_lt(hi, o->hi[i]) ? o->hi[i] : hi;
+		}
+	}
+	if (k == TCP_SACK_RANGES)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		o->ring[(seq + i) % OOO_RING] = data[i];
+	o->lo[0] = lo;
+	o->hi[0] = hi;
+	memcpy(o->lo + 1, keep_lo, k * sizeof(uint32_t));
+	memcpy(o->hi + 1, keep_hi, k * sizeof(uint32_t));
+	o->n = (uint8_t)(k + 1);
+	return true;
+}
+
+/* In-order data [seq, seq + n) arrived: it and the kept ranges it joins
+ * go to the application, rcv_nxt and the ranges updated first, so that
+ * an answer written from the callback acknowledges all of it, as Linux's
+ * does (its out-of-order queue is merged before the application reads).
+ * Returns false when the application closed the connection meanwhile. */
+static bool deliver(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+		    uint32_t seq, const uint8_t *data, uint32_t n)
+{
+	uint32_t from = seq + n, to = from;
+	for (uint32_t i = 0; c->ooo && i < c->ooo->n;) {
+		struct tcp_ooo *o = c->ooo;
+		if (seq_lt(to, o->lo[i])) {
+			i++;
+			continue;
+		}
+		if (seq_lt(to, o->hi[i]))
+			to = o->hi[i];
+		o->n--;
+		memmove(o->lo + i, o->lo + i + 1, (o->n - i) * sizeof(uint32_t));
+		memmove(o->hi + i, o->hi + i + 1, (o->n - i) * sizeof(uint32_t));
+		i = 0; /* another range may continue it now */
+	}
+	bool filled = c->ooo != NULL;
+	c->rcv_nxt = to;
+	/* Linux acknowledges in its receive path, before the application
+	 * reads and answers; a filled hole at once (RFC 5681 §4.2). */
+	if (linux_of(env) && (linux_ack_now(c, env, now, n) || filled))
+		emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	/* Emptied, the ranges go now (no SACK blocks in an answer), their
+	 * bytes after the callbacks; else closing frees them. */
+	struct tcp_ooo *o = c->ooo, *detached = o && !o->n ? o : NULL;
+	if (detached)
+		c->ooo = NULL;
+	env->cb->data(env->ud, c, data, n);
+	while (c->state != TCP_CLOSED && seq_lt(from, to)) {
+		uint32_t at = from % OOO_RING, len = min32(to - from, OOO_RING - at);
+		env->cb->data(env->ud, c, o->ring + at, len);
+		from += len;
+	}
+	free(detached);
+	return c->state != TCP_CLOSED;
+}
+
+/* ---- receiving ---- */
 
 void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		   const uint8_t *seg, size_t len)
@@ -299,6 +795,7 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	uint8_t flags = seg[13];
 	const uint8_t *data = seg + hl;
 	uint32_t n = (uint32_t)(len - hl);
+	struct tcp_opts op;
 
 	if (dport != c->lport || (c->state != TCP_LISTEN && sport != c->rport))
 		return;
@@ -307,9 +804,9 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 			closed(c, env, TCP_EV_RESET, now);
 		return;
 	}
-	uint32_t mss_opt = 0;
-	if ((flags & TCP_SYN) && hl >= TCP_SYN_HDR && seg[20] == 2 && seg[21] == 4)
-		mss_opt = get16(seg + 22);
+	parse_opts(seg + TCP_HDR, hl - TCP_HDR, &op);
+	uint32_t mss_opt = flags & TCP_SYN ? op.mss : 0;
+	bool lx = linux_of(env);
 
 	switch (c->state) {
 	case TCP_CLOSED:
@@ -321,34 +818,56 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
+		if (lx) {
+			c->ts_ok = op.ts;
+			c->ts_recent = op.tsval;
+			c->sack_ok = op.sack_perm;
+			c->ws_ok = op.ws;
+			c->peer_ws = op.ws ? op.ws_shift : 0;
+		}
 		c->state = TCP_SYN_RCVD;
 		c->timing = 1;
 		c->timed_seq = c->iss + 1;
 		c->timed_at = now;
-		emit(c, env, c->iss, TCP_SYN | TCP_ACK, NULL, 0, false);
+		emit(c, env, now, c->iss, TCP_SYN | TCP_ACK, NULL, 0, false);
 		c->snd_nxt = c->snd_max = c->iss + 1;
 		c->rto_at = now + c->rto;
 		return;
 	case TCP_SYN_SENT:
-		if ((flags & (TCP_SYN | TCP_ACK)) != (TCP_SYN | TCP_ACK) || ack != c->iss + 1)
+		if ((flags & TCP_ACK) && ack != c->iss + 1) {
+			/* RFC 9293 §3.10.7.3: an unacceptable ACK (the peer's
+			 * challenge ACK from a connection it still thinks open
+			 * on these ports) is answered by a reset, which frees
+			 * the peer's end for our next SYN. */
+			emit(c, env, now, ack, TCP_RST, NULL, 0, false);
+			return;
+		}
+		if ((flags & (TCP_SYN | TCP_ACK)) != (TCP_SYN | TCP_ACK))
 			return;
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
-		establish(c, env, now); /* the application may send at once */
+		if (lx) {
+			c->ts_ok = op.ts;
+			c->ts_recent = op.tsval;
+			c->sack_ok = op.sack_perm;
+			c->ws_ok = op.ws;
+			c->peer_ws = op.ws ? op.ws_shift : 0;
+		}
+		establish(c, env, now, ts_rtt(c, &op, now)); /* the application may send at once */
 		push(c, env, now);
 		if (c->acked_to != c->rcv_nxt) /* else a data segment carried the ACK */
-			emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+			emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		return;
 	case TCP_SYN_RCVD:
 		if ((flags & TCP_SYN) && !(flags & TCP_ACK)) {
 			/* our SYN-ACK was lost: the peer tries again */
-			emit(c, env, c->iss, TCP_SYN | TCP_ACK, NULL, 0, true);
+			emit(c, env, now, c->iss, TCP_SYN | TCP_ACK, NULL, 0, true);
 			return;
 		}
 		if (!(flags & TCP_ACK) || ack != c->iss + 1)
 			return;
-		establish(c, env, now);
+		establish(c, env, now, ts_rtt(c, &op, now));
 		break; /* the ACK may carry data */
 	default:
 		break;
@@ -356,41 +875,62 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 
 	if (flags & TCP_SYN) {
 		/* a retransmitted SYN-ACK: our ACK was lost */
-		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+		emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		return;
 	}
+	/* RFC 7323 §4.3: echo the TSval of the segment that began at the
+	 * last ACK we sent (the earliest one a delayed ACK answers). */
+	if (c->ts_ok && op.ts && seq_leq(seq, c->acked_to) &&
+	    (int32_t)(op.tsval - c->ts_recent) >= 0)
+		c->ts_recent = op.tsval;
 	if (flags & TCP_ACK) {
-		c->peer_wnd = get16(seg + 14);
+		c->peer_wnd = get16(seg + 14) << (c->ws_ok ? c->peer_ws : 0);
+		bool sacked = false;
+		for (uint32_t i = 0; c->sack_ok && i < op.nsack; i++) {
+			if (sb_add(c, op.slo[i], op.shi[i])) {
+				sacked = true;
+				rack_lost_rxt(c, op.shi[i], now);
+			}
+		}
 		if (seq_lt(c->snd_una, ack) && seq_leq(ack, c->snd_max))
-			new_ack(c, env, now, ack);
-		else if (ack == c->snd_una && !n && !(flags & TCP_FIN) && in_flight(c))
-			dup_ack(c, env);
+			new_ack(c, env, now, ack, ts_rtt(c, &op, now));
+		else if (ack == c->snd_una && in_flight(c) &&
+			 (sacked || (!n && !(flags & TCP_FIN))))
+			dup_ack(c, env, now);
+		if (c->state == TCP_CLOSED)
+			return;
+	}
+	if (n && c->sack_ok && seq_lt(seq, c->rcv_nxt) && seq_lt(c->rcv_nxt, seq + n)) {
+		/* partly new (a retransmission after a lost ACK): the new part */
+		data += c->rcv_nxt - seq;
+		n -= c->rcv_nxt - seq;
+		seq = c->rcv_nxt;
 	}
 	if (n) {
 		if (seq == c->rcv_nxt) {
-			c->rcv_nxt += n;
-			env->cb->data(env->ud, c, data, n);
-			if (c->state == TCP_CLOSED)
+			if (!deliver(c, env, now, seq, data, n))
 				return; /* the application aborted */
 			/* RFC 1122 §4.2.3.2: delay at most one full segment; an
-			 * answer the application already sent carried the ACK. */
-			if (c->acked_to == c->rcv_nxt)
+			 * answer the application already sent carried the ACK
+			 * (linux: decided in deliver). */
+			if (c->acked_to == c->rcv_nxt || lx)
 				;
-			else if (env->p->profile == TCP_PROFILE_LINUX)
-				linux_ack(c, env, now);
 			else if (!env->p->delayed_ack || ++c->ack_pending >= 2)
-				emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+				emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 			else if (c->ack_at == SIM_TIME_NEVER)
 				c->ack_at = now + env->p->delayed_ack;
 		} else {
-			/* out of order or repeated: a duplicate ACK, at once */
-			emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+			/* out of order or repeated: kept (SACK) or dropped, and a
+			 * duplicate ACK at once */
+			if (c->sack_ok && seq_lt(c->rcv_nxt, seq))
+				ooo_keep(c, seq, data, n);
+			emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		}
 	}
 	/* A FIN counts once every byte before it has arrived. */
 	if ((flags & TCP_FIN) && seq + n == c->rcv_nxt) {
 		c->rcv_nxt++;
-		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+		emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		if (c->state == TCP_FIN_WAIT && c->fin_acked) {
 			closed(c, env, TCP_EV_CLOSED, now);
 			return;
@@ -423,21 +963,36 @@ void tcp_conn_close(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 void tcp_conn_abort(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	if (c->state != TCP_CLOSED && c->state != TCP_LISTEN)
-		emit(c, env, c->snd_nxt, TCP_RST | TCP_ACK, NULL, 0, false);
+		emit(c, env, now, c->snd_nxt, TCP_RST | TCP_ACK, NULL, 0, false);
 	closed(c, env, TCP_EV_CLOSED, now);
 }
 
 sim_time tcp_conn_expiry(const struct tcp_conn *c)
 {
-	return c->rto_at < c->ack_at ? c->rto_at : c->ack_at;
+	sim_time t = c->rto_at < c->ack_at ? c->rto_at : c->ack_at;
+	return c->rack_at < t ? c->rack_at : t;
 }
 
 void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	const struct tcp_params *p = env->p;
 
-	if (c->ack_at <= now)
-		emit(c, env, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	if (c->ack_at <= now) {
+		/* Linux's delayed-ACK timer: outside pingpong it inflates the
+		 * timeout, in pingpong it ends it (tcp_delack_timer_handler). */
+		if (c->pingpong) {
+			c->pingpong = 0;
+			c->ato = env->p->delayed_ack ? env->p->delayed_ack : TCP_LINUX_DELACK_MIN;
+		} else if (c->ato) {
+			c->ato = 2 * c->ato < c->rto ? 2 * c->ato : c->rto;
+		}
+		emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	}
+	if (c->rack_at <= now) {
+		c->rack_at = SIM_TIME_NEVER;
+		if (c->n_sacked && !c->in_recovery && c->state != TCP_CLOSED)
+			sack_recovery(c, env, now);
+	}
 	if (c->rto_at > now)
 		return;
 	uint32_t limit = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD
@@ -451,19 +1006,26 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	c->timing = 0; /* Karn: no sample from what is retransmitted */
 	c->rto_at = now + c->rto;
 	if (c->state == TCP_SYN_SENT) {
-		emit(c, env, c->iss, TCP_SYN, NULL, 0, true);
+		emit(c, env, now, c->iss, TCP_SYN, NULL, 0, true);
 		return;
 	}
 	if (c->state == TCP_SYN_RCVD) {
-		emit(c, env, c->iss, TCP_SYN | TCP_ACK, NULL, 0, true);
+		emit(c, env, now, c->iss, TCP_SYN | TCP_ACK, NULL, 0, true);
 		return;
 	}
 	/* RFC 5681 §3.1: after a timeout, one segment, slow start again */
-	c->ssthresh = max32(in_flight(c) / 2, 2 * p->mss);
+	c->ssthresh = max32(pipe(c) / 2, 2 * p->mss);
 	c->cwnd = p->mss;
 	c->in_recovery = 0;
 	c->dupacks = 0;
-	c->snd_nxt = c->snd_una; /* go back: the receiver kept nothing after the hole */
+	c->rack_at = SIM_TIME_NEVER;
+	/* Go back to the first unacknowledged byte: the rfc6298 receiver kept
+	 * nothing after the hole; with SACK what was SACKed is skipped, unless
+	 * timeouts repeat (a receiver may have dropped what it SACKed). */
+	if (c->retries > 1)
+		c->n_sacked = 0;
+	c->snd_nxt = c->snd_una;
+	c->rxt_at = now;
 	c->rto_at = SIM_TIME_NEVER;
 	push(c, env, now);
 	if (c->rto_at == SIM_TIME_NEVER)

@@ -14,9 +14,29 @@
  * (RFC 6928), Nagle's algorithm holds a small segment while an earlier
  * small one is unacknowledged (RFC 896 as Linux does it, Minshall's
  * variant) unless the end has TCP_NODELAY (tcp_conn_set_nodelay), and
- * ACKs are delayed 40 ms (TCP_DELACK_MIN) after 16 quick ACKs at the
- * start of a connection, at once when more than a full segment waits.
- * Not yet in it: SACK, timestamps, tail loss probe, RACK.
+ * ACKs follow Linux's receiver: at once (before the application's answer)
+ * for the first 16 segments, for more than a full segment, and for a
+ * small segment the application reads at once unless the end is in
+ * "pingpong" mode (it answered the last data within the delayed-ACK
+ * timeout, so its answer will carry the ACK); else after the timeout,
+ * 40 ms at first, doubled each time it fires outside pingpong (at most
+ * the RTO, bounded by SRTT and 200 ms), which also ends pingpong.
+ * Its SYN offers what Linux's does (MSS, SACK permitted, timestamps,
+ * window scale; 40 header bytes) and, when the peer agrees:
+ *  - timestamps (RFC 7323): 12 option bytes on every segment; every ACK
+ *    of new data gives an RTT sample, retransmitted data included, fed to
+ *    Linux's estimator (tcp_rtt_estimator: RTTVAR decays at most once a
+ *    round trip and never below 200 ms), and a sample ends the backoff;
+ *  - SACK (RFC 2018): the receiver keeps out-of-order data and reports up
+ *    to 3 blocks; the sender keeps a scoreboard, enters recovery at the
+ *    third duplicate ACK or a reordering window (min RTT / 4, RACK's
+ *    RFC 8985 §6.2) after the first SACK, repairs the holes under the
+ *    pipe (RFC 6675), sends a hole again when data sent after its
+ *    retransmission is acknowledged a round trip later (RACK's lost
+ *    retransmission), and after a timeout resends only what was not
+ *    SACKed.
+ * Not in it: tail loss probe (with one small segment in flight, Linux's
+ * probe timeout 2 SRTT + 200 ms comes after its RTO), D-SACK, PRR, CUBIC.
  *
  * What it models: the three-way handshake with an MSS option, sequence
  * numbers with wraparound, MSS segmentation, cumulative ACKs with optional
@@ -40,7 +60,11 @@
 #include "../engine/rng.h"
 
 #define TCP_HDR 20
-#define TCP_SYN_HDR 24 /* with the MSS option */
+#define TCP_SYN_HDR 24       /* with the MSS option */
+#define TCP_LINUX_SYN_HDR 40 /* MSS, SACK permitted, timestamps, NOP, window scale */
+#define TCP_TS_OPT 12        /* NOP, NOP, timestamps */
+#define TCP_SACK_BLOCKS 3    /* blocks an ACK carries beside timestamps */
+#define TCP_SACK_RANGES 8    /* ranges a scoreboard or a receiver keeps */
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -54,6 +78,7 @@ enum tcp_profile { TCP_PROFILE_RFC6298, TCP_PROFILE_LINUX };
 #define TCP_LINUX_RTO_MIN SIM_MS(200)     /* floor of the RTO's variance term */
 #define TCP_LINUX_DELACK_MIN SIM_MS(40)   /* delayed ACK */
 #define TCP_LINUX_MAX_QUICKACKS 16        /* ACKs sent at once on a new connection */
+#define TCP_LINUX_DELACK_MAX SIM_MS(200)  /* longest delay of a pushed segment's ACK */
 
 struct tcp_params {
 	uint8_t profile;       /* enum tcp_profile */
@@ -103,6 +128,8 @@ struct tcp_stats {
 	uint64_t segments, data_segments, retx_segments, pure_acks, bytes;
 };
 
+struct tcp_ooo; /* out-of-order data a receiver keeps (SACK) */
+
 struct tcp_conn {
 	uint8_t state;
 	uint8_t dupacks, in_recovery, timing, retries, ack_pending, fin_queued, fin_acked;
@@ -116,7 +143,23 @@ struct tcp_conn {
 	uint8_t have_rtt;
 	uint8_t nodelay;   /* linux: TCP_NODELAY, no Nagle */
 	uint8_t quickack;  /* linux: ACKs still to send at once */
+	uint8_t pingpong;  /* linux: interactive, answers carry the ACKs */
+	uint8_t pushed;    /* linux: small segments unacknowledged (1, 2: two) */
+	sim_time ato, lrcvtime; /* linux: delayed-ACK timeout, last data in */
 	uint32_t snd_sml;  /* linux: end of the last small segment sent (Minshall) */
+	/* linux: what both SYNs agreed (RFC 7323, RFC 2018, window scale) */
+	uint8_t ts_ok, sack_ok, ws_ok, peer_ws;
+	uint32_t ts_off;    /* TSval = milliseconds of `now` + ts_off */
+	uint32_t ts_recent; /* the peer's TSval to echo */
+	sim_time mdev, mdev_max, min_rtt; /* Linux's estimator (tcp_rtt_estimator) */
+	uint32_t rtt_seq;
+	/* the sender's SACK scoreboard: disjoint ranges above snd_una, ascending */
+	uint8_t n_sacked;
+	uint32_t sack_lo[TCP_SACK_RANGES], sack_hi[TCP_SACK_RANGES];
+	uint32_t high_rxt;  /* RFC 6675 HighRxt: holes below it were sent again */
+	uint32_t rxt_high;  /* snd_max when the last hole was sent again */
+	sim_time rxt_at, rack_at; /* that time; RACK's reordering timer */
+	struct tcp_ooo *ooo; /* receiver, while holes exist (malloc'd) */
 	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */
 	uint32_t cap, len; /* buffer size, bytes held */
 	uint32_t stream0;  /* stream offset of snd_una */
@@ -151,6 +194,17 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 
 /* TCP_NODELAY (linux profile): small segments go out at once. */
 static inline void tcp_conn_set_nodelay(struct tcp_conn *c, bool on) { c->nodelay = on; }
+
+/* Free what an end holds beyond the caller's buffer (out-of-order data).
+ * Closing does it too; call it for ends still open when a run ends. */
+void tcp_conn_free(struct tcp_conn *c);
+
+/* TCP header bytes of a data segment or pure ACK on an established
+ * connection (without SACK blocks). */
+static inline size_t tcp_conn_hdr(const struct tcp_conn *c)
+{
+	return TCP_HDR + (c->ts_ok ? TCP_TS_OPT : 0);
+}
 
 /* Bytes queued but not yet acknowledged. */
 static inline uint32_t tcp_conn_unacked(const struct tcp_conn *c) { return c->len; }

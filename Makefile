@@ -9,7 +9,7 @@
 #   make asan     build and run the tests under AddressSanitizer + UBSan
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench    benchmarks (exchanges per wall second, peak memory)
-#   make validate coapsim against libcoap over coapsim link (root, ~20 min)
+#   make validate coapsim against libcoap, paho and mosquitto over coapsim link (root, ~30 min)
 #   make deps     install the Debian packages the project uses (as root)
 
 CC      ?= cc
@@ -69,7 +69,8 @@ TESTBIN := $(BUILD)/unit_tests
 # Debian packages: header or tool each one provides.
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
             gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
-            libxml2-utils libns3-dev libgsl-dev libcoap3-bin mosquitto iproute2
+            libxml2-utils libns3-dev libgsl-dev libcoap3-bin mosquitto iproute2 \
+            python3-paho-mqtt
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
@@ -77,7 +78,7 @@ DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini
               command -v coap-server-notls >/dev/null && command -v mosquitto >/dev/null && \
               test -f /usr/include/ns3/core-module.h && echo yes)
 
-.PHONY: all test demo asan fuzz bench validate deps clean check-deps format golden test-nohints \
+.PHONY: all test demo asan fuzz bench validate validate-short deps clean check-deps format golden test-nohints \
         test-heap \
         keys-doc
 
@@ -188,10 +189,19 @@ bench: check-deps
 	tests/bench/run.sh
 
 # coapsim against real stacks over coapsim link (root; real time, about
-# 20 minutes; not part of make test).
+# 30 minutes; not part of make test): (a) libcoap, (b) paho and mosquitto.
+# validate-short is the CI-sized version (one loss rate each, ~3 minutes).
 validate: check-deps
 	@$(MAKE) --no-print-directory $(BIN)
+	@/usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null || $(MAKE) --no-print-directory deps
 	tests/validate/run.sh
+	tests/validate/mqtt.sh
+
+validate-short: check-deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@/usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null || $(MAKE) --no-print-directory deps
+	VALIDATE_N=200 VALIDATE_BATCH=100 VALIDATE_LOSSES=10% tests/validate/run.sh
+	VALIDATE_MQTT_N=120 VALIDATE_MQTT_POINTS=100ms:5% VALIDATE_MQTT_DRAIN=60 tests/validate/mqtt.sh
 
 format:
 	clang-format -i $$(find sim tests -name '*.[ch]')

@@ -7,7 +7,8 @@
 #       CON GETs (default 2,000, in parallel batches of VALIDATE_BATCH) at
 #       10% and 30% loss each way, 100 ms each way; then the same scenario
 #       simulated; one table, real against simulated, with the ratio.
-# Not yet: (b) paho against mosquitto (issue 21).
+#   VALIDATE_LOSSES (default "10% 30%") chooses the loss rates.
+# (b), paho against mosquitto, is tests/validate/mqtt.sh.
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${COAPSIM:-build/coapsim}
@@ -22,7 +23,7 @@ trap 'rm -rf "$OUT"' EXIT
 pct() { sort -g "$1" | awk -v p="$2" '{ v[NR] = $1 } END { k = int(p * NR + 0.999999); if (k < 1) k = 1; print v[k] }'; }
 
 printf '%-6s %-10s %9s %9s %9s %9s %9s\n' loss side success tx/req p50_ms p90_ms p99_ms
-for loss in 10% 30%; do
+for loss in ${VALIDATE_LOSSES:-10% 30%}; do
 	d="$OUT/$loss"
 	mkdir -p "$d"
 	printf '[scenario]\nduration = 1min\nseed = 3\n[link]\nlatency = 100ms\nloss = %s\n[group.s]\ncount = 1\n' \
@@ -47,6 +48,7 @@ e=\$(date +%s%N); echo \$(((e - s) / 1000)) > $d/$b-\$i.us) & done; wait" 2>&1 |
 			awk '{ print $1 / 1000 }' "${f%.out}.us" >> "$d/lat"
 		fi
 	done
+	[ "$ok" -gt 0 ] || { echo "validate: no GET answered at $loss: the link or the server did not come up"; exit 1; }
 	real_s=$(awk -v a=$ok -v n=$n 'BEGIN { printf "%.4f", a / n }')
 	real_t=$(awk -v a=$from -v n=$n 'BEGIN { printf "%.3f", a / n }')
 	r50=$(pct "$d/lat" 0.5) r90=$(pct "$d/lat" 0.9) r99=$(pct "$d/lat" 0.99)

@@ -1,0 +1,240 @@
+#!/bin/sh
+# make validate (b): coapsim's MQTT/TCP model against the real stacks, over
+# coapsim link (two network namespaces joined by the seeded emulated link;
+# root).  A paho-mqtt publisher (tests/validate/paho_pub.py, Debian's
+# python3-paho-mqtt) sends VALIDATE_MQTT_N (default 1,000) 16-byte QoS 1
+# PUBLISHes, one every 500 ms, to mosquitto, for each point (one-way delay:
+# loss each way) of VALIDATE_MQTT_POINTS (default "100ms:5% 100ms:20%
+# 200ms:5% 200ms:10%") and each of TCP_NODELAY off and on (paho's socket
+# and mosquitto's set_tcp_nodelay); dumpcap captures both ends.  Then the
+# same scenario simulated in coapsim with [tcp] profile = linux and
+# rfc6298 (VALIDATE_MQTT_REPS replications, default 10, latencies pooled),
+# and one table, real against simulated, with the ratios.
+# The real runs go in parallel (VALIDATE_MQTT_JOBS at once, default 8:
+# coapsim link instances do not collide, each has its own namespaces):
+# about 10 minutes with the defaults (9 min 5 s here, 2 cores).  Every
+# process is bounded by timeout(1) and the publisher ends by itself
+# (VALIDATE_MQTT_DRAIN seconds, default 180, after its last publish);
+# namespaces and servers are removed on exit (VALIDATE_MQTT_KEEP=1 keeps
+# the captures and logs).
+set -eu
+cd "$(dirname "$0")/../.."
+BIN=${COAPSIM:-build/coapsim}
+N=${VALIDATE_MQTT_N:-1000}
+POINTS=${VALIDATE_MQTT_POINTS:-100ms:5% 100ms:20% 200ms:5% 200ms:10%}
+REPS=${VALIDATE_MQTT_REPS:-10}
+DRAIN=${VALIDATE_MQTT_DRAIN:-180}
+JOBS=${VALIDATE_MQTT_JOBS:-8}
+SEED=${VALIDATE_MQTT_SEED:-1}
+PY=${VALIDATE_PYTHON:-/usr/bin/python3}
+CLI=10.213.0.1 SRV=10.213.0.2
+[ "$(id -u)" = 0 ] || { echo "validate: needs root (namespaces, TUN devices)"; exit 1; }
+for t in mosquitto dumpcap tshark; do
+	command -v $t >/dev/null || { echo "validate: needs $t (mosquitto, tshark)"; exit 1; }
+done
+"$PY" -c 'import paho.mqtt.client' 2>/dev/null || { echo "validate: needs python3-paho-mqtt"; exit 1; }
+OUT=$(mktemp -d /tmp/coapsim-validate-mqtt-XXXXXX)
+ROOT=$(pwd)
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+# On exit: stop what is still running, remove any namespace a link that
+# was killed left behind (coapsim-PID-c/-s, PID from link.pid), the files.
+cleanup() {
+	for f in "$OUT"/*/link.pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		case $(ps -o args= -p "$p" 2>/dev/null) in *" link "*) kill "$p" 2>/dev/null || true ;; esac
+		for ns in "coapsim-$p-c" "coapsim-$p-s"; do
+			if ip netns list | grep -q "^$ns\( \|$\)"; then
+				ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+				ip netns del "$ns" 2>/dev/null || true
+			fi
+		done
+	done
+	if [ -n "${VALIDATE_MQTT_KEEP:-}" ]; then echo "validate mqtt: files kept in $OUT"; else rm -rf "$OUT"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# p-th percentile of the numbers in a file (nearest rank)
+pct() { sort -g "$1" | awk -v p="$2" '{ v[NR] = $1 } END { k = int(p * NR + 0.999999); if (k < 1) k = 1; print (NR ? v[k] : "nan") }'; }
+
+T_PUB=$(awk -v n="$N" 'BEGIN { print int(n * 0.5) + 1 }')
+T_PY=$((T_PUB + DRAIN + 60 + 20))  # publishing, drain, connection, exit
+T_LINK=$((T_PY + 60))
+
+# One real run in $1: link delay $2, loss $3, nodelay $4 (no|yes).
+real_run() {
+	d=$1
+	mkdir -p "$d"
+	printf '[scenario]\nduration = 1min\nseed = %s\n[link]\nlatency = %s\njitter = none\nloss = %s\n[group.s]\ncount = 1\n' \
+		"$SEED" "$2" "$3" > "$d/link.ini"
+	nd=false pflag=
+	[ "$4" = yes ] && nd=true pflag=--nodelay
+	printf 'listener 1883\nallow_anonymous true\npersistence false\nset_tcp_nodelay %s\n' $nd > "$d/mosquitto.conf"
+	# --foreground: link's SIGTERM to the command's process group reaches
+	# dumpcap and mosquitto themselves (dumpcap then closes its file).
+	srv="timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/s.pcapng 2>$d/s.dumpcap.log & \
+exec timeout --foreground $T_LINK mosquitto -c $d/mosquitto.conf 2>$d/mosquitto.log"
+	cli="timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/c.pcapng 2>$d/c.dumpcap.log & p=\$!; \
+i=0; while [ ! -s $d/c.pcapng ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done; sleep 0.5; \
+timeout --foreground $T_PY $PY $ROOT/tests/validate/paho_pub.py -n $N --drain $DRAIN $pflag \
+--out $d/lat --trace $d/trace > $d/paho.log 2>&1; r=\$?; sleep 2; kill \$p; wait \$p; exit \$r"
+	timeout "$T_LINK" sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$d/link.pid" \
+		"$BIN" link "$d/link.ini" --server "$srv" --client "$cli" > "$d/link.log" 2>&1 || true
+}
+
+# Real runs, JOBS at once.
+i=0
+start=$(date +%s)
+for pt in $POINTS; do
+	for nd in no yes; do
+		real_run "$OUT/$(echo "$pt" | tr ':%' '_p')-$nd" "${pt%%:*}" "${pt#*:}" $nd &
+		i=$((i + 1))
+		if [ $((i % JOBS)) = 0 ]; then wait; fi
+	done
+done
+wait
+echo "validate mqtt: real runs took $(($(date +%s) - start)) s ($N messages each)"
+
+# Real figures of run dir $1: acked p50 p90 p99 retx/msg bytes/msg.
+# Bytes: each side's capture holds every packet that side sent (before the
+# link lost any), so a packet is counted from its sender's capture.  Counted
+# per packet: TCP header with its options (Linux's timestamps and SACK
+# blocks, which the linux profile has too) and payload, plus a 40-byte IPv6 header
+# in place of the real link's 20-byte IPv4 one, because coapsim's
+# bytes_sent counts IPv6/TCP packets (metrics_table.h: IPv6 headers
+# included); no link-layer framing on either side.  Retransmissions:
+# segments sent again, both directions, as coapsim's tcp_retransmissions:
+# in the sender's own capture, the frames Wireshark's analysis flags as a
+# retransmission (plain, fast or spurious) or out-of-order.  At the sender
+# an out-of-order segment is a retransmission too: Wireshark calls one
+# "out-of-order" when it follows the sender's previous segment within an
+# RTT (Linux's SACK-driven early retransmits do), and a sender sends
+# nothing else below its highest sequence number (the count equals that
+# of segments starting below the highest sequence number sent before;
+# tcp.analysis.retransmission alone misses about a third).  Per message:
+# over the N messages published.
+real_row() {
+	d=$1
+	acked=0
+	[ -f "$d/lat" ] && acked=$(wc -l < "$d/lat")
+	bytes=0 retx=0
+	for side in "c $CLI" "s $SRV"; do
+		set -- $side
+		b=$(tshark -r "$d/$1.pcapng" -Y "tcp && ip.src == $2" -T fields -e ip.len -e ip.hdr_len 2>/dev/null |
+			awk '{ s += $1 - $2 + 40 } END { print s + 0 }')
+		r=$(tshark -r "$d/$1.pcapng" -Y "ip.src == $2 && (tcp.analysis.retransmission || \
+tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission || \
+tcp.analysis.out_of_order)" -T fields -e frame.number 2>/dev/null | wc -l)
+		bytes=$((bytes + b)) retx=$((retx + r))
+	done
+	if [ "$acked" -gt 0 ]; then
+		p50=$(pct "$d/lat" 0.5) p90=$(pct "$d/lat" 0.9) p99=$(pct "$d/lat" 0.99)
+	else
+		p50=nan p90=nan p99=nan
+	fi
+	awk -v a="$acked" -v n="$N" -v r="$retx" -v b="$bytes" -v x="$p50 $p90 $p99" \
+		'BEGIN { printf "%.4f %s %.4f %.1f\n", a / n, x, r / n, b / n }'
+}
+
+# The check of the real latencies against the client's capture.  TCP hands
+# a PUBACK to paho only when every byte before it has come, so the check
+# takes the PUBACKs that came in order (the stream's next bytes when they
+# reached the client's TUN: no hole before them), and for each compares
+# paho's latency with that arrival minus paho's publish time (epoch, from
+# --trace; the same clock as the capture's): the difference is paho's own
+# delay in reading the socket.  Also the wire's round trip: the PUBLISH's
+# first sending to that PUBACK.
+real_check() {
+	d=$1
+	[ -s "$d/trace" ] || { echo "no acknowledged message"; return; }
+	tshark -r "$d/c.pcapng" -Y 'tcp.len > 0' -T fields -e ip.src -e frame.time_epoch \
+		-e tcp.seq -e tcp.len -e mqtt.msgtype -e mqtt.msgid 2>/dev/null |
+		awk -v srv=$SRV -v tr="$d/trace" -v dd="$d/chk.d" -v ww="$d/chk.w" '
+		BEGIN { FS = "\t"; nxt = 1
+			while ((getline l < tr) > 0) { split(l, f, " "); pt[f[1]] = f[2]; pl[f[1]] = f[3] } }
+		{ nt = split($5, t, ","); split($6, id, ",")
+		  if ($1 != srv) {
+			for (i = 1; i <= nt; i++) if (t[i] == 3 && !(id[i] in p)) p[id[i]] = $2
+			next }
+		  inord = $3 <= nxt
+		  if ($3 + $4 > nxt) { if (inord) nxt = $3 + $4; else ooo[$3] = $3 + $4 }
+		  for (moved = inord; moved;) {
+			moved = 0
+			for (q in ooo) if (q + 0 <= nxt) { if (ooo[q] > nxt) nxt = ooo[q]; delete ooo[q]; moved = 1 } }
+		  if (!inord) next
+		  for (i = 1; i <= nt; i++) if (t[i] == 4 && !(id[i] in a)) a[id[i]] = $2 }
+		END { printf "" > dd; printf "" > ww
+			for (m in a) if (m in pt) {
+				print pl[m] - (a[m] - pt[m]) * 1000 > dd
+				if (m in p) print (a[m] - p[m]) * 1000 > ww } }'
+	k=$(wc -l < "$d/chk.d") n=$(wc -l < "$d/trace")
+	if [ "$k" = 0 ]; then echo "no in-order PUBACK of the trace in the capture"; return; fi
+	sort -g "$d/chk.d" | awk -v k="$k" -v n="$n" -v w50="$(pct "$d/chk.w" 0.5)" -v wmin="$(pct "$d/chk.w" 0)" '
+		{ v[NR] = $1; a = $1 < 0 ? -$1 : $1; if (a > mx) mx = a }
+		END { printf "%d of %d acked checked (PUBACK in order); paho - capture median %.2f ms, max |.| %.2f ms; wire PUBLISH->PUBACK min %.1f median %.1f ms\n",
+			k, n, v[int((k + 1) / 2)], mx, wmin, w50 }'
+}
+
+# Simulated: $1 delay, $2 loss, $3 nodelay, $4 profile, $5 dir; prints
+# acked p50 p90 p99 retx/msg bytes/msg over REPS replications (latencies
+# pooled over them; bytes as coapsim counts them, IPv6/TCP, see above).
+sim_row() {
+	dur=$(awk -v n="$N" 'BEGIN { print n * 500 }')
+	printf '[scenario]\nduration = %sms\nseed = 1\nreplications = %s\n[link]\nlatency = %s\njitter = none\nloss = %s\n' \
+		"$dur" "$REPS" "$1" "$2" > "$5.ini"
+	printf '[group.pub]\ncount = 1\nprotocol = mqtt\ntraffic = periodic(500ms)\nstart = 0s\npayload = 16\nqos = 1\ntopic = sensors/{id}\n' >> "$5.ini"
+	printf '[mqtt]\nkeepalive = 60s\nclean_session = yes\ninflight = 20\nnodelay = %s\n[broker]\nnodelay = %s\n' "$3" "$3" >> "$5.ini"
+	# mss: the real link's (a 1,500-byte TUN MTU); other [tcp] keys default.
+	printf '[tcp]\nprofile = %s\nmss = 1460\n[output]\npcap = no\nexchanges = yes\n' "$4" >> "$5.ini"
+	timeout 600 "$BIN" run "$5.ini" --quiet --out "$5" >/dev/null
+	awk -F, 'NR > 1 && $5 == "completed" { print $6 }' "$5/exchanges.csv" > "$5.lat"
+	p="$(pct "$5.lat" 0.5) $(pct "$5.lat" 0.9) $(pct "$5.lat" 0.99)"
+	awk -F, -v x="$p" -v a="$(wc -l < "$5.lat")" '
+		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		{ m += $c["messages"]; r += $c["tcp_retransmissions"]; b += $c["bytes_sent"] }
+		END { printf "%.4f %s %.4f %.1f\n", a / m, x, r / m, b / m }' "$5/runs.csv"
+}
+
+printf '\n%-10s %-4s %-16s %7s %9s %9s %9s %8s %9s %6s\n' point nd side acked p50_ms p90_ms p99_ms retx/msg bytes/msg lat_r
+for pt in $POINTS; do
+	for nd in no yes; do
+		d="$OUT/$(echo "$pt" | tr ':%' '_p')-$nd"
+		set -- $(real_row "$d")
+		real="$*"
+		printf '%-10s %-4s %-16s %7.4f %9.1f %9.1f %9.1f %8.3f %9.1f\n' "$pt" $nd paho-mosquitto "$@"
+		for prof in linux rfc6298; do
+			set -- $(sim_row "${pt%%:*}" "${pt#*:}" $nd $prof "$d/sim-$prof")
+			printf '%-10s %-4s %-16s %7.4f %9.1f %9.1f %9.1f %8.3f %9.1f\n' "$pt" $nd coapsim-$prof "$@"
+			echo "$real $*" | awk -v pt="$pt" -v nd=$nd -v s="sim/real-$prof" -v prof=$prof '
+				function q(a, b) { return b > 0 ? a / b : 0 }
+				{ r1 = q($8, $2); r2 = q($9, $3); r3 = q($10, $4); m = (r1 + r2 + r3) / 3
+				  printf "%-10s %-4s %-16s %7.3f %9.2f %9.2f %9.2f %8.2f %9.2f %6.2f\n",
+					pt, nd, s, q($7, $1), r1, r2, r3, q($11, $5), q($12, $6), m
+				  print prof, m >> "'"$OUT"'/ratios" }'
+		done
+	done
+done
+# A real run that acknowledged nothing measured nothing: fail (CI runs the
+# short version for this).
+empty=0
+for pt in $POINTS; do
+	for nd in no yes; do
+		d="$OUT/$(echo "$pt" | tr ':%' '_p')-$nd"
+		[ -s "$d/lat" ] || { echo "validate mqtt: $pt nodelay=$nd: no real message acknowledged (see $d/link.log)"; empty=1; }
+	done
+done
+awk '{ s[$1] += $2; n[$1]++ } END { printf "\nmean latency ratio sim/real over p50/p90/p99 and all rows:"
+	for (p in s) printf " %s %.2f", p, s[p] / n[p]; print "" }' "$OUT/ratios"
+
+echo
+echo "checks (real latencies against the client's capture; the link's own count):"
+for pt in $POINTS; do
+	for nd in no yes; do
+		d="$OUT/$(echo "$pt" | tr ':%' '_p')-$nd"
+		printf '%-10s %-4s %s\n' "$pt" $nd "$(real_check "$d")"
+		printf '%-15s %s | %s\n' "" "$(tail -1 "$d/paho.log" 2>/dev/null)" "$(tail -1 "$d/link.log")"
+	done
+done
+[ "$empty" = 0 ] || { VALIDATE_MQTT_KEEP=1; exit 1; }

@@ -24,8 +24,16 @@ OPT     ?= -O3 -g -flto=auto
 ifneq ($(shell command -v gcc-ar),)
 AR      := gcc-ar
 endif
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP
-LDLIBS  = $(LDLIBS_NS3) -lpcap -linih -ljansson -lpthread -lm
+# Open MPI (sweeps spread over a cluster: sim/cluster) is built in when it is
+# installed (libopenmpi-dev); only a run started by mpirun or srun
+# initialises it, so a plain run pays nothing for it.
+MPI     ?= $(shell command -v mpicc >/dev/null 2>&1 && echo yes || echo no)
+ifeq ($(MPI),yes)
+MPI_CFLAGS := -DCOAPSIM_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(MPI_CFLAGS) -MMD -MP
+LDLIBS  = $(LDLIBS_NS3) $(MPI_LIBS) -lpcap -linih -ljansson -lpthread -lm
 
 BUILD   ?= build
 # The event queue: the timing wheel (sim/engine/engine.c), or with
@@ -70,13 +78,13 @@ TESTBIN := $(BUILD)/unit_tests
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
             gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
             libxml2-utils libns3-dev libgsl-dev libcoap3-bin mosquitto iproute2 \
-            python3-paho-mqtt
+            python3-paho-mqtt libopenmpi-dev openmpi-bin
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
               test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
               command -v coap-server-notls >/dev/null && command -v mosquitto >/dev/null && \
-              test -f /usr/include/ns3/core-module.h && echo yes)
+              test -f /usr/include/ns3/core-module.h && command -v mpicc >/dev/null && echo yes)
 
 .PHONY: all test demo asan fuzz bench validate validate-short deps clean check-deps format golden test-nohints \
         test-heap \

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../cluster/cluster.h"
 #include "../core/version.h"
 #include "../run/check.h"
 #include "../run/report.h"
@@ -67,6 +68,10 @@ static const char usage_run[] =
 	"                       of live.target through the emulated links)\n"
 	"  --allow-remote       a live run may load a target beyond loopback\n"
 	"  --quiet              no progress bar, no table\n"
+	"  --resume             after a sweep was killed: keep the runs it completed\n"
+	"                       (recorded beside the results folder), run the rest\n"
+	"  --mpi                spread the runs over an MPI job's ranks (implied when\n"
+	"                       started by mpirun or srun); rank 0 writes the results\n"
 	"  --max-memory SIZE    refuse a run estimated to need more memory (default:\n"
 	"                       what the machine has available), e.g. 8GB\n"
 	"  --max-disk SIZE      refuse results estimated to need more disk (default:\n"
@@ -145,6 +150,7 @@ struct cli {
 	const char *backend;
 	const char *plot_x, *plot_by; /* --x, --by */
 	struct runner_opts ro;
+	bool mpi; /* --mpi: join an MPI job even if no launcher is seen */
 };
 
 /* Options shared by run and validate; validate rejects the run-only ones. */
@@ -224,6 +230,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cli *c,
 			takes = false;
 		} else if (run_opts && !strcmp(a, "--quiet")) {
 			c->ro.quiet = true;
+			takes = false;
+		} else if (run_opts && !is_check && !strcmp(a, "--resume")) {
+			c->ro.resume = true;
+			takes = false;
+		} else if (run_opts && !is_check && !strcmp(a, "--mpi")) {
+			c->mpi = true;
 			takes = false;
 		} else if (a[0] == '-' && a[1]) {
 			return bad_usage(cmd, "unknown option '%s'", a);
@@ -346,8 +358,22 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		}
 		c.ro.command_line = cmdline;
 		rc = check_axes(&c, src);
+		/* Under mpirun or srun (or --mpi) the runs spread over the job's
+		 * ranks: rank 0 writes the results, the others only run. */
+		bool mpi = rc == COAPSIM_EXIT_OK && (c.mpi || cluster_launched());
+		if (mpi) {
+			char err[256];
+			if (cluster_init(NULL, NULL, err, sizeof(err)) < 0) {
+				fprintf(stderr, "coapsim: MPI: %s\n", err);
+				rc = COAPSIM_EXIT_RUN;
+			} else if (cluster_rank() > 0) {
+				c.ro.quiet = true;
+			}
+		}
 		if (rc == COAPSIM_EXIT_OK)
 			rc = runner_run(src, &c.ro, NULL, NULL);
+		if (mpi)
+			cluster_finalize();
 		scenario_src_del(src);
 	}
 	free(c.sets);

@@ -23,9 +23,11 @@
 
 #include "../core/fsutil.h"
 #include "../core/version.h"
+#include "../cluster/cluster.h"
 #include "../backend/backend.h"
 #include "../trace/trace.h"
 #include "report.h"
+#include "runner_impl.h"
 #include "world.h"
 
 /* ---------------------------------------------------------------- metrics */
@@ -197,65 +199,6 @@ static double now_s(void)
  * however many points and replications there are, and the output does not
  * depend on the number of jobs. */
 
-struct run_slot {
-	size_t point;
-	uint32_t rep;
-	uint64_t seed;
-	char id[48];
-	struct run_result *res; /* from the worker until emitted */
-	int rc;
-	char *err;              /* on failure */
-	_Atomic uint64_t progress_ns;
-	_Atomic int done;
-};
-
-/* The replications of the point being emitted: flat metric values of the
- * whole run ([0]) and of each group ([1 + g]). */
-struct point_acc {
-	size_t point;
-	size_t n_groups;
-	char names[SIM_MAX_GROUPS][SCN_NAME_LEN];
-	size_t n_fields;
-	const char *fields[METRIC_FIELDS_MAX];
-	double *vals;   /* [1 + n_groups][reps][n_fields] */
-	bool *nulls;
-};
-
-/* A path in the results or capture folder: the staging folder's, plus a
- * file name. */
-#define RUN_PATH 4608
-
-struct table_row {
-	double v[7], ci[7]; /* NAN: does not apply */
-};
-
-struct runner {
-	const struct scenario_src *src;
-	const struct runner_opts *o;
-	struct run_slot *runs;
-	size_t n_runs, n_points;
-	uint32_t reps;
-	_Atomic size_t next;
-	char out_dir[4300];  /* where results are written: the staging folder */
-	char pcap_dir[4400];  /* (an fs_stage's part path fits both) */
-	struct fs_stage out_st, pcap_st; /* published whole at the end */
-	bool pcap_staged;
-	bool pcap;
-	bool exchanges;
-	bool xlabel_numeric;
-	_Atomic int failed;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t emitted, window;
-	FILE *runs_csv, *runs_json, *points_json, *points_csv, *exch;
-	struct point_acc acc;
-	struct table_row *rows;
-	runner_done_fn on_point;
-	void *ud;
-	int cb_status;
-	json_t *untrusted; /* ids of runs whose generator fell behind, or NULL */
-};
-
 struct runner_view {
 	struct runner *r;
 	size_t point;
@@ -294,8 +237,8 @@ int runner_view_values(const struct runner_view *v, size_t point, const char *gr
 	return 0;
 }
 
-static void exchanges_tmp_path(const struct runner *r, const struct run_slot *s,
-			       char *buf, size_t len)
+void runner_exchanges_tmp_path(const struct runner *r, const struct run_slot *s, char *buf,
+			       size_t len)
 {
 	snprintf(buf, len, "%s/.exchanges-%s.csv", r->out_dir, s->id);
 }
@@ -312,6 +255,11 @@ static void set_err(struct run_slot *s, const char *fmt, const char *a, const ch
  * published.  Holds the signal number. */
 static _Atomic int runner_stop;
 
+int runner_stopped(void)
+{
+	return atomic_load(&runner_stop);
+}
+
 /* A run in real time, once a second: one line on stderr. */
 static void live_tick(void *ud, const struct run_tick *t)
 {
@@ -327,7 +275,7 @@ static void live_tick(void *ud, const struct run_tick *t)
 	last = t->messages;
 }
 
-static void do_run(struct runner *r, struct run_slot *s)
+void runner_do_run(struct runner *r, struct run_slot *s)
 {
 	struct scenario_cfg cfg;
 	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns,
@@ -347,7 +295,7 @@ static void do_run(struct runner *r, struct run_slot *s)
 		goto out;
 	}
 	if (r->exchanges) {
-		exchanges_tmp_path(r, s, path, sizeof(path));
+		runner_exchanges_tmp_path(r, s, path, sizeof(path));
 		ex = fopen(path, "w");
 		if (!ex) {
 			set_err(s, "%s: cannot write: %s", path, strerror(errno));
@@ -460,13 +408,15 @@ static void *worker(void *arg)
 		size_t i = atomic_fetch_add(&r->next, 1);
 		if (i >= r->n_runs)
 			break;
+		if (r->runs[i].resumed)
+			continue; /* from the journal */
 		pthread_mutex_lock(&r->mu);
 		while (i >= r->emitted + r->window && !atomic_load(&r->failed))
 			pthread_cond_wait(&r->cv, &r->mu);
 		pthread_mutex_unlock(&r->mu);
 		if (atomic_load(&r->failed))
 			break;
-		do_run(r, &r->runs[i]);
+		runner_do_run(r, &r->runs[i]);
 		if (r->runs[i].rc < 0)
 			atomic_store(&r->failed, 1);
 		pthread_mutex_lock(&r->mu);
@@ -591,7 +541,7 @@ static void append_exchanges(struct runner *r, const struct run_slot *s)
 	char part[RUN_PATH], buf[65536];
 	size_t n;
 
-	exchanges_tmp_path(r, s, part, sizeof(part));
+	runner_exchanges_tmp_path(r, s, part, sizeof(part));
 	FILE *in = fopen(part, "r");
 	if (!in)
 		return;
@@ -1163,8 +1113,25 @@ int runner_preflight(const struct scenario_src *src, const struct runner_opts *o
 	return rc;
 }
 
+static int run_matrix(const struct scenario_src *src, const struct runner_opts *o,
+		      runner_done_fn on_point, void *ud, bool *announced);
+
+/* With MPI, ranks other than 0 run what rank 0 hands out; rank 0 runs the
+ * matrix and tells them first whether it starts (runner_dist.c). */
 int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	       runner_done_fn on_point, void *ud)
+{
+	if (cluster_active() && cluster_rank() > 0)
+		return runner_remote(src, o);
+	bool announced = false;
+	int rc = run_matrix(src, o, on_point, ud, &announced);
+	if (!announced)
+		runner_announce(NULL, false);
+	return rc;
+}
+
+static int run_matrix(const struct scenario_src *src, const struct runner_opts *o,
+		      runner_done_fn on_point, void *ud, bool *announced)
 {
 	struct runner r = {.src = src, .o = o, .on_point = on_point, .ud = ud};
 	struct scenario_cfg cfg;
@@ -1180,6 +1147,12 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		fprintf(stderr, "%s\n", err);
 		scenario_cfg_free(&cfg);
 		return pre;
+	}
+	if (cfg.backend == BACKEND_LIVE && cluster_active()) {
+		fprintf(stderr, "coapsim: %s: a live run over MPI ranks is not supported yet: "
+			"run it on one host (without mpirun)\n", cfg.file);
+		scenario_cfg_free(&cfg);
+		return COAPSIM_EXIT_USAGE;
 	}
 	const struct backend_ops *bo = backend_lookup(cfg.backend);
 	if (!bo) {
@@ -1288,6 +1261,12 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			s->seed = base + rep;
 			snprintf(s->id, sizeof(s->id), "p%zu-r%u", p, rep);
 		}
+	int jrc = runner_journal_open(&r, r.out_st.final, o->resume, err, sizeof(err));
+	if (jrc < 0) {
+		fprintf(stderr, "coapsim: %s\n", err);
+		status = jrc == SIM_ERR_INVAL ? COAPSIM_EXIT_USAGE : COAPSIM_EXIT_RUN;
+		goto cleanup;
+	}
 
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	sigemptyset(&sa.sa_mask);
@@ -1299,9 +1278,14 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		jobs = 1; /* e.g. ns-3: one simulator per process, runs take turns */
 	if (jobs > r.n_runs)
 		jobs = (unsigned)r.n_runs;
-	r.window = 4 * (size_t)jobs + 4;
+	r.ranks = cluster_active() ? cluster_size() : 1;
+	r.window = 4 * (size_t)jobs * (size_t)r.ranks + 4;
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
+	runner_announce(&r, true);
+	*announced = true;
+	if (r.ranks > 1 && pthread_create(&r.dispatcher, NULL, runner_dispatch, &r) == 0)
+		r.dispatching = true;
 	pthread_t *th = calloc(jobs, sizeof(*th));
 	bool tty = !o->quiet && isatty(STDERR_FILENO);
 	double t0 = now_s(), last_bar = 0;
@@ -1349,7 +1333,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 			status = COAPSIM_EXIT_RUN;
 			break;
 		}
-		if (emit(&r, s, err, sizeof(err)) < 0) {
+		if (runner_journal_record(&r, s, k, err, sizeof(err)) < 0 ||
+		    emit(&r, s, err, sizeof(err)) < 0) {
 			fprintf(stderr, "coapsim: %s\n", err);
 			status = COAPSIM_EXIT_RUN;
 		}
@@ -1369,6 +1354,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (r.dispatching)
+		pthread_join(r.dispatcher, NULL); /* the other ranks have stopped */
 	free(th);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
@@ -1400,6 +1387,8 @@ int runner_run(const struct scenario_src *src, const struct runner_opts *o,
 		}
 		r.pcap_staged = false;
 		snprintf(r.out_dir, sizeof(r.out_dir), "%s", r.out_st.final);
+		if (status == COAPSIM_EXIT_OK)
+			runner_journal_done(&r);
 	}
 	if (status == 130 || status == 143)
 		fprintf(stderr, "coapsim: stopped by %s: no results written (%s is as it was)\n",
@@ -1427,7 +1416,7 @@ cleanup:
 	for (size_t i = 0; r.runs && i < r.n_runs; i++) {
 		char part[RUN_PATH];
 		if (r.exchanges) {
-			exchanges_tmp_path(&r, &r.runs[i], part, sizeof(part));
+			runner_exchanges_tmp_path(&r, &r.runs[i], part, sizeof(part));
 			remove(part);
 		}
 		if (r.runs[i].res) {

@@ -27,6 +27,7 @@ struct runner_opts {
 	uint64_t max_memory;    /* --max-memory bytes, 0 = what the machine has available */
 	uint64_t max_disk;      /* --max-disk bytes, 0 = free space where results go */
 	bool allow_remote;      /* --allow-remote: a live target may be beyond loopback */
+	bool resume;            /* --resume: keep the runs a killed sweep completed */
 };
 
 /* What a finished run matrix offers to its caller (coapsim check). */

@@ -167,6 +167,29 @@ for pair in 1 2; do
 		printf "--jobs 1: %.2f s, --jobs 2: %.2f s: %.2fx (%s)\n", a, b, a / b, same }'
 	rm -rf "$OUT/sweep1" "$OUT/sweep2"
 done
+if command -v mpirun >/dev/null && ldd "$BIN" | grep -q libmpi; then
+	echo "== the same sweep over MPI: 2 ranks x --jobs 1 against 1 process x --jobs 1"
+	MPIRUN="mpirun --allow-run-as-root --oversubscribe"
+	mpisweep() {
+		$TIME -f '%e' -o "$OUT/time" $MPIRUN -n 2 $BIN run tests/bench/fleet.ini --quiet \
+			--jobs 1 --out "$OUT/mpi" --replications 6 --set group.sensors.count=100000 \
+			--set scenario.duration=20min
+		cat "$OUT/time"
+	}
+	for pair in 1 2; do
+		j1=$(sweep 1); m2=$(mpisweep)
+		[ "$(untimed "$OUT/sweep1/runs.csv")" = "$(untimed "$OUT/mpi/runs.csv")" ] &&
+			same="identical results" || same="RESULTS DIFFER"
+		awk -v a="$j1" -v b="$m2" -v same="$same" 'BEGIN {
+			printf "1 process: %.2f s, 2 ranks: %.2f s: %.2fx (%s)\n", a, b, a / b, same }'
+		rm -rf "$OUT/sweep1" "$OUT/mpi"
+	done
+	echo "== MPI coordination: 8,000 runs of one endpoint sending once"
+	$MPIRUN -n 2 $BIN run tests/bench/fleet.ini --jobs 1 --out "$OUT/tiny" --replications 8000 \
+		--set group.sensors.count=1 --set group.sensors.traffic=once \
+		--set scenario.duration=10s 2>&1 >/dev/null | grep 'MPI:'
+	rm -rf "$OUT/tiny"
+fi
 echo "== memory per idle endpoint (endpoints that never send)"
 idle() {
 	$TIME -f '%M' -o "$OUT/time" $BIN run tests/bench/fleet.ini --quiet --jobs 1 \

@@ -698,3 +698,29 @@ Test(tcp, half_open_connection_is_reset_by_the_next_syn)
 	cr_assert_eq(n.c[0].state, TCP_ESTABLISHED);
 	cr_assert_eq(n.c[1].state, TCP_ESTABLISHED);
 }
+
+/* Tail loss probe (RFC 8985 §7, Linux's tcp_schedule_loss_probe): three
+ * full segments, the last two lost.  The first one's ACK (100 ms, the
+ * round trip) arms the probe at 2 SRTT + 2 ms (two segments still out),
+ * before the RTO (300 ms): at 302 ms the last segment goes again, not the
+ * first hole at the RTO (400 ms); the probe's SACK then repairs the hole
+ * and every byte arrives. */
+Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
+{
+	static uint8_t data[536 * 3];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 2;
+	n.drop[n.n_drop++] = before + 3;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_S(3));
+	cr_assert_eq(n.rx_len, sizeof(data));
+	for (int i = before + 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].retx) {
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(302), "the probe");
+			cr_assert_eq(n.info[i].data_off, 2 * 536, "the last segment");
+			break;
+		}
+}

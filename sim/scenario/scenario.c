@@ -916,7 +916,8 @@ static const struct keydef tcp_keys[] = {
     {"profile", set_enum, F(tcp_cfg, profile), ANY, tcp_profile_vals, "rfc6298",
      "`rfc6298`: the textbook model (RTO floor `rto_min`, RFC 3390 window, no Nagle, "
      "`delayed_ack`); `linux`: Linux's RTO estimator (RTTVAR never below 200 ms), "
-     "timestamps, SACK with RACK-style recovery, initial window 10 segments, Nagle's "
+     "timestamps, SACK with RACK-style recovery, tail loss probe, initial window 10 "
+     "segments, Nagle's "
      "algorithm unless `nodelay`, Linux's quick/delayed ACKs; not the default yet: "
      "against paho and mosquitto it recovers faster than Linux except at 100 ms and "
      "5% loss (docs/models.md)"},

@@ -95,7 +95,7 @@ void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lpor
 	c->peer_mss = 536;
 	c->peer_wnd = 65535;
 	c->snd_sml = c->iss;
-	c->rack_at = SIM_TIME_NEVER;
+	c->rack_at = c->tlp_at = SIM_TIME_NEVER;
 	c->min_rtt = SIM_TIME_NEVER;
 	if (p->profile == TCP_PROFILE_LINUX) {
 		c->cwnd = TCP_LINUX_INIT_CWND * p->mss; /* RFC 6928, Linux's TCP_INIT_CWND */
@@ -361,8 +361,49 @@ static void sack_recovery(struct tcp_conn *c, const struct tcp_env *env, sim_tim
 	c->in_recovery = 1;
 	c->high_rxt = c->snd_una;
 	c->timing = 0;
-	c->rack_at = SIM_TIME_NEVER;
+	c->rack_at = c->tlp_at = SIM_TIME_NEVER;
 	sack_xmit(c, env, now);
+}
+
+/* Linux's tcp_schedule_loss_probe: in the open state (no recovery,
+ * nothing SACKed) with data in flight and no probe out, the probe
+ * timeout is 2 SRTT plus the 200 ms a lone segment's delayed ACK may take
+ * (2 ms with more out), capped by when the RTO would fire: `cap` is the
+ * full RTO after an ACK, the time left to it after a send. */
+static void tlp_schedule(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+			 sim_time cap)
+{
+	c->tlp_at = SIM_TIME_NEVER;
+	if (!linux_of(env) || !c->sack_ok || c->in_recovery || c->n_sacked || c->tlp_out ||
+	    !in_flight(c) || !c->have_rtt || c->state != TCP_ESTABLISHED)
+		return;
+	sim_time pto = 2 * c->srtt + (c->snd_una == c->last_seg ? TCP_LINUX_RTO_MIN : SIM_MS(2));
+	c->tlp_at = now + (pto < cap ? pto : cap);
+}
+
+/* The probe: one new segment if the windows allow (Nagle or not), else
+ * the last segment again; then the RTO restarts from now. */
+static void tlp_fire(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	c->tlp_at = SIM_TIME_NEVER;
+	uint32_t off = c->snd_nxt - c->snd_una, mss = min32(env->p->mss, c->peer_mss);
+	if (off < c->len && in_flight(c) < min32(c->cwnd, c->peer_wnd)) {
+		uint32_t n = min32(mss, c->len - off);
+		emit(c, env, now, c->snd_nxt, TCP_ACK | TCP_PSH, c->buf + off, n, false);
+		c->last_seg = c->snd_nxt;
+		c->snd_nxt += n;
+		if (seq_lt(c->snd_max, c->snd_nxt))
+			c->snd_max = c->snd_nxt;
+	} else {
+		uint32_t from = seq_lt(c->last_seg, c->snd_una) ? c->snd_una : c->last_seg;
+		uint32_t n = min32(min32(mss, c->snd_nxt - from), c->len - (from - c->snd_una));
+		if (!n || from - c->snd_una >= c->len)
+			return;
+		emit(c, env, now, from, TCP_ACK | TCP_PSH, c->buf + (from - c->snd_una), n, true);
+	}
+	c->tlp_out = 1;
+	c->tlp_high = c->snd_nxt;
+	c->rto_at = now + c->rto;
 }
 
 /* ---- sending ---- */
@@ -374,6 +415,7 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT &&
 	    c->state != TCP_CLOSING)
 		return;
+	bool sent = false;
 	for (;;) {
 		uint32_t end = c->snd_nxt + 0x7fffffff;
 		if (c->n_sacked && seq_lt(c->snd_nxt, c->snd_max)) {
@@ -405,6 +447,8 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 				c->timed_at = now;
 			}
 			emit(c, env, now, c->snd_nxt, TCP_ACK | TCP_PSH, c->buf + off, n, retx);
+			if (!retx)
+				c->last_seg = c->snd_nxt;
 			c->snd_nxt += n;
 		} else if (c->fin_queued && off == c->len) {
 			bool retx = seq_lt(c->snd_nxt, c->snd_max);
@@ -419,7 +463,10 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 			c->snd_max = c->snd_nxt;
 		if (c->rto_at == SIM_TIME_NEVER)
 			c->rto_at = now + c->rto;
+		sent = true;
 	}
+	if (sent && c->tlp_at == SIM_TIME_NEVER && c->rto_at != SIM_TIME_NEVER)
+		tlp_schedule(c, env, now, c->rto_at - now);
 }
 
 void tcp_conn_connect(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
@@ -532,7 +579,7 @@ static void closed(struct tcp_conn *c, const struct tcp_env *env, enum tcp_event
 		   sim_time now)
 {
 	c->state = TCP_CLOSED;
-	c->rto_at = c->ack_at = c->rack_at = SIM_TIME_NEVER;
+	c->rto_at = c->ack_at = c->rack_at = c->tlp_at = SIM_TIME_NEVER;
 	tcp_conn_free(c);
 	event(c, env, ev, now);
 }
@@ -595,6 +642,9 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->cwnd += max32(1, mss * mss / c->cwnd);
 	}
 	c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
+	if (c->tlp_out && seq_lt(c->tlp_high, ack + 1))
+		c->tlp_out = 0; /* the probe's episode is over (tcp_process_tlp_ack) */
+	tlp_schedule(c, env, now, c->rto);
 }
 
 static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
@@ -608,6 +658,8 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		 * cannot tell those retransmissions lost (RACK compares send
 		 * times): it waits until it could. */
 		sim_time proof = c->rxt_at + c->min_rtt;
+		if (c->n_sacked)
+			c->tlp_at = SIM_TIME_NEVER; /* not the open state: no probe */
 		if (c->in_recovery)
 			sack_xmit(c, env, now);
 		else if (++c->dupacks >= 3 && (c->rxt_at == 0 || now >= proof))
@@ -970,6 +1022,7 @@ void tcp_conn_abort(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 sim_time tcp_conn_expiry(const struct tcp_conn *c)
 {
 	sim_time t = c->rto_at < c->ack_at ? c->rto_at : c->ack_at;
+	t = c->tlp_at < t ? c->tlp_at : t;
 	return c->rack_at < t ? c->rack_at : t;
 }
 
@@ -993,8 +1046,14 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 		if (c->n_sacked && !c->in_recovery && c->state != TCP_CLOSED)
 			sack_recovery(c, env, now);
 	}
+	if (c->tlp_at <= now) {
+		tlp_fire(c, env, now); /* restarts the RTO: it does not fire now */
+		return;
+	}
 	if (c->rto_at > now)
 		return;
+	c->tlp_at = SIM_TIME_NEVER;
+	c->tlp_out = 0;
 	uint32_t limit = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD
 				 ? p->syn_retries : p->data_retries;
 	if (++c->retries > limit) {

@@ -35,8 +35,14 @@
  *    retransmission is acknowledged a round trip later (RACK's lost
  *    retransmission), and after a timeout resends only what was not
  *    SACKed.
- * Not in it: tail loss probe (with one small segment in flight, Linux's
- * probe timeout 2 SRTT + 200 ms comes after its RTO), D-SACK, PRR, CUBIC.
+ * and a tail loss probe (RFC 8985 §7, Linux's tcp_schedule_loss_probe):
+ * with data in flight and nothing SACKed, the RTO timer is preceded by a
+ * probe at 2 SRTT (+ 200 ms with one segment out, + 2 ms else), never
+ * later than the RTO would fire, which sends new data (Nagle or not) or
+ * else the last segment again, and restarts the RTO from then; the hole
+ * it reveals is repaired by SACK recovery.
+ * Not in it: D-SACK, PRR, CUBIC; the congestion window counts bytes where
+ * Linux counts segments.
  *
  * What it models: the three-way handshake with an MSS option, sequence
  * numbers with wraparound, MSS segmentation, cumulative ACKs with optional
@@ -160,6 +166,11 @@ struct tcp_conn {
 	uint32_t rxt_high;  /* snd_max when the last hole was sent again */
 	sim_time rxt_at, rack_at; /* that time; RACK's reordering timer */
 	struct tcp_ooo *ooo; /* receiver, while holes exist (malloc'd) */
+	/* linux: tail loss probe (RFC 8985 §7) */
+	sim_time tlp_at;
+	uint32_t tlp_high;  /* snd_nxt when the probe went, while it is out */
+	uint8_t tlp_out;
+	uint32_t last_seg;  /* first byte of the last new segment sent */
 	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */
 	uint32_t cap, len; /* buffer size, bytes held */
 	uint32_t stream0;  /* stream offset of snd_una */

@@ -503,7 +503,8 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 		if (cfg->duration / step > 3600)
 			step = cfg->duration / 3600;
 		sim_time stop = cfg->duration + drain_bound(w);
-		w->series = malloc(RUN_SERIES_MAX * sizeof(*w->series));
+		/* zeroed: the samples' padding travels (MPI, the resume journal) */
+		w->series = calloc(RUN_SERIES_MAX, sizeof(*w->series));
 		if (!w->series)
 			w->err = SIM_ERR_NOMEM;
 		/* The steady state's marks: energy read at warmup and duration

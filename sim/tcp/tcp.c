@@ -374,7 +374,8 @@ static void tlp_schedule(struct tcp_conn *c, const struct tcp_env *env, sim_time
 			 sim_time cap)
 {
 	c->tlp_at = SIM_TIME_NEVER;
-	if (!linux_of(env) || !c->sack_ok || c->in_recovery || c->n_sacked || c->tlp_out ||
+	if (!linux_of(env) || !c->sack_ok || c->in_recovery || c->in_loss || c->n_sacked ||
+	    c->tlp_out ||
 	    !in_flight(c) || !c->have_rtt || c->state != TCP_ESTABLISHED)
 		return;
 	sim_time pto = 2 * c->srtt + (c->snd_una == c->last_seg ? TCP_LINUX_RTO_MIN : SIM_MS(2));
@@ -644,6 +645,8 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
 	if (c->tlp_out && seq_lt(c->tlp_high, ack + 1))
 		c->tlp_out = 0; /* the probe's episode is over (tcp_process_tlp_ack) */
+	if (c->in_loss && seq_leq(c->loss_high, ack))
+		c->in_loss = 0; /* Linux leaves CA_Loss: probes again */
 	tlp_schedule(c, env, now, c->rto);
 }
 
@@ -1054,6 +1057,8 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 		return;
 	c->tlp_at = SIM_TIME_NEVER;
 	c->tlp_out = 0;
+	c->in_loss = 1; /* Linux's CA_Loss: no probe until all sent is acknowledged */
+	c->loss_high = c->snd_max;
 	uint32_t limit = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD
 				 ? p->syn_retries : p->data_retries;
 	if (++c->retries > limit) {

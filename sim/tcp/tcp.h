@@ -170,6 +170,8 @@ struct tcp_conn {
 	sim_time tlp_at;
 	uint32_t tlp_high;  /* snd_nxt when the probe went, while it is out */
 	uint8_t tlp_out;
+	uint8_t in_loss;    /* after a timeout, until snd_una passes loss_high */
+	uint32_t loss_high;
 	uint32_t last_seg;  /* first byte of the last new segment sent */
 	uint8_t *buf;      /* bytes from snd_una on: in flight, then unsent */
 	uint32_t cap, len; /* buffer size, bytes held */

@@ -724,3 +724,32 @@ Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 			break;
 		}
 }
+
+/* No probe in the loss state (Linux's CA_Loss).  A 100-byte write, lost,
+ * is probed at its RTO time (300 ms: the lone segment's 2 SRTT + 200 ms
+ * is later), lost again, then timed out at 600 ms (lost again: the RTO
+ * doubles to 600 ms).  A second write at 601 ms goes out and is lost.
+ * Outside the loss state a probe would resend it at 601 + 2 SRTT + 2 ms
+ * = 803 ms; Linux waits for the RTO at 1,200 ms, which resends the head. */
+Test(tcp, linux_no_loss_probe_after_a_timeout)
+{
+	static uint8_t data[100];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	for (int k = 1; k <= 4; k++)
+		n.drop[n.n_drop++] = before + k;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(601));
+	cr_assert_eq(n.sent, before + 3, "the write, its probe, its timeout");
+	cr_assert_eq(n.sent_at[before + 2], t0 + SIM_MS(300));
+	cr_assert_eq(n.sent_at[before + 3], t0 + SIM_MS(600));
+	n.now = t0 + SIM_MS(601);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	cr_assert_eq(n.sent, before + 4, "the second write goes out");
+	run(&n, t0 + SIM_S(5));
+	cr_assert_eq(n.rx_len, 2 * sizeof(data));
+	cr_assert_eq(n.sent_at[before + 5], t0 + SIM_MS(1200), "the next send: the RTO");
+	cr_assert_eq(n.info[before + 5].data_off, 0, "the head");
+}

@@ -33,7 +33,8 @@ MPI_CFLAGS := -DCOAPSIM_MPI $(shell mpicc --showme:compile)
 MPI_LIBS   := $(shell mpicc --showme:link)
 endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(MPI_CFLAGS) -MMD -MP
-LDLIBS  = $(LDLIBS_NS3) $(MPI_LIBS) -lpcap -linih -ljansson -lpthread -lm
+LDLIBS  = $(LDLIBS_NS3) $(MPI_LIBS) -lpcap -linih -ljansson -lmbedtls -lmbedx509 -lmbedcrypto \
+          -lpthread -lm
 
 BUILD   ?= build
 # The event queue: the timing wheel (sim/engine/engine.c), or with
@@ -78,10 +79,11 @@ TESTBIN := $(BUILD)/unit_tests
 DEB_PKGS := libpcap-dev libinih-dev librandom123-dev libcriterion-dev libjansson-dev \
             gnuplot-nox tshark pkg-config clang libclang-rt-14-dev valgrind time \
             libxml2-utils libns3-dev libgsl-dev libcoap3-bin mosquitto iproute2 \
-            python3-paho-mqtt libopenmpi-dev openmpi-bin
+            python3-paho-mqtt libopenmpi-dev openmpi-bin libmbedtls-dev
 DEPS_OK  := $(shell test -f /usr/include/pcap/pcap.h && test -f /usr/include/ini.h && \
               test -f /usr/include/Random123/philox.h && test -f /usr/include/criterion/criterion.h && \
-              test -f /usr/include/jansson.h && command -v tshark >/dev/null && \
+              test -f /usr/include/jansson.h && test -f /usr/include/mbedtls/ssl.h && \
+              command -v tshark >/dev/null && \
               command -v gnuplot >/dev/null && command -v xmllint >/dev/null && \
               command -v coap-server-notls >/dev/null && command -v mosquitto >/dev/null && \
               test -f /usr/include/ns3/core-module.h && command -v mpicc >/dev/null && echo yes)

@@ -1,0 +1,275 @@
+/* dtls.h by mbedTLS 2.28 (Debian's libmbedtls-dev).  Knows no engine or
+ * CoAP.  Determinism: the library's random numbers come from a CTR-DRBG
+ * seeded from the run's seed, its clock (the Hello randoms' first four
+ * bytes are time(), RFC 5246 7.4.1.2) is the simulated one while it runs,
+ * and the server's cookie (RFC 6347 4.2.1) is made here from the seed and
+ * the ClientHello, so a seed gives the same bytes on every run. */
+#include "dtls.h"
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/error.h>
+#include <mbedtls/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct dtls_peer {
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_ctr_drbg_context drbg;
+	const struct dtls_cb *cb;
+	void *ud;
+	bool server, established, failed;
+	sim_time now, int_at, fin_at; /* the library's timer: intermediate, final */
+	const uint8_t *in;           /* the datagram being read */
+	size_t in_len;
+	uint64_t ent;                /* the DRBG's entropy: splitmix64 of the seed */
+	uint64_t cookie_key;
+	int suites[2];
+	struct dtls_stats st;
+};
+
+/* ---- the simulated clock for the library's time() ----
+ *
+ * mbedTLS calls libc's time() (MBEDTLS_HAVE_TIME without a platform
+ * hook in Debian's build).  This definition interposes it for the process:
+ * while a dtls call runs on this thread it answers the simulated time in
+ * seconds, else the real time. */
+static _Thread_local const sim_time *sim_clock;
+
+time_t time(time_t *t)
+{
+	time_t v;
+	if (sim_clock) {
+		v = (time_t)(*sim_clock / SIM_S(1));
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ts.tv_sec;
+	}
+	if (t)
+		*t = v;
+	return v;
+}
+
+static int entropy(void *ctx, unsigned char *out, size_t len)
+{
+	uint64_t *s = ctx;
+	for (size_t i = 0; i < len; i++) {
+		uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		out[i] = (unsigned char)(z ^ (z >> 31));
+	}
+	return 0;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct dtls_peer *d = ctx;
+	d->st.datagrams++;
+	d->st.bytes += len;
+	if (!d->established) {
+		d->st.handshake_datagrams++;
+		d->st.handshake_bytes += len;
+	}
+	d->cb->send(d->ud, buf, len);
+	return (int)len;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct dtls_peer *d = ctx;
+	if (!d->in)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	size_t n = d->in_len < len ? d->in_len : len;
+	memcpy(buf, d->in, n);
+	d->in = NULL;
+	return (int)n;
+}
+
+static void set_timer(void *ctx, uint32_t int_ms, uint32_t fin_ms)
+{
+	struct dtls_peer *d = ctx;
+	if (!fin_ms) {
+		d->int_at = d->fin_at = SIM_TIME_NEVER;
+		return;
+	}
+	d->int_at = d->now + SIM_MS(int_ms);
+	d->fin_at = d->now + SIM_MS(fin_ms);
+}
+
+static int get_timer(void *ctx)
+{
+	const struct dtls_peer *d = ctx;
+	if (d->fin_at == SIM_TIME_NEVER)
+		return -1;
+	if (d->now >= d->fin_at)
+		return 2;
+	return d->now >= d->int_at ? 1 : 0;
+}
+
+/* The server's cookie: a function of the seed and the client's transport
+ * id, so a client sending its ClientHello again gets the same one. */
+static int cookie_write(void *ctx, unsigned char **p, unsigned char *end,
+			const unsigned char *cli_id, size_t cli_id_len)
+{
+	const struct dtls_peer *d = ctx;
+	if (end - *p < 16)
+		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	uint64_t h = 0xcbf29ce484222325ull ^ d->cookie_key;
+	for (size_t i = 0; i < cli_id_len; i++)
+		h = (h ^ cli_id[i]) * 0x100000001b3ull;
+	for (int i = 0; i < 16; i++, h = h * 0x100000001b3ull + 0x9e37)
+		*(*p)++ = (unsigned char)(h >> 56);
+	return 0;
+}
+
+static int cookie_check(void *ctx, const unsigned char *cookie, size_t len,
+			const unsigned char *cli_id, size_t cli_id_len)
+{
+	unsigned char want[16], *p = want;
+	if (len != 16 || cookie_write(ctx, &p, want + 16, cli_id, cli_id_len))
+		return -1;
+	return memcmp(want, cookie, 16) ? -1 : 0;
+}
+
+struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb, void *ud,
+			   char *err, size_t errlen)
+{
+	struct dtls_peer *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->cb = cb;
+	d->ud = ud;
+	d->server = p->server;
+	d->ent = p->seed ^ (p->server ? 0x5e7e7ull : 0xc1e47ull);
+	d->cookie_key = p->seed;
+	d->int_at = d->fin_at = d->st.handshake_done = SIM_TIME_NEVER;
+	mbedtls_ssl_init(&d->ssl);
+	mbedtls_ssl_config_init(&d->conf);
+	mbedtls_ctr_drbg_init(&d->drbg);
+	int rc = mbedtls_ctr_drbg_seed(&d->drbg, entropy, &d->ent, NULL, 0);
+	if (!rc)
+		rc = mbedtls_ssl_config_defaults(&d->conf,
+						 p->server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+						 MBEDTLS_SSL_TRANSPORT_DATAGRAM,
+						 MBEDTLS_SSL_PRESET_DEFAULT);
+	if (!rc) {
+		mbedtls_ssl_conf_rng(&d->conf, mbedtls_ctr_drbg_random, &d->drbg);
+		d->suites[0] = MBEDTLS_TLS_PSK_WITH_AES_128_CCM_8;
+		mbedtls_ssl_conf_ciphersuites(&d->conf, d->suites);
+		mbedtls_ssl_conf_handshake_timeout(&d->conf, (uint32_t)(p->timeout_min / SIM_MS(1)),
+						   (uint32_t)(p->timeout_max / SIM_MS(1)));
+		rc = mbedtls_ssl_conf_psk(&d->conf, p->psk, p->psk_len,
+					  (const unsigned char *)p->identity, strlen(p->identity));
+	}
+	if (!rc && p->server)
+		mbedtls_ssl_conf_dtls_cookies(&d->conf, cookie_write, cookie_check, d);
+	if (!rc)
+		rc = mbedtls_ssl_setup(&d->ssl, &d->conf);
+	if (!rc && p->server)
+		rc = mbedtls_ssl_set_client_transport_id(&d->ssl, (const unsigned char *)"peer", 4);
+	if (rc) {
+		char why[128];
+		mbedtls_strerror(rc, why, sizeof(why));
+		snprintf(err, errlen, "mbedTLS: %s", why);
+		dtls_free(d);
+		return NULL;
+	}
+	mbedtls_ssl_set_timer_cb(&d->ssl, d, set_timer, get_timer);
+	mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
+	return d;
+}
+
+void dtls_free(struct dtls_peer *d)
+{
+	if (!d)
+		return;
+	mbedtls_ssl_free(&d->ssl);
+	mbedtls_ssl_config_free(&d->conf);
+	mbedtls_ctr_drbg_free(&d->drbg);
+	free(d);
+}
+
+/* Drive the library at `now`: the handshake, then whatever data came. */
+static void step(struct dtls_peer *d, sim_time now)
+{
+	d->now = now;
+	sim_clock = &d->now;
+	while (!d->established && !d->failed) {
+		int rc = mbedtls_ssl_handshake(&d->ssl);
+		if (rc == 0) {
+			d->established = true;
+			d->st.handshake_done = now;
+		} else if (rc == MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED) {
+			/* the cookie went out: start again, for the ClientHello with it */
+			mbedtls_ssl_session_reset(&d->ssl);
+			mbedtls_ssl_set_client_transport_id(&d->ssl, (const unsigned char *)"peer", 4);
+		} else if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			break; /* a flight is out: wait for the peer or the timer */
+		} else {
+			/* MBEDTLS_ERR_SSL_TIMEOUT: past timeout_max; or a fatal alert */
+			d->failed = true;
+		}
+	}
+	if (d->established) {
+		unsigned char buf[2048];
+		for (;;) {
+			int n = mbedtls_ssl_read(&d->ssl, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			d->cb->data(d->ud, buf, (size_t)n);
+		}
+	}
+	sim_clock = NULL;
+}
+
+void dtls_start(struct dtls_peer *d, sim_time now)
+{
+	step(d, now);
+}
+
+void dtls_recv(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len)
+{
+	d->in = buf;
+	d->in_len = len;
+	step(d, now);
+	d->in = NULL;
+}
+
+int dtls_write(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len)
+{
+	if (!d->established)
+		return SIM_ERR_INVAL;
+	d->now = now;
+	sim_clock = &d->now;
+	uint64_t b0 = d->st.bytes;
+	int n = mbedtls_ssl_write(&d->ssl, buf, len);
+	sim_clock = NULL;
+	if (n < 0 || (size_t)n != len)
+		return SIM_ERR_INVAL;
+	d->st.app_records++;
+	d->st.overhead_bytes += d->st.bytes - b0 - len;
+	return 0;
+}
+
+sim_time dtls_expiry(const struct dtls_peer *d)
+{
+	if (d->established || d->failed)
+		return SIM_TIME_NEVER;
+	return d->fin_at;
+}
+
+void dtls_expire(struct dtls_peer *d, sim_time now)
+{
+	if (now >= d->fin_at)
+		step(d, now); /* the library retransmits its last flight */
+}
+
+bool dtls_established(const struct dtls_peer *d) { return d->established; }
+bool dtls_failed(const struct dtls_peer *d) { return d->failed; }
+const struct dtls_stats *dtls_stats(const struct dtls_peer *d) { return &d->st; }

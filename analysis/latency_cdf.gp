@@ -26,7 +26,7 @@ if (c_n > 0) {
       set yrange [0:1]
       unset key
       if (c_last[p] >= c_first[p]) {
-        plot for [i=c_first[p]:c_last[p]] c_file[i] using ($2 > 0 ? $2 : NaN):1 skip 1 \
+        plot for [i=c_first[p]:c_last[p]] datadir."/".c_file[i] using ($2 > 0 ? $2 : NaN):1 skip 1 \
              with lines lw c_lw[i] lc rgb c_col[i] notitle
       } else {
         set label 1 "no confirmed message" at graph 0.5, 0.5 center

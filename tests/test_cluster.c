@@ -188,7 +188,8 @@ Test(cluster, killed_sweep_resumes_to_the_same_results, .init = setup, .fini = t
 }
 
 /* --resume against a journal of another study (a key changed) is refused
- * at once, exit 2, and the journal is left for the right command. */
+ * at once, exit 2, and the journal is left for the right command; a run
+ * without --resume then starts afresh and cleans up. */
 Test(cluster, resume_refuses_another_study, .init = setup, .fini = teardown, .timeout = 300)
 {
 	char cmd[2048];
@@ -206,4 +207,11 @@ Test(cluster, resume_refuses_another_study, .init = setup, .fini = teardown, .ti
 	cr_assert_eq(WEXITSTATUS(st), 2);
 	cr_assert_eq(sh("grep -q 'another study' %s/err.txt%s", dir, ""), 0);
 	cr_assert_eq(sh("test -f %s/.out.runs/study%s", dir, ""), 0);
+	/* a new sweep into the folder (no --resume) removes the killed one's
+	 * staging folder, captures and all, and the stale journal */
+	cr_assert_eq(sh("ls -d %s/.out.part-* >/dev/null 2>&1%s", dir, ""), 0, "left by the kill");
+	snprintf(cmd, sizeof(cmd), "cd %s && '%s' run s.ini --quiet --jobs 2 --out out", dir,
+		 test_bin_path());
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_neq(sh("ls -d %s/.out.part-* %s/.out.runs 2>/dev/null | grep -q .", dir, dir), 0);
 }

@@ -1203,7 +1203,7 @@ static int layout_sweep(FILE *f, const struct sweep *s, const struct drawn *d)
 /* Latency CDFs of replication 0: every point in one plot when there are
  * few, else a panel per value of the x key (at most nine, spread) with a
  * line per line of the sweep plots. */
-static int layout_cdf(FILE *f, const char *dir, const struct sweep *s, struct drawn *d)
+static int layout_cdf(FILE *f, const struct sweep *s, struct drawn *d)
 {
 	struct arrays a = {0};
 	size_t n = 0, np = s->n_pts, nl = s->n_lines;
@@ -1238,7 +1238,7 @@ static int layout_cdf(FILE *f, const char *dir, const struct sweep *s, struct dr
 				if (!d->pf[p].cdf ||
 				    (!one && (s->line[p] != l || s->xrank[xv] != rank)))
 					continue;
-				snprintf(file[k], TEXT_LEN, "%s/data/cdf-p%zu.csv", dir, p);
+				snprintf(file[k], TEXT_LEN, "cdf-p%zu.csv", p); /* in datadir */
 				colour(one ? k : l, one ? n : nl, col[k]);
 				lw[k] = one && n <= 5 ? 1.5 + 0.8 * (double)(n - 1 - k) : 1.8;
 				if (one) { /* the point's values: x's, then by's */
@@ -1340,7 +1340,7 @@ static int write_layout(const char *dir, const char *scenario, const struct swee
 	write_x_axis(f, s);
 	int rc = layout_sweep(f, s, d);
 	if (rc == 0)
-		rc = layout_cdf(f, dir, s, d);
+		rc = layout_cdf(f, s, d);
 	if (rc == 0)
 		rc = layout_points(f, s, d);
 	if (rc < 0)

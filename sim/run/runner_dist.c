@@ -460,7 +460,7 @@ static int carry(const char *from, const char *to, const char *prefix)
 
 /* The staging folders killed sweeps left beside the results folder
  * (".NAME.part-PID"; we hold the lock, so none is being written): their
- * completed runs' files are linked in the journal. */
+ * completed runs' files are linked in the journal, if it is kept. */
 static void drop_stale_parts(const struct runner *r)
 {
 	char dir[RUN_PATH], pre[RUN_PATH];
@@ -566,8 +566,8 @@ int runner_journal_open(struct runner *r, const char *final, bool resume, char *
 		if (!r->o->quiet)
 			fprintf(stderr, "coapsim: resuming: %zu of %zu runs already done\n", loaded,
 				r->n_runs);
-		drop_stale_parts(r);
 	}
+	drop_stale_parts(r); /* with or without --resume: nothing else will use them */
 	if (!loaded) {
 		fs_remove_tree(r->journal);
 	}

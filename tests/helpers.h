@@ -3,6 +3,7 @@
 #define COAPSIM_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,26 @@ static inline const char *test_bin(void)
 	static char cmd[PATH_MAX + 32];
 	snprintf(cmd, sizeof(cmd), "timeout -k 5 600 %s", test_bin_path());
 	return cmd;
+}
+
+/* Drop what depends on the machine or the invocation, everywhere in a
+ * summary: wall time, events per second, the command line. */
+static inline void test_strip_timing(json_t *j)
+{
+	if (json_is_object(j)) {
+		json_object_del(j, "wall_s");
+		json_object_del(j, "events_per_s");
+		json_object_del(j, "command");
+		const char *k;
+		json_t *v;
+		json_object_foreach(j, k, v)
+			test_strip_timing(v);
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			test_strip_timing(v);
+	}
 }
 
 #endif

@@ -165,25 +165,6 @@ Test(cli, validate_prints_the_run_matrix)
 	rm_tmp();
 }
 
-/* Drop what depends on the machine: wall time. */
-static void strip_wall(json_t *j)
-{
-	if (json_is_object(j)) {
-		json_object_del(j, "wall_s");
-		json_object_del(j, "events_per_s");
-		json_object_del(j, "command");
-		const char *k;
-		json_t *v;
-		json_object_foreach(j, k, v)
-			strip_wall(v);
-	} else if (json_is_array(j)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(j, i, v)
-			strip_wall(v);
-	}
-}
-
 static json_t *run_jobs(const char *ini, int jobs)
 {
 	char args[512], err[4096], path[256];
@@ -194,7 +175,7 @@ static json_t *run_jobs(const char *ini, int jobs)
 	json_error_t je;
 	json_t *j = json_load_file(path, 0, &je);
 	cr_assert_not_null(j, "%s", je.text);
-	strip_wall(j);
+	test_strip_timing(j);
 	return j;
 }
 

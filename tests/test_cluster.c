@@ -76,25 +76,6 @@ static void strip_timing(const char *in, const char *out)
 	cr_assert_eq(system(cmd), 0);
 }
 
-/* Drop the keys that are timing or the command line, everywhere. */
-static void drop_timing(json_t *j)
-{
-	if (json_is_object(j)) {
-		json_object_del(j, "wall_s");
-		json_object_del(j, "events_per_s");
-		json_object_del(j, "command");
-		const char *k;
-		json_t *v;
-		json_object_foreach(j, k, v)
-			drop_timing(v);
-	} else if (json_is_array(j)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(j, i, v)
-			drop_timing(v);
-	}
-}
-
 /* Results folder b holds what a holds, timing aside: runs.csv, summary.json,
  * exchanges.csv and every capture, byte for byte. */
 static void same_results(const char *a, const char *b)
@@ -114,8 +95,8 @@ static void same_results(const char *a, const char *b)
 	snprintf(pb, sizeof(pb), "%s/summary.json", b);
 	json_t *ja = json_load_file(pa, 0, NULL), *jb = json_load_file(pb, 0, NULL);
 	cr_assert(ja && jb);
-	drop_timing(ja);
-	drop_timing(jb);
+	test_strip_timing(ja);
+	test_strip_timing(jb);
 	cr_assert(json_equal(ja, jb), "summary.json differ beyond timing");
 	json_decref(ja);
 	json_decref(jb);

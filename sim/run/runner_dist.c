@@ -243,8 +243,8 @@ struct remote {
 	struct runner *r;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	uint64_t *todo; /* runs handed out, not started */
-	size_t n_todo, idle;
+	uint64_t *queued; /* runs handed out, not started */
+	size_t n_queued, idle;
 	bool stop;
 	bool short_runs; /* the last run took under SHORT_RUN: ask ahead */
 	void **done_buf; /* packed results to send */
@@ -258,13 +258,13 @@ static void *remote_worker(void *arg)
 		pthread_mutex_lock(&m->mu);
 		m->idle++;
 		pthread_cond_broadcast(&m->cv);
-		while (!m->n_todo && !m->stop)
+		while (!m->n_queued && !m->stop)
 			pthread_cond_wait(&m->cv, &m->mu);
-		if (!m->n_todo) {
+		if (!m->n_queued) {
 			pthread_mutex_unlock(&m->mu);
 			return NULL;
 		}
-		uint64_t i = m->todo[--m->n_todo];
+		uint64_t i = m->queued[--m->n_queued];
 		m->idle--;
 		pthread_mutex_unlock(&m->mu);
 		struct run_slot *s = &m->r->runs[i];
@@ -305,11 +305,11 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 	r.runs = calloc(r.n_runs, sizeof(*r.runs));
 	unsigned jobs = o->jobs ? o->jobs : 1;
 	struct remote m = {.r = &r};
-	m.todo = calloc(2 * (size_t)jobs, sizeof(*m.todo)); /* ask-ahead: up to 2 a thread */
+	m.queued = calloc(2 * (size_t)jobs, sizeof(*m.queued)); /* ask-ahead: up to 2 a thread */
 	m.done_buf = calloc(jobs, sizeof(void *));
 	m.done_len = calloc(jobs, sizeof(size_t));
 	pthread_t *th = calloc(jobs, sizeof(*th));
-	if (!r.runs || !m.todo || !m.done_buf || !m.done_len || !th)
+	if (!r.runs || !m.queued || !m.done_buf || !m.done_len || !th)
 		cluster_abort(3);
 	for (size_t k = 0; k < r.n_runs; k++) {
 		struct run_slot *s = &r.runs[k];
@@ -344,8 +344,8 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 			pthread_mutex_lock(&m.mu);
 		}
 		bool want = !stop && !asked &&
-			    (m.idle > m.n_todo || (m.short_runs && m.n_todo < started));
-		bool all_idle = m.idle == started && !m.n_todo;
+			    (m.idle > m.n_queued || (m.short_runs && m.n_queued < started));
+		bool all_idle = m.idle == started && !m.n_queued;
 		pthread_mutex_unlock(&m.mu);
 		if (stop && all_idle)
 			break;
@@ -365,7 +365,7 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 			if (i == CLUSTER_STOP)
 				stop = m.stop = true;
 			else
-				m.todo[m.n_todo++] = i;
+				m.queued[m.n_queued++] = i;
 			pthread_cond_broadcast(&m.cv);
 			pthread_mutex_unlock(&m.mu);
 		}
@@ -376,9 +376,9 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 		} else {
 			/* nothing to ask for until a run ends: a worker wakes us */
 			pthread_mutex_lock(&m.mu);
-			while (!m.n_done && !(m.idle > m.n_todo && !stop) &&
-			       !(m.short_runs && m.n_todo < started && !stop) &&
-			       !(stop && m.idle == started && !m.n_todo))
+			while (!m.n_done && !(m.idle > m.n_queued && !stop) &&
+			       !(m.short_runs && m.n_queued < started && !stop) &&
+			       !(stop && m.idle == started && !m.n_queued))
 				pthread_cond_wait(&m.cv, &m.mu);
 			pthread_mutex_unlock(&m.mu);
 		}
@@ -390,7 +390,7 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 	for (size_t k = 0; k < r.n_runs; k++)
 		free(r.runs[k].err);
 	free(r.runs);
-	free(m.todo);
+	free(m.queued);
 	free(m.done_buf);
 	free(m.done_len);
 	free(th);

@@ -837,6 +837,17 @@ static bool deliver(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 
 /* ---- receiving ---- */
 
+/* linux: what the peer's SYN or SYN-ACK offered is what both use (we
+ * offer everything). */
+static void agree(struct tcp_conn *c, const struct tcp_opts *op)
+{
+	c->ts_ok = op->ts;
+	c->ts_recent = op->tsval;
+	c->sack_ok = op->sack_perm;
+	c->ws_ok = op->ws;
+	c->peer_ws = op->ws ? op->ws_shift : 0;
+}
+
 void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		   const uint8_t *seg, size_t len)
 {
@@ -873,13 +884,8 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
-		if (lx) {
-			c->ts_ok = op.ts;
-			c->ts_recent = op.tsval;
-			c->sack_ok = op.sack_perm;
-			c->ws_ok = op.ws;
-			c->peer_ws = op.ws ? op.ws_shift : 0;
-		}
+		if (lx)
+			agree(c, &op);
 		c->state = TCP_SYN_RCVD;
 		c->timing = 1;
 		c->timed_seq = c->iss + 1;
@@ -902,13 +908,8 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->rcv_nxt = seq + 1;
 		c->peer_mss = mss_opt ? mss_opt : 536;
 		c->peer_wnd = get16(seg + 14);
-		if (lx) {
-			c->ts_ok = op.ts;
-			c->ts_recent = op.tsval;
-			c->sack_ok = op.sack_perm;
-			c->ws_ok = op.ws;
-			c->peer_ws = op.ws ? op.ws_shift : 0;
-		}
+		if (lx)
+			agree(c, &op);
 		establish(c, env, now, ts_rtt(c, &op, now)); /* the application may send at once */
 		push(c, env, now);
 		if (c->acked_to != c->rcv_nxt) /* else a data segment carried the ACK */

@@ -49,4 +49,18 @@ static inline void test_strip_timing(json_t *j)
 	}
 }
 
+/* Lines tshark prints for `file` read with its options `opts` (e.g.
+ * "-o dtls.psk:HEX", or "") and display filter `filter`. */
+static inline long test_tshark_count(const char *file, const char *opts, const char *filter)
+{
+	char cmd[2048], out[64] = "";
+	snprintf(cmd, sizeof(cmd), "tshark -r '%s' %s -Y '%s' 2>/dev/null | wc -l", file, opts,
+		 filter);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	return strtol(out, NULL, 10);
+}
+
 #endif

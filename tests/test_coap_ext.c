@@ -284,13 +284,7 @@ Test(cocoa, beats_default_at_a_congested_bottleneck, .timeout = 300)
 
 static long tshark_count(const char *file, const char *filter)
 {
-	char cmd[1024], out[64] = "";
-	snprintf(cmd, sizeof(cmd), "tshark -r '%s' -Y '%s' 2>/dev/null | wc -l", file, filter);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	return strtol(out, NULL, 10);
+	return test_tshark_count(file, "", filter);
 }
 
 static json_t *run_scenario(const char *ini, const char *dir)

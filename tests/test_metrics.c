@@ -122,7 +122,8 @@ Test(metrics_table, baseline_metrics)
 		"-failed", "+delivery_ratio", "+success_ratio", "-retransmissions_per_message",
 		"-latency_ms.p50", "-latency_ms.p90", "-latency_ms.p99", "-latency_ms.mean",
 		"-delivery_latency_ms.p50", "-delivery_latency_ms.p99", "-bytes_per_message",
-		"-energy_mj.per_message", "+lifetime_days"};
+		"-energy_mj.per_message", "+lifetime_days", "-handshake_ms.p50",
+		"-handshake_ms.p90", "-handshake_ms.p99"};
 	size_t k = 0;
 	char got[128];
 

@@ -27,7 +27,8 @@ struct sim_rng {
 	X(RNG_LINK_UP, 3, "link-up", "endpoint -> server channel")             \
 	X(RNG_LINK_DOWN, 4, "link-down", "server -> endpoint channel")         \
 	X(RNG_SERVER, 5, "server", "server processing and its retransmissions") \
-	X(RNG_TCP, 6, "tcp", "an MQTT endpoint's TCP ends: initial sequence numbers")
+	X(RNG_TCP, 6, "tcp", "an MQTT endpoint's TCP ends: initial sequence numbers")                 \
+	X(RNG_DTLS, 7, "dtls", "a secured endpoint's DTLS peers: the library's random numbers")
 
 enum sim_rng_kind {
 #define SIM_RNG_KIND_ENUM(id, v, name, what) id = v,

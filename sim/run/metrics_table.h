@@ -114,6 +114,25 @@
 	      "MQTT: PUBLISHes the broker passed to the subscriber")                          \
 	COUNT("reconnects", reconnects, NO_MQTT, LOWER, NO,                                   \
 	      "MQTT: connections after the first")                                            \
+	COUNT("handshakes", handshakes, NO_SECURITY, NEUTRAL, NO,                             \
+	      "DTLS: handshakes the clients began")                                           \
+	COUNT("handshake_failures", handshake_failures, NO_SECURITY, LOWER, NO,               \
+	      "DTLS: of those, given up (no answer within `[dtls] timeout_max`, or a fatal "  \
+	      "alert such as a wrong key)")                                                   \
+	LAT("handshake_ms", handshake, NO_HANDSHAKE, LOWER,                                   \
+	    METRIC_STAT_P50 | METRIC_STAT_P90 | METRIC_STAT_P99,                              \
+	    "DTLS: the client's first ClientHello to its handshake done")                     \
+	COUNT("handshake_bytes", handshake_bytes, NO_SECURITY, NEUTRAL, NO,                   \
+	      "DTLS: bytes of handshake datagrams both ways, retransmissions and IPv6/UDP "   \
+	      "headers included")                                                             \
+	COUNT("security_overhead_bytes", security_overhead_bytes, NO_SECURITY, NEUTRAL, NO,   \
+	      "DTLS: record headers, explicit nonces and tags of application data (29 bytes " \
+	      "a record with AES-128-CCM-8)")                                                 \
+	REAL("security_share",                                                                \
+	     metric_ratio((double)(m->handshake_bytes + m->security_overhead_bytes),          \
+			  (double)m->bytes_sent),                                             \
+	     NO_SECURITY_OR_SHARED_CHANNEL, "ratio of the totals", LOWER, NO,                 \
+	     "(handshake_bytes + security_overhead_bytes) / bytes_sent")                      \
 	CHAN("queue_drops", queue_drops, SHARED_CHANNEL, LOWER, NO,                           \
 	     "datagrams dropped by a full queue")                                             \
 	CHAN("duplicates", duplicates, SHARED_CHANNEL, NEUTRAL, NO,                           \
@@ -137,6 +156,7 @@
 	FLAG(multicast, "some group is a multicast group")                                    \
 	FLAG(mqtt, "some group speaks MQTT")                                                  \
 	FLAG(remote, "the server is a real one (backend = live)")                             \
+	FLAG(secure, "some group runs over DTLS")                                             \
 	TALLY(mc_expected, "multicast requests x members")
 
 /* When a metric is null: X(id, condition on m and channel_known, doc).
@@ -171,6 +191,10 @@
 	X(NO_MULTICAST_REQUESTS, !m->multicast || !m->mc_expected,                            \
 	  "no multicast group; no multicast request")                                         \
 	X(NO_MQTT, !m->mqtt, "no group speaks MQTT")                                          \
+	X(NO_SECURITY, !m->secure, "no group runs over DTLS")                                 \
+	X(NO_HANDSHAKE, !m->handshake.count, "no DTLS handshake completed")                   \
+	X(NO_SECURITY_OR_SHARED_CHANNEL, !m->secure || !channel_known,                        \
+	  "no group runs over DTLS; a group of a run with several")                           \
 	X(NO_LAG, !m->generator_lag.count, "not a live run (no real-time generator)")        \
 	X(NO_WALL_TIME, !channel_known || m->wall_s <= 0,                                     \
 	  "a group of a run with several; no wall time measured")

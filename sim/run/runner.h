@@ -76,7 +76,7 @@ struct metric_field {
 	bool null;
 	bool integer; /* a count: printed without decimals */
 };
-#define METRIC_FIELDS_MAX 64
+#define METRIC_FIELDS_MAX 80
 /* Fill out[] with the contract's metrics (plus extras) of m: the rows of
  * metrics_table.h in their order, a latency row as its six values; returns
  * count.  channel_known: false for a group of a run with several. */

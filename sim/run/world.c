@@ -170,6 +170,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 		coap_req_tmpl_prepare(&w->tmpl[g]);
 		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
+		w->acc[g].m.secure = gc->security == SECURITY_DTLS;
 		w->acc[g].m.multicast = gc->multicast;
 		w->acc[g].m.remote = w->bo->remote_server;
 		if (gc->multicast)
@@ -320,7 +321,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 				return SIM_ERR_NOMEM;
 		}
 	}
-	return 0;
+	return world_sec_init(w, seed);
 }
 
 /* Setup, with the random streams it takes recorded (SIM_CHECKS): no two
@@ -343,7 +344,9 @@ static void teardown(struct world *w)
 	for (size_t g = 0; g < SIM_MAX_GROUPS; g++) {
 		hist_free(&w->acc[g].lat);
 		hist_free(&w->acc[g].dlat);
+		hist_free(&w->acc[g].hs);
 	}
+	world_sec_free(w);
 	hist_free(&w->lag);
 	free(w->series);
 	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++) {
@@ -432,6 +435,8 @@ void world_estimate(const struct scenario_cfg *cfg, struct run_estimate *e)
 		per += queued * (160.0 + gc->payload);
 		if (mqtt)
 			per += sizeof(struct mqtt_node) + (double)mq.per_node;
+		if (gc->security == SECURITY_DTLS)
+			per += world_sec_bytes_per_endpoint();
 		double mem = per * gc->count;
 		e->memory += mem;
 		/* Messages: one per interval over the duration (Observe: the

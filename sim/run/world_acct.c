@@ -82,10 +82,11 @@ void world_steady_snapshot(struct world *w, int row)
 }
 
 static void finish_metrics(struct run_metrics *m, const struct hist *lat,
-			   const struct hist *dlat)
+			   const struct hist *dlat, const struct hist *hs)
 {
 	hist_summary(lat, &m->latency);
 	hist_summary(dlat, &m->delivery_latency);
+	hist_summary(hs, &m->handshake);
 }
 
 /* Energy of every endpoint over the run: traffic stops at duration, so the
@@ -146,7 +147,7 @@ static void collect_energy(struct world *w, struct run_result *res)
 void world_collect(struct world *w, struct run_result *res, double wall)
 {
 	const struct scenario_cfg *cfg = w->cfg;
-	struct hist lat = {0}, dlat = {0};
+	struct hist lat = {0}, dlat = {0}, hs = {0};
 	struct run_metrics *t = &res->total;
 
 	*res = (struct run_result){0};
@@ -155,12 +156,13 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 		struct group_acc *a = &w->acc[g];
 		struct run_metrics *m = &res->groups[g];
 		*m = a->m;
-		finish_metrics(m, &a->lat, &a->dlat);
-		if (hist_merge(&lat, &a->lat) < 0 || hist_merge(&dlat, &a->dlat) < 0)
+		finish_metrics(m, &a->lat, &a->dlat, &a->hs);
+		if (hist_merge(&lat, &a->lat) < 0 || hist_merge(&dlat, &a->dlat) < 0 ||
+		    hist_merge(&hs, &a->hs) < 0)
 			w->err = SIM_ERR_NOMEM;
 		run_metrics_add(t, m);
 	}
-	finish_metrics(t, &lat, &dlat);
+	finish_metrics(t, &lat, &dlat, &hs);
 	double q[RUN_CDF_POINTS];
 	sim_time v[RUN_CDF_POINTS];
 	for (int i = 0; i < RUN_CDF_POINTS; i++)
@@ -171,6 +173,7 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 	collect_energy(w, res);
 	hist_free(&lat);
 	hist_free(&dlat);
+	hist_free(&hs);
 	const struct net_stats *st = w->bo->stats(w->be);
 	t->packets_sent = st->packets_sent;
 	t->packets_lost = st->packets_lost;

@@ -79,6 +79,10 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 			}
 		}
 	}
+	if (world_sec_on(w, ep)) {
+		world_sec_send(w, ep, NET_UP, buf, len, &meta, retx);
+		return;
+	}
 	radio_frame(w, ep, len, true);
 	send_dgram(w, ep_slot(w, ep), NET_UP, buf, len, &meta);
 }
@@ -133,7 +137,10 @@ static void srv_send(void *ud, struct coap_srv_session *s, const uint8_t *buf,
 	struct world *w = ud;
 	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
 
-	send_dgram(w, ep_slot(w, ep), NET_DOWN, buf, len, NULL);
+	if (world_sec_on(w, ep))
+		world_sec_send(w, ep, NET_DOWN, buf, len, NULL, false);
+	else
+		send_dgram(w, ep_slot(w, ep), NET_DOWN, buf, len, NULL);
 }
 
 static void srv_request(void *ud, struct coap_srv_session *s,
@@ -350,6 +357,8 @@ static void coap_client(struct world *w, struct endpoint *ep)
 	world_client_env(w, ep, &env);
 	coap_client_expire(&ep->cli, &env, now_of(w));
 	rearm_client(w, ep);
+	if (!ep->cli.n_active)
+		world_sec_idle(w, ep);
 }
 
 static void coap_server(struct world *w, struct endpoint *ep)
@@ -361,21 +370,32 @@ static void coap_server(struct world *w, struct endpoint *ep)
 	rearm_server(w, ep, &env);
 }
 
+void world_coap_server_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+{
+	struct coap_srv_env env;
+	world_server_env(w, ep, &env);
+	coap_srv_session_recv(&ep->srv, &env, now_of(w), buf, len);
+	rearm_server(w, ep, &env);
+}
+
+void world_coap_client_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+{
+	struct coap_client_env env;
+	world_client_env(w, ep, &env);
+	coap_client_recv(&ep->cli, &env, now_of(w), buf, len);
+	rearm_client(w, ep);
+}
+
 static void coap_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 			 const uint8_t *buf, size_t len, const struct net_meta *meta)
 {
 	(void)meta;
-	if (dir == NET_UP) {
-		struct coap_srv_env env;
-		world_server_env(w, ep, &env);
-		coap_srv_session_recv(&ep->srv, &env, now_of(w), buf, len);
-		rearm_server(w, ep, &env);
-	} else {
-		struct coap_client_env env;
-		world_client_env(w, ep, &env);
-		coap_client_recv(&ep->cli, &env, now_of(w), buf, len);
-		rearm_client(w, ep);
-	}
+	if (world_sec_on(w, ep))
+		world_sec_deliver(w, ep, dir, buf, len);
+	else if (dir == NET_UP)
+		world_coap_server_in(w, ep, buf, len);
+	else
+		world_coap_client_in(w, ep, buf, len);
 }
 
 /* Each exchange still open and counted is a failure, "unfinished". */

@@ -169,8 +169,10 @@ struct mq_sizes {
 
 struct group_acc {
 	struct run_metrics m;
-	struct hist lat, dlat;
+	struct hist lat, dlat, hs; /* hs: DTLS handshake times */
 };
+
+struct ep_sec; /* world_sec.c: an endpoint's DTLS associations */
 
 struct world {
 	struct sim_engine *eng; /* the backend's */
@@ -200,6 +202,7 @@ struct world {
 	uint16_t target_port;
 	struct endpoint *ep;
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
+	struct ep_sec *sec;   /* runs with a `security = dtls` group only, else NULL */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;
@@ -326,6 +329,22 @@ int world_mc_group_init(struct world *w, size_t g, uint32_t first, uint64_t seed
 void world_client_env(struct world *w, struct endpoint *ep, struct coap_client_env *env);
 int world_coap_probe(struct world *w);
 void world_server_env(struct world *w, struct endpoint *ep, struct coap_srv_env *env);
+
+/* world_coap.c: a CoAP datagram, decrypted, for the endpoint's client
+ * (from the server) or for the server (from the client). */
+void world_coap_client_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len);
+void world_coap_server_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len);
+
+/* world_sec.c: DTLS under CoAP groups with security = dtls */
+int world_sec_init(struct world *w, uint64_t seed);
+void world_sec_free(struct world *w);
+bool world_sec_on(const struct world *w, const struct endpoint *ep);
+void world_sec_send(struct world *w, struct endpoint *ep, enum net_dir dir, const uint8_t *buf,
+		    size_t len, const struct net_meta *meta, bool retx);
+void world_sec_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
+		       const uint8_t *buf, size_t len);
+void world_sec_idle(struct world *w, struct endpoint *ep);
+double world_sec_bytes_per_endpoint(void);
 
 /* world_mqtt.c */
 void world_mqtt_setup(struct world *w);

@@ -44,6 +44,8 @@ enum sec_id {
 	SEC_COAP,
 	SEC_MQTT,
 	SEC_TCP,
+	SEC_SECURITY,
+	SEC_DTLS,
 	SEC_ENERGY,
 	SEC_OUTPUT,
 	SEC_NS3,
@@ -516,6 +518,46 @@ static int set_filter(struct cc *c, const struct keydef *kd, void *obj)
 	return 0;
 }
 
+/* A PSK in hex (RFC 4279 keys are opaque bytes); its length goes in the
+ * uint32_t right after the array. */
+_Static_assert(offsetof(struct security_cfg, psk_len) ==
+			   offsetof(struct security_cfg, psk) + SCN_PSK_MAX &&
+		       offsetof(struct security_cfg, server_psk_len) ==
+			   offsetof(struct security_cfg, server_psk) + SCN_PSK_MAX,
+	       "a key's length follows its bytes");
+static int set_psk(struct cc *c, const struct keydef *kd, void *obj)
+{
+	const char *s = c->val;
+	size_t n = strlen(s);
+	uint8_t key[SCN_PSK_MAX];
+	bool ok = n && n % 2 == 0 && n / 2 <= SCN_PSK_MAX;
+
+	for (size_t i = 0; ok && i < n / 2; i++) {
+		unsigned v;
+		ok = isxdigit((unsigned char)s[2 * i]) && isxdigit((unsigned char)s[2 * i + 1]) &&
+		     sscanf(s + 2 * i, "%2x", &v) == 1;
+		key[i] = (uint8_t)v;
+	}
+	if (!ok)
+		return cc_fail(c,
+			       "bad key '%s' for '%s' in [%s] (hex digits, two a byte, 1 to %d "
+			       "bytes)",
+			       s, c->e->key, c->e->section, SCN_PSK_MAX);
+	uint32_t len = (uint32_t)(n / 2);
+	memcpy(field(obj, kd), key, len);
+	memcpy((char *)field(obj, kd) + SCN_PSK_MAX, &len, sizeof(len));
+	return 0;
+}
+
+static int set_identity(struct cc *c, const struct keydef *kd, void *obj)
+{
+	if (!*c->val || has_ctrl(c->val) || strlen(c->val) >= kd->size)
+		return cc_fail(c, "bad identity '%s' in [%s] (1 to %zu printable bytes)", c->val,
+			       c->e->section, kd->size - 1);
+	memcpy(field(obj, kd), c->val, strlen(c->val) + 1);
+	return 0;
+}
+
 /* {name} is the only placeholder (subst_name); any other {...} is refused
  * rather than left in a folder's name.  A brace that closes nothing stays. */
 static int set_dir(struct cc *c, const struct keydef *kd, void *obj)
@@ -724,6 +766,17 @@ static const struct enumval listen_vals[] = {
     {NULL, 0},
 };
 
+static const struct enumval security_vals[] = {
+    {"none", SECURITY_NONE},
+    {"dtls", SECURITY_DTLS},
+    {NULL, 0},
+};
+static const struct enumval handshake_vals[] = {
+    {"per-boot", HANDSHAKE_PER_BOOT},
+    {"per-message", HANDSHAKE_PER_MESSAGE},
+    {NULL, 0},
+};
+
 static const struct enumval congestion_vals[] = {
     {"default", COAP_CC_DEFAULT},
     {"cocoa", COAP_CC_COCOA},
@@ -826,6 +879,10 @@ static const struct keydef group_keys[] = {
      "RFC 7959 block size (16..1024, `0` off): POST/PUT bodies larger than it go as "
      "Block1, GET responses come back as Block2; a transfer is one message for every "
      "statistic"},
+    {"security", set_enum, F(group_cfg, security), ANY, security_vals, "none",
+     "`dtls`: CoAP over DTLS 1.2, TLS_PSK_WITH_AES_128_CCM_8 (RFC 7252 §9.1, RFC 7925) "
+     "on port 5684, by mbedTLS; keys in [security] and [dtls]; CoAP unicast groups "
+     "only"},
     {"multicast", set_bool, F(group_cfg, multicast), ANY, NULL, "no",
      "the group is a multicast group (RFC 7252 §8): a requester next to the server "
      "sends one NON GET to `ff05::fd` (group k: `ff05::k:fd`) per `traffic`; each "
@@ -939,6 +996,32 @@ static const struct keydef tcp_keys[] = {
     {"data_retries", set_uint, F(tcp_cfg, data_retries), 1, 30, "between 1 and 30", NULL,
      "15",
      "retransmissions of data before the connection fails (Linux `tcp_retries2`)"},
+};
+
+static const struct keydef security_keys[] = {
+    {"psk_identity", set_identity, F(security_cfg, psk_identity), ANY, NULL, "coapsim",
+     "the PSK identity the clients send (RFC 4279)"},
+    {"psk", set_psk, F(security_cfg, psk), ANY, NULL, "636f617073696d2d70736b",
+     "the pre-shared key, in hex, 1 to 64 bytes (the default is the ASCII `coapsim-psk`, "
+     "as `coap-server-openssl -k coapsim-psk` takes it)"},
+    {"server_psk", set_psk, F(security_cfg, server_psk), ANY, NULL, NULL,
+     "the server's key when it is not `psk` (a misconfigured fleet: every handshake "
+     "fails); default: `psk`"},
+    {"handshake", set_enum, F(security_cfg, handshake), ANY, handshake_vals, "per-boot",
+     "`per-boot`: a client handshakes once and keeps its session (again only after a "
+     "failed one); `per-message`: every message starts a new session (a sensor that "
+     "forgets its session while it sleeps)"},
+};
+
+static const struct keydef dtls_keys[] = {
+    {"timeout_initial", set_time, F(security_cfg, timeout_initial), 1, TMAX,
+     "greater than 0", NULL, "1s",
+     "the handshake's first retransmission timeout (RFC 6347 §4.2.4.1; RFC 7925 "
+     "suggests 9 s for constrained networks)"},
+    {"timeout_max", set_time, F(security_cfg, timeout_max), 1, TMAX, "greater than 0",
+     NULL, "60s",
+     "the timeout doubles up to this; a flight still unanswered after it fails the "
+     "handshake (mbedTLS)"},
 };
 
 static const struct keydef energy_keys[] = {
@@ -1161,6 +1244,8 @@ static const struct secdef secs[SEC_COUNT] = {
     [SEC_COAP] = SEC("coap", coap_keys),
     [SEC_MQTT] = SEC("mqtt", mqtt_keys),
     [SEC_TCP] = SEC("tcp", tcp_keys),
+    [SEC_SECURITY] = SEC("security", security_keys),
+    [SEC_DTLS] = SEC("dtls", dtls_keys),
     [SEC_ENERGY] = SEC("energy", energy_keys),
     [SEC_OUTPUT] = SEC("output", output_keys),
     [SEC_NS3] = SEC("ns3", ns3_keys),
@@ -1963,6 +2048,8 @@ static void *section_obj(struct scenario_cfg *cfg, enum sec_id sec, int group)
 	case SEC_COAP: return &cfg->coap;
 	case SEC_MQTT: return &cfg->mqtt;
 	case SEC_TCP: return &cfg->tcp;
+	case SEC_SECURITY: return &cfg->security;
+	case SEC_DTLS: return &cfg->security;
 	case SEC_ENERGY: return &cfg->energy;
 	case SEC_OUTPUT: return &cfg->output;
 	case SEC_NS3: return &cfg->ns3;
@@ -2309,6 +2396,23 @@ static int finish(struct cc *c)
 			       "'rto_min' (%gs) must not exceed 'rto_max' (%gs) in [tcp]",
 			       sim_time_to_s(cfg->tcp.rto_min),
 			       sim_time_to_s(cfg->tcp.rto_max));
+	}
+	for (size_t k = 0; k < cfg->n_groups; k++) {
+		const struct group_cfg *g = &cfg->groups[k];
+		if (g->security == SECURITY_DTLS && (g->protocol != PROTO_COAP || g->multicast))
+			return at_fail(c, find_entry(src, SEC_GROUP, (int)k, "security"),
+				       "group '%s': security = dtls is for CoAP unicast groups "
+				       "(DTLS does not protect multicast, RFC 7252 §9.1; MQTT would "
+				       "take TLS, which coapsim does not model yet)",
+				       g->name);
+	}
+	if (cfg->security.timeout_initial > cfg->security.timeout_max) {
+		e = find_entry(src, SEC_DTLS, -1, "timeout_initial");
+		return at_fail(c, e ? e : find_entry(src, SEC_DTLS, -1, "timeout_max"),
+			       "'timeout_initial' (%gs) must not exceed 'timeout_max' (%gs) in "
+			       "[dtls]",
+			       sim_time_to_s(cfg->security.timeout_initial),
+			       sim_time_to_s(cfg->security.timeout_max));
 	}
 	if (cfg->mqtt.keepalive % SIM_S(1)) {
 		e = find_entry(src, SEC_MQTT, -1, "keepalive");

@@ -50,6 +50,23 @@ struct group_cfg {
 	char topic[128];          /* may contain {id} */
 	uint32_t block_size;      /* RFC 7959 block size 16..1024; 0 = no blocks */
 	bool multicast;           /* the group is a multicast group (RFC 7252 §8) */
+	uint8_t security;         /* enum security_kind */
+};
+
+/* [group] security: CoAP over DTLS 1.2 (RFC 7252 §9.1, port 5684). */
+enum security_kind { SECURITY_NONE, SECURITY_DTLS };
+/* When a secured client handshakes: once and keeps the session, or for
+ * every message (a sensor that forgets its session when it sleeps). */
+enum handshake_mode { HANDSHAKE_PER_BOOT, HANDSHAKE_PER_MESSAGE };
+#define SCN_PSK_MAX 64
+struct security_cfg {
+	char psk_identity[64];
+	uint8_t psk[SCN_PSK_MAX];        /* the clients' key */
+	uint32_t psk_len;
+	uint8_t server_psk[SCN_PSK_MAX]; /* the server's; server_psk_len 0: psk */
+	uint32_t server_psk_len;
+	enum handshake_mode handshake;
+	sim_time timeout_initial, timeout_max; /* [dtls]: RFC 6347 4.2.4's timer */
 };
 
 enum coap_congestion { COAP_CC_DEFAULT, COAP_CC_COCOA };
@@ -155,6 +172,7 @@ struct scenario_cfg {
 	struct coap_cfg coap;
 	struct mqtt_cfg mqtt;
 	struct tcp_cfg tcp;
+	struct security_cfg security;
 	struct energy_cfg energy;
 	struct output_cfg output;
 	struct ns3_cfg ns3;

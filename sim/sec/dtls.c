@@ -270,6 +270,15 @@ void dtls_expire(struct dtls_peer *d, sim_time now)
 		step(d, now); /* the library retransmits its last flight */
 }
 
+size_t dtls_peer_bytes(void)
+{
+	/* Each record buffer is its content length plus a record's header,
+	 * IV, MAC and padding (MBEDTLS_SSL_PAYLOAD_OVERHEAD, at most ~350
+	 * bytes); the transform (keys, cipher contexts) under 2 KB. */
+	return sizeof(struct dtls_peer) + MBEDTLS_SSL_IN_CONTENT_LEN + MBEDTLS_SSL_OUT_CONTENT_LEN +
+	       2 * 512 + sizeof(mbedtls_ssl_session) + 2048;
+}
+
 bool dtls_established(const struct dtls_peer *d) { return d->established; }
 bool dtls_failed(const struct dtls_peer *d) { return d->failed; }
 const struct dtls_stats *dtls_stats(const struct dtls_peer *d) { return &d->st; }

@@ -57,6 +57,11 @@ int dtls_write(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len
 sim_time dtls_expiry(const struct dtls_peer *d);
 void dtls_expire(struct dtls_peer *d, sim_time now);
 
+/* Memory a peer holds once its handshake is over: its context, the
+ * library's record buffers, session and keys (for refusing runs that
+ * would not fit, before they start). */
+size_t dtls_peer_bytes(void);
+
 bool dtls_established(const struct dtls_peer *d);
 bool dtls_failed(const struct dtls_peer *d);
 const struct dtls_stats *dtls_stats(const struct dtls_peer *d);

@@ -326,7 +326,10 @@ static size_t build_udp(struct trace *t, uint8_t *u, const struct a6 *src,
 			const struct a6 *dst, const uint8_t *payload, size_t len)
 {
 	uint32_t ulen = (uint32_t)(UDP_HDR + len);
-	uint64_t hdr = (uint64_t)t->port << 48 | (uint64_t)t->port << 32 |
+	/* DTLS records go on CoAP's secure port (RFC 7252 §12.8). */
+	uint64_t port = t->port == 5683 && len && payload[0] >= 20 && payload[0] <= 25 ? 5684
+										      : t->port;
+	uint64_t hdr = port << 48 | port << 32 |
 		       (uint64_t)ulen << 16; /* checksum 0 while summing */
 	uint64_t s = sum_word(pseudo_sum(src, dst, ulen, 17), htobe64(hdr));
 	uint16_t ck = sum_fold(sum_add(s, payload, len));

@@ -10,7 +10,8 @@
  * MTU of its direction, IPv6 fragments (RFC 8200 §4.5) that Wireshark
  * reassembles.  Addresses: endpoint i is 2001:db8:1::/48 + (i + 1)
  * (2001:db8:1::1 for endpoint 0), the server 2001:db8::1; port 5683 on
- * both sides for CoAP (a live run's captures carry the real sockets'
+ * both sides for CoAP, 5684 for a DTLS record (first byte a content type,
+ * 20-25, where CoAP's first byte is 0x40-0x7f) (a live run's captures carry the real sockets'
  * addresses instead: trace_use_real).  With a size limit, files rotate: RUN.pcap, then
  * RUN.1.pcap, RUN.2.pcap ... none growing past the limit. */
 #ifndef COAPSIM_TRACE_H

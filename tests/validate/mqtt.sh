@@ -27,6 +27,10 @@ DRAIN=${VALIDATE_MQTT_DRAIN:-180}
 JOBS=${VALIDATE_MQTT_JOBS:-8}
 SEED=${VALIDATE_MQTT_SEED:-1}
 PY=${VALIDATE_PYTHON:-/usr/bin/python3}
+# Congestion control of both real ends, set in their namespaces: Debian's
+# kernel default (cubic), whatever this host's own default is (a host
+# that runs bbr would otherwise be what the model is compared against).
+CC=${VALIDATE_MQTT_CC:-cubic}
 CLI=10.213.0.1 SRV=10.213.0.2
 [ "$(id -u)" = 0 ] || { echo "validate: needs root (namespaces, TUN devices)"; exit 1; }
 for t in mosquitto dumpcap tshark; do
@@ -51,9 +55,23 @@ cleanup() {
 			fi
 		done
 	done
+	[ -z "$ALLOWED0" ] || sysctl -qw net.ipv4.tcp_allowed_congestion_control="$ALLOWED0"
 	if [ -n "${VALIDATE_MQTT_KEEP:-}" ]; then echo "validate mqtt: files kept in $OUT"; else rm -rf "$OUT"; fi
 }
+ALLOWED0=
 trap cleanup EXIT
+# A namespace may only take as its default an algorithm the host allows
+# unprivileged sockets to pick: add $CC to that list for the run (the
+# host's own default is not touched), and put the list back on exit.
+allowed=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
+case " $allowed " in
+*" $CC "*) ;;
+*)
+	ALLOWED0=$allowed
+	sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed $CC" ||
+		{ echo "validate: cannot allow congestion control $CC"; exit 1; }
+	;;
+esac
 trap 'exit 130' INT TERM
 
 # p-th percentile of the numbers in a file (nearest rank)
@@ -74,9 +92,11 @@ real_run() {
 	printf 'listener 1883\nallow_anonymous true\npersistence false\nset_tcp_nodelay %s\n' $nd > "$d/mosquitto.conf"
 	# --foreground: link's SIGTERM to the command's process group reaches
 	# dumpcap and mosquitto themselves (dumpcap then closes its file).
-	srv="timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/s.pcapng 2>$d/s.dumpcap.log & \
+	srv="sysctl -qw net.ipv4.tcp_congestion_control=$CC || exit 1; \
+timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/s.pcapng 2>$d/s.dumpcap.log & \
 exec timeout --foreground $T_LINK mosquitto -c $d/mosquitto.conf 2>$d/mosquitto.log"
-	cli="timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/c.pcapng 2>$d/c.dumpcap.log & p=\$!; \
+	cli="sysctl -qw net.ipv4.tcp_congestion_control=$CC || exit 1; \
+timeout --foreground $T_LINK dumpcap -q -i csl0 -w $d/c.pcapng 2>$d/c.dumpcap.log & p=\$!; \
 i=0; while [ ! -s $d/c.pcapng ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done; sleep 0.5; \
 timeout --foreground $T_PY $PY $ROOT/tests/validate/paho_pub.py -n $N --drain $DRAIN $pflag \
 --out $d/lat --trace $d/trace > $d/paho.log 2>&1; r=\$?; sleep 2; kill \$p; wait \$p; exit \$r"
@@ -95,7 +115,7 @@ for pt in $POINTS; do
 	done
 done
 wait
-echo "validate mqtt: real runs took $(($(date +%s) - start)) s ($N messages each)"
+echo "validate mqtt: real runs took $(($(date +%s) - start)) s ($N messages each, congestion control $CC)"
 
 # Real figures of run dir $1: acked p50 p90 p99 retx/msg bytes/msg.
 # Bytes: each side's capture holds every packet that side sent (before the

@@ -185,6 +185,85 @@ Test(live, closed_forms_hold_at_20_percent_loss_each_way, .timeout = 240)
 	json_decref(sum);
 }
 
+/* DTLS against libcoap's OpenSSL build (`-k KEY`: PSK; DTLS on the UDP
+ * port + 1): every endpoint handshakes once and keeps its session, every
+ * message completes over it, and the server's flights are counted as they
+ * arrive.  With another key every handshake fails (the server's alert). */
+static json_t *against_coaps(int port, const char *sets, long *hs_frame_bytes)
+{
+	char dir[] = "/tmp/coapsim-live-XXXXXX", cmd[4096], path[600];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "%s run scenarios/live/temperature.ini --quiet --out %s/res "
+		 "--set live.target=coaps://127.0.0.1:%d --set group.sensors.path=/time "
+		 "--set group.sensors.security=dtls --set link.loss=0 --set link.jitter=none "
+		 "--set link.latency=5ms --set group.sensors.count=20 --set scenario.duration=4s "
+		 "--set 'group.sensors.traffic=periodic(2s)' "
+		 "--set 'group.sensors.start=uniform(0,2s)' --set output.pcap=yes %s",
+		 test_bin(), dir, port + 1, sets);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(path, sizeof(path), "%s/res/summary.json", dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	cr_assert_not_null(j, "%s: %s", path, je.text);
+	/* The handshake's frames both ways, as tshark reads the capture; the
+	 * loopback is IPv4 and coapsim counts bytes with IPv6's header, 20
+	 * bytes longer (as bytes_sent does). */
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r %s/res/pcap/p0-r0.pcap -d udp.port==%d,dtls "
+		 "-Y 'dtls.record.content_type != 23' -T fields -e frame.len 2>/dev/null | "
+		 "awk '{ s += $1 + 20 } END { print s + 0 }'",
+		 dir, port + 1);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_eq(fscanf(p, "%ld", hs_frame_bytes), 1);
+	pclose(p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	return j;
+}
+
+Test(live, dtls_psk_against_libcoap_openssl, .timeout = 120)
+{
+	if (system("command -v coap-server-openssl >/dev/null 2>&1") != 0)
+		cr_skip_test("coap-server-openssl is not installed (Debian libcoap3-bin)");
+	int port = free_port();
+	char p[16];
+	snprintf(p, sizeof(p), "%d", port);
+	pid_t srv = fork();
+	cr_assert(srv >= 0);
+	if (srv == 0) {
+		execlp("timeout", "timeout", "120", "coap-server-openssl", "-A", "127.0.0.1", "-p", p,
+		       "-k", "coapsim-psk", (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	long hs_bytes;
+	json_t *sum = against_coaps(port, "", &hs_bytes);
+	json_t *m = total_of(sum);
+	/* 20 endpoints, a message every 2 s over 4 s: 2 each, one handshake. */
+	cr_assert_eq(num(m, "messages"), 40);
+	cr_assert_eq(num(m, "completed"), 40);
+	cr_assert_eq(num(m, "handshakes"), 20);
+	cr_assert_eq(num(m, "handshake_failures"), 0);
+	/* Both directions' flights, as in the capture. */
+	cr_assert_eq(num(m, "handshake_bytes"), hs_bytes);
+	/* 29 bytes a record with CCM-8, requests and responses. */
+	cr_assert_eq(num(m, "security_overhead_bytes"), 80 * 29);
+	json_decref(sum);
+	/* OpenSSL drops the Finished it cannot decrypt (RFC 6347 4.1.2.7): the
+	 * client gives up on its timer, here after 1 + 2 s. */
+	sum = against_coaps(port, "--set security.psk=00112233 --set dtls.timeout_max=2s "
+				  "--set coap.max_retransmit=0",
+			   &hs_bytes);
+	m = total_of(sum);
+	cr_assert_gt(num(m, "handshakes"), 0);
+	cr_assert_eq(num(m, "handshake_failures"), num(m, "handshakes"));
+	cr_assert_eq(num(m, "completed"), 0);
+	json_decref(sum);
+	stop_server(srv);
+}
+
 /* Nothing listens at the target: the probe says so, exit 3, at once. */
 Test(live, no_server_is_exit_3_from_the_probe, .timeout = 30)
 {

@@ -1125,8 +1125,27 @@ Test(scenario_errors, out_of_range)
 	       F ":2: 'data_retries' in [tcp] must be between 1 and 30 (got '0')");
 	/* [live]: the target's form, the source's prefix, what live carries. */
 	err_is("[live]\ntarget = http://[::1]:5683\n" GROUP,
-	       F ":2: bad target 'http://[::1]:5683' in [live] (coap://HOST[:PORT] or "
-		 "mqtt://HOST[:PORT], an IPv6 address in brackets: coap://[::1]:5683)");
+	       F ":2: bad target 'http://[::1]:5683' in [live] (coap://HOST[:PORT], "
+		 "coaps://HOST[:PORT] for DTLS, or mqtt://HOST[:PORT], an IPv6 address in "
+		 "brackets: coap://[::1]:5683)");
+	/* [security]: a key is hex bytes; DTLS is for CoAP unicast groups, and a
+	 * live target's scheme says whether it speaks it. */
+	err_is("[security]\npsk = 0x1234\n" GROUP,
+	       F ":2: bad key '0x1234' for 'psk' in [security] (hex digits, two a byte, 1 to 64 "
+		 "bytes)");
+	err_is("[security]\nserver_psk = abc\n" GROUP,
+	       F ":2: bad key 'abc' for 'server_psk' in [security] (hex digits, two a byte, 1 "
+		 "to 64 bytes)");
+	err_is("[group.g]\nprotocol = mqtt\nsecurity = dtls\n",
+	       F ":3: group 'g': security = dtls is for CoAP unicast groups (DTLS does not "
+		 "protect multicast, RFC 7252 §9.1; MQTT would take TLS, which coapsim does not "
+		 "model yet)");
+	err_is("[scenario]\nbackend = live\n[live]\ntarget = coap://[::1]:5684\n"
+	       "[group.g]\nsecurity = dtls\n",
+	       F ":4: group 'g' has security = dtls but the live target is coap://: coaps:// "
+		 "for DTLS, coap:// without");
+	err_is("[dtls]\ntimeout_initial = 10s\ntimeout_max = 5s\n" GROUP,
+	       F ":2: 'timeout_initial' (10s) must not exceed 'timeout_max' (5s) in [dtls]");
 	err_is("[live]\nsource = 127.0.0.0/4\n" GROUP,
 	       F ":2: bad source '127.0.0.0/4' in [live] (an address or ADDRESS/PREFIX "
 		 "with 1 to 24 host bits, e.g. 127.0.0.0/24)");

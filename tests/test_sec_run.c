@@ -241,3 +241,29 @@ Test(dtls_run, retransmissions_on_the_library_timer, .timeout = 300)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* A sensor that keeps its session pays one handshake; one that forgets
+ * it when no exchange is open pays one a message: five messages, 2 s
+ * apart on a lossless 50 ms link, each 300 ms of handshake + 100 ms. */
+Test(dtls_run, per_message_handshakes, .timeout = 120)
+{
+	const char *fmt = "[scenario]\nduration = 10s\nseed = 7\n"
+			  "[link]\nlatency = 50ms\njitter = none\nloss = 0%%\n"
+			  "[group.s]\ncount = 1\nsecurity = dtls\ntraffic = periodic(2s)\n"
+			  "start = const(1s)\n[security]\nhandshake = %s\n";
+	char ini[512];
+	for (int per_msg = 0; per_msg < 2; per_msg++) {
+		char dir[] = "/tmp/coapsim-sec-XXXXXX", cmd[128];
+		cr_assert_not_null(mkdtemp(dir));
+		snprintf(ini, sizeof(ini), fmt, per_msg ? "per-message" : "per-boot");
+		json_t *j = run_text(dir, ini);
+		cr_assert_eq(num(j, "messages"), 5);
+		cr_assert_eq(num(j, "completed"), 5);
+		cr_assert_eq(num(j, "handshakes"), per_msg ? 5 : 1);
+		cr_assert_float_eq(stat(j, "latency_ms", "max"), 400.0, 1e-6);
+		cr_assert_float_eq(stat(j, "latency_ms", "mean"), per_msg ? 400.0 : 160.0, 1e-6);
+		json_decref(j);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_assert_eq(system(cmd), 0);
+	}
+}

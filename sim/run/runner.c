@@ -310,6 +310,8 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 			.mtu_down = cfg.down.mtu, .max_bytes = cfg.output.pcap_max,
 			.port = 5683,
 		};
+		for (size_t g = 0; g < cfg.n_groups; g++)
+			tc.dtls |= cfg.groups[g].security == SECURITY_DTLS;
 		/* The tun transport's packets are the captures' own: the
 		 * endpoints' simulated addresses, port as the target's, and the
 		 * target's address. */

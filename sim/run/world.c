@@ -252,7 +252,8 @@ static int build_fleet(struct world *w, uint64_t seed)
 	if (rc < 0)
 		return rc;
 	/* A real server: is it there?  Before any load. */
-	if (w->bo->probe && !mq_target && (rc = world_coap_probe(w)) < 0)
+	if (w->bo->probe && !mq_target &&
+	    (rc = cfg->live.coaps ? world_sec_probe(w) : world_coap_probe(w)) < 0)
 		return rc;
 	if (w->bo->probe_stream && mq_target && (rc = world_mqtt_probe(w)) < 0)
 		return rc;

@@ -79,7 +79,7 @@ static void cli_send(void *ud, struct coap_client *c, const uint8_t *buf,
 			}
 		}
 	}
-	if (world_sec_on(w, ep)) {
+	if (w->sec && world_sec_on(w, ep)) {
 		world_sec_send(w, ep, NET_UP, buf, len, &meta, retx);
 		return;
 	}
@@ -137,7 +137,7 @@ static void srv_send(void *ud, struct coap_srv_session *s, const uint8_t *buf,
 	struct world *w = ud;
 	struct endpoint *ep = sim_container_of(s, struct endpoint, srv);
 
-	if (world_sec_on(w, ep))
+	if (w->sec && world_sec_on(w, ep))
 		world_sec_send(w, ep, NET_DOWN, buf, len, NULL, false);
 	else
 		send_dgram(w, ep_slot(w, ep), NET_DOWN, buf, len, NULL);
@@ -370,7 +370,7 @@ static void coap_server(struct world *w, struct endpoint *ep)
 	rearm_server(w, ep, &env);
 }
 
-void world_coap_server_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+static void server_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
 {
 	struct coap_srv_env env;
 	world_server_env(w, ep, &env);
@@ -378,7 +378,7 @@ void world_coap_server_in(struct world *w, struct endpoint *ep, const uint8_t *b
 	rearm_server(w, ep, &env);
 }
 
-void world_coap_client_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+static void client_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
 {
 	struct coap_client_env env;
 	world_client_env(w, ep, &env);
@@ -386,16 +386,26 @@ void world_coap_client_in(struct world *w, struct endpoint *ep, const uint8_t *b
 	rearm_client(w, ep);
 }
 
+void world_coap_server_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+{
+	server_in(w, ep, buf, len);
+}
+
+void world_coap_client_in(struct world *w, struct endpoint *ep, const uint8_t *buf, size_t len)
+{
+	client_in(w, ep, buf, len);
+}
+
 static void coap_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 			 const uint8_t *buf, size_t len, const struct net_meta *meta)
 {
 	(void)meta;
-	if (world_sec_on(w, ep))
+	if (w->sec && world_sec_on(w, ep))
 		world_sec_deliver(w, ep, dir, buf, len);
 	else if (dir == NET_UP)
-		world_coap_server_in(w, ep, buf, len);
+		server_in(w, ep, buf, len);
 	else
-		world_coap_client_in(w, ep, buf, len);
+		client_in(w, ep, buf, len);
 }
 
 /* Each exchange still open and counted is a failure, "unfinished". */

@@ -345,6 +345,7 @@ void world_sec_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 		       const uint8_t *buf, size_t len);
 void world_sec_idle(struct world *w, struct endpoint *ep);
 double world_sec_bytes_per_endpoint(void);
+int world_sec_probe(struct world *w);
 
 /* world_mqtt.c */
 void world_mqtt_setup(struct world *w);

@@ -73,9 +73,12 @@ static void srv_out(void *ud, const uint8_t *buf, size_t len)
 	send_side(cur_world, ud, NET_DOWN, buf, len);
 }
 
+static _Thread_local size_t plain_in; /* bytes the record being read carried */
+
 static void cli_in(void *ud, const uint8_t *buf, size_t len)
 {
 	struct world *w = cur_world;
+	plain_in += len;
 	struct endpoint *ep = ep_of(w, ud);
 	world_coap_client_in(w, ep, buf, len);
 }
@@ -248,8 +251,19 @@ void world_sec_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 			return;
 		dtls_recv(s->srv, now, buf, len);
 	} else if (s->cli) {
+		/* A real server's datagrams are counted as they arrive: its
+		 * handshake flights, and its records' overhead. */
+		bool remote = w->bo->remote_server && len && s->hs_counted;
+		struct run_metrics *m = &w->acc[ep->group].m;
+		if (remote && buf[0] != 23)
+			m->handshake_bytes += net_ip_bytes(len, w->cfg->down.mtu);
+		plain_in = 0;
 		dtls_recv(s->cli, now, buf, len);
+		if (remote && buf[0] == 23 && plain_in)
+			m->security_overhead_bytes += len - plain_in;
 		client_after(w, s);
+		if (!ep->cli.n_active)
+			world_sec_idle(w, ep); /* after the library returned */
 	}
 	rearm_sec(w, s);
 }
@@ -312,6 +326,67 @@ void world_sec_free(struct world *w)
 	}
 	sim_free_big(w->sec, w->n_ep ? w->n_ep : 1, sizeof(*w->sec));
 	w->sec = NULL;
+}
+
+/* ---- a real server ---- */
+
+struct probe_out {
+	uint8_t buf[SIM_MAX_DATAGRAM];
+	size_t len;
+};
+
+static void probe_send(void *ud, const uint8_t *buf, size_t len)
+{
+	struct probe_out *o = ud;
+	if (!o->len && len <= sizeof(o->buf)) {
+		memcpy(o->buf, buf, len);
+		o->len = len;
+	}
+}
+
+static void probe_data(void *ud, const uint8_t *buf, size_t len)
+{
+	(void)ud;
+	(void)buf;
+	(void)len;
+}
+
+/* One ClientHello to a coaps:// target before the load: a
+ * HelloVerifyRequest (3) or ServerHello (2) back says a DTLS server is
+ * there.  Returns 0, or SIM_ERR_IO with the reason in the run's error. */
+int world_sec_probe(struct world *w)
+{
+	const struct security_cfg *sc = &w->cfg->security;
+	static const struct dtls_cb cb = {probe_send, probe_data};
+	struct dtls_params p = {
+		.psk = sc->psk, .psk_len = sc->psk_len, .identity = sc->psk_identity,
+		.timeout_min = sc->timeout_initial, .timeout_max = sc->timeout_max,
+		.seed = w->cfg->seed,
+	};
+	struct probe_out *o = calloc(1, sizeof(*o));
+	uint8_t rep[SIM_MAX_DATAGRAM];
+	char err[160] = "";
+	int n = SIM_ERR_NOMEM;
+	struct dtls_peer *d = o ? dtls_new(&p, &cb, o, err, sizeof(err)) : NULL;
+	if (d) {
+		dtls_start(d, 0);
+		n = o->len ? w->bo->probe(w->be, o->buf, o->len, rep, sizeof(rep), SIM_S(3))
+			   : SIM_ERR_INVAL;
+	}
+	dtls_free(d);
+	free(o);
+	if (n > 13 && rep[0] == 22 && (rep[13] == 2 || rep[13] == 3))
+		return 0;
+	if (w->opts->err)
+		snprintf(w->opts->err, w->opts->errlen,
+			 "live target coaps://%s%s%s:%u: a DTLS ClientHello %s",
+			 strchr(w->target_host, ':') ? "[" : "", w->target_host,
+			 strchr(w->target_host, ':') ? "]" : "", w->target_port,
+			 n == SIM_ERR_NOTFOUND ? "was refused (nothing listens there)"
+			 : n >= 0	       ? "got a datagram that is not a DTLS handshake"
+			 : n == SIM_ERR_IO     ? "got no answer within 3 s"
+						: err);
+	return SIM_ERR_IO;
 }
 
 /* What a secured endpoint costs in memory: both peers (the library's

@@ -1132,12 +1132,15 @@ static int set_target(struct cc *c, const struct keydef *kd, void *obj)
 	struct live_cfg *l = obj;
 	(void)kd;
 	l->mqtt = !strncmp(c->val, "mqtt://", 7);
-	if (scenario_parse_uri(c->val, l->mqtt ? "mqtt" : "coap", l->mqtt ? 1883 : 5683,
-			       l->host, sizeof(l->host), &l->port) == 0)
+	l->coaps = !strncmp(c->val, "coaps://", 8);
+	if (scenario_parse_uri(c->val, l->mqtt ? "mqtt" : l->coaps ? "coaps" : "coap",
+			       l->mqtt ? 1883 : l->coaps ? 5684 : 5683, l->host, sizeof(l->host),
+			       &l->port) == 0)
 		return 0;
 	return cc_fail(c,
-		       "bad target '%s' in [live] (coap://HOST[:PORT] or mqtt://HOST[:PORT], "
-		       "an IPv6 address in brackets: coap://[::1]:5683)",
+		       "bad target '%s' in [live] (coap://HOST[:PORT], coaps://HOST[:PORT] for "
+		       "DTLS, or mqtt://HOST[:PORT], an IPv6 address in brackets: "
+		       "coap://[::1]:5683)",
 		       c->val);
 }
 
@@ -2293,6 +2296,13 @@ static int live_unsupported(struct cc *c)
 				       "group '%s': multicast is not supported with backend = "
 				       "live",
 				       g->name);
+		if (l->host[0] && !mq && (g->security == SECURITY_DTLS) != l->coaps)
+			return at_fail(c,
+				       find_entry(src, SEC_LIVE, -1, "target"),
+				       "group '%s' has security = %s but the live target is %s://: "
+				       "coaps:// for DTLS, coap:// without",
+				       g->name, g->security == SECURITY_DTLS ? "dtls" : "none",
+				       l->coaps ? "coaps" : "coap");
 	}
 	return 0;
 }

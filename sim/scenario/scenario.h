@@ -143,6 +143,7 @@ struct live_cfg {
 	char host[128];         /* from target = coap|mqtt://HOST[:PORT]; "" when unset */
 	uint16_t port;
 	bool mqtt;              /* the target is a broker (mqtt://) */
+	bool coaps;             /* the target speaks CoAP over DTLS (coaps://) */
 	enum live_transport transport;
 	bool netns;             /* tun: the target in a namespace coapsim makes */
 	char server[256];       /* a command that starts the target; "" none */

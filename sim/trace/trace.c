@@ -76,6 +76,7 @@ struct trace {
 	uint32_t mtu[2];
 	uint64_t max_bytes;
 	uint16_t port;
+	bool dtls;
 	int err;
 	char errmsg[1536];
 	struct a6 srv;        /* trace_addr(UINT32_MAX) */
@@ -220,6 +221,7 @@ int trace_open(struct trace **out, const struct trace_cfg *cfg, char *err,
 	t->mtu[TRACE_DOWN] = cfg->mtu_down;
 	t->max_bytes = cfg->max_bytes;
 	t->port = cfg->port;
+	t->dtls = cfg->dtls && cfg->port == 5683;
 	uint8_t a[16];
 	trace_addr(UINT32_MAX, a);
 	t->srv = a6_of(cfg->server ? cfg->server : a);
@@ -327,8 +329,7 @@ static size_t build_udp(struct trace *t, uint8_t *u, const struct a6 *src,
 {
 	uint32_t ulen = (uint32_t)(UDP_HDR + len);
 	/* DTLS records go on CoAP's secure port (RFC 7252 §12.8). */
-	uint64_t port = t->port == 5683 && len && payload[0] >= 20 && payload[0] <= 25 ? 5684
-										      : t->port;
+	uint64_t port = t->dtls && len && payload[0] >= 20 && payload[0] <= 25 ? 5684 : t->port;
 	uint64_t hdr = port << 48 | port << 32 |
 		       (uint64_t)ulen << 16; /* checksum 0 while summing */
 	uint64_t s = sum_word(pseudo_sum(src, dst, ulen, 17), htobe64(hdr));

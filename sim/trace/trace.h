@@ -17,6 +17,7 @@
 #ifndef COAPSIM_TRACE_H
 #define COAPSIM_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@ struct trace_cfg {
 	uint32_t mtu_up, mtu_down;
 	uint64_t max_bytes;  /* per file before rotation; 0 = no limit */
 	uint16_t port;       /* UDP port on both ends, 5683 for CoAP */
+	bool dtls;           /* some datagrams are DTLS records: those on 5684 */
 	const uint8_t *server; /* the server's IPv6 address (16 bytes); NULL:
 				* 2001:db8::1 */
 };

@@ -267,3 +267,43 @@ Test(dtls_run, per_message_handshakes, .timeout = 120)
 		cr_assert_eq(system(cmd), 0);
 	}
 }
+
+/* resumption = yes (RFC 5077): after the first, full handshake each
+ * wake-up offers the last session's ticket and the handshake is the
+ * abbreviated one, four one-way trips (ClientHello, HelloVerifyRequest,
+ * ClientHello, ServerHello + ChangeCipherSpec + Finished, then the
+ * client's ChangeCipherSpec + Finished): 200 ms against 300.  A ticket
+ * older than session_lifetime is refused: full handshakes again. */
+Test(dtls_run, resumption_by_ticket, .timeout = 120)
+{
+	const char *fmt = "[scenario]\nduration = 10s\nseed = 7\n"
+			  "[link]\nlatency = 50ms\njitter = none\nloss = 0%%\n"
+			  "[group.s]\ncount = 1\nsecurity = dtls\ntraffic = periodic(2s)\n"
+			  "start = const(1s)\n[security]\nhandshake = per-message\n"
+			  "resumption = yes\nsession_lifetime = %s\n[output]\npcap = yes\n";
+	char ini[512], f[512];
+	for (int expire = 0; expire < 2; expire++) {
+		char dir[] = "/tmp/coapsim-sec-XXXXXX", cmd[128];
+		cr_assert_not_null(mkdtemp(dir));
+		snprintf(ini, sizeof(ini), fmt, expire ? "1s" : "24h");
+		json_t *j = run_text(dir, ini);
+		cr_assert_eq(num(j, "completed"), 5);
+		cr_assert_eq(num(j, "handshakes"), 5);
+		cr_assert_float_eq(stat(j, "handshake_ms", "max"), 300.0, 1e-6);
+		/* (300 + 4 x 200) / 5, or five full ones */
+		cr_assert_float_eq(stat(j, "handshake_ms", "mean"), expire ? 300.0 : 220.0, 1e-6);
+		cr_assert_float_eq(stat(j, "latency_ms", "mean"), expire ? 400.0 : 320.0, 1e-6);
+		snprintf(f, sizeof(f), "%s/out/pcap/p0-r0.pcap", dir);
+		/* Abbreviated: the server's Finished right after its ServerHello,
+		 * no ClientKeyExchange. */
+		cr_assert_eq(test_tshark_count(f, PSK_OPT, "dtls.handshake.type == 16"),
+			     expire ? 5 : 1);
+		cr_assert_eq(test_tshark_count(f, PSK_OPT,
+					       "dtls.handshake.type == 2 && dtls.record.content_type "
+					       "== 20"),
+			     expire ? 0 : 4);
+		json_decref(j);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_assert_eq(system(cmd), 0);
+	}
+}

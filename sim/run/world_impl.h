@@ -173,6 +173,7 @@ struct group_acc {
 };
 
 struct ep_sec; /* world_sec.c: an endpoint's DTLS associations */
+struct dtls_tickets;
 
 struct world {
 	struct sim_engine *eng; /* the backend's */
@@ -203,6 +204,7 @@ struct world {
 	struct endpoint *ep;
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	struct ep_sec *sec;   /* runs with a `security = dtls` group only, else NULL */
+	struct dtls_tickets *tickets; /* the server's, with [security] resumption */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;

@@ -20,6 +20,7 @@ struct ep_sec {
 	uint8_t *held;
 	uint32_t held_len, held_cap;
 	struct sim_rng rng;      /* seeds each new peer's random numbers */
+	struct dtls_session *saved; /* resumption: the client's last session */
 };
 
 struct held {
@@ -109,6 +110,8 @@ static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server
 	 * endpoint, and how many handshakes it has begun. */
 	struct dtls_params p = {
 		.server = server,
+		.tickets = server ? w->tickets : NULL,
+		.resume = server ? NULL : s->saved,
 		.psk = own ? sc->server_psk : sc->psk,
 		.psk_len = own ? sc->server_psk_len : sc->psk_len,
 		.identity = sc->psk_identity,
@@ -123,9 +126,14 @@ static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server
 	return d;
 }
 
-/* Drop the client's association; what it held is lost with it. */
-static void forget_client(struct ep_sec *s)
+/* Drop the client's association; what it held is lost with it.  With
+ * resumption an established one's session is kept to offer next time. */
+static void forget_client(struct world *w, struct ep_sec *s)
 {
+	if (w->tickets && s->cli && dtls_established(s->cli)) {
+		dtls_session_free(s->saved);
+		s->saved = dtls_session_save(s->cli);
+	}
 	dtls_free(s->cli);
 	s->cli = NULL;
 	s->held_len = 0;
@@ -168,7 +176,7 @@ static void client_after(struct world *w, struct ep_sec *s)
 	} else if (s->cli && dtls_failed(s->cli)) {
 		if (s->hs_counted)
 			m->handshake_failures++;
-		forget_client(s);
+		forget_client(w, s);
 	}
 }
 
@@ -275,7 +283,7 @@ void world_sec_idle(struct world *w, struct endpoint *ep)
 	if (world_sec_on(w, ep) && w->cfg->security.handshake == HANDSHAKE_PER_MESSAGE) {
 		struct ep_sec *s = sec_of(w, ep);
 		if (s->cli && dtls_established(s->cli)) {
-			forget_client(s);
+			forget_client(w, s);
 			rearm_sec(w, s);
 		}
 	}
@@ -305,6 +313,13 @@ int world_sec_init(struct world *w, uint64_t seed)
 		return 0;
 	if (!(w->sec = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->sec))))
 		return SIM_ERR_NOMEM;
+	if (w->cfg->security.resumption) {
+		char err[160];
+		w->tickets = dtls_tickets_new(seed, w->cfg->security.session_lifetime, err,
+					      sizeof(err));
+		if (!w->tickets)
+			return SIM_ERR_NOMEM;
+	}
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		struct ep_sec *s = &w->sec[i];
 		sim_timer_init(&s->t, sec_fire);
@@ -323,7 +338,10 @@ void world_sec_free(struct world *w)
 		dtls_free(w->sec[i].cli);
 		dtls_free(w->sec[i].srv);
 		free(w->sec[i].held);
+		dtls_session_free(w->sec[i].saved);
 	}
+	dtls_tickets_free(w->tickets);
+	w->tickets = NULL;
 	sim_free_big(w->sec, w->n_ep ? w->n_ep : 1, sizeof(*w->sec));
 	w->sec = NULL;
 }

@@ -1011,6 +1011,14 @@ static const struct keydef security_keys[] = {
      "`per-boot`: a client handshakes once and keeps its session (again only after a "
      "failed one); `per-message`: every message starts a new session (a sensor that "
      "forgets its session while it sleeps)"},
+    {"resumption", set_bool, F(security_cfg, resumption), ANY, NULL, "no",
+     "`yes`: a client that starts again offers its last session's ticket (RFC 5077) and "
+     "the handshake is the abbreviated one, no key exchange; the server keeps no state "
+     "for it"},
+    {"session_lifetime", set_time, F(security_cfg, session_lifetime), SIM_S(1), TMAX,
+     "at least 1 s", NULL, "24h",
+     "the server accepts a ticket this long after its session began; an older one gets "
+     "a full handshake"},
 };
 
 static const struct keydef dtls_keys[] = {

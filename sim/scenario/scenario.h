@@ -66,6 +66,8 @@ struct security_cfg {
 	uint8_t server_psk[SCN_PSK_MAX]; /* the server's; server_psk_len 0: psk */
 	uint32_t server_psk_len;
 	enum handshake_mode handshake;
+	bool resumption;         /* clients resume sessions by ticket (RFC 5077) */
+	sim_time session_lifetime; /* the server accepts a ticket this long */
 	sim_time timeout_initial, timeout_max; /* [dtls]: RFC 6347 4.2.4's timer */
 };
 

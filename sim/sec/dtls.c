@@ -9,6 +9,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,20 @@ struct dtls_peer {
 	uint64_t ent;                /* the DRBG's entropy: splitmix64 of the seed */
 	uint64_t cookie_key;
 	int suites[2];
+	bool resumed;
+	unsigned char resume_id[32]; /* client: the id of the session offered */
+	size_t resume_id_len;
 	struct dtls_stats st;
+};
+
+struct dtls_tickets {
+	mbedtls_ssl_ticket_context ctx;
+	mbedtls_ctr_drbg_context drbg;
+	uint64_t ent;
+};
+
+struct dtls_session {
+	mbedtls_ssl_session s;
 };
 
 /* ---- the simulated clock for the library's time() ----
@@ -169,10 +183,18 @@ struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb
 	}
 	if (!rc && p->server)
 		mbedtls_ssl_conf_dtls_cookies(&d->conf, cookie_write, cookie_check, d);
+	if (!rc && p->server && p->tickets)
+		mbedtls_ssl_conf_session_tickets_cb(&d->conf, mbedtls_ssl_ticket_write,
+						    mbedtls_ssl_ticket_parse, &p->tickets->ctx);
 	if (!rc)
 		rc = mbedtls_ssl_setup(&d->ssl, &d->conf);
 	if (!rc && p->server)
 		rc = mbedtls_ssl_set_client_transport_id(&d->ssl, (const unsigned char *)"peer", 4);
+	if (!rc && !p->server && p->resume) {
+		rc = mbedtls_ssl_set_session(&d->ssl, &p->resume->s);
+		d->resume_id_len = p->resume->s.id_len;
+		memcpy(d->resume_id, p->resume->s.id, d->resume_id_len);
+	}
 	if (rc) {
 		char why[128];
 		mbedtls_strerror(rc, why, sizeof(why));
@@ -205,6 +227,11 @@ static void step(struct dtls_peer *d, sim_time now)
 		if (rc == 0) {
 			d->established = true;
 			d->st.handshake_done = now;
+			/* Resumed: the server echoed the offered session's id
+			 * (RFC 5077 3.4), the session it accepted. */
+			d->resumed = d->resume_id_len && d->ssl.session &&
+				     d->ssl.session->id_len == d->resume_id_len &&
+				     !memcmp(d->ssl.session->id, d->resume_id, d->resume_id_len);
 		} else if (rc == MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED) {
 			/* the cookie went out: start again, for the ClientHello with it */
 			mbedtls_ssl_session_reset(&d->ssl);
@@ -269,6 +296,69 @@ void dtls_expire(struct dtls_peer *d, sim_time now)
 	if (now >= d->fin_at)
 		step(d, now); /* the library retransmits its last flight */
 }
+
+struct dtls_tickets *dtls_tickets_new(uint64_t seed, sim_time lifetime, char *err,
+				      size_t errlen)
+{
+	struct dtls_tickets *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->ent = seed ^ 0x71c4e75ull;
+	mbedtls_ssl_ticket_init(&t->ctx);
+	mbedtls_ctr_drbg_init(&t->drbg);
+	/* The key's generation time is read from the clock: the simulated
+	 * one, at its start. */
+	sim_time zero = 0;
+	sim_clock = &zero;
+	int rc = mbedtls_ctr_drbg_seed(&t->drbg, entropy, &t->ent, NULL, 0);
+	if (!rc)
+		rc = mbedtls_ssl_ticket_setup(&t->ctx, mbedtls_ctr_drbg_random, &t->drbg,
+					      MBEDTLS_CIPHER_AES_128_GCM,
+					      (uint32_t)(lifetime / SIM_S(1)));
+	sim_clock = NULL;
+	if (rc) {
+		char why[128];
+		mbedtls_strerror(rc, why, sizeof(why));
+		snprintf(err, errlen, "mbedTLS: %s", why);
+		dtls_tickets_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void dtls_tickets_free(struct dtls_tickets *t)
+{
+	if (!t)
+		return;
+	mbedtls_ssl_ticket_free(&t->ctx);
+	mbedtls_ctr_drbg_free(&t->drbg);
+	free(t);
+}
+
+struct dtls_session *dtls_session_save(const struct dtls_peer *d)
+{
+	struct dtls_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	mbedtls_ssl_session_init(&s->s);
+	if (!d->established || mbedtls_ssl_get_session(&d->ssl, &s->s)) {
+		dtls_session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void dtls_session_free(struct dtls_session *s)
+{
+	if (!s)
+		return;
+	mbedtls_ssl_session_free(&s->s);
+	free(s);
+}
+
+bool dtls_resumed(const struct dtls_peer *d) { return d->resumed; }
 
 size_t dtls_peer_bytes(void)
 {

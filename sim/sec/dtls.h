@@ -17,8 +17,14 @@
  * DTLS record header, 8 of explicit nonce, 8 of tag. */
 #define DTLS_CCM8_OVERHEAD 29
 
+struct dtls_tickets; /* a server's ticket keys (RFC 5077): resumption without
+		      * state per client */
+struct dtls_session; /* a client's saved session: its ticket and master secret */
+
 struct dtls_params {
 	bool server;
+	struct dtls_tickets *tickets;      /* server: issue and accept tickets; NULL none */
+	const struct dtls_session *resume; /* client: offer this session; NULL none */
 	const uint8_t *psk;      /* TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925's default) */
 	size_t psk_len;
 	const char *identity;
@@ -56,6 +62,19 @@ int dtls_write(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len
 
 sim_time dtls_expiry(const struct dtls_peer *d);
 void dtls_expire(struct dtls_peer *d, sim_time now);
+
+/* Ticket keys for a run's server, from the seed; tickets older than
+ * lifetime are refused (a full handshake then).  NULL with the reason. */
+struct dtls_tickets *dtls_tickets_new(uint64_t seed, sim_time lifetime, char *err,
+				      size_t errlen);
+void dtls_tickets_free(struct dtls_tickets *t);
+
+/* An established client's session, to resume later (NULL: no memory);
+ * dtls_session_free(NULL) does nothing. */
+struct dtls_session *dtls_session_save(const struct dtls_peer *d);
+void dtls_session_free(struct dtls_session *s);
+/* The last handshake was abbreviated (a session resumed). */
+bool dtls_resumed(const struct dtls_peer *d);
 
 /* Memory a peer holds once its handshake is over: its context, the
  * library's record buffers, session and keys (for refusing runs that

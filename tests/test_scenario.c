@@ -1138,8 +1138,9 @@ Test(scenario_errors, out_of_range)
 		 "to 64 bytes)");
 	err_is("[group.g]\nprotocol = mqtt\nsecurity = dtls\n",
 	       F ":3: group 'g': security = dtls is for CoAP unicast groups (DTLS does not "
-		 "protect multicast, RFC 7252 §9.1; MQTT would take TLS, which coapsim does not "
-		 "model yet)");
+		 "protect multicast, RFC 7252 §9.1; MQTT takes tls)");
+	err_is("[group.g]\nsecurity = tls\n",
+	       F ":2: group 'g': security = tls is for MQTT groups (CoAP takes dtls)");
 	err_is("[scenario]\nbackend = live\n[live]\ntarget = coap://[::1]:5684\n"
 	       "[group.g]\nsecurity = dtls\n",
 	       F ":4: group 'g' has security = dtls but the live target is coap://: coaps:// "

@@ -115,12 +115,12 @@ Test(dtls_run, handshake_flights_bytes_and_records, .timeout = 120)
 	cr_assert_float_eq(stat(j, "latency_ms", "max"), 400.0, 1e-6);
 	cr_assert_float_eq(stat(jp, "latency_ms", "max"), 100.0, 1e-6);
 
-	/* Bytes: the handshake's datagrams on the wire (IPv6 40 + UDP 8 + DTLS)
-	 * as tshark sums them; two records of overhead. */
-	char *hs = tshark_fields(f, "dtls.record.content_type != 23", "-e frame.len");
-	long sum = 0;
-	for (char *s = hs; *s; s = strchr(s, '\n') + 1)
-		sum += strtol(s, NULL, 10);
+	/* Bytes: the handshake's datagrams (their records), as tshark sums
+	 * them; two records of overhead. */
+	char *hs = tshark_fields(f, "dtls.record.content_type != 23", "-e udp.length");
+	long sum = 0, n_hs = 0;
+	for (char *s = hs; *s; s = strchr(s, '\n') + 1, n_hs++)
+		sum += strtol(s, NULL, 10) - 8;
 	free(hs);
 	cr_assert_eq((long)num(j, "handshake_bytes"), sum);
 	cr_assert_eq(num(j, "security_overhead_bytes"), 2 * 29);
@@ -137,7 +137,7 @@ Test(dtls_run, handshake_flights_bytes_and_records, .timeout = 120)
 	cr_assert_eq(ra[1], rb[1] + 29);
 	free(a);
 	free(b);
-	cr_assert_eq(num(j, "bytes_sent"), num(jp, "bytes_sent") + 2 * 29 + sum);
+	cr_assert_eq(num(j, "bytes_sent"), num(jp, "bytes_sent") + 2 * 29 + sum + n_hs * 48);
 	json_decref(j);
 	json_decref(jp);
 	char cmd[128];
@@ -306,4 +306,135 @@ Test(dtls_run, resumption_by_ticket, .timeout = 120)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		cr_assert_eq(system(cmd), 0);
 	}
+}
+
+/* tshark's sum of a field over the packets passing a filter (TLS), and
+ * in *n how many values (a packet may hold several records). */
+static long tls_sum_n(const char *file, const char *filter, const char *field, long *n)
+{
+	char *out = tshark_fields(file, filter, field);
+	long sum = 0;
+	*n = 0;
+	for (char *s = out; *s;) {
+		char *e;
+		long v = strtol(s, &e, 10);
+		sum += v;
+		*n += e != s;
+		s = e;
+		while (*s == ',' || *s == '\n' || *s == '\t')
+			s++;
+		if (e == s && !*s)
+			break;
+	}
+	free(out);
+	return sum;
+}
+
+static long tls_sum(const char *file, const char *filter, const char *field)
+{
+	long n;
+	return tls_sum_n(file, filter, field, &n);
+}
+
+#define TLS_OPT "-o tls.psk:636f617073696d2d70736b"
+
+/* MQTT over TLS 1.2 (security = tls), PSK, a lossless 50 ms link: the
+ * handshake is two round trips after TCP's (200 ms), so the first
+ * PUBLISH, published at the start, is acknowledged after TCP 100 + TLS
+ * 200 + CONNECT 100 + PUBLISH 100 = 500 ms (300 in plaintext); every
+ * application record carries 21 bytes more than its MQTT packet (5 of
+ * header, 8 of nonce, 8 of tag); tshark decrypts them to MQTT on 8883 and
+ * its sums of the records agree with the counters. */
+Test(tls_run, mqtt_over_tls_handshake_records_capture, .timeout = 120)
+{
+	const char *fmt = "[scenario]\nduration = 10s\nseed = 7\n"
+			  "[link]\nlatency = 50ms\njitter = none\nloss = 0%%\n"
+			  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = %s\n"
+			  "traffic = periodic(2s)\nstart = const(1s)\n[output]\npcap = yes\n";
+	char ini[512], f[512], dir[] = "/tmp/coapsim-sec-XXXXXX", plain[] = "/tmp/coapsim-sec-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(mkdtemp(plain));
+	snprintf(ini, sizeof(ini), fmt, "tls");
+	json_t *j = run_text(dir, ini);
+	snprintf(ini, sizeof(ini), fmt, "none");
+	json_t *jp = run_text(plain, ini);
+	cr_assert_eq(num(j, "completed"), 5);
+	cr_assert_eq(num(j, "handshakes"), 1);
+	cr_assert_eq(num(j, "handshake_failures"), 0);
+	cr_assert_float_eq(stat(j, "handshake_ms", "max"), 200.0, 1e-6);
+	cr_assert_float_eq(stat(j, "latency_ms", "max"), 500.0, 1e-6);
+	cr_assert_float_eq(stat(jp, "latency_ms", "max"), 300.0, 1e-6);
+
+	snprintf(f, sizeof(f), "%s/out/pcap/p0-r0.pcap", dir);
+	cr_assert_eq(test_tshark_count(f, TLS_OPT, "_ws.malformed || _ws.expert.severity == error"), 0);
+	cr_assert_eq(test_tshark_count(f, TLS_OPT, "mqtt.msgtype == 3 && tcp.port == 8883"), 5,
+		     "five PUBLISHes decrypted");
+	cr_assert_eq(test_tshark_count(f, TLS_OPT, "mqtt.msgtype == 1"), 1, "one CONNECT");
+	/* Records: header 5 + length, as tshark reads them.  A flight's
+	 * records share a segment; each application record has its own. */
+	long n_app, n_hs;
+	long app = tls_sum_n(f, "tls.record.content_type == 23", "-e tls.record.length", &n_app);
+	long hs = tls_sum_n(f, "tls.record.content_type != 23", "-e tls.record.length", &n_hs);
+	hs += 5 * n_hs;
+	cr_assert_eq(test_tshark_count(f, TLS_OPT, "tls.record.content_type != 23"), 4,
+		     "four flights, one segment each");
+	cr_assert_eq(num(j, "security_overhead_bytes"), 21 * n_app);
+	cr_assert_eq((long)num(j, "handshake_bytes"), hs);
+	/* The plain run's MQTT bytes, each packet 21 bytes longer here. */
+	snprintf(f, sizeof(f), "%s/out/pcap/p0-r0.pcap", plain);
+	long plain_mqtt = tls_sum(f, "tcp.len > 0", "-e tcp.len");
+	cr_assert_eq(app + 5 * n_app, plain_mqtt + 21 * n_app);
+	json_decref(j);
+	json_decref(jp);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, plain);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* The broker's key differs: it cannot verify the client's Finished and
+ * sends a fatal alert; the client reconnects and fails again; nothing is
+ * delivered. */
+Test(tls_run, wrong_key_fails_every_tls_handshake, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-sec-XXXXXX", f[512];
+	cr_assert_not_null(mkdtemp(dir));
+	json_t *j = run_text(dir, "[scenario]\nduration = 20s\nseed = 7\n"
+				  "[link]\nlatency = 50ms\njitter = none\nloss = 0%\n"
+				  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = tls\n"
+				  "traffic = periodic(5s)\nstart = const(1s)\n"
+				  "[security]\nserver_psk = 00112233\n[output]\npcap = yes\n");
+	cr_assert_gt(num(j, "handshakes"), 1, "the client reconnects");
+	cr_assert_eq(num(j, "handshake_failures"), num(j, "handshakes"));
+	cr_assert_eq(num(j, "delivered"), 0);
+	cr_assert_eq(num(j, "completed"), 0);
+	snprintf(f, sizeof(f), "%s/out/pcap/p0-r0.pcap", dir);
+	cr_assert_eq(test_tshark_count(f, "", "tls.alert_message.level == 2"),
+		     (long)num(j, "handshakes"));
+	json_decref(j);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* handshake = per-message for MQTT over TLS: the client disconnects once
+ * its message is acknowledged and connects again for the next, so every
+ * message pays TCP, TLS and CONNECT: five connections, five handshakes,
+ * each message 500 ms (see above). */
+Test(tls_run, per_message_connections, .timeout = 120)
+{
+	char dir[] = "/tmp/coapsim-sec-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	json_t *j = run_text(dir, "[scenario]\nduration = 10s\nseed = 7\n"
+				  "[link]\nlatency = 50ms\njitter = none\nloss = 0%\n"
+				  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = tls\n"
+				  "traffic = periodic(2s)\nstart = const(1s)\n"
+				  "[security]\nhandshake = per-message\n");
+	cr_assert_eq(num(j, "completed"), 5);
+	cr_assert_eq(num(j, "connections"), 5);
+	cr_assert_eq(num(j, "handshakes"), 5);
+	cr_assert_float_eq(stat(j, "latency_ms", "mean"), 500.0, 1e-6);
+	json_decref(j);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }

@@ -39,6 +39,7 @@ struct backend_stream {
 	struct tcp_conn tcp;
 	uint32_t ep;    /* the endpoint's slot */
 	uint8_t broker; /* the broker's end, else the client's */
+	uint16_t port;  /* the broker's port: 1883, 8883 for TLS; 0: 1883 */
 };
 
 /* What a backend reports.  deliver is required; the stream calls are

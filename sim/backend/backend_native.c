@@ -200,13 +200,14 @@ static int native_stream_open(struct backend *b, struct backend_stream *s, uint8
 		tcp_conn_free(&s->tcp); /* a reconnection: what the last one held */
 	n->ends[2 * (size_t)s->ep + s->broker] = s;
 	if (s->broker) {
-		tcp_conn_init(&s->tcp, &n->tcpp, 1883, 0, buf, cap, rng);
+		tcp_conn_init(&s->tcp, &n->tcpp, s->port ? s->port : 1883, 0, buf, cap, rng);
 		tcp_conn_set_nodelay(&s->tcp, n->tcpp.broker_nodelay);
 		tcp_conn_listen(&s->tcp);
 		return 0;
 	}
 	struct tcp_env te = env_of(n);
-	tcp_conn_init(&s->tcp, &n->tcpp, (uint16_t)(49152 + s->ep % 16384), 1883, buf, cap, rng);
+	tcp_conn_init(&s->tcp, &n->tcpp, (uint16_t)(49152 + s->ep % 16384),
+		      s->port ? s->port : 1883, buf, cap, rng);
 	tcp_conn_set_nodelay(&s->tcp, n->tcpp.client_nodelay);
 	tcp_conn_connect(&s->tcp, &te, sim_engine_now(n->eng));
 	return 0;

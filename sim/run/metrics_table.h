@@ -115,19 +115,21 @@
 	COUNT("reconnects", reconnects, NO_MQTT, LOWER, NO,                                   \
 	      "MQTT: connections after the first")                                            \
 	COUNT("handshakes", handshakes, NO_SECURITY, NEUTRAL, NO,                             \
-	      "DTLS: handshakes the clients began")                                           \
+	      "DTLS/TLS: handshakes the clients began")                                       \
 	COUNT("handshake_failures", handshake_failures, NO_SECURITY, LOWER, NO,               \
-	      "DTLS: of those, given up (no answer within `[dtls] timeout_max`, or a fatal "  \
-	      "alert such as a wrong key)")                                                   \
+	      "DTLS/TLS: of those, given up (DTLS: no answer within `[dtls] timeout_max`; "   \
+	      "a fatal alert such as a wrong key)")                                           \
 	LAT("handshake_ms", handshake, NO_HANDSHAKE, LOWER,                                   \
 	    METRIC_STAT_P50 | METRIC_STAT_P90 | METRIC_STAT_P99,                              \
-	    "DTLS: the client's first ClientHello to its handshake done")                     \
+	    "DTLS/TLS: the client's first ClientHello to its handshake done (TLS: after "     \
+	    "TCP's)")                                                                         \
 	COUNT("handshake_bytes", handshake_bytes, NO_SECURITY, NEUTRAL, NO,                   \
-	      "DTLS: bytes of handshake datagrams both ways, retransmissions and IPv6/UDP "   \
-	      "headers included")                                                             \
+	      "DTLS/TLS: bytes of the handshake's records both ways (DTLS: flights sent "     \
+	      "again included; TLS: each once, TCP resends them); the headers under them "    \
+	      "are in bytes_sent")                                                            \
 	COUNT("security_overhead_bytes", security_overhead_bytes, NO_SECURITY, NEUTRAL, NO,   \
-	      "DTLS: record headers, explicit nonces and tags of application data (29 bytes " \
-	      "a record with AES-128-CCM-8)")                                                 \
+	      "DTLS/TLS: record headers, explicit nonces and tags of application data (29 "   \
+	      "bytes a record with AES-128-CCM-8, 21 for TLS)")                               \
 	REAL("security_share",                                                                \
 	     metric_ratio((double)(m->handshake_bytes + m->security_overhead_bytes),          \
 			  (double)m->bytes_sent),                                             \
@@ -156,7 +158,7 @@
 	FLAG(multicast, "some group is a multicast group")                                    \
 	FLAG(mqtt, "some group speaks MQTT")                                                  \
 	FLAG(remote, "the server is a real one (backend = live)")                             \
-	FLAG(secure, "some group runs over DTLS")                                             \
+	FLAG(secure, "some group runs over DTLS or TLS")                                      \
 	TALLY(mc_expected, "multicast requests x members")
 
 /* When a metric is null: X(id, condition on m and channel_known, doc).
@@ -191,10 +193,10 @@
 	X(NO_MULTICAST_REQUESTS, !m->multicast || !m->mc_expected,                            \
 	  "no multicast group; no multicast request")                                         \
 	X(NO_MQTT, !m->mqtt, "no group speaks MQTT")                                          \
-	X(NO_SECURITY, !m->secure, "no group runs over DTLS")                                 \
-	X(NO_HANDSHAKE, !m->handshake.count, "no DTLS handshake completed")                   \
+	X(NO_SECURITY, !m->secure, "no group runs over DTLS or TLS")                          \
+	X(NO_HANDSHAKE, !m->handshake.count, "no handshake completed")                        \
 	X(NO_SECURITY_OR_SHARED_CHANNEL, !m->secure || !channel_known,                        \
-	  "no group runs over DTLS; a group of a run with several")                           \
+	  "no group runs over DTLS or TLS; a group of a run with several")                    \
 	X(NO_LAG, !m->generator_lag.count, "not a live run (no real-time generator)")        \
 	X(NO_WALL_TIME, !channel_known || m->wall_s <= 0,                                     \
 	  "a group of a run with several; no wall time measured")

@@ -170,7 +170,7 @@ static int build_fleet(struct world *w, uint64_t seed)
 		coap_req_tmpl_prepare(&w->tmpl[g]);
 		w->acc[g].m.confirmable = gc->confirmable || gc->traffic == TRAFFIC_OBSERVE;
 		w->acc[g].m.observe = gc->traffic == TRAFFIC_OBSERVE;
-		w->acc[g].m.secure = gc->security == SECURITY_DTLS;
+		w->acc[g].m.secure = gc->security != SECURITY_NONE;
 		w->acc[g].m.multicast = gc->multicast;
 		w->acc[g].m.remote = w->bo->remote_server;
 		if (gc->multicast)
@@ -352,6 +352,7 @@ static void teardown(struct world *w)
 	free(w->series);
 	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++) {
 		mqtt_client_free(&w->mq_nodes[k].mc);
+		world_mq_tls_free(&w->mq_nodes[k]);
 		tcp_conn_free(&w->mq_nodes[k].cs.tcp); /* data held out of order */
 		tcp_conn_free(&w->mq_nodes[k].bs.tcp);
 	}
@@ -436,7 +437,7 @@ void world_estimate(const struct scenario_cfg *cfg, struct run_estimate *e)
 		per += queued * (160.0 + gc->payload);
 		if (mqtt)
 			per += sizeof(struct mqtt_node) + (double)mq.per_node;
-		if (gc->security == SECURITY_DTLS)
+		if (gc->security != SECURITY_NONE)
 			per += world_sec_bytes_per_endpoint();
 		double mem = per * gc->count;
 		e->memory += mem;

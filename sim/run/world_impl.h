@@ -136,9 +136,17 @@ struct mqtt_node {
 	uint32_t n_pubs, rd_pubs; /* written, matched at the broker */
 	uint32_t wrote;           /* client stream bytes this connection */
 	uint8_t ending, quiet_close;
+	uint8_t sleeping; /* TLS, a handshake per message: disconnect when idle */
 	uint32_t ep;
 	char client_id[24], topic[128];
 	uint8_t *cbuf, *bbuf, *srx; /* TCP send buffers; the broker's reassembly */
+	/* security = tls: the client's and the broker's TLS ends (sim/sec),
+	 * one pair a connection, and the client's handshake under way */
+	struct dtls_peer *tc, *tb;
+	sim_time hs_start;
+	uint8_t hs_counted, tls_broken;
+	uint8_t tls_dead; /* bit 0: tc, bit 1: tb ended while the library ran */
+	uint32_t hs_seen[2]; /* handshake bytes of tc, tb already counted */
 };
 
 /* Sizes of every MQTT node's buffers in a run.  The broker must take the
@@ -174,6 +182,7 @@ struct group_acc {
 
 struct ep_sec; /* world_sec.c: an endpoint's DTLS associations */
 struct dtls_tickets;
+struct dtls_peer;
 
 struct world {
 	struct sim_engine *eng; /* the backend's */
@@ -353,6 +362,7 @@ int world_sec_probe(struct world *w);
 void world_mqtt_setup(struct world *w);
 int world_mqtt_probe(struct world *w);
 void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z);
+void world_mq_tls_free(struct mqtt_node *n);
 extern const struct backend_cb world_stream_cb; /* segment, data, event, changed */
 
 /* world_layout.c: where endpoints are stored, and what to fetch ahead */

@@ -3,14 +3,15 @@
  * backend and nothing of CoAP. */
 #include <stdio.h>
 
+#include "../sec/dtls.h"
 #include "world_impl.h"
 
 /* A PINGREQ and its PINGRESP on the wire: IPv6, TCP with the timestamps
  * the linux profile agrees with any Linux peer, 2 MQTT bytes each. */
-static uint64_t ping_bytes(const struct world *w)
+static uint64_t ping_bytes(const struct world *w, bool tls)
 {
 	size_t tcp = TCP_HDR + (w->tcpp.profile == TCP_PROFILE_LINUX ? TCP_TS_OPT : 0);
-	return 2 * (NET_IPV6_HDR + tcp + 2);
+	return 2 * (NET_IPV6_HDR + tcp + 2 + (tls ? TLS_CCM8_OVERHEAD : 0));
 }
 
 void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
@@ -33,9 +34,13 @@ void world_mq_sizes(const struct scenario_cfg *cfg, struct mq_sizes *z)
 		min_pub = small < min_pub ? small : min_pub;
 	}
 	z->inf = (uint8_t)cfg->mqtt.inflight;
-	uint32_t c = z->inf * max_pub + 128;
+	bool tls = false;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		tls |= cfg->groups[g].security == SECURITY_TLS;
+	/* TLS: a record's overhead a write, and the handshake's flights */
+	uint32_t c = z->inf * (max_pub + (tls ? TLS_CCM8_OVERHEAD : 0)) + 128 + (tls ? 2048 : 0);
 	z->cbuf = c > 2048 ? c : 2048;
-	z->bbuf = 2048;
+	z->bbuf = tls ? 4096 : 2048;
 	z->srx = max_pub > MQTT_RX_BUF ? max_pub : MQTT_RX_BUF;
 	uint32_t need = z->cbuf / (min_pub ? min_pub : 1) + 1;
 	for (z->pubs = 16; z->pubs < need; z->pubs *= 2)
@@ -60,6 +65,179 @@ static void mq_env(struct world *w, struct mqtt_node *n, struct mqtt_client_env 
 
 static int mq_pending(const struct mqtt_node *n);
 
+/* ---- security = tls: the TLS ends between MQTT and TCP ---- */
+
+static _Thread_local struct world *tls_world; /* the run whose peer is being driven */
+static _Thread_local const struct dtls_peer *tls_busy; /* the peer the library is in */
+
+/* An end's connection is over: its TLS end goes, unless the library is
+ * inside it (a close that the bytes it delivered caused); then after. */
+static void tls_end(struct mqtt_node *n, bool broker)
+{
+	struct dtls_peer **pp = broker ? &n->tb : &n->tc;
+	if (*pp && *pp == tls_busy) {
+		n->tls_dead |= broker ? 2 : 1;
+		return;
+	}
+	dtls_free(*pp);
+	*pp = NULL;
+}
+
+/* The library returned from d: free what ended meanwhile.  True if gone. */
+static bool tls_reap(struct mqtt_node *n, bool broker)
+{
+	tls_busy = NULL;
+	uint8_t bit = broker ? 2 : 1;
+	if (!(n->tls_dead & bit))
+		return false;
+	n->tls_dead &= (uint8_t)~bit;
+	tls_end(n, broker);
+	return true;
+}
+
+static bool tls_of(const struct world *w, const struct mqtt_node *n)
+{
+	return w->cfg->groups[w->ep[n->ep].group].security == SECURITY_TLS;
+}
+
+void world_mq_tls_free(struct mqtt_node *n)
+{
+	dtls_free(n->tc);
+	dtls_free(n->tb);
+	n->tc = n->tb = NULL;
+}
+
+static void client_plain_in(struct world *w, struct mqtt_node *n, const uint8_t *buf,
+			    size_t len);
+static void broker_plain_in(struct world *w, struct mqtt_node *n, const uint8_t *buf,
+			    size_t len);
+static bool stream_send(struct world *w, struct mqtt_node *n, bool broker,
+			const uint8_t *buf, size_t len);
+
+/* A TLS end's bytes for its TCP end.  A record the stream refuses cannot
+ * be taken back (the peer would find a gap in the record sequence): the
+ * connection is then given up. */
+static void tls_out(struct mqtt_node *n, bool broker, const uint8_t *buf, size_t len)
+{
+	struct world *w = tls_world;
+	struct dtls_peer *d = broker ? n->tb : n->tc;
+	struct run_metrics *m = &w->acc[w->ep[n->ep].group].m;
+	/* the library counts a handshake's records (a flight may end it) */
+	uint64_t h = d ? dtls_stats(d)->handshake_bytes : 0;
+	if (n->hs_counted && h > n->hs_seen[broker])
+		m->handshake_bytes += h - n->hs_seen[broker];
+	n->hs_seen[broker] = (uint32_t)h;
+	if (!stream_send(w, n, broker, buf, len))
+		n->tls_broken = 1;
+	else if (!broker)
+		n->wrote += (uint32_t)len;
+}
+
+static void tls_client_out(void *ud, const uint8_t *buf, size_t len) { tls_out(ud, false, buf, len); }
+static void tls_broker_out(void *ud, const uint8_t *buf, size_t len) { tls_out(ud, true, buf, len); }
+static void tls_client_in(void *ud, const uint8_t *buf, size_t len)
+{
+	client_plain_in(tls_world, ud, buf, len);
+}
+static void tls_broker_in(void *ud, const uint8_t *buf, size_t len)
+{
+	broker_plain_in(tls_world, ud, buf, len);
+}
+
+static const struct dtls_cb tls_client_cb = {tls_client_out, tls_client_in},
+			    tls_broker_cb = {tls_broker_out, tls_broker_in};
+
+static struct dtls_peer *tls_new(struct world *w, struct mqtt_node *n, bool broker)
+{
+	const struct security_cfg *sc = &w->cfg->security;
+	bool own = broker && sc->server_psk_len;
+	struct dtls_params p = {
+		.server = broker, .stream = true,
+		.psk = own ? sc->server_psk : sc->psk,
+		.psk_len = own ? sc->server_psk_len : sc->psk_len,
+		.identity = sc->psk_identity,
+		.timeout_min = sc->timeout_initial, .timeout_max = sc->timeout_max,
+		.seed = sim_rng_u64(&n->rng),
+	};
+	char err[160];
+	struct dtls_peer *d = dtls_new(&p, broker ? &tls_broker_cb : &tls_client_cb, n, err,
+				       sizeof(err));
+	if (!d)
+		w->err = SIM_ERR_NOMEM;
+	n->hs_seen[broker] = 0;
+	return d;
+}
+
+/* MQTT bytes as one record of an established end; its overhead counted.
+ * Returns false if the end cannot take them. */
+static bool tls_write(struct world *w, struct mqtt_node *n, bool broker, const uint8_t *buf,
+		      size_t len)
+{
+	struct dtls_peer *d = broker ? n->tb : n->tc;
+	if (!d || !dtls_established(d))
+		return false;
+	uint64_t o = dtls_stats(d)->overhead_bytes;
+	tls_world = w;
+	if (dtls_write(d, now_of(w), buf, len) < 0)
+		return false;
+	if (counted(w, now_of(w)))
+		w->acc[w->ep[n->ep].group].m.security_overhead_bytes +=
+			dtls_stats(d)->overhead_bytes - o;
+	return true;
+}
+
+/* The client's TCP connection is up: its handshake begins; MQTT's
+ * CONNECT waits for it. */
+static void tls_client_start(struct world *w, struct mqtt_node *n)
+{
+	dtls_free(n->tc);
+	tls_world = w;
+	n->tls_broken = 0;
+	if (!(n->tc = tls_new(w, n, false)))
+		return;
+	n->hs_start = now_of(w);
+	n->hs_counted = counted(w, n->hs_start);
+	if (n->hs_counted)
+		w->acc[w->ep[n->ep].group].m.handshakes++;
+	dtls_start(n->tc, now_of(w));
+}
+
+/* The connection is given up: a handshake that failed, a record the
+ * stream refused.  The client reconnects as after any lost connection. */
+static void tls_give_up(struct world *w, struct mqtt_node *n)
+{
+	struct mqtt_client_env env;
+	mq_env(w, n, &env);
+	world_mq_tls_free(n);
+	n->tls_broken = 0;
+	n->hs_start = SIM_TIME_NEVER;
+	n->quiet_close = 1;
+	w->bo->stream_abort(w->be, &n->cs);
+	if (n->mc.state != MQTT_CLI_IDLE && n->mc.state != MQTT_CLI_BACKOFF)
+		mqtt_client_down(&n->mc, &env, now_of(w));
+}
+
+/* After the client's TLS end ran. */
+static void tls_client_after(struct world *w, struct mqtt_node *n)
+{
+	struct run_metrics *m = &w->acc[w->ep[n->ep].group].m;
+	if (n->tc && dtls_failed(n->tc)) {
+		if (n->hs_counted && n->hs_start != SIM_TIME_NEVER)
+			m->handshake_failures++;
+		tls_give_up(w, n);
+	} else if (n->tc && dtls_established(n->tc) && n->hs_start != SIM_TIME_NEVER) {
+		if (n->hs_counted &&
+		    hist_add(&w->acc[w->ep[n->ep].group].hs, now_of(w) - n->hs_start) < 0)
+			w->err = SIM_ERR_NOMEM;
+		n->hs_start = SIM_TIME_NEVER;
+		struct mqtt_client_env env;
+		mq_env(w, n, &env);
+		mqtt_client_up(&n->mc, &env, now_of(w));
+	} else if (n->tls_broken) {
+		tls_give_up(w, n);
+	}
+}
+
 /* ---- MQTT's TCP ends, through the backend ---- */
 
 static struct backend_stream *end_of(struct mqtt_node *n, bool broker)
@@ -74,8 +252,8 @@ static sim_time stream_expiry(const struct world *w, const struct mqtt_node *n, 
 
 /* Returns false when the bytes were not taken (no connection, or the
  * send buffer is full): they are lost, as a socket would refuse them. */
-static bool stream_send(struct world *w, struct mqtt_node *n, bool broker,
-			const uint8_t *buf, size_t len)
+static bool stream_send(struct world *w, struct mqtt_node *n, bool broker, const uint8_t *buf,
+			size_t len)
 {
 	return w->bo->stream_send(w->be, end_of(n, broker), buf, len);
 }
@@ -115,14 +293,20 @@ static int mq_pending(const struct mqtt_node *n)
 	return (int)n->mc.backlog + mqtt_client_in_flight(&n->mc);
 }
 
-/* The scenario is over and nothing is left: DISCONNECT and FIN. */
+/* The scenario is over and nothing is left, or (a sensor that
+ * handshakes per message) its message is done: DISCONNECT and FIN; the
+ * next publish connects again. */
 static void mq_maybe_finish(struct world *w, struct mqtt_node *n)
 {
-	if (!n->ending || mq_pending(n) || n->mc.state != MQTT_CLI_CONNECTED)
+	if (!(n->ending || n->sleeping) || mq_pending(n) || n->mc.state != MQTT_CLI_CONNECTED)
 		return;
+	n->sleeping = 0;
 	const uint8_t disc[2] = {0xe0, 0x00};
 	n->mc.state = MQTT_CLI_IDLE;
-	stream_send(w, n, false, disc, sizeof(disc));
+	if (n->tc)
+		tls_write(w, n, false, disc, sizeof(disc));
+	else
+		stream_send(w, n, false, disc, sizeof(disc));
 	stream_close(w, n, false);
 }
 
@@ -165,6 +349,7 @@ static void client_segment(struct world *w, struct mqtt_node *n, const struct tc
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
 	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
+	tls_end(n, true); /* TLS: a new connection, a new session */
 	if (w->bo->remote_server)
 		return; /* a real broker: its end is not ours */
 	if (w->bo->stream_open(w->be, &n->bs, n->bbuf, w->mq.bbuf, &n->rng) < 0)
@@ -181,9 +366,16 @@ static void client_event(struct world *w, struct mqtt_node *n, enum tcp_event ev
 		struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
 		m->reconnects += n->mc.connects > 0; /* this client had one before */
 		m->connections++;
+		if (tls_of(w, n)) {
+			tls_client_start(w, n);
+			tls_client_after(w, n);
+			return;
+		}
 		mqtt_client_up(&n->mc, &env, now);
 		return;
 	}
+	tls_end(n, false); /* the connection is over, and its TLS session */
+	n->hs_start = SIM_TIME_NEVER;
 	if (n->quiet_close) { /* we dropped it ourselves */
 		n->quiet_close = 0;
 		return;
@@ -208,16 +400,48 @@ static void be_segment(void *ud, uint32_t ep, enum net_dir dir, bool arrived,
 	tcp_out(w, n, dir, seg, len, info->retx);
 }
 
+static void broker_plain_in(struct world *w, struct mqtt_node *n, const uint8_t *buf, size_t len)
+{
+	struct mqtt_session_env env = {&w->ms_cb, w};
+	mqtt_session_data(&n->ms, &env, now_of(w), buf, len);
+}
+
 static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size_t len)
 {
 	struct world *w = ud;
 	struct mqtt_node *n = w->ep[ep].mq;
 
-	if (broker) {
-		struct mqtt_session_env env = {&w->ms_cb, w};
-		mqtt_session_data(&n->ms, &env, now_of(w), buf, len);
+	if (tls_of(w, n)) {
+		tls_world = w;
+		if (broker) {
+			if (!n->tb && !(n->tb = tls_new(w, n, true)))
+				return;
+			tls_busy = n->tb;
+			dtls_recv(n->tb, now_of(w), buf, len);
+			if (tls_reap(n, true))
+				return;
+			if (dtls_failed(n->tb) || n->tls_broken) {
+				n->tls_broken = 0;
+				stream_abort(w, n, true); /* an alert went out first */
+			}
+		} else if (n->tc) {
+			tls_busy = n->tc;
+			dtls_recv(n->tc, now_of(w), buf, len);
+			if (tls_reap(n, false))
+				return;
+			tls_client_after(w, n);
+			mq_maybe_finish(w, n);
+		}
 		return;
 	}
+	if (broker)
+		broker_plain_in(w, n, buf, len);
+	else
+		client_plain_in(w, n, buf, len);
+}
+
+static void client_plain_in(struct world *w, struct mqtt_node *n, const uint8_t *buf, size_t len)
+{
 	struct mqtt_client_env env;
 	mq_env(w, n, &env);
 	uint8_t pinging = n->mc.ping_out;
@@ -226,8 +450,9 @@ static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size
 	 * broker's where it writes it, ms_write). */
 	if (w->bo->remote_server && pinging && !n->mc.ping_out &&
 	    n->mc.state == MQTT_CLI_CONNECTED)
-		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w);
-	mq_maybe_finish(w, n);
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w, false);
+	if (!n->tc)
+		mq_maybe_finish(w, n); /* TLS: be_data does, after the library returned */
 }
 
 static void be_event(void *ud, uint32_t ep, bool broker, enum tcp_event ev)
@@ -276,9 +501,18 @@ static void mq_write(void *ud, struct mqtt_client *c, const uint8_t *buf, size_t
 	if (publish) {
 		struct mq_pub *r = &n->pubs[n->n_pubs++ & (w->mq.pubs - 1)];
 		r->off = n->wrote;
-		r->end = n->wrote + (uint32_t)len;
+		/* TLS: one record, its overhead around the bytes */
+		r->end = n->wrote + (uint32_t)len + (n->tc ? TLS_CCM8_OVERHEAD : 0);
 		r->published = c->writing_published;
 		r->counted = counted(w, first);
+	}
+	if (tls_of(w, n)) {
+		/* the library sends the record (tls_out counts the bytes) */
+		if (!tls_write(w, n, false, buf, len) || n->tls_broken) {
+			n->n_pubs -= publish;
+			n->tls_broken = 1; /* be_data or the next event gives it up */
+		}
+		return;
 	}
 	if (!stream_send(w, n, false, buf, len)) {
 		n->n_pubs -= publish;
@@ -313,6 +547,9 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 	struct mqtt_node *n = sim_container_of(c, struct mqtt_node, mc);
 	struct group_acc *a = &w->acc[ep_of_node(w, n)->group];
 
+	if (r == MQTT_RES_COMPLETED && tls_of(w, n) &&
+	    w->cfg->security.handshake == HANDSHAKE_PER_MESSAGE)
+		n->sleeping = 1; /* closed once nothing is left (mq_maybe_finish) */
 	if (!counted(w, f->first_tx))
 		return;
 	const char *outcome = r == MQTT_RES_COMPLETED ? "completed" : r == MQTT_RES_LOST ? "lost"
@@ -339,9 +576,14 @@ static void ms_write(void *ud, struct mqtt_session *s, const uint8_t *buf, size_
 {
 	struct world *w = ud;
 	struct mqtt_node *n = sim_container_of(s, struct mqtt_node, ms);
+	bool tls = tls_of(w, n);
 	if (len && buf[0] >> 4 == MQTT_PINGRESP)
-		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w);
-	stream_send(w, n, true, buf, len);
+		w->acc[ep_of_node(w, n)->group].m.keepalive_bytes += ping_bytes(w, tls);
+	if (!tls) {
+		stream_send(w, n, true, buf, len);
+	} else {
+		tls_write(w, n, true, buf, len);
+	}
 }
 
 static void ms_drop(void *ud, struct mqtt_session *s)
@@ -477,8 +719,10 @@ static int mq_init(struct world *w, struct endpoint *ep, uint64_t seed)
 	struct mqtt_node *mn = &w->mq_nodes[--w->mq_next];
 	ep->mq = mn;
 	mn->ep = s;
-	mn->cs = (struct backend_stream){.ep = s, .broker = 0};
-	mn->bs = (struct backend_stream){.ep = s, .broker = 1};
+	uint16_t port = gc->security == SECURITY_TLS ? 8883 : 1883;
+	mn->cs = (struct backend_stream){.ep = s, .broker = 0, .port = port};
+	mn->bs = (struct backend_stream){.ep = s, .broker = 1, .port = port};
+	mn->hs_start = SIM_TIME_NEVER;
 	/* its own kind: RNG_COAP is the CoAP client's stream of the same
 	 * endpoint (the first ISN was its first draw, correlated with nothing
 	 * it should be) */

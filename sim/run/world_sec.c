@@ -53,12 +53,8 @@ static void send_side(struct world *w, struct ep_sec *s, enum net_dir dir, const
 {
 	struct endpoint *ep = ep_of(w, s);
 	struct net_meta meta = send_meta ? *send_meta : (struct net_meta){0};
-	const struct link_cfg *l = dir == NET_UP ? &w->cfg->up : &w->cfg->down;
-	if (!send_meta) {
-		/* A handshake datagram: counted from when its handshake began. */
-		if (s->hs_counted)
-			w->acc[ep->group].m.handshake_bytes += net_ip_bytes(len, l->mtu);
-	}
+	if (!send_meta && s->hs_counted) /* a handshake datagram: its records */
+		w->acc[ep->group].m.handshake_bytes += len;
 	if (dir == NET_UP)
 		radio_frame(w, ep, len, true);
 	send_dgram(w, (uint32_t)(s - w->sec), dir, buf, len, &meta);
@@ -264,7 +260,7 @@ void world_sec_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 		bool remote = w->bo->remote_server && len && s->hs_counted;
 		struct run_metrics *m = &w->acc[ep->group].m;
 		if (remote && buf[0] != 23)
-			m->handshake_bytes += net_ip_bytes(len, w->cfg->down.mtu);
+			m->handshake_bytes += len;
 		plain_in = 0;
 		dtls_recv(s->cli, now, buf, len);
 		if (remote && buf[0] == 23 && plain_in)

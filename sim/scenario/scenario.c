@@ -533,7 +533,7 @@ static int set_psk(struct cc *c, const struct keydef *kd, void *obj)
 	bool ok = n && n % 2 == 0 && n / 2 <= SCN_PSK_MAX;
 
 	for (size_t i = 0; ok && i < n / 2; i++) {
-		unsigned v;
+		unsigned v = 0;
 		ok = isxdigit((unsigned char)s[2 * i]) && isxdigit((unsigned char)s[2 * i + 1]) &&
 		     sscanf(s + 2 * i, "%2x", &v) == 1;
 		key[i] = (uint8_t)v;
@@ -769,6 +769,8 @@ static const struct enumval listen_vals[] = {
 static const struct enumval security_vals[] = {
     {"none", SECURITY_NONE},
     {"dtls", SECURITY_DTLS},
+    {"tls", SECURITY_TLS},
+    {"on", SECURITY_ON},
     {NULL, 0},
 };
 static const struct enumval handshake_vals[] = {
@@ -880,9 +882,10 @@ static const struct keydef group_keys[] = {
      "Block1, GET responses come back as Block2; a transfer is one message for every "
      "statistic"},
     {"security", set_enum, F(group_cfg, security), ANY, security_vals, "none",
-     "`dtls`: CoAP over DTLS 1.2, TLS_PSK_WITH_AES_128_CCM_8 (RFC 7252 §9.1, RFC 7925) "
-     "on port 5684, by mbedTLS; keys in [security] and [dtls]; CoAP unicast groups "
-     "only"},
+     "`dtls`: CoAP over DTLS 1.2 (CoAP unicast groups), `tls`: MQTT over TLS 1.2 "
+     "(MQTT groups, port 8883); both TLS_PSK_WITH_AES_128_CCM_8 (RFC 7252 §9.1, RFC "
+     "7925) by mbedTLS; keys in [security] and [dtls]; `on`: whichever the group's "
+     "protocol takes (for a sweep over `protocol`)"},
     {"multicast", set_bool, F(group_cfg, multicast), ANY, NULL, "no",
      "the group is a multicast group (RFC 7252 §8): a requester next to the server "
      "sends one NON GET to `ff05::fd` (group k: `ff05::k:fd`) per `traffic`; each "
@@ -2416,12 +2419,24 @@ static int finish(struct cc *c)
 			       sim_time_to_s(cfg->tcp.rto_max));
 	}
 	for (size_t k = 0; k < cfg->n_groups; k++) {
-		const struct group_cfg *g = &cfg->groups[k];
+		struct group_cfg *g = &cfg->groups[k];
+		if (g->security == SECURITY_ON)
+			g->security = g->protocol == PROTO_MQTT ? SECURITY_TLS : SECURITY_DTLS;
 		if (g->security == SECURITY_DTLS && (g->protocol != PROTO_COAP || g->multicast))
 			return at_fail(c, find_entry(src, SEC_GROUP, (int)k, "security"),
 				       "group '%s': security = dtls is for CoAP unicast groups "
-				       "(DTLS does not protect multicast, RFC 7252 §9.1; MQTT would "
-				       "take TLS, which coapsim does not model yet)",
+				       "(DTLS does not protect multicast, RFC 7252 §9.1; MQTT takes "
+				       "tls)",
+				       g->name);
+		if (g->security == SECURITY_TLS && g->protocol != PROTO_MQTT)
+			return at_fail(c, find_entry(src, SEC_GROUP, (int)k, "security"),
+				       "group '%s': security = tls is for MQTT groups (CoAP takes "
+				       "dtls)",
+				       g->name);
+		if (g->security == SECURITY_TLS && cfg->backend != BACKEND_NATIVE)
+			return at_fail(c, find_entry(src, SEC_GROUP, (int)k, "security"),
+				       "group '%s': security = tls runs on backend = native only "
+				       "for now",
 				       g->name);
 	}
 	if (cfg->security.timeout_initial > cfg->security.timeout_max) {

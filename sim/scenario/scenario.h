@@ -53,8 +53,9 @@ struct group_cfg {
 	uint8_t security;         /* enum security_kind */
 };
 
-/* [group] security: CoAP over DTLS 1.2 (RFC 7252 §9.1, port 5684). */
-enum security_kind { SECURITY_NONE, SECURITY_DTLS };
+/* [group] security: CoAP over DTLS 1.2 (RFC 7252 §9.1, port 5684), MQTT
+ * over TLS 1.2 (port 8883). */
+enum security_kind { SECURITY_NONE, SECURITY_DTLS, SECURITY_TLS, SECURITY_ON };
 /* When a secured client handshakes: once and keeps the session, or for
  * every message (a sensor that forgets its session when it sleeps). */
 enum handshake_mode { HANDSHAKE_PER_BOOT, HANDSHAKE_PER_MESSAGE };

@@ -25,6 +25,11 @@ struct dtls_peer {
 	sim_time now, int_at, fin_at; /* the library's timer: intermediate, final */
 	const uint8_t *in;           /* the datagram being read */
 	size_t in_len;
+	bool stream;                 /* TLS: the bytes received, not yet read */
+	uint8_t *sin;
+	size_t sin_len, sin_off, sin_cap;
+	uint8_t *sout;               /* TLS: the records of this call, sent at its end */
+	size_t sout_len, sout_cap;
 	uint64_t ent;                /* the DRBG's entropy: splitmix64 of the seed */
 	uint64_t cookie_key;
 	int suites[2];
@@ -88,13 +93,48 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 		d->st.handshake_datagrams++;
 		d->st.handshake_bytes += len;
 	}
+	if (d->stream) {
+		/* A flight's records leave in one write at the end of the call,
+		 * as OpenSSL's buffered BIO sends them (mbedTLS flushes each
+		 * message: over TCP with Nagle each would wait a round trip). */
+		if (d->sout_len + len > d->sout_cap) {
+			size_t cap = (d->sout_len + len) * 2;
+			uint8_t *p = realloc(d->sout, cap);
+			if (!p)
+				return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+			d->sout = p;
+			d->sout_cap = cap;
+		}
+		memcpy(d->sout + d->sout_len, buf, len);
+		d->sout_len += len;
+		return (int)len;
+	}
 	d->cb->send(d->ud, buf, len);
 	return (int)len;
+}
+
+/* TLS: what this call wrote, to the transport in one piece. */
+static void flush(struct dtls_peer *d)
+{
+	if (d->stream && d->sout_len) {
+		size_t n = d->sout_len;
+		d->sout_len = 0;
+		d->cb->send(d->ud, d->sout, n);
+	}
 }
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	struct dtls_peer *d = ctx;
+	if (d->stream) {
+		size_t n = d->sin_len - d->sin_off;
+		if (!n)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		n = n < len ? n : len;
+		memcpy(buf, d->sin + d->sin_off, n);
+		d->sin_off += n;
+		return (int)n;
+	}
 	if (!d->in)
 		return MBEDTLS_ERR_SSL_WANT_READ;
 	size_t n = d->in_len < len ? d->in_len : len;
@@ -160,6 +200,7 @@ struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb
 	d->cb = cb;
 	d->ud = ud;
 	d->server = p->server;
+	d->stream = p->stream;
 	d->ent = p->seed ^ (p->server ? 0x5e7e7ull : 0xc1e47ull);
 	d->cookie_key = p->seed;
 	d->int_at = d->fin_at = d->st.handshake_done = SIM_TIME_NEVER;
@@ -170,7 +211,8 @@ struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb
 	if (!rc)
 		rc = mbedtls_ssl_config_defaults(&d->conf,
 						 p->server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-						 MBEDTLS_SSL_TRANSPORT_DATAGRAM,
+						 p->stream ? MBEDTLS_SSL_TRANSPORT_STREAM
+							   : MBEDTLS_SSL_TRANSPORT_DATAGRAM,
 						 MBEDTLS_SSL_PRESET_DEFAULT);
 	if (!rc) {
 		mbedtls_ssl_conf_rng(&d->conf, mbedtls_ctr_drbg_random, &d->drbg);
@@ -181,14 +223,14 @@ struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb
 		rc = mbedtls_ssl_conf_psk(&d->conf, p->psk, p->psk_len,
 					  (const unsigned char *)p->identity, strlen(p->identity));
 	}
-	if (!rc && p->server)
+	if (!rc && p->server && !p->stream)
 		mbedtls_ssl_conf_dtls_cookies(&d->conf, cookie_write, cookie_check, d);
 	if (!rc && p->server && p->tickets)
 		mbedtls_ssl_conf_session_tickets_cb(&d->conf, mbedtls_ssl_ticket_write,
 						    mbedtls_ssl_ticket_parse, &p->tickets->ctx);
 	if (!rc)
 		rc = mbedtls_ssl_setup(&d->ssl, &d->conf);
-	if (!rc && p->server)
+	if (!rc && p->server && !p->stream)
 		rc = mbedtls_ssl_set_client_transport_id(&d->ssl, (const unsigned char *)"peer", 4);
 	if (!rc && !p->server && p->resume) {
 		rc = mbedtls_ssl_set_session(&d->ssl, &p->resume->s);
@@ -214,6 +256,8 @@ void dtls_free(struct dtls_peer *d)
 	mbedtls_ssl_free(&d->ssl);
 	mbedtls_ssl_config_free(&d->conf);
 	mbedtls_ctr_drbg_free(&d->drbg);
+	free(d->sin);
+	free(d->sout);
 	free(d);
 }
 
@@ -252,6 +296,7 @@ static void step(struct dtls_peer *d, sim_time now)
 			d->cb->data(d->ud, buf, (size_t)n);
 		}
 	}
+	flush(d);
 	sim_clock = NULL;
 }
 
@@ -262,6 +307,28 @@ void dtls_start(struct dtls_peer *d, sim_time now)
 
 void dtls_recv(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len)
 {
+	if (d->stream) {
+		/* append; what a previous read left (part of a record) first */
+		if (d->sin_off) {
+			memmove(d->sin, d->sin + d->sin_off, d->sin_len - d->sin_off);
+			d->sin_len -= d->sin_off;
+			d->sin_off = 0;
+		}
+		if (d->sin_len + len > d->sin_cap) {
+			size_t cap = (d->sin_len + len) * 2;
+			uint8_t *p = realloc(d->sin, cap);
+			if (!p) {
+				d->failed = true;
+				return;
+			}
+			d->sin = p;
+			d->sin_cap = cap;
+		}
+		memcpy(d->sin + d->sin_len, buf, len);
+		d->sin_len += len;
+		step(d, now);
+		return;
+	}
 	d->in = buf;
 	d->in_len = len;
 	step(d, now);
@@ -276,6 +343,7 @@ int dtls_write(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len
 	sim_clock = &d->now;
 	uint64_t b0 = d->st.bytes;
 	int n = mbedtls_ssl_write(&d->ssl, buf, len);
+	flush(d);
 	sim_clock = NULL;
 	if (n < 0 || (size_t)n != len)
 		return SIM_ERR_INVAL;

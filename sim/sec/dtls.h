@@ -1,5 +1,7 @@
 /* DTLS 1.2 on the simulator's clock, by a real library (mbedTLS): the
- * bytes, flights and retransmissions are the library's own.  Sans-I/O like
+ * bytes, flights and retransmissions are the library's own.  With
+ * `stream` it is TLS 1.2 over a byte stream (TCP) instead: records may
+ * arrive split or joined, and the transport retransmits, not the library.  Sans-I/O like
  * the protocol cores: every call takes `now`, datagrams leave through a
  * callback, dtls_expiry() says when the library's retransmission timer
  * (RFC 6347 4.2.4) is due.  Knows no engine, channel or CoAP; the library
@@ -16,6 +18,8 @@
 /* A protected record's overhead with AES-128-CCM-8 (RFC 6655): 13 bytes of
  * DTLS record header, 8 of explicit nonce, 8 of tag. */
 #define DTLS_CCM8_OVERHEAD 29
+/* TLS's: a 5-byte record header, 8 of nonce, 8 of tag. */
+#define TLS_CCM8_OVERHEAD 21
 
 struct dtls_tickets; /* a server's ticket keys (RFC 5077): resumption without
 		      * state per client */
@@ -23,6 +27,7 @@ struct dtls_session; /* a client's saved session: its ticket and master secret *
 
 struct dtls_params {
 	bool server;
+	bool stream;                       /* TLS over a stream, not DTLS */
 	struct dtls_tickets *tickets;      /* server: issue and accept tickets; NULL none */
 	const struct dtls_session *resume; /* client: offer this session; NULL none */
 	const uint8_t *psk;      /* TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925's default) */

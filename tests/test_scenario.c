@@ -1126,8 +1126,8 @@ Test(scenario_errors, out_of_range)
 	/* [live]: the target's form, the source's prefix, what live carries. */
 	err_is("[live]\ntarget = http://[::1]:5683\n" GROUP,
 	       F ":2: bad target 'http://[::1]:5683' in [live] (coap://HOST[:PORT], "
-		 "coaps://HOST[:PORT] for DTLS, or mqtt://HOST[:PORT], an IPv6 address in "
-		 "brackets: coap://[::1]:5683)");
+		 "coaps://HOST[:PORT] for DTLS, mqtt://HOST[:PORT], or mqtts://HOST[:PORT] for "
+		 "TLS, an IPv6 address in brackets: coap://[::1]:5683)");
 	/* [security]: a key is hex bytes; DTLS is for CoAP unicast groups, and a
 	 * live target's scheme says whether it speaks it. */
 	err_is("[security]\npsk = 0x1234\n" GROUP,
@@ -1143,8 +1143,8 @@ Test(scenario_errors, out_of_range)
 	       F ":2: group 'g': security = tls is for MQTT groups (CoAP takes dtls)");
 	err_is("[scenario]\nbackend = live\n[live]\ntarget = coap://[::1]:5684\n"
 	       "[group.g]\nsecurity = dtls\n",
-	       F ":4: group 'g' has security = dtls but the live target is coap://: coaps:// "
-		 "for DTLS, coap:// without");
+	       F ":4: group 'g' has security = dtls but the live target is coap://: coaps:// or "
+		 "mqtts:// for DTLS or TLS, coap:// or mqtt:// without");
 	err_is("[dtls]\ntimeout_initial = 10s\ntimeout_max = 5s\n" GROUP,
 	       F ":2: 'timeout_initial' (10s) must not exceed 'timeout_max' (5s) in [dtls]");
 	err_is("[live]\nsource = 127.0.0.0/4\n" GROUP,

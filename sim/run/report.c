@@ -1899,7 +1899,7 @@ static void claims(FILE *f, json_t *j)
 	/* Security: what the handshakes and records cost each, where the
 	 * scenario secures both (`security = on`). */
 	const struct tally *hs = &rows[5].t;
-	char vs[1024], ms[2 * sizeof(rows[5].text) + 128];
+	char vs[1024], ms[2 * sizeof(rows[5].text) + 512];
 	if (hs->n == hs->na) {
 		snprintf(ms, sizeof(ms), "not in this scenario (plaintext)");
 		snprintf(vs, sizeof(vs),

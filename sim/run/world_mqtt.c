@@ -135,8 +135,11 @@ static void tls_out(struct mqtt_node *n, bool broker, const uint8_t *buf, size_t
 
 static void tls_client_out(void *ud, const uint8_t *buf, size_t len) { tls_out(ud, false, buf, len); }
 static void tls_broker_out(void *ud, const uint8_t *buf, size_t len) { tls_out(ud, true, buf, len); }
+static _Thread_local size_t tls_plain_in; /* bytes the client's end gave MQTT */
+
 static void tls_client_in(void *ud, const uint8_t *buf, size_t len)
 {
+	tls_plain_in += len;
 	client_plain_in(tls_world, ud, buf, len);
 }
 static void tls_broker_in(void *ud, const uint8_t *buf, size_t len)
@@ -425,8 +428,19 @@ static void be_data(void *ud, uint32_t ep, bool broker, const uint8_t *buf, size
 				stream_abort(w, n, true); /* an alert went out first */
 			}
 		} else if (n->tc) {
+			/* A real broker's records are counted as they arrive:
+			 * before the handshake is done, its flights; after, what
+			 * is not MQTT (a record split over reads evens out). */
+			struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;
+			bool remote = w->bo->remote_server && n->hs_counted;
+			bool hs = !dtls_established(n->tc);
+			tls_plain_in = 0;
 			tls_busy = n->tc;
 			dtls_recv(n->tc, now_of(w), buf, len);
+			if (remote && hs)
+				m->handshake_bytes += len - tls_plain_in;
+			else if (remote)
+				m->security_overhead_bytes += len - tls_plain_in;
 			if (tls_reap(n, false))
 				return;
 			tls_client_after(w, n);
@@ -757,7 +771,8 @@ int world_mqtt_probe(struct world *w)
 		return 0;
 	if (w->opts->err)
 		snprintf(w->opts->err, w->opts->errlen,
-			 "live target mqtt://%s%s%s:%u: a TCP connection %s",
+			 "live target %s://%s%s%s:%u: a TCP connection %s",
+			 w->cfg->live.secure ? "mqtts" : "mqtt",
 			 strchr(w->target_host, ':') ? "[" : "", w->target_host,
 			 strchr(w->target_host, ':') ? "]" : "", w->target_port,
 			 rc == SIM_ERR_NOTFOUND ? "was refused (nothing listens there)"

@@ -1142,16 +1142,18 @@ static int set_target(struct cc *c, const struct keydef *kd, void *obj)
 {
 	struct live_cfg *l = obj;
 	(void)kd;
-	l->mqtt = !strncmp(c->val, "mqtt://", 7);
+	bool mqtts = !strncmp(c->val, "mqtts://", 8);
+	l->mqtt = mqtts || !strncmp(c->val, "mqtt://", 7);
 	l->coaps = !strncmp(c->val, "coaps://", 8);
-	if (scenario_parse_uri(c->val, l->mqtt ? "mqtt" : l->coaps ? "coaps" : "coap",
-			       l->mqtt ? 1883 : l->coaps ? 5684 : 5683, l->host, sizeof(l->host),
-			       &l->port) == 0)
+	l->secure = l->coaps || mqtts;
+	const char *scheme = mqtts ? "mqtts" : l->mqtt ? "mqtt" : l->coaps ? "coaps" : "coap";
+	uint16_t port = mqtts ? 8883 : l->mqtt ? 1883 : l->coaps ? 5684 : 5683;
+	if (scenario_parse_uri(c->val, scheme, port, l->host, sizeof(l->host), &l->port) == 0)
 		return 0;
 	return cc_fail(c,
 		       "bad target '%s' in [live] (coap://HOST[:PORT], coaps://HOST[:PORT] for "
-		       "DTLS, or mqtt://HOST[:PORT], an IPv6 address in brackets: "
-		       "coap://[::1]:5683)",
+		       "DTLS, mqtt://HOST[:PORT], or mqtts://HOST[:PORT] for TLS, an IPv6 "
+		       "address in brackets: coap://[::1]:5683)",
 		       c->val);
 }
 
@@ -2307,13 +2309,16 @@ static int live_unsupported(struct cc *c)
 				       "group '%s': multicast is not supported with backend = "
 				       "live",
 				       g->name);
-		if (l->host[0] && !mq && (g->security == SECURITY_DTLS) != l->coaps)
-			return at_fail(c,
-				       find_entry(src, SEC_LIVE, -1, "target"),
+		bool sec = g->security == SECURITY_DTLS || g->security == SECURITY_TLS ||
+			   g->security == SECURITY_ON;
+		if (l->host[0] && sec != l->secure)
+			return at_fail(c, find_entry(src, SEC_LIVE, -1, "target"),
 				       "group '%s' has security = %s but the live target is %s://: "
-				       "coaps:// for DTLS, coap:// without",
-				       g->name, g->security == SECURITY_DTLS ? "dtls" : "none",
-				       l->coaps ? "coaps" : "coap");
+				       "coaps:// or mqtts:// for DTLS or TLS, coap:// or mqtt:// "
+				       "without",
+				       g->name, security_vals[g->security].name,
+				       l->mqtt ? (l->secure ? "mqtts" : "mqtt")
+					       : (l->coaps ? "coaps" : "coap"));
 	}
 	return 0;
 }
@@ -2433,10 +2438,10 @@ static int finish(struct cc *c)
 				       "group '%s': security = tls is for MQTT groups (CoAP takes "
 				       "dtls)",
 				       g->name);
-		if (g->security == SECURITY_TLS && cfg->backend != BACKEND_NATIVE)
+		if (g->security == SECURITY_TLS && cfg->backend == BACKEND_NS3)
 			return at_fail(c, find_entry(src, SEC_GROUP, (int)k, "security"),
-				       "group '%s': security = tls runs on backend = native only "
-				       "for now",
+				       "group '%s': security = tls does not run on backend = ns3 "
+				       "yet",
 				       g->name);
 	}
 	if (cfg->security.timeout_initial > cfg->security.timeout_max) {

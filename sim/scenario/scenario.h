@@ -147,6 +147,7 @@ struct live_cfg {
 	uint16_t port;
 	bool mqtt;              /* the target is a broker (mqtt://) */
 	bool coaps;             /* the target speaks CoAP over DTLS (coaps://) */
+	bool secure;            /* coaps:// or mqtts:// (TLS) */
 	enum live_transport transport;
 	bool netns;             /* tun: the target in a namespace coapsim makes */
 	char server[256];       /* a command that starts the target; "" none */

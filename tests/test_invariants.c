@@ -1,6 +1,7 @@
 /* Invariants over a few hundred random valid scenarios, built from the key
  * table: groups, protocols, traffic, links with rate limits, bottleneck,
- * loss models, CoAP parameters, block sizes, Observe, multicast, MQTT QoS.
+ * loss models, CoAP parameters, block sizes, Observe, multicast, MQTT QoS,
+ * DTLS and TLS (security = on).
  * Whatever the scenario, a run must end and its numbers must be possible:
  * delivered <= messages, completed + failed = messages where confirmation
  * applies, ratios in [0, 1], no latency below the round trip, ordered
@@ -97,6 +98,8 @@ static void generate(uint64_t *s, unsigned k, char *buf, size_t cap, struct shap
 		else
 			PUT("traffic = %s(%s)\n", chance(s, 0.5) ? "periodic" : "poisson", iv);
 		PUT("payload = %u\n", chance(s, 0.2) ? pick(s, 1500) : pick(s, 64));
+		if (!multicast && chance(s, 0.15)) /* DTLS or TLS */
+			PUT("security = on\n");
 		sh->coap_only &= !mqtt;
 		if (mqtt) {
 			PUT("qos = %u\n", pick(s, 3));
@@ -277,10 +280,10 @@ BATCH(3)
 
 /* The generator reaches the cases it is meant to: over the scenarios
  * above, some have a 1 bps link, NSTART above 1 with a 10 ms period,
- * MQTT, multicast, Observe, block-wise and CoCoA. */
+ * MQTT, multicast, Observe, block-wise, CoCoA and DTLS or TLS. */
 Test(invariants, generator_covers_the_hard_cases)
 {
-	int slow = 0, fast_nstart = 0, mqtt = 0, mc = 0, obs = 0, blk = 0, cocoa = 0;
+	int slow = 0, fast_nstart = 0, mqtt = 0, mc = 0, obs = 0, blk = 0, cocoa = 0, sec = 0;
 	for (unsigned k = 0; k < N_SCENARIOS; k++) {
 		char text[4096];
 		struct shape sh;
@@ -293,12 +296,13 @@ Test(invariants, generator_covers_the_hard_cases)
 		obs += strstr(text, "observe(") != NULL;
 		blk += strstr(text, "block_size") != NULL;
 		cocoa += sh.cocoa;
+		sec += strstr(text, "security = on") != NULL;
 	}
 	cr_assert(slow >= 5 && fast_nstart >= 3 && mqtt >= 20 && mc >= 5 && obs >= 10 &&
-			  blk >= 10 && cocoa >= 10,
+			  blk >= 10 && cocoa >= 10 && sec >= 20,
 		  "slow %d, nstart+10ms %d, mqtt %d, multicast %d, observe %d, block %d, "
-		  "cocoa %d",
-		  slow, fast_nstart, mqtt, mc, obs, blk, cocoa);
+		  "cocoa %d, secured %d",
+		  slow, fast_nstart, mqtt, mc, obs, blk, cocoa, sec);
 }
 
 /* Time-series memory is bounded by the samples, not by simulated time:

@@ -308,6 +308,8 @@ void dtls_start(struct dtls_peer *d, sim_time now)
 void dtls_recv(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len)
 {
 	if (d->stream) {
+		if (!len)
+			return; /* nothing new to read */
 		/* append; what a previous read left (part of a record) first */
 		if (d->sin_off) {
 			memmove(d->sin, d->sin + d->sin_off, d->sin_len - d->sin_off);

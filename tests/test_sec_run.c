@@ -438,3 +438,42 @@ Test(tls_run, per_message_connections, .timeout = 120)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* suite = ecdhe-ecdsa-ccm8: the server sends its certificate and signed
+ * ECDHE share (handshake types 11 and 12), the client verifies it and the
+ * handshake takes as many trips as with PSK (DTLS 300 ms, TLS 200 ms at
+ * 50 ms one way); with `keylog` tshark decrypts every record from the NSS
+ * key log alone (no PSK to give it). */
+Test(tls_run, ecdhe_ecdsa_and_the_key_log, .timeout = 120)
+{
+	const char *fmt = "[scenario]\nduration = 10s\nseed = 7\n"
+			  "[link]\nlatency = 50ms\njitter = none\nloss = 0%%\n"
+			  "[group.s]\ncount = 1\nprotocol = %s\nqos = 1\nsecurity = on\n"
+			  "traffic = periodic(2s)\nstart = const(1s)\n"
+			  "[security]\nsuite = ecdhe-ecdsa-ccm8\n[output]\npcap = yes\nkeylog = yes\n";
+	for (int mqtt = 0; mqtt < 2; mqtt++) {
+		char dir[] = "/tmp/coapsim-sec-XXXXXX", ini[512], f[512], opt[600], cmd[128];
+		cr_assert_not_null(mkdtemp(dir));
+		snprintf(ini, sizeof(ini), fmt, mqtt ? "mqtt" : "coap");
+		json_t *j = run_text(dir, ini);
+		cr_assert_eq(num(j, "completed"), 5);
+		cr_assert_eq(num(j, "handshakes"), 1);
+		cr_assert_float_eq(stat(j, "handshake_ms", "max"), mqtt ? 200.0 : 300.0, 1e-6);
+		snprintf(f, sizeof(f), "%s/out/pcap/p0-r0.pcap", dir);
+		snprintf(opt, sizeof(opt), "-o tls.keylog_file:%s/out/pcap/p0-r0.keys", dir);
+		const char *hs = mqtt ? "tls.handshake.type" : "dtls.handshake.type";
+		char flt[128];
+		/* one flight: a datagram, or TCP segments (MSS 536) */
+		snprintf(flt, sizeof(flt), "%s == 11", hs);
+		cr_assert_eq(test_tshark_count(f, "", flt), 1, "one Certificate");
+		snprintf(flt, sizeof(flt), "%s == 12", hs);
+		cr_assert_eq(test_tshark_count(f, "", flt), 1, "one ServerKeyExchange");
+		cr_assert_eq(test_tshark_count(f, opt, mqtt ? "mqtt.msgtype == 3" : "coap.code == 2"),
+			     5, "every message decrypted with the key log");
+		cr_assert_eq(test_tshark_count(f, opt, "_ws.malformed || _ws.expert.severity == error"),
+			     0);
+		json_decref(j);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_assert_eq(system(cmd), 0);
+	}
+}

@@ -281,7 +281,7 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 	struct run_opts ro = {.run_id = s->id, .progress_ns = &s->progress_ns,
 			      .stop = &runner_stop};
 	FILE *ex = NULL;
-	char path[RUN_PATH], err[RUN_PATH + 512];
+	char path[RUN_PATH], kpath[RUN_PATH + 80], err[RUN_PATH + 512];
 
 	s->rc = scenario_point_cfg(r->src, s->point, &cfg, err, sizeof(err));
 	if (s->rc < 0) {
@@ -326,6 +326,14 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 			set_err(s, "%s%s", err, "");
 			goto out;
 		}
+		if (cfg.output.keylog) {
+			snprintf(kpath, sizeof(kpath), "%s/%s.keys", r->pcap_dir, s->id);
+			if (!(ro.keylog = fopen(kpath, "w"))) {
+				set_err(s, "%s: cannot write: %s", kpath, strerror(errno));
+				s->rc = SIM_ERR_IO;
+				goto out;
+			}
+		}
 	}
 	char why[512] = "";
 	if (!r->o->quiet) {
@@ -355,6 +363,10 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 	if (s->rc < 0 && !s->err)
 		set_err(s, "run %s: %s", s->id, sim_strerror(s->rc));
 out:
+	if (ro.keylog && fclose(ro.keylog) != 0 && s->rc == 0) {
+		set_err(s, "%s: cannot write: %s", kpath, strerror(errno));
+		s->rc = SIM_ERR_IO;
+	}
 	if (ex) {
 		errno = 0;
 		if (fclose(ex) != 0 && s->rc == 0) {

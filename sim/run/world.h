@@ -28,6 +28,7 @@ struct run_opts {
 	FILE *exchanges;        /* one CSV row per message, or NULL */
 	const char *run_id;     /* "p0-r0", for the exchanges rows */
 	struct trace *trace;    /* packet capture, or NULL */
+	FILE *keylog;           /* NSS key log of the run's DTLS/TLS sessions, or NULL */
 	_Atomic uint64_t *progress_ns; /* simulated time done, updated as it runs */
 	_Atomic int *stop;      /* set: end the run at its next step (SIM_ERR_STOPPED) */
 	char *err;              /* when the run fails for a reason it can name: one line */

@@ -183,6 +183,7 @@ struct group_acc {
 struct ep_sec; /* world_sec.c: an endpoint's DTLS associations */
 struct dtls_tickets;
 struct dtls_peer;
+struct dtls_cert;
 
 struct world {
 	struct sim_engine *eng; /* the backend's */
@@ -214,6 +215,7 @@ struct world {
 	struct ep_rare *rare; /* multicast, observe or CoCoA runs only, else NULL */
 	struct ep_sec *sec;   /* runs with a `security = dtls` group only, else NULL */
 	struct dtls_tickets *tickets; /* the server's, with [security] resumption */
+	struct dtls_cert *cert;       /* the server's, with suite = ecdhe-ecdsa-ccm8 */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
 	struct coap_exch *exch;

@@ -156,6 +156,8 @@ static struct dtls_peer *tls_new(struct world *w, struct mqtt_node *n, bool brok
 	bool own = broker && sc->server_psk_len;
 	struct dtls_params p = {
 		.server = broker, .stream = true,
+		.suite = (enum dtls_suite)sc->suite, .cert = w->cert,
+		.keylog = broker || !w->opts ? NULL : w->opts->keylog,
 		.psk = own ? sc->server_psk : sc->psk,
 		.psk_len = own ? sc->server_psk_len : sc->psk_len,
 		.identity = sc->psk_identity,

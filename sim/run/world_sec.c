@@ -108,6 +108,8 @@ static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server
 		.server = server,
 		.tickets = server ? w->tickets : NULL,
 		.resume = server ? NULL : s->saved,
+		.suite = (enum dtls_suite)sc->suite, .cert = w->cert,
+		.keylog = server || !w->opts ? NULL : w->opts->keylog,
 		.psk = own ? sc->server_psk : sc->psk,
 		.psk_len = own ? sc->server_psk_len : sc->psk_len,
 		.identity = sc->psk_identity,
@@ -302,9 +304,16 @@ static void sec_fire(struct sim_engine *e, struct sim_timer *t)
 
 int world_sec_init(struct world *w, uint64_t seed)
 {
-	bool any = false;
-	for (size_t g = 0; g < w->cfg->n_groups; g++)
+	bool any = false, secure = false;
+	for (size_t g = 0; g < w->cfg->n_groups; g++) {
 		any |= w->cfg->groups[g].security == SECURITY_DTLS;
+		secure |= w->cfg->groups[g].security != SECURITY_NONE;
+	}
+	if (secure && w->cfg->security.suite == SUITE_ECDHE_ECDSA_CCM8) {
+		char err[160];
+		if (!(w->cert = dtls_cert_new(seed, err, sizeof(err))))
+			return SIM_ERR_NOMEM;
+	}
 	if (!any)
 		return 0;
 	if (!(w->sec = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->sec))))
@@ -328,6 +337,8 @@ int world_sec_init(struct world *w, uint64_t seed)
 
 void world_sec_free(struct world *w)
 {
+	dtls_cert_free(w->cert);
+	w->cert = NULL;
 	if (!w->sec)
 		return;
 	for (uint32_t i = 0; i < w->n_ep; i++) {

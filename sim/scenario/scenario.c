@@ -773,6 +773,11 @@ static const struct enumval security_vals[] = {
     {"on", SECURITY_ON},
     {NULL, 0},
 };
+static const struct enumval suite_vals[] = {
+    {"psk-ccm8", SUITE_PSK_CCM8},
+    {"ecdhe-ecdsa-ccm8", SUITE_ECDHE_ECDSA_CCM8},
+    {NULL, 0},
+};
 static const struct enumval handshake_vals[] = {
     {"per-boot", HANDSHAKE_PER_BOOT},
     {"per-message", HANDSHAKE_PER_MESSAGE},
@@ -1014,6 +1019,11 @@ static const struct keydef security_keys[] = {
      "`per-boot`: a client handshakes once and keeps its session (again only after a "
      "failed one); `per-message`: every message starts a new session (a sensor that "
      "forgets its session while it sleeps)"},
+    {"suite", set_enum, F(security_cfg, suite), ANY, suite_vals, "psk-ccm8",
+     "`psk-ccm8`: TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925's mandatory suite); "
+     "`ecdhe-ecdsa-ccm8`: TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, the server holding a P-256 "
+     "certificate the clients verify (made from the seed), the heavier handshake; "
+     "decrypt its captures with `[output] keylog`"},
     {"resumption", set_bool, F(security_cfg, resumption), ANY, NULL, "no",
      "`yes`: a client that starts again offers its last session's ticket (RFC 5077) and "
      "the handshake is the abbreviated one, no key exchange; the server keeps no state "
@@ -1078,6 +1088,9 @@ static const struct keydef output_keys[] = {
      "bound; latency (MQTT: from the application's publish), transmissions (MQTT: "
      "PUBLISHes, DUP resends included), CoAP's initial timeout `rto_ms`: the "
      "per-exchange RTO trace, and `end_s`: when it ended)"},
+    {"keylog", set_bool, F(output_cfg, keylog), ANY, NULL, "no",
+     "with `pcap`: `RUN.keys` beside each capture, an NSS key log (CLIENT_RANDOM lines) "
+     "of every DTLS/TLS session, for `tshark -o tls.keylog_file:...`"},
     {"pcap_max", set_size, F(output_cfg, pcap_max), 0, SCN_SIZE_MAX, NULL, NULL, "0",
      "rotate a capture file before it grows past this size; `0` never"},
 };

@@ -60,6 +60,8 @@ enum security_kind { SECURITY_NONE, SECURITY_DTLS, SECURITY_TLS, SECURITY_ON };
  * every message (a sensor that forgets its session when it sleeps). */
 enum handshake_mode { HANDSHAKE_PER_BOOT, HANDSHAKE_PER_MESSAGE };
 #define SCN_PSK_MAX 64
+/* Cipher suites, in sim/sec's order (enum dtls_suite). */
+enum security_suite { SUITE_PSK_CCM8, SUITE_ECDHE_ECDSA_CCM8 };
 struct security_cfg {
 	char psk_identity[64];
 	uint8_t psk[SCN_PSK_MAX];        /* the clients' key */
@@ -68,6 +70,7 @@ struct security_cfg {
 	uint32_t server_psk_len;
 	enum handshake_mode handshake;
 	bool resumption;         /* clients resume sessions by ticket (RFC 5077) */
+	enum security_suite suite;
 	sim_time session_lifetime; /* the server accepts a ticket this long */
 	sim_time timeout_initial, timeout_max; /* [dtls]: RFC 6347 4.2.4's timer */
 };
@@ -117,6 +120,7 @@ struct output_cfg {
 	char dir[SCN_PATH_LEN];      /* {name} already substituted */
 	char pcap_dir[SCN_PATH_LEN]; /* {name} already substituted */
 	bool exchanges;
+	bool keylog;                 /* NSS key log of every TLS/DTLS session */
 	uint64_t pcap_max; /* bytes per capture file before rotation; 0 = none */
 };
 

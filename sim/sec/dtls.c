@@ -10,6 +10,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ struct dtls_tickets {
 
 struct dtls_session {
 	mbedtls_ssl_session s;
+};
+
+struct dtls_cert {
+	mbedtls_pk_context pk;
+	mbedtls_x509_crt crt;
+	mbedtls_ctr_drbg_context drbg;
+	uint64_t ent;
 };
 
 /* ---- the simulated clock for the library's time() ----
@@ -164,6 +172,29 @@ static int get_timer(void *ctx)
 	return d->now >= d->int_at ? 1 : 0;
 }
 
+/* The NSS key log line of a session (what Wireshark's tls.keylog_file
+ * reads): CLIENT_RANDOM, the client's random, the master secret. */
+static int export_keys(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
+		       size_t keylen, size_t ivlen, const unsigned char client_random[32],
+		       const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+	FILE *f = p;
+	(void)kb;
+	(void)maclen;
+	(void)keylen;
+	(void)ivlen;
+	(void)server_random;
+	(void)prf;
+	fputs("CLIENT_RANDOM ", f);
+	for (int i = 0; i < 32; i++)
+		fprintf(f, "%02x", client_random[i]);
+	fputc(' ', f);
+	for (int i = 0; i < 48; i++)
+		fprintf(f, "%02x", ms[i]);
+	fputc('\n', f);
+	return 0;
+}
+
 /* The server's cookie: a function of the seed and the client's transport
  * id, so a client sending its ClientHello again gets the same one. */
 static int cookie_write(void *ctx, unsigned char **p, unsigned char *end,
@@ -216,12 +247,28 @@ struct dtls_peer *dtls_new(const struct dtls_params *p, const struct dtls_cb *cb
 						 MBEDTLS_SSL_PRESET_DEFAULT);
 	if (!rc) {
 		mbedtls_ssl_conf_rng(&d->conf, mbedtls_ctr_drbg_random, &d->drbg);
-		d->suites[0] = MBEDTLS_TLS_PSK_WITH_AES_128_CCM_8;
+		bool ecdsa = p->suite == DTLS_SUITE_ECDHE_ECDSA_CCM8;
+		d->suites[0] = ecdsa ? MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8
+				     : MBEDTLS_TLS_PSK_WITH_AES_128_CCM_8;
 		mbedtls_ssl_conf_ciphersuites(&d->conf, d->suites);
 		mbedtls_ssl_conf_handshake_timeout(&d->conf, (uint32_t)(p->timeout_min / SIM_MS(1)),
 						   (uint32_t)(p->timeout_max / SIM_MS(1)));
-		rc = mbedtls_ssl_conf_psk(&d->conf, p->psk, p->psk_len,
-					  (const unsigned char *)p->identity, strlen(p->identity));
+		if (ecdsa && !p->cert) {
+			rc = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+		} else if (ecdsa && p->server) {
+			rc = mbedtls_ssl_conf_own_cert(&d->conf, (mbedtls_x509_crt *)&p->cert->crt,
+						       (mbedtls_pk_context *)&p->cert->pk);
+		} else if (ecdsa) {
+			/* the client verifies the chain: its one certificate */
+			mbedtls_ssl_conf_ca_chain(&d->conf, (mbedtls_x509_crt *)&p->cert->crt, NULL);
+			mbedtls_ssl_conf_authmode(&d->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+		} else {
+			rc = mbedtls_ssl_conf_psk(&d->conf, p->psk, p->psk_len,
+						  (const unsigned char *)p->identity,
+						  strlen(p->identity));
+		}
+		if (!p->server && p->keylog)
+			mbedtls_ssl_conf_export_keys_ext_cb(&d->conf, export_keys, p->keylog);
 	}
 	if (!rc && p->server && !p->stream)
 		mbedtls_ssl_conf_dtls_cookies(&d->conf, cookie_write, cookie_check, d);
@@ -365,6 +412,71 @@ void dtls_expire(struct dtls_peer *d, sim_time now)
 {
 	if (now >= d->fin_at)
 		step(d, now); /* the library retransmits its last flight */
+}
+
+struct dtls_cert *dtls_cert_new(uint64_t seed, char *err, size_t errlen)
+{
+	struct dtls_cert *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->ent = seed ^ 0xce27ull;
+	mbedtls_pk_init(&c->pk);
+	mbedtls_x509_crt_init(&c->crt);
+	mbedtls_ctr_drbg_init(&c->drbg);
+	mbedtls_x509write_cert w;
+	mbedtls_x509write_crt_init(&w);
+	mbedtls_mpi serial;
+	mbedtls_mpi_init(&serial);
+	unsigned char der[1024];
+	int rc = mbedtls_ctr_drbg_seed(&c->drbg, entropy, &c->ent, NULL, 0);
+	if (!rc)
+		rc = mbedtls_pk_setup(&c->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+	if (!rc)
+		rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(c->pk),
+					 mbedtls_ctr_drbg_random, &c->drbg);
+	if (!rc)
+		rc = mbedtls_mpi_lset(&serial, 1);
+	if (!rc) {
+		mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+		mbedtls_x509write_crt_set_subject_key(&w, &c->pk);
+		mbedtls_x509write_crt_set_issuer_key(&w, &c->pk);
+		rc = mbedtls_x509write_crt_set_subject_name(&w, "CN=coapsim server");
+	}
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_issuer_name(&w, "CN=coapsim server");
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_serial(&w, &serial);
+	/* valid over the whole simulated clock (its seconds count from 1970) */
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_validity(&w, "19700101000000", "20991231235959");
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_basic_constraints(&w, 1, -1);
+	int n = rc ? rc
+		   : mbedtls_x509write_crt_der(&w, der, sizeof(der), mbedtls_ctr_drbg_random,
+					       &c->drbg);
+	rc = n < 0 ? n : mbedtls_x509_crt_parse_der(&c->crt, der + sizeof(der) - n, (size_t)n);
+	mbedtls_x509write_crt_free(&w);
+	mbedtls_mpi_free(&serial);
+	if (rc) {
+		char why[128];
+		mbedtls_strerror(rc, why, sizeof(why));
+		snprintf(err, errlen, "mbedTLS: %s", why);
+		dtls_cert_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void dtls_cert_free(struct dtls_cert *c)
+{
+	if (!c)
+		return;
+	mbedtls_pk_free(&c->pk);
+	mbedtls_x509_crt_free(&c->crt);
+	mbedtls_ctr_drbg_free(&c->drbg);
+	free(c);
 }
 
 struct dtls_tickets *dtls_tickets_new(uint64_t seed, sim_time lifetime, char *err,

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../core/sim.h"
 
@@ -24,12 +25,21 @@
 struct dtls_tickets; /* a server's ticket keys (RFC 5077): resumption without
 		      * state per client */
 struct dtls_session; /* a client's saved session: its ticket and master secret */
+struct dtls_cert;    /* a server's P-256 ECDSA key and self-signed certificate */
+
+enum dtls_suite {
+	DTLS_SUITE_PSK_CCM8,         /* TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925's) */
+	DTLS_SUITE_ECDHE_ECDSA_CCM8, /* TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 */
+};
 
 struct dtls_params {
 	bool server;
 	bool stream;                       /* TLS over a stream, not DTLS */
 	struct dtls_tickets *tickets;      /* server: issue and accept tickets; NULL none */
 	const struct dtls_session *resume; /* client: offer this session; NULL none */
+	enum dtls_suite suite;
+	const struct dtls_cert *cert; /* ECDHE-ECDSA: the server's; the client trusts it */
+	FILE *keylog;                 /* client: NSS key log lines (CLIENT_RANDOM); NULL */
 	const uint8_t *psk;      /* TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925's default) */
 	size_t psk_len;
 	const char *identity;
@@ -67,6 +77,10 @@ int dtls_write(struct dtls_peer *d, sim_time now, const uint8_t *buf, size_t len
 
 sim_time dtls_expiry(const struct dtls_peer *d);
 void dtls_expire(struct dtls_peer *d, sim_time now);
+
+/* A server key and certificate from the seed (the same every run). */
+struct dtls_cert *dtls_cert_new(uint64_t seed, char *err, size_t errlen);
+void dtls_cert_free(struct dtls_cert *c);
 
 /* Ticket keys for a run's server, from the seed; tickets older than
  * lifetime are refused (a full handshake then).  NULL with the reason. */

@@ -147,6 +147,7 @@ struct mqtt_node {
 	uint8_t hs_counted, tls_broken;
 	uint8_t tls_dead; /* bit 0: tc, bit 1: tb ended while the library ran */
 	uint32_t hs_seen[2]; /* handshake bytes of tc, tb already counted */
+	struct dtls_session *saved; /* resumption: the client's last session */
 };
 
 /* Sizes of every MQTT node's buffers in a run.  The broker must take the
@@ -184,6 +185,7 @@ struct ep_sec; /* world_sec.c: an endpoint's DTLS associations */
 struct dtls_tickets;
 struct dtls_peer;
 struct dtls_cert;
+struct dtls_session;
 
 struct world {
 	struct sim_engine *eng; /* the backend's */

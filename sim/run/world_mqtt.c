@@ -79,6 +79,12 @@ static void tls_end(struct mqtt_node *n, bool broker)
 		n->tls_dead |= broker ? 2 : 1;
 		return;
 	}
+	/* resumption: an established client's session, for its next connection
+	 * (the run's server issues tickets only then) */
+	if (!broker && *pp && dtls_established(*pp) && tls_world && tls_world->tickets) {
+		dtls_session_free(n->saved);
+		n->saved = dtls_session_save(*pp);
+	}
 	dtls_free(*pp);
 	*pp = NULL;
 }
@@ -105,6 +111,8 @@ void world_mq_tls_free(struct mqtt_node *n)
 	dtls_free(n->tc);
 	dtls_free(n->tb);
 	n->tc = n->tb = NULL;
+	dtls_session_free(n->saved);
+	n->saved = NULL;
 }
 
 static void client_plain_in(struct world *w, struct mqtt_node *n, const uint8_t *buf,
@@ -156,6 +164,8 @@ static struct dtls_peer *tls_new(struct world *w, struct mqtt_node *n, bool brok
 	bool own = broker && sc->server_psk_len;
 	struct dtls_params p = {
 		.server = broker, .stream = true,
+		.tickets = broker ? w->tickets : NULL,
+		.resume = broker ? NULL : n->saved,
 		.suite = (enum dtls_suite)sc->suite, .cert = w->cert,
 		.keylog = broker || !w->opts ? NULL : w->opts->keylog,
 		.psk = own ? sc->server_psk : sc->psk,
@@ -353,6 +363,7 @@ static void client_segment(struct world *w, struct mqtt_node *n, const struct tc
 
 static void broker_listen(struct world *w, struct mqtt_node *n)
 {
+	tls_world = w;
 	mqtt_session_init(&n->ms, n->srx, w->mq.srx);
 	tls_end(n, true); /* TLS: a new connection, a new session */
 	if (w->bo->remote_server)
@@ -366,6 +377,7 @@ static void client_event(struct world *w, struct mqtt_node *n, enum tcp_event ev
 	struct mqtt_client_env env;
 	sim_time now = now_of(w);
 
+	tls_world = w;
 	mq_env(w, n, &env);
 	if (ev == TCP_EV_ESTABLISHED) {
 		struct run_metrics *m = &w->acc[ep_of_node(w, n)->group].m;

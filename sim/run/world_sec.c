@@ -314,17 +314,17 @@ int world_sec_init(struct world *w, uint64_t seed)
 		if (!(w->cert = dtls_cert_new(seed, err, sizeof(err))))
 			return SIM_ERR_NOMEM;
 	}
-	if (!any)
-		return 0;
-	if (!(w->sec = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->sec))))
-		return SIM_ERR_NOMEM;
-	if (w->cfg->security.resumption) {
+	if (secure && w->cfg->security.resumption) {
 		char err[160];
 		w->tickets = dtls_tickets_new(seed, w->cfg->security.session_lifetime, err,
 					      sizeof(err));
 		if (!w->tickets)
 			return SIM_ERR_NOMEM;
 	}
+	if (!any)
+		return 0;
+	if (!(w->sec = sim_calloc_big(w->n_ep ? w->n_ep : 1, sizeof(*w->sec))))
+		return SIM_ERR_NOMEM;
 	for (uint32_t i = 0; i < w->n_ep; i++) {
 		struct ep_sec *s = &w->sec[i];
 		sim_timer_init(&s->t, sec_fire);
@@ -339,6 +339,8 @@ void world_sec_free(struct world *w)
 {
 	dtls_cert_free(w->cert);
 	w->cert = NULL;
+	dtls_tickets_free(w->tickets);
+	w->tickets = NULL;
 	if (!w->sec)
 		return;
 	for (uint32_t i = 0; i < w->n_ep; i++) {
@@ -347,8 +349,6 @@ void world_sec_free(struct world *w)
 		free(w->sec[i].held);
 		dtls_session_free(w->sec[i].saved);
 	}
-	dtls_tickets_free(w->tickets);
-	w->tickets = NULL;
 	sim_free_big(w->sec, w->n_ep ? w->n_ep : 1, sizeof(*w->sec));
 	w->sec = NULL;
 }

@@ -1025,9 +1025,9 @@ static const struct keydef security_keys[] = {
      "certificate the clients verify (made from the seed), the heavier handshake; "
      "decrypt its captures with `[output] keylog`"},
     {"resumption", set_bool, F(security_cfg, resumption), ANY, NULL, "no",
-     "`yes`: a client that starts again offers its last session's ticket (RFC 5077) and "
-     "the handshake is the abbreviated one, no key exchange; the server keeps no state "
-     "for it"},
+     "`yes`: a client that starts again (DTLS: a new session; TLS: a new connection) "
+     "offers its last session's ticket (RFC 5077) and the handshake is the abbreviated "
+     "one, no key exchange; the server keeps no state for it"},
     {"session_lifetime", set_time, F(security_cfg, session_lifetime), SIM_S(1), TMAX,
      "at least 1 s", NULL, "24h",
      "the server accepts a ticket this long after its session began; an older one gets "

@@ -39,6 +39,8 @@ static struct dtls_peer *peer(bool server, bool stream)
 	return d;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* The input as chunks: a length byte, then that many bytes. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

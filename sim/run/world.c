@@ -151,7 +151,12 @@ static int build_fleet(struct world *w, uint64_t seed)
 		n += cfg->groups[g].count;
 	if (n > UINT32_MAX - 1)
 		return SIM_ERR_INVAL;
-	w->n_ep = (uint32_t)n;
+	w->n_ep = w->n_fleet = (uint32_t)n;
+	if (w->opts->id_first) {
+		w->n_fleet = w->opts->n_fleet;
+		for (size_t g = 0, first = 0; g < cfg->n_groups; first += cfg->groups[g++].count)
+			w->id_shift[g] = w->opts->id_first[g] - (uint32_t)first;
+	}
 
 	w->cp = (struct coap_params){
 		.ack_timeout = cfg->coap.ack_timeout,
@@ -290,15 +295,16 @@ static int build_fleet(struct world *w, uint64_t seed)
 
 			ep->id = i;
 			ep->group = ep->srv_group = (uint8_t)g;
+			uint32_t who = fleet_id(w, ep);
 			ep->always_on = gc->multicast || gc->traffic == TRAFFIC_OBSERVE;
 			energy_listen(&ep->radio, ep->always_on, 0);
 			sim_timer_init(&ep->app_t, app_fire);
 			sim_timer_init(&ep->cli_t, cli_fire);
 			sim_timer_init(&ep->srv_t, srv_fire);
 			ep->app_t.owner = ep->cli_t.owner = ep->srv_t.owner = s;
-			sim_rng_init(&ep->rng_app, seed, i, RNG_APP);
-			sim_rng_init(&ep->rng_coap, seed, i, RNG_COAP);
-			sim_rng_init(&ep->rng_srv, seed, i, RNG_SERVER);
+			sim_rng_init(&ep->rng_app, seed, who, RNG_APP);
+			sim_rng_init(&ep->rng_coap, seed, who, RNG_COAP);
+			sim_rng_init(&ep->rng_srv, seed, who, RNG_SERVER);
 			if (w->rare)
 				cocoa_init(&rare(w, ep)->cc);
 			world_client_env(w, ep, &ce);
@@ -315,8 +321,8 @@ static int build_fleet(struct world *w, uint64_t seed)
 								&cfg->groups[g].start);
 			/* [live] ramp: the fleet begins in turn, by identity. */
 			if (cfg->live.ramp)
-				start += (sim_time)((unsigned __int128)cfg->live.ramp * i /
-						    w->n_ep);
+				start += (sim_time)((unsigned __int128)cfg->live.ramp * who /
+						    w->n_fleet);
 			if (start < cfg->duration &&
 			    sim_timer_arm_as(w->eng, &ep->app_t, start, w->proto[g]->app_hint) < 0)
 				return SIM_ERR_NOMEM;
@@ -503,6 +509,8 @@ int world_run(const struct scenario_cfg *cfg, uint64_t seed,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = build(w, seed);
+	if (w->opts->ready)
+		rc = w->opts->ready(w->opts->ready_ud, rc);
 	if (rc == 0) {
 		/* Traffic stops at duration; then every exchange runs to its end.
 		 * Progress is published every simulated second. */

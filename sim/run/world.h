@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "../net/net.h"
 #include "../scenario/scenario.h"
 #include "metrics.h"
 
@@ -36,6 +37,21 @@ struct run_opts {
 	/* Optional: told each second of a run in real time. */
 	void (*tick)(void *ud, const struct run_tick *t);
 	void *tick_ud;
+	/* Optional: told once the fleet is built (rc 0) or could not be,
+	 * before the first event; returns rc, or < 0 to stop the run there
+	 * (a live run over MPI ranks: they all begin together, or none). */
+	int (*ready)(void *ud, int rc);
+	void *ready_ud;
+	/* A slice of a fleet split over MPI ranks (the scenario's counts are
+	 * the slice's): group g's endpoints are the whole fleet's from
+	 * id_first[g] on, of n_fleet in all.  Who an endpoint is (random
+	 * streams, {id}, MQTT client id, exchanges rows, [live] ramp) is its
+	 * place in the whole fleet.  NULL: the fleet is whole. */
+	const uint32_t *id_first;
+	uint32_t n_fleet;
+	/* Optional: filled with what the results are made from (the caller
+	 * frees it with run_parts_free), for adding slices together. */
+	struct run_parts *parts;
 };
 
 #define RUN_CDF_POINTS 201  /* latency quantiles 0, 0.5%, ... 100% */
@@ -70,6 +86,35 @@ struct run_result {
 };
 
 void run_result_free(struct run_result *r);
+
+/* What a run's results are made from: per group the counters as counted
+ * and the latency histograms, each endpoint's energy; the channel's, the
+ * engine's and the generator's figures.  world_run makes its results from
+ * its own; a run split over MPI ranks adds its slices' (run_parts_add)
+ * and makes the whole run's results from the sum the same way. */
+struct run_parts {
+	size_t n_groups;
+	struct run_metrics m[SIM_MAX_GROUPS]; /* counters; no summaries yet */
+	struct hist lat[SIM_MAX_GROUPS], dlat[SIM_MAX_GROUPS], hs[SIM_MAX_GROUPS];
+	double *energy[SIM_MAX_GROUPS]; /* mJ, per endpoint in the order of identity */
+	uint32_t n_ep[SIM_MAX_GROUPS];
+	double steady_mj[2][SIM_MAX_GROUPS]; /* at warmup, at duration */
+	struct net_stats net;
+	uint64_t events, refused;
+	struct hist lag;
+	double wall_s;
+	struct run_sample *series; /* NULL in world_run's; see run_parts_add */
+	size_t n_series;
+};
+void run_parts_free(struct run_parts *p);
+/* dst += src: counters and histograms added, src's endpoints after dst's
+ * (slices in rank order keep the order of identity), the longest wall
+ * time, the series added sample by sample.  0 or SIM_ERR_NOMEM. */
+int run_parts_add(struct run_parts *dst, const struct run_parts *src);
+/* The run's results from its parts (res->series untouched).  0 or
+ * SIM_ERR_NOMEM. */
+int run_parts_finish(const struct scenario_cfg *cfg, const struct run_parts *p,
+		     struct run_result *res);
 
 /* Returns 0, SIM_ERR_NOMEM, SIM_ERR_IO (exchange log or capture failed),
  * or SIM_ERR_STOPPED (opts->stop was set). */

@@ -3,6 +3,8 @@
  * per-group tallies.  Knows no backend and no protocol's logic. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "world_impl.h"
 
@@ -51,7 +53,7 @@ void world_log_message(struct world *w, const struct endpoint *ep, sim_time firs
 		snprintf(lat, sizeof(lat), "%.6f", sim_time_to_ms(latency));
 	if (rto_ms >= 0)
 		snprintf(rto, sizeof(rto), "%.3f", rto_ms);
-	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%s,%.9f\n", w->opts->run_id, ep->id,
+	if (fprintf(f, "%s,%" PRIu32 ",%s,%.9f,%s,%s,%u,%s,%.9f\n", w->opts->run_id, fleet_id(w, ep),
 		    w->cfg->groups[ep->group].name, sim_time_to_s(first_tx), outcome, lat, tx,
 		    rto, sim_time_to_s(now)) < 0)
 		w->err = SIM_ERR_IO;
@@ -89,77 +91,149 @@ static void finish_metrics(struct run_metrics *m, const struct hist *lat,
 	hist_summary(hs, &m->handshake);
 }
 
-/* Energy of every endpoint over the run: traffic stops at duration, so the
- * period is the duration, or longer if exchanges ran on after it. */
-static void collect_energy(struct world *w, struct run_result *res)
+void run_parts_free(struct run_parts *p)
 {
-	const struct scenario_cfg *cfg = w->cfg;
-	sim_time period = now_of(w) > cfg->duration ? now_of(w) : cfg->duration;
-	double node_sum[SIM_MAX_GROUPS] = {0}, all_sum = 0, all_max = 0;
+	for (size_t g = 0; g < SIM_MAX_GROUPS; g++) {
+		hist_free(&p->lat[g]);
+		hist_free(&p->dlat[g]);
+		hist_free(&p->hs[g]);
+		free(p->energy[g]);
+	}
+	hist_free(&p->lag);
+	free(p->series);
+	*p = (struct run_parts){0};
+}
+
+int run_parts_add(struct run_parts *d, const struct run_parts *s)
+{
+	if (s->n_groups > d->n_groups)
+		d->n_groups = s->n_groups;
+	for (size_t g = 0; g < s->n_groups; g++) {
+		run_metrics_add(&d->m[g], &s->m[g]);
+		if (hist_merge(&d->lat[g], &s->lat[g]) < 0 ||
+		    hist_merge(&d->dlat[g], &s->dlat[g]) < 0 || hist_merge(&d->hs[g], &s->hs[g]) < 0)
+			return SIM_ERR_NOMEM;
+		if (s->n_ep[g]) {
+			double *e = realloc(d->energy[g], (size_t)(d->n_ep[g] + s->n_ep[g]) * sizeof(*e));
+			if (!e)
+				return SIM_ERR_NOMEM;
+			memcpy(e + d->n_ep[g], s->energy[g], s->n_ep[g] * sizeof(*e));
+			d->energy[g] = e;
+			d->n_ep[g] += s->n_ep[g];
+		}
+		d->steady_mj[0][g] += s->steady_mj[0][g];
+		d->steady_mj[1][g] += s->steady_mj[1][g];
+	}
+	d->net.packets_sent += s->net.packets_sent;
+	d->net.packets_lost += s->net.packets_lost;
+	d->net.bytes_sent += s->net.bytes_sent;
+	d->net.queue_drops += s->net.queue_drops;
+	d->net.duplicates += s->net.duplicates;
+	d->events += s->events;
+	d->refused += s->refused;
+	if (hist_merge(&d->lag, &s->lag) < 0)
+		return SIM_ERR_NOMEM;
+	if (s->wall_s > d->wall_s)
+		d->wall_s = s->wall_s;
+	/* The series: the slices sample at the same instants (every second
+	 * from the start) and end apart; one that ended counts on with its
+	 * last cumulative figures and nothing in flight. */
+	size_t n = s->n_series > d->n_series ? s->n_series : d->n_series;
+	if (n > d->n_series) {
+		struct run_sample *x = realloc(d->series, n * sizeof(*x));
+		if (!x)
+			return SIM_ERR_NOMEM;
+		for (size_t k = d->n_series; k < n; k++) {
+			x[k] = d->n_series ? x[d->n_series - 1] : (struct run_sample){0};
+			x[k].in_flight = 0;
+			x[k].t_s = s->series[k].t_s;
+			x[k].t_ns = s->series[k].t_ns;
+		}
+		d->series = x;
+		d->n_series = n;
+	}
+	for (size_t k = 0; k < n && s->n_series; k++) {
+		const struct run_sample *y = &s->series[k < s->n_series ? k : s->n_series - 1];
+		struct run_sample *x = &d->series[k];
+		if (k < s->n_series) {
+			x->in_flight += y->in_flight;
+			if (y->t_ns > x->t_ns) {
+				x->t_ns = y->t_ns;
+				x->t_s = y->t_s;
+			}
+		}
+		x->queue_drops += y->queue_drops;
+		x->completed += y->completed;
+		x->in_flight_s += y->in_flight_s;
+	}
+	return 0;
+}
+
+/* Energy of every endpoint and its histogram over endpoints; the steady
+ * state's lifetime from the energy spent between warmup and duration over
+ * that window, not over the drain after it (when the fleet only finishes
+ * what it started). */
+static void finish_energy(const struct scenario_cfg *cfg, const struct run_parts *p,
+			  struct run_result *res)
+{
+	double all_sum = 0, all_max = 0, steady_all = 0;
+	uint32_t n_all = 0;
 
 	/* In the order of identity: sums of doubles depend on their order. */
-	for (uint32_t i = 0; i < w->n_ep; i++) {
-		if (w->slot_of && i + 16 < w->n_ep)
-			SIM_PREFETCH(&w->ep[w->slot_of[i + 16]].radio);
-		struct endpoint *ep = ep_by_id(w, i);
-		double e = energy_mj(&ep->radio, period, &cfg->energy);
-		struct run_metrics *g = &res->groups[ep->group];
-		node_sum[ep->group] += e;
-		if (e > g->energy.per_node_max)
-			g->energy.per_node_max = e;
-		if (e > all_max)
-			all_max = e;
-		all_sum += e;
-	}
-	/* Lifetime from the traffic's steady state: the energy spent between
-	 * warmup and duration over that window, not over the drain after it
-	 * (when the fleet only finishes what it started). */
-	sim_time window = cfg->duration - cfg->warmup;
-	double steady_all = 0;
-	for (size_t g = 0; g < cfg->n_groups; g++) {
+	for (size_t g = 0; g < p->n_groups; g++) {
 		struct run_metrics *m = &res->groups[g];
-		double steady = w->steady_mj[1][g] - w->steady_mj[0][g];
+		double node_sum = 0;
+		for (uint32_t k = 0; k < p->n_ep[g]; k++) {
+			double e = p->energy[g][k];
+			node_sum += e;
+			if (e > m->energy.per_node_max)
+				m->energy.per_node_max = e;
+			if (e > all_max)
+				all_max = e;
+			all_sum += e;
+		}
+		n_all += p->n_ep[g];
+		double steady = p->steady_mj[1][g] - p->steady_mj[0][g];
 		steady_all += steady;
 		m->energy.valid = true;
-		m->energy.total = node_sum[g];
-		m->energy.per_node_mean = node_sum[g] / cfg->groups[g].count;
-		m->energy.lifetime_days =
-			energy_lifetime_days(steady / cfg->groups[g].count, window, &cfg->energy);
+		m->energy.total = node_sum;
+		m->energy.per_node_mean = p->n_ep[g] ? node_sum / p->n_ep[g] : 0;
+		m->energy.lifetime_days = energy_lifetime_days(
+			p->n_ep[g] ? steady / p->n_ep[g] : 0, cfg->duration - cfg->warmup, &cfg->energy);
 	}
-	/* Histogram of energy per endpoint. */
 	double lo = 0, hi = all_max;
 	res->ehist_min = lo;
 	res->ehist_max = hi;
-	for (uint32_t i = 0; i < w->n_ep && hi > lo; i++) {
-		double e = energy_mj(&w->ep[i].radio, period, &cfg->energy);
-		int b = (int)((e - lo) / (hi - lo) * RUN_EHIST_BINS);
-		res->ehist[b >= RUN_EHIST_BINS ? RUN_EHIST_BINS - 1 : b]++;
-	}
+	for (size_t g = 0; g < p->n_groups && hi > lo; g++)
+		for (uint32_t k = 0; k < p->n_ep[g]; k++) {
+			int b = (int)((p->energy[g][k] - lo) / (hi - lo) * RUN_EHIST_BINS);
+			res->ehist[b >= RUN_EHIST_BINS ? RUN_EHIST_BINS - 1 : b]++;
+		}
 	struct run_metrics *t = &res->total;
-	t->energy.valid = w->n_ep > 0;
+	t->energy.valid = n_all > 0;
 	t->energy.total = all_sum;
-	t->energy.per_node_mean = w->n_ep ? all_sum / w->n_ep : 0;
+	t->energy.per_node_mean = n_all ? all_sum / n_all : 0;
 	t->energy.per_node_max = all_max;
-	t->energy.lifetime_days =
-		energy_lifetime_days(w->n_ep ? steady_all / w->n_ep : 0, window, &cfg->energy);
+	t->energy.lifetime_days = energy_lifetime_days(n_all ? steady_all / n_all : 0,
+						       cfg->duration - cfg->warmup, &cfg->energy);
 }
 
-void world_collect(struct world *w, struct run_result *res, double wall)
+int run_parts_finish(const struct scenario_cfg *cfg, const struct run_parts *p,
+		     struct run_result *res)
 {
-	const struct scenario_cfg *cfg = w->cfg;
 	struct hist lat = {0}, dlat = {0}, hs = {0};
 	struct run_metrics *t = &res->total;
+	int rc = 0;
 
 	*res = (struct run_result){0};
-	res->n_groups = cfg->n_groups;
-	for (size_t g = 0; g < cfg->n_groups; g++) {
-		struct group_acc *a = &w->acc[g];
+	res->n_groups = p->n_groups;
+	for (size_t g = 0; g < p->n_groups; g++) {
 		struct run_metrics *m = &res->groups[g];
-		*m = a->m;
-		finish_metrics(m, &a->lat, &a->dlat, &a->hs);
-		if (hist_merge(&lat, &a->lat) < 0 || hist_merge(&dlat, &a->dlat) < 0 ||
-		    hist_merge(&hs, &a->hs) < 0)
-			w->err = SIM_ERR_NOMEM;
+		*m = p->m[g];
+		finish_metrics(m, &p->lat[g], &p->dlat[g], &p->hs[g]);
+		if (hist_merge(&lat, &p->lat[g]) < 0 || hist_merge(&dlat, &p->dlat[g]) < 0 ||
+		    hist_merge(&hs, &p->hs[g]) < 0)
+			rc = SIM_ERR_NOMEM;
 		run_metrics_add(t, m);
 	}
 	finish_metrics(t, &lat, &dlat, &hs);
@@ -170,22 +244,20 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 	hist_quantiles(&lat, RUN_CDF_POINTS, q, v);
 	for (int i = 0; i < RUN_CDF_POINTS; i++)
 		res->cdf_ms[i] = sim_time_to_ms(v[i]);
-	collect_energy(w, res);
+	finish_energy(cfg, p, res);
 	hist_free(&lat);
 	hist_free(&dlat);
 	hist_free(&hs);
-	const struct net_stats *st = w->bo->stats(w->be);
-	t->packets_sent = st->packets_sent;
-	t->packets_lost = st->packets_lost;
-	t->bytes_sent = st->bytes_sent;
-	t->queue_drops = st->queue_drops;
-	t->duplicates = st->duplicates;
-	t->events = sim_engine_events(w->eng);
-	hist_summary(&w->lag, &t->generator_lag); /* the run's, not a group's */
-	if (w->bo->gen_stats)
-		t->port_unreachable = w->bo->gen_stats(w->be)->refused;
-	t->wall_s = wall;
-	if (cfg->n_groups == 1) {
+	t->packets_sent = p->net.packets_sent;
+	t->packets_lost = p->net.packets_lost;
+	t->bytes_sent = p->net.bytes_sent;
+	t->queue_drops = p->net.queue_drops;
+	t->duplicates = p->net.duplicates;
+	t->events = p->events;
+	hist_summary(&p->lag, &t->generator_lag); /* the run's, not a group's */
+	t->port_unreachable = p->refused;
+	t->wall_s = p->wall_s;
+	if (p->n_groups == 1) {
 		struct run_metrics *m = &res->groups[0];
 		m->packets_sent = t->packets_sent;
 		m->packets_lost = t->packets_lost;
@@ -194,5 +266,58 @@ void world_collect(struct world *w, struct run_result *res, double wall)
 		m->duplicates = t->duplicates;
 		m->generator_lag = t->generator_lag;
 		m->port_unreachable = t->port_unreachable;
+	}
+	return rc;
+}
+
+/* The run's parts from the world: the histograms lent (moved when the
+ * caller keeps the parts), the energies computed.  Traffic stops at
+ * duration, so the energy's period is the duration, or longer if
+ * exchanges ran on after it. */
+void world_collect(struct world *w, struct run_result *res, double wall)
+{
+	const struct scenario_cfg *cfg = w->cfg;
+	struct run_parts p = {.n_groups = cfg->n_groups};
+	sim_time period = now_of(w) > cfg->duration ? now_of(w) : cfg->duration;
+	bool ok = true;
+
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		p.m[g] = w->acc[g].m;
+		p.lat[g] = w->acc[g].lat;
+		p.dlat[g] = w->acc[g].dlat;
+		p.hs[g] = w->acc[g].hs;
+		p.n_ep[g] = cfg->groups[g].count;
+		p.steady_mj[0][g] = w->steady_mj[0][g];
+		p.steady_mj[1][g] = w->steady_mj[1][g];
+		if (!(p.energy[g] = malloc((p.n_ep[g] ? p.n_ep[g] : 1) * sizeof(double))))
+			ok = false;
+	}
+	/* Groups hold consecutive identities, in order. */
+	for (uint32_t i = 0, g = 0, k = 0; i < w->n_ep && ok; i++, k++) {
+		if (w->slot_of && i + 16 < w->n_ep)
+			SIM_PREFETCH(&w->ep[w->slot_of[i + 16]].radio);
+		struct endpoint *ep = ep_by_id(w, i);
+		if (ep->group != g) {
+			g = ep->group;
+			k = 0;
+		}
+		p.energy[g][k] = energy_mj(&ep->radio, period, &cfg->energy);
+	}
+	p.net = *w->bo->stats(w->be);
+	p.events = sim_engine_events(w->eng);
+	p.lag = w->lag;
+	p.refused = w->bo->gen_stats ? w->bo->gen_stats(w->be)->refused : 0;
+	p.wall_s = wall;
+	if (!ok || run_parts_finish(cfg, &p, res) < 0)
+		w->err = SIM_ERR_NOMEM;
+	if (w->opts->parts) {
+		/* moved: the world no longer frees them */
+		*w->opts->parts = p;
+		for (size_t g = 0; g < cfg->n_groups; g++)
+			w->acc[g].lat = w->acc[g].dlat = w->acc[g].hs = (struct hist){0};
+		w->lag = (struct hist){0};
+	} else {
+		for (size_t g = 0; g < cfg->n_groups; g++)
+			free(p.energy[g]);
 	}
 }

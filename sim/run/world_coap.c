@@ -10,7 +10,7 @@ void world_client_env(struct world *w, struct endpoint *ep,
 {
 	*env = (struct coap_client_env){
 		.p = &w->cp, .req = &w->tmpl[ep->group], .cb = &w->cli_cb,
-		.ud = w, .rng = &ep->rng_coap, .id = ep->id,
+		.ud = w, .rng = &ep->rng_coap, .id = fleet_id(w, ep),
 		.cc = w->cfg->coap.congestion == COAP_CC_COCOA ? &rare(w, ep)->cc : NULL,
 	};
 }

@@ -220,6 +220,10 @@ struct world {
 	struct dtls_cert *cert;       /* the server's, with suite = ecdhe-ecdsa-ccm8 */
 	uint32_t n_ep;
 	uint32_t *slot_of; /* where endpoint i is stored; NULL: at i */
+	/* A slice of a fleet split over MPI ranks (run_opts.id_first): group
+	 * g's endpoint i is the whole fleet's i + id_shift[g], of n_fleet. */
+	uint32_t id_shift[SIM_MAX_GROUPS];
+	uint32_t n_fleet;
 	struct coap_exch *exch;
 	struct coap_pending *pend;
 	bool pend_used; /* the server takes time to answer: pending responses */
@@ -275,6 +279,13 @@ static inline uint32_t slot_of(const struct world *w, uint32_t id)
 {
 	SIM_CHECK(id < w->n_ep, "an identity past the fleet");
 	return w->slot_of ? w->slot_of[id] : id;
+}
+
+/* Who an endpoint is in the whole fleet (its random streams, {id}, client
+ * id, exchanges rows): its identity, unless the run is a slice. */
+static inline uint32_t fleet_id(const struct world *w, const struct endpoint *ep)
+{
+	return ep->id + w->id_shift[ep->group];
 }
 
 /* The endpoint whose identity is id, once the fleet is built. */

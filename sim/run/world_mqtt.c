@@ -743,7 +743,7 @@ static void mq_unfinished(struct world *w, struct endpoint *ep, sim_time at)
 static int mq_init(struct world *w, struct endpoint *ep, uint64_t seed)
 {
 	const struct group_cfg *gc = &w->cfg->groups[ep->group];
-	uint32_t s = ep_slot(w, ep), i = ep->id;
+	uint32_t s = ep_slot(w, ep), i = fleet_id(w, ep);
 	struct mqtt_node *mn = &w->mq_nodes[--w->mq_next];
 	ep->mq = mn;
 	mn->ep = s;

@@ -330,7 +330,7 @@ int world_sec_init(struct world *w, uint64_t seed)
 		sim_timer_init(&s->t, sec_fire);
 		s->hs_start = SIM_TIME_NEVER;
 		if (w->cfg->groups[w->ep[i].group].security == SECURITY_DTLS)
-			sim_rng_init(&s->rng, seed, w->ep[i].id, RNG_DTLS);
+			sim_rng_init(&s->rng, seed, fleet_id(w, &w->ep[i]), RNG_DTLS);
 	}
 	return 0;
 }

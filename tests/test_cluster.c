@@ -1,12 +1,19 @@
 /* Sweeps over MPI ranks and resuming a killed sweep: the results must be
- * those of one uninterrupted process (timing aside).  Skipped with a
+ * those of one uninterrupted process (timing aside).  A live run split
+ * over ranks against coapsim serve: its merged results must be those of
+ * the union of the ranks' exchanges.  Skipped with a
  * message where Open MPI's mpirun is missing or coapsim is built without
  * it. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +22,8 @@
 /* LeakSanitizer off in the ranks (make asan): Open MPI's own allocations
  * at MPI_Init outlive MPI_Finalize, some in plugins already unloaded; our
  * code's leaks are checked by the runs without MPI here and everywhere. */
-#define MPIRUN "mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS=detect_leaks=0 -n 3 "
+#define MPIRUN_N(n) "mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS=detect_leaks=0 -n " #n " "
+#define MPIRUN MPIRUN_N(3)
 
 /* 24 runs (3 loss rates x 2 protocols x 4 replications), captures and
  * exchange logs on, each run long enough that a sweep can be killed
@@ -195,4 +203,172 @@ Test(cluster, resume_refuses_another_study, .init = setup, .fini = teardown, .ti
 		 test_bin_path());
 	cr_assert_eq(system(cmd), 0);
 	cr_assert_neq(sh("ls -d %s/.out.part-* %s/.out.runs 2>/dev/null | grep -q .", dir, dir), 0);
+}
+
+/* ---- a live run split over ranks ---- */
+
+/* 31 endpoints (15 and 16 a rank), a GET each second for 6 s, from a
+ * uniform start in the first second: 31 x 6 = 186 messages.  Loss makes
+ * latencies spread over the backoff's plateaus. */
+static const char live_ini[] =
+	"[scenario]\nduration = 6s\nseed = 5\nbackend = live\n"
+	"[live]\ntarget = coap://127.0.0.1:%d\n"
+	"[link]\nlatency = 20ms\nloss = 15%%\n"
+	"[group.s]\ncount = 31\nprotocol = coap\ntraffic = periodic(1s)\n"
+	"start = uniform(0, 1s)\npath = /t\n"
+	"[output]\nexchanges = yes\npcap = no\n";
+
+static int free_udp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double metric(json_t *m, const char *a, const char *b)
+{
+	json_t *v = json_object_get(m, a);
+	if (b)
+		v = json_object_get(v, b);
+	cr_assert(json_is_number(v), "metric %s.%s", a, b ? b : "");
+	return json_number_value(v);
+}
+
+/* Two ranks each load coapsim serve with a slice of the fleet; rank 0
+ * merges.  Expected values: the scenario's message count, the slices
+ * (floor(31 k / 2)), and the exchanges log itself: its rows are the union
+ * of both ranks' messages, and the merged latency figures must be that
+ * union's (mean and max exactly, percentiles within the histogram's 0.1%
+ * resolution: the nearest-rank quantile of the rows). */
+Test(cluster, live_run_split_over_two_ranks_against_coapsim_serve, .init = setup,
+     .fini = teardown, .timeout = 180)
+{
+	if (!mpi_ready())
+		return;
+	int port = free_udp_port();
+	char path[128], cmd[2048];
+	snprintf(path, sizeof(path), "%s/live.ini", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, live_ini, port);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && (timeout 120 '%s' serve live.ini --listen coap://127.0.0.1:%d --for 100s "
+		 "> serve.log 2>&1 & echo $! > serve.pid) && sleep 0.3 && "
+		 "timeout 150 " MPIRUN_N(2) "'%s' run live.ini --out out > run.log 2>&1; rc=$?; "
+		 "kill $(cat serve.pid) 2>/dev/null; exit $rc",
+		 dir, test_bin_path(), port, test_bin_path());
+	int st = system(cmd);
+	if (st)
+		sh("cat %s/run.log >&2%s", dir, "");
+	cr_assert_eq(st, 0, "%s", cmd);
+	/* every second of the run has its line, the ranks' added */
+	cr_assert_eq(sh("grep -q 'live p0-r0:    3 s' %s/run.log%s", dir, ""), 0);
+	cr_assert_eq(sh("grep -q 'rank 1: 16 endpoints' %s/run.log%s", dir, ""), 0);
+
+	snprintf(path, sizeof(path), "%s/out/summary.json", dir);
+	json_t *sum = json_load_file(path, 0, NULL);
+	cr_assert_not_null(sum);
+	json_t *run = json_array_get(json_object_get(sum, "runs"), 0);
+	json_t *m = json_object_get(run, "metrics");
+	double msgs = metric(m, "messages", NULL), done = metric(m, "completed", NULL);
+	cr_assert_eq(msgs, 31 * 6);
+	cr_assert_eq(done + metric(m, "failed", NULL), msgs);
+	json_t *ranks = json_object_get(run, "ranks");
+	cr_assert_eq(json_array_size(ranks), 2);
+	double per[2];
+	for (size_t k = 0; k < 2; k++) {
+		json_t *rk = json_array_get(ranks, k);
+		cr_assert_eq(json_integer_value(json_object_get(rk, "endpoints")), k ? 16 : 15);
+		per[k] = (double)json_integer_value(json_object_get(rk, "messages"));
+		cr_assert(json_is_number(json_object_get(json_object_get(rk, "generator_lag_ms"),
+							  "p99")));
+	}
+	cr_assert_eq(per[0] + per[1], msgs);
+
+	/* the exchanges log: one row a message, every endpoint of both
+	 * slices by its place in the whole fleet, in order of their ends */
+	snprintf(path, sizeof(path), "%s/out/exchanges.csv", dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char line[512];
+	double lat[256], sum_ms = 0, max_ms = 0, last_end = 0;
+	int n = 0, rows = 0, seen[31] = {0};
+	cr_assert_not_null(fgets(line, sizeof(line), f)); /* header */
+	while (fgets(line, sizeof(line), f)) {
+		char *fld[9], *p = line;
+		int nf = 0;
+		/* strtok_r would skip the empty fields of failed rows */
+		for (char *c = p; nf < 9; c++) {
+			if (*c == ',' || *c == '\n' || !*c) {
+				fld[nf++] = p;
+				bool end = !*c || *c == '\n';
+				*c = 0;
+				p = c + 1;
+				if (end)
+					break;
+			}
+		}
+		cr_assert_eq(nf, 9, "row %d", rows);
+		int ep = atoi(fld[1]);
+		cr_assert(ep >= 0 && ep < 31);
+		seen[ep]++;
+		double end = strtod(fld[8], NULL);
+		cr_assert_geq(end, last_end, "rows in order of their ends");
+		last_end = end;
+		if (!strcmp(fld[4], "completed")) {
+			cr_assert_lt(n, 256);
+			lat[n] = strtod(fld[5], NULL);
+			sum_ms += lat[n];
+			if (lat[n] > max_ms)
+				max_ms = lat[n];
+			n++;
+		}
+		rows++;
+	}
+	fclose(f);
+	cr_assert_eq(rows, msgs);
+	cr_assert_eq(n, done);
+	for (int i = 0; i < 31; i++)
+		cr_assert_eq(seen[i], 6, "endpoint %d has %d rows", i, seen[i]);
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	cr_assert_float_eq(metric(m, "latency_ms", "mean"), sum_ms / n, 1e-5);
+	cr_assert_float_eq(metric(m, "latency_ms", "max"), max_ms, 1e-5);
+	static const double q[3] = {0.5, 0.9, 0.99};
+	static const char *const qn[3] = {"p50", "p90", "p99"};
+	for (int i = 0; i < 3; i++) {
+		int r = (int)ceil(q[i] * n - 1e-9);
+		double want = lat[r < 1 ? 0 : r - 1], got = metric(m, "latency_ms", qn[i]);
+		cr_assert(fabs(got - want) <= 0.002 * want + 0.002, "%s: %.3f, rows %.3f", qn[i],
+			  got, want);
+	}
+	json_decref(sum);
+}
+
+/* Refused before anything starts: a group with fewer endpoints than
+ * ranks. */
+Test(cluster, live_runs_over_ranks_refuse_what_cannot_split, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	if (!mpi_ready())
+		return;
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && printf '[scenario]\nduration = 2s\nbackend = live\n[live]\n"
+		 "target = coap://127.0.0.1:9\n[group.s]\ncount = 1\nprotocol = coap\n' > one.ini && "
+		 MPIRUN_N(2) "'%s' run one.ini --out o1 2> err1.txt; echo $? > rc1",
+		 dir, test_bin_path());
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(sh("grep -q 'at least one endpoint a rank' %s/err1.txt%s", dir, ""), 0);
+	cr_assert_neq(sh("test \"$(cat %s/rc1)\" = 0%s", dir, ""), 0);
 }

@@ -10,6 +10,7 @@
 #define TAG_ASK 1
 #define TAG_RUN 2
 #define TAG_RESULT 3
+#define TAG_TICK 4
 
 bool cluster_launched(void)
 {
@@ -123,6 +124,81 @@ int cluster_send_result(const void *buf, size_t len)
 		       ? 0 : -1;
 }
 
+int cluster_all_min(int v, int *min)
+{
+	return MPI_Allreduce(&v, min, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+}
+
+/* Ticks on their way: a large one (a histogram past the eager limit)
+ * leaves only when rank 0 receives it, once a second; a few may wait. */
+#define TICKS_OUT 4
+static MPI_Request tick_req[TICKS_OUT] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL,
+					  MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+static void *tick_buf[TICKS_OUT];
+
+int cluster_send_tick(const void *buf, size_t len)
+{
+	int k, done;
+	for (k = 0; k < TICKS_OUT; k++) {
+		if (tick_req[k] != MPI_REQUEST_NULL &&
+		    MPI_Test(&tick_req[k], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+			return -1;
+		if (tick_req[k] == MPI_REQUEST_NULL)
+			break;
+	}
+	if (k == TICKS_OUT)
+		return 1;
+	free(tick_buf[k]);
+	if (!(tick_buf[k] = malloc(len ? len : 1)))
+		return -1;
+	memcpy(tick_buf[k], buf, len);
+	return MPI_Isend(tick_buf[k], (int)len, MPI_BYTE, 0, TAG_TICK, MPI_COMM_WORLD,
+			 &tick_req[k]) == MPI_SUCCESS ? 0 : -1;
+}
+
+int cluster_tick_flush(void)
+{
+	int rc = MPI_Waitall(TICKS_OUT, tick_req, MPI_STATUSES_IGNORE) == MPI_SUCCESS ? 0 : -1;
+	for (int k = 0; k < TICKS_OUT; k++) {
+		free(tick_buf[k]);
+		tick_buf[k] = NULL;
+	}
+	return rc;
+}
+
+/* Receive the message st describes into a malloc'd buffer. */
+static int take(MPI_Status *st, void **buf, size_t *len)
+{
+	int n = 0;
+	MPI_Get_count(st, MPI_BYTE, &n);
+	if (!(*buf = malloc(n ? (size_t)n : 1)))
+		return -1;
+	*len = (size_t)n;
+	return MPI_Recv(*buf, n, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD,
+			MPI_STATUS_IGNORE) == MPI_SUCCESS ? 1 : -1;
+}
+
+int cluster_poll_tick(int *from, void **buf, size_t *len)
+{
+	int flag = 0;
+	MPI_Status st;
+	if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_TICK, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
+		return -1;
+	if (!flag)
+		return 0;
+	*from = st.MPI_SOURCE;
+	return take(&st, buf, len);
+}
+
+int cluster_recv_from(int from, enum cluster_kind *kind, void **buf, size_t *len)
+{
+	MPI_Status st;
+	if (MPI_Probe(from, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS)
+		return -1;
+	*kind = st.MPI_TAG == TAG_TICK ? CLUSTER_TICK : CLUSTER_RESULT;
+	return take(&st, buf, len);
+}
+
 #else /* without MPI: one process */
 
 int cluster_init(int *argc, char ***argv, char *err, size_t errlen)
@@ -148,4 +224,17 @@ int cluster_assign(int to, uint64_t run) { (void)to, (void)run; return -1; }
 int cluster_ask(void) { return -1; }
 int cluster_answer(uint64_t *run) { (void)run; return -1; }
 int cluster_send_result(const void *buf, size_t len) { (void)buf, (void)len; return -1; }
+int cluster_all_min(int v, int *min) { *min = v; return 0; }
+int cluster_send_tick(const void *buf, size_t len) { (void)buf, (void)len; return -1; }
+int cluster_tick_flush(void) { return 0; }
+int cluster_poll_tick(int *from, void **buf, size_t *len)
+{
+	(void)from, (void)buf, (void)len;
+	return 0;
+}
+int cluster_recv_from(int from, enum cluster_kind *kind, void **buf, size_t *len)
+{
+	(void)from, (void)kind, (void)buf, (void)len;
+	return -1;
+}
 #endif

@@ -3,6 +3,7 @@
 #include "metrics.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static uint32_t bucket_of(uint64_t us)
 {
@@ -63,6 +64,67 @@ int hist_merge(struct hist *dst, const struct hist *src)
 	if (src->max > dst->max)
 		dst->max = src->max;
 	return 0;
+}
+
+/* count, sum_ns, max, the number of buckets, then (index, count) each */
+#define HIST_HEAD (8 + 8 + 8 + 4)
+#define HIST_PAIR (4 + 8)
+
+size_t hist_pack(const struct hist *h, uint8_t *buf)
+{
+	uint32_t n = 0;
+	uint8_t *at = buf ? buf + HIST_HEAD : NULL;
+	for (uint32_t i = 0; h->b && i < HIST_BUCKETS; i++) {
+		if (!h->b[i])
+			continue;
+		if (at) {
+			memcpy(at, &i, 4);
+			memcpy(at + 4, &h->b[i], 8);
+			at += HIST_PAIR;
+		}
+		n++;
+	}
+	if (buf) {
+		memcpy(buf, &h->count, 8);
+		memcpy(buf + 8, &h->sum_ns, 8);
+		memcpy(buf + 16, &h->max, 8);
+		memcpy(buf + 24, &n, 4);
+	}
+	return HIST_HEAD + (size_t)n * HIST_PAIR;
+}
+
+long hist_unpack_add(struct hist *h, const uint8_t *buf, size_t len)
+{
+	struct hist x = {0};
+	uint32_t n;
+	if (len < HIST_HEAD)
+		return -1;
+	memcpy(&x.count, buf, 8);
+	memcpy(&x.sum_ns, buf + 8, 8);
+	memcpy(&x.max, buf + 16, 8);
+	memcpy(&n, buf + 24, 4);
+	if (n > HIST_BUCKETS || len < HIST_HEAD + (size_t)n * HIST_PAIR)
+		return -1;
+	if (n && !h->b && !(h->b = calloc(HIST_BUCKETS, sizeof(*h->b))))
+		return -1;
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i;
+		uint64_t c;
+		memcpy(&i, buf + HIST_HEAD + (size_t)k * HIST_PAIR, 4);
+		memcpy(&c, buf + HIST_HEAD + (size_t)k * HIST_PAIR + 4, 8);
+		if (i >= HIST_BUCKETS)
+			return -1;
+		h->b[i] += c;
+		total += c;
+	}
+	if (total != x.count)
+		return -1;
+	h->count += x.count;
+	h->sum_ns += x.sum_ns;
+	if (x.max > h->max)
+		h->max = x.max;
+	return (long)(HIST_HEAD + (size_t)n * HIST_PAIR);
 }
 
 /* The rank (1..count) of the sample at quantile q. */

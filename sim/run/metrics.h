@@ -30,6 +30,12 @@ int hist_add(struct hist *h, sim_time v);
 void hist_free(struct hist *h);
 /* Add every sample of src to dst (for totals over groups). */
 int hist_merge(struct hist *dst, const struct hist *src);
+/* A histogram as bytes, its non-empty buckets only (a live run's slices
+ * travel to rank 0 over MPI): hist_pack writes to buf (NULL: only counts)
+ * and returns the length; hist_unpack_add adds what buf holds to h and
+ * returns the bytes it read, or -1 (not a histogram, or out of memory). */
+size_t hist_pack(const struct hist *h, uint8_t *buf);
+long hist_unpack_add(struct hist *h, const uint8_t *buf, size_t len);
 /* Value at quantile q in [0,1], ns (bucket midpoint, clipped to max). */
 sim_time hist_quantile(const struct hist *h, double q);
 /* The same for n quantiles in ascending order, in one pass. */

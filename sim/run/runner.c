@@ -261,7 +261,7 @@ int runner_stopped(void)
 }
 
 /* A run in real time, once a second: one line on stderr. */
-static void live_tick(void *ud, const struct run_tick *t)
+void runner_live_tick(void *ud, const struct run_tick *t)
 {
 	const struct run_slot *s = ud;
 	static _Thread_local uint64_t last;
@@ -289,13 +289,17 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 		return;
 	}
 	cfg.live.allow_remote = r->o->allow_remote;
+	/* A live run over MPI ranks: this rank's slice (runner_split.c). */
+	struct runner_split sp = {0};
+	if (r->split && (s->rc = runner_split_begin(r, s, &cfg, &ro, &sp)) < 0)
+		goto out;
 	s->res = calloc(1, sizeof(*s->res));
 	if (!s->res) {
 		s->rc = SIM_ERR_NOMEM;
 		goto out;
 	}
 	if (r->exchanges) {
-		runner_exchanges_tmp_path(r, s, path, sizeof(path));
+		runner_split_exchanges_path(r, s, cluster_rank(), path, sizeof(path));
 		ex = fopen(path, "w");
 		if (!ex) {
 			set_err(s, "%s: cannot write: %s", path, strerror(errno));
@@ -305,8 +309,10 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 		ro.exchanges = ex;
 	}
 	if (r->pcap) {
+		char tid[sizeof(s->id) + sizeof(sp.suffix)];
+		snprintf(tid, sizeof(tid), "%s%s", s->id, sp.suffix);
 		struct trace_cfg tc = {
-			.dir = r->pcap_dir, .run_id = s->id, .mtu_up = cfg.up.mtu,
+			.dir = r->pcap_dir, .run_id = tid, .mtu_up = cfg.up.mtu,
 			.mtu_down = cfg.down.mtu, .max_bytes = cfg.output.pcap_max,
 			.port = 5683,
 		};
@@ -327,7 +333,7 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 			goto out;
 		}
 		if (cfg.output.keylog) {
-			snprintf(kpath, sizeof(kpath), "%s/%s.keys", r->pcap_dir, s->id);
+			snprintf(kpath, sizeof(kpath), "%s/%s%s.keys", r->pcap_dir, s->id, sp.suffix);
 			if (!(ro.keylog = fopen(kpath, "w"))) {
 				set_err(s, "%s: cannot write: %s", kpath, strerror(errno));
 				s->rc = SIM_ERR_IO;
@@ -336,8 +342,8 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 		}
 	}
 	char why[512] = "";
-	if (!r->o->quiet) {
-		ro.tick = live_tick;
+	if (!r->o->quiet && !r->split) { /* split: runner_split_begin's */
+		ro.tick = runner_live_tick;
 		ro.tick_ud = s;
 	}
 	ro.err = why;
@@ -375,6 +381,8 @@ out:
 			s->rc = SIM_ERR_IO;
 		}
 	}
+	if (r->split)
+		runner_split_end(r, s, &cfg, &sp);
 	scenario_cfg_free(&cfg);
 }
 
@@ -536,6 +544,8 @@ static void emit_json_run(struct runner *r, const struct run_slot *s,
 	if (lag->count)
 		json_object_set_new(run, "trustworthy",
 				    json_boolean(lag->p99 <= sim_time_to_ms(pc->live.lag_limit)));
+	if (s->ranks)
+		json_object_set(run, "ranks", s->ranks);
 	if (s->res->n_groups > 1) {
 		json_t *groups = json_object();
 		for (size_t g = 0; g < s->res->n_groups; g++)
@@ -1163,10 +1173,22 @@ static int run_matrix(const struct scenario_src *src, const struct runner_opts *
 		return pre;
 	}
 	if (cfg.backend == BACKEND_LIVE && cluster_active()) {
-		fprintf(stderr, "coapsim: %s: a live run over MPI ranks is not supported yet: "
-			"run it on one host (without mpirun)\n", cfg.file);
-		scenario_cfg_free(&cfg);
-		return COAPSIM_EXIT_USAGE;
+		/* Every rank loads the target with a slice of the fleet. */
+		const char *why = NULL;
+		for (size_t g = 0; g < cfg.n_groups; g++)
+			if (cfg.groups[g].count < (uint32_t)cluster_size())
+				why = "every group needs at least one endpoint a rank";
+		if (cfg.live.transport == LIVE_TUN)
+			why = "the tun transport is one host's (a device and its routes): "
+			      "use live.transport = udp, or run without mpirun";
+		if (why) {
+			fprintf(stderr, "coapsim: %s: a live run over %d MPI ranks: %s\n", cfg.file,
+				cluster_size(), why);
+			scenario_cfg_free(&cfg);
+			return COAPSIM_EXIT_USAGE;
+		}
+		r.split = true;
+		r.split_ticks = !o->quiet;
 	}
 	const struct backend_ops *bo = backend_lookup(cfg.backend);
 	if (!bo) {
@@ -1298,7 +1320,7 @@ static int run_matrix(const struct scenario_src *src, const struct runner_opts *
 	pthread_cond_init(&r.cv, NULL);
 	runner_announce(&r, true);
 	*announced = true;
-	if (r.ranks > 1 && pthread_create(&r.dispatcher, NULL, runner_dispatch, &r) == 0)
+	if (r.ranks > 1 && !r.split && pthread_create(&r.dispatcher, NULL, runner_dispatch, &r) == 0)
 		r.dispatching = true;
 	pthread_t *th = calloc(jobs, sizeof(*th));
 	bool tty = !o->quiet && isatty(STDERR_FILENO);
@@ -1370,6 +1392,8 @@ static int run_matrix(const struct scenario_src *src, const struct runner_opts *
 		pthread_join(th[i], NULL);
 	if (r.dispatching)
 		pthread_join(r.dispatcher, NULL); /* the other ranks have stopped */
+	if (r.split)
+		runner_split_stop(); /* the other ranks wait for a run or this */
 	free(th);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
@@ -1438,6 +1462,7 @@ cleanup:
 			free(r.runs[i].res);
 		}
 		free(r.runs[i].err);
+		json_decref(r.runs[i].ranks);
 	}
 	free(r.acc.vals);
 	free(r.acc.nulls);

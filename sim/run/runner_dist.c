@@ -47,16 +47,32 @@ void *runner_pack(const struct run_slot *s, size_t idx, size_t *len)
 	return p;
 }
 
+/* The header of a packed run, checked against its length: its run, or -1. */
+static long packed_head(struct packed *p, const void *buf, size_t len)
+{
+	if (len < sizeof(*p))
+		return -1;
+	memcpy(p, buf, sizeof(*p));
+	if (p->n_series > len / sizeof(struct run_sample) ||
+	    sizeof(*p) + p->n_series * sizeof(struct run_sample) + p->err_len != len)
+		return -1;
+	return (long)p->idx;
+}
+
 int runner_unpack(struct runner *r, const void *buf, size_t len)
 {
 	struct packed p;
-	if (len < sizeof(p))
+	long idx = packed_head(&p, buf, len);
+	if (idx < 0 || (size_t)idx >= r->n_runs)
 		return -1;
-	memcpy(&p, buf, sizeof(p));
-	if (p.idx >= r->n_runs || p.n_series > len / sizeof(struct run_sample) ||
-	    sizeof(p) + p.n_series * sizeof(struct run_sample) + p.err_len != len)
+	return runner_unpack_slot(&r->runs[idx], (size_t)idx, buf, len) < 0 ? -1 : (int)idx;
+}
+
+int runner_unpack_slot(struct run_slot *s, size_t idx, const void *buf, size_t len)
+{
+	struct packed p;
+	if (packed_head(&p, buf, len) != (long)idx)
 		return -1;
-	struct run_slot *s = &r->runs[p.idx];
 	const char *tail = (const char *)buf + sizeof(p);
 	s->rc = p.rc;
 	if (p.err_len) {
@@ -76,14 +92,14 @@ int runner_unpack(struct runner *r, const void *buf, size_t len)
 			memcpy(s->res->series, tail, p.n_series * sizeof(struct run_sample));
 		}
 	}
-	return (int)p.idx;
+	return 0;
 }
 
 /* ---- rank 0 ---- */
 
 struct start {
 	int32_t ok;
-	uint8_t pcap, exchanges;
+	uint8_t pcap, exchanges, split, split_ticks;
 	uint32_t reps;
 	uint64_t n_runs, base;
 	char out_dir[sizeof(((struct runner *)0)->out_dir)];
@@ -101,6 +117,8 @@ void runner_announce(struct runner *r, bool ok)
 	if (ok) {
 		st->pcap = r->pcap;
 		st->exchanges = r->exchanges;
+		st->split = r->split;
+		st->split_ticks = r->split_ticks;
 		st->reps = r->reps;
 		st->n_runs = r->n_runs;
 		st->base = r->runs[0].seed;
@@ -299,7 +317,8 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 		return COAPSIM_EXIT_RUN; /* rank 0 says why */
 	}
 	struct runner r = {.src = src, .o = o, .n_runs = st->n_runs, .reps = st->reps,
-			   .pcap = st->pcap, .exchanges = st->exchanges};
+			   .pcap = st->pcap, .exchanges = st->exchanges, .split = st->split,
+			   .split_ticks = st->split_ticks};
 	memcpy(r.out_dir, st->out_dir, sizeof(r.out_dir));
 	memcpy(r.pcap_dir, st->pcap_dir, sizeof(r.pcap_dir));
 	r.runs = calloc(r.n_runs, sizeof(*r.runs));
@@ -319,6 +338,18 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 		snprintf(s->id, sizeof(s->id), "p%zu-r%u", s->point, s->rep);
 	}
 	free(st);
+	if (r.split) {
+		/* a live run: a slice of each, on this thread */
+		runner_split_follow(&r);
+		for (size_t k = 0; k < r.n_runs; k++)
+			free(r.runs[k].err);
+		free(r.runs);
+		free(m.queued);
+		free(m.done_buf);
+		free(m.done_len);
+		free(th);
+		return COAPSIM_EXIT_OK;
+	}
 	pthread_mutex_init(&m.mu, NULL);
 	pthread_cond_init(&m.cv, NULL);
 	unsigned started = 0;

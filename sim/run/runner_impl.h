@@ -27,6 +27,7 @@ struct run_slot {
 	_Atomic uint64_t progress_ns;
 	_Atomic int done;
 	bool resumed;           /* done before this sweep: from the journal */
+	json_t *ranks;          /* a live run split over MPI ranks: each one's slice */
 };
 
 /* The replications of the point being emitted: flat metric values of the
@@ -80,6 +81,8 @@ struct runner {
 	pthread_t dispatcher; /* rank 0's thread serving the other ranks */
 	bool dispatching;
 	char journal[4400];   /* resume: the completed runs' records */
+	bool split;           /* live runs: every rank runs a slice of each (runner_split.c) */
+	bool split_ticks;     /* ... and rank 0 prints their progress every second */
 };
 
 /* Run slot s of r (its world_run, exchange log and captures), on the
@@ -93,12 +96,17 @@ void runner_exchanges_tmp_path(const struct runner *r, const struct run_slot *s,
 /* Set when SIGINT or SIGTERM arrived (the signal number). */
 int runner_stopped(void);
 
+/* A live run's progress line, once a second (ud: its run slot). */
+void runner_live_tick(void *ud, const struct run_tick *t);
+
 /* ---- runner_dist.c ---- */
 
 /* A finished run as bytes (its result, status and error) and back; the
  * ranks run the same binary, so the result's own layout travels. */
 void *runner_pack(const struct run_slot *s, size_t idx, size_t *len);
 int runner_unpack(struct runner *r, const void *buf, size_t len);
+/* The same into slot s, for run idx only: 0, or -1 (not that run's). */
+int runner_unpack_slot(struct run_slot *s, size_t idx, const void *buf, size_t len);
 
 /* Rank 0 of an MPI job: hand runs to the other ranks and take their
  * results back, until every run is done or the sweep failed and every
@@ -122,5 +130,36 @@ int runner_journal_open(struct runner *r, const char *final, bool resume, char *
 int runner_journal_record(struct runner *r, const struct run_slot *s, size_t idx, char *err,
 			  size_t errlen);
 void runner_journal_done(struct runner *r);
+
+/* ---- runner_split.c: a live run over MPI ranks ---- */
+
+/* One run's slice on this rank. */
+struct runner_split {
+	struct runner *r;
+	struct run_slot *s;
+	uint32_t id_first[SIM_MAX_GROUPS];
+	struct run_parts parts;
+	char suffix[24];       /* its files' names: "" on rank 0, ".rank1", ... */
+	bool other_failed;     /* another rank could not start the run */
+	void *(*tick)[3];      /* rank 0: each rank's last three seconds, as sent */
+	size_t (*tick_len)[3];
+	double printed;        /* the last second printed */
+};
+
+/* Before world_run: on rank 0 tell the others which run; make cfg this
+ * rank's slice and ro its options (start together, progress, parts). */
+int runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg *cfg,
+		       struct run_opts *ro, struct runner_split *sp);
+/* After it: ranks 1..n-1 send their slice; rank 0 takes every rank's,
+ * makes the run's results from the sum and merges the exchange logs. */
+void runner_split_end(struct runner *r, struct run_slot *s, const struct scenario_cfg *cfg,
+		      struct runner_split *sp);
+/* Rank k's exchange log of run s. */
+void runner_split_exchanges_path(const struct runner *r, const struct run_slot *s, int rank,
+				 char *buf, size_t len);
+/* Ranks 1..n-1: run the runs rank 0 names until it says stop; rank 0,
+ * when no run is left: stop. */
+void runner_split_follow(struct runner *r);
+void runner_split_stop(void);
 
 #endif

@@ -121,8 +121,10 @@ static void tick(struct world *w, sim_time at)
 	}
 	t.p99_ms = lat.count ? sim_time_to_ms(hist_quantile(&lat, 0.99)) : 0;
 	t.lag_p99_ms = w->lag.count ? sim_time_to_ms(hist_quantile(&w->lag, 0.99)) : 0;
-	hist_free(&lat);
+	t.lat = &lat;
+	t.lag = &w->lag;
 	w->opts->tick(w->opts->tick_ud, &t);
+	hist_free(&lat);
 }
 
 /* ---- setup and teardown ---- */

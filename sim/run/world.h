@@ -23,6 +23,7 @@ struct run_tick {
 	double t_s;
 	uint64_t messages, completed, failed;
 	double p99_ms, lag_p99_ms;
+	const struct hist *lat, *lag; /* where the p99s come from (during the call) */
 };
 
 struct run_opts {

@@ -637,6 +637,43 @@ Test(tcp, linux_rack_resends_a_hole_after_a_quarter_rtt)
 	cr_assert_eq(k, 1);
 }
 
+/* RACK judges a hole by when it was sent (RFC 8985 §6.2, Linux
+ * tcp_rack_detect_loss), and the head sent again restarts the RTO (Linux
+ * tcp_xmit_retransmit_queue).  Segment A leaves at t0 and is lost; B
+ * leaves 150 ms later.  B's SACK arrives at t0 + 250 ms (50 ms each way):
+ * A was sent 250 ms before, longer ago than B's round trip (100 ms) plus
+ * the reordering window (25 ms), so A is lost at once: resent at t0 +
+ * 250 ms, not a window later.  Its ACK comes at t0 + 350 ms, after the RTO
+ * armed at t0 (SRTT 100 + the 200 ms floor: t0 + 300 ms) would have fired:
+ * restarted at the resend, it does not, and A goes again only once. */
+Test(tcp, linux_rack_times_a_hole_from_its_send_and_restarts_the_rto)
+{
+	static uint8_t data[536 * 2];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 1;
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, 536);
+	run(&n, t0 + SIM_MS(150));
+	n.now = t0 + SIM_MS(150);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data + 536, 536);
+	run(&n, t0 + SIM_S(2));
+	cr_assert_eq(n.rx_len, sizeof(data));
+	cr_assert_arr_eq(n.rx, data, sizeof(data));
+	int k = 0;
+	for (int i = before + 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].retx) {
+			k++;
+			cr_assert_eq(n.info[i].data_off, 0, "A, the hole");
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(250), "at the SACK, not %.1f ms",
+				     (double)(n.sent_at[i] - t0) / 1e6);
+		}
+	cr_assert_eq(k, 1, "A resent %d times", k);
+}
+
 /* Timestamps end Karn's ambiguity (RFC 7323 §4): the ACK of a
  * retransmission echoes the retransmission's TSval, a 100 ms sample that
  * ends the backoff.  Linux's estimator then gives SRTT 100 ms and RTTVAR

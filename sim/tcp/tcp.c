@@ -186,6 +186,10 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, ui
 	c->st.segments++;
 	c->st.bytes += hl + n;
 	if (n) {
+		c->tx_lo[c->tx_next] = seq;
+		c->tx_hi[c->tx_next] = seq + n;
+		c->tx_at[c->tx_next] = now;
+		c->tx_next = (uint8_t)((c->tx_next + 1) % TCP_TX_SEEN);
 		c->st.data_segments++;
 		if (retx)
 			c->st.retx_segments++;
@@ -317,6 +321,16 @@ static uint32_t unsacked_from(const struct tcp_conn *c, uint32_t s, uint32_t *en
 	return s;
 }
 
+/* When byte s was last sent (0: not among the segments kept). */
+static sim_time sent_at(const struct tcp_conn *c, uint32_t s)
+{
+	sim_time t = 0;
+	for (int k = 0; k < TCP_TX_SEEN; k++)
+		if (c->tx_at[k] > t && seq_leq(c->tx_lo[k], s) && seq_lt(s, c->tx_hi[k]))
+			t = c->tx_at[k];
+	return t;
+}
+
 /* RACK's reordering window (RFC 8985 §6.2, Linux tcp_rack_reo_wnd): a
  * quarter of the minimum RTT, at most SRTT. */
 static sim_time reo_wnd(const struct tcp_conn *c)
@@ -343,6 +357,10 @@ static void sack_xmit(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 			break;
 		uint32_t n = min32(min32(mss, end - s), c->len - off);
 		emit(c, env, now, s, TCP_ACK | TCP_PSH, c->buf + off, n, true);
+		/* the head sent again restarts the RTO (Linux's
+		 * tcp_xmit_retransmit_queue): its ACK is a round trip away */
+		if (s == c->snd_una)
+			c->rto_at = now + c->rto;
 		c->high_rxt = s + n;
 		c->rxt_at = now;
 		c->rxt_high = c->snd_max;
@@ -650,6 +668,27 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	tlp_schedule(c, env, now, c->rto);
 }
 
+/* The first SACK of a hole, before DupThresh: RACK (RFC 8985 §6.2, Linux
+ * tcp_rack_detect_loss) takes the hole as lost once it was sent longer
+ * ago than the SACKed data's round trip and the reordering window, i.e. at
+ * sent(hole) + (now - sent(SACKed)) + reo_wnd: at once when the SACKed
+ * data left a reordering window after the hole (a tail loss probe's new
+ * data, say).  Without both send times, or while retransmissions are not
+ * yet provable: the window from now. */
+static void rack_arm(struct tcp_conn *c, const struct tcp_env *env, sim_time now, sim_time proof)
+{
+	sim_time hole = sent_at(c, c->snd_una), sacked = sent_at(c, high_sacked(c) - 1);
+	if ((c->rxt_at && proof > now) || !hole || !sacked) {
+		c->rack_at = (c->rxt_at && proof > now ? proof : now) + reo_wnd(c);
+		return;
+	}
+	sim_time lost = hole + (now - sacked) + reo_wnd(c);
+	if (lost <= now)
+		sack_recovery(c, env, now);
+	else
+		c->rack_at = lost;
+}
+
 static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	uint32_t mss = env->p->mss;
@@ -668,7 +707,7 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		else if (++c->dupacks >= 3 && (c->rxt_at == 0 || now >= proof))
 			sack_recovery(c, env, now);
 		else if (c->rack_at == SIM_TIME_NEVER && c->n_sacked)
-			c->rack_at = (c->rxt_at && proof > now ? proof : now) + reo_wnd(c);
+			rack_arm(c, env, now, proof);
 		return;
 	}
 	if (++c->dupacks == 3 && !c->in_recovery) {

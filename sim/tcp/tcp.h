@@ -136,6 +136,11 @@ struct tcp_stats {
 
 struct tcp_ooo; /* out-of-order data a receiver keeps (SACK) */
 
+/* Data segments whose send time a connection keeps (RACK): enough for a
+ * window of small messages; an older hole falls back to the reordering
+ * window from the first SACK. */
+#define TCP_TX_SEEN 8
+
 struct tcp_conn {
 	uint8_t state;
 	uint8_t dupacks, in_recovery, timing, retries, ack_pending, fin_queued, fin_acked;
@@ -165,6 +170,11 @@ struct tcp_conn {
 	uint32_t high_rxt;  /* RFC 6675 HighRxt: holes below it were sent again */
 	uint32_t rxt_high;  /* snd_max when the last hole was sent again */
 	sim_time rxt_at, rack_at; /* that time; RACK's reordering timer */
+	/* linux: when the last TCP_TX_SEEN data segments left (start, end,
+	 * time; a resend is a new entry), for RACK's loss test by send time */
+	uint32_t tx_lo[TCP_TX_SEEN], tx_hi[TCP_TX_SEEN];
+	sim_time tx_at[TCP_TX_SEEN];
+	uint8_t tx_next;
 	struct tcp_ooo *ooo; /* receiver, while holes exist (malloc'd) */
 	/* linux: tail loss probe (RFC 8985 §7) */
 	sim_time tlp_at;

@@ -311,6 +311,41 @@ Test(mqtt_run, a_qos0_publisher_pings_as_paho_does, .timeout = 60)
 	rm();
 }
 
+/* The linux profile's broker reads what its TCP took in 100 us later
+ * (MQTT_BROKER_READ: mosquitto on Linux, as make validate's captures
+ * show); rfc6298's at once.  Lossless, 50 ms each way, a QoS 1 PUBLISH a
+ * second on an open connection: every message after the first (which
+ * waits for the connection) completes in 100 ms, plus 0.1 ms with linux:
+ * the PUBACK leaves 100 us after the PUBLISH arrived. */
+Test(mqtt_run, the_linux_broker_reads_100us_after_its_tcp, .timeout = 60)
+{
+	mk();
+	json_t *j = run(dir, "read",
+			"[scenario]\nduration = 5s\n[link]\nlatency = 50ms\n"
+			"[tcp]\nprofile = ${rfc6298, linux}\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\ntraffic = periodic(1s)\n"
+			"start = const(0)\n[output]\nexchanges = yes\n",
+			"");
+	static const char *const want[2] = {"100.000000", "100.100000"};
+	for (int k = 0; k < 2; k++) {
+		char cmd[512], out[64] = "";
+		snprintf(cmd, sizeof(cmd),
+			 "awk -F, '$1 == \"p%d-r0\" && $4 >= 1 { n++; if ($6 != \"%s\") bad++ } "
+			 "END { print n + 0, bad + 0 }' %s/read/exchanges.csv",
+			 k, want[k], dir);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		cr_assert_not_null(fgets(out, sizeof(out), p));
+		pclose(p);
+		int rows = -1, bad = -1;
+		cr_assert_eq(sscanf(out, "%d %d", &rows, &bad), 2, "%s", out);
+		cr_assert_eq(rows, 4, "point %d: %d messages after the first", k, rows);
+		cr_assert_eq(bad, 0, "point %d: latencies not %s ms", k, want[k]);
+	}
+	json_decref(j);
+	rm();
+}
+
 /* [tcp] profile = linux with [mqtt] nodelay: a QoS 0 PUBLISH every 10 ms
  * for 2 s over a 400 ms round trip.  With TCP_NODELAY each PUBLISH written
  * after the connection (from 0.8 s: 120 of them) is a segment of its own;

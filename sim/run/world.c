@@ -361,6 +361,7 @@ static void teardown(struct world *w)
 	for (uint32_t k = 0; w->mq_nodes && k < w->n_mq; k++) {
 		mqtt_client_free(&w->mq_nodes[k].mc);
 		world_mq_tls_free(&w->mq_nodes[k]);
+		free(w->mq_nodes[k].rdq);
 		tcp_conn_free(&w->mq_nodes[k].cs.tcp); /* data held out of order */
 		tcp_conn_free(&w->mq_nodes[k].bs.tcp);
 	}

@@ -148,6 +148,11 @@ struct mqtt_node {
 	uint8_t tls_dead; /* bit 0: tc, bit 1: tb ended while the library ran */
 	uint32_t hs_seen[2]; /* handshake bytes of tc, tb already counted */
 	struct dtls_session *saved; /* resumption: the client's last session */
+	/* linux profile: bytes the broker's TCP has taken in and the broker
+	 * application has not read yet (world_mqtt.c, MQTT_BROKER_READ) */
+	uint8_t *rdq;
+	uint32_t rdq_len, rdq_cap;
+	sim_time rdq_at;
 };
 
 /* Sizes of every MQTT node's buffers in a run.  The broker must take the
@@ -208,6 +213,7 @@ struct world {
 	uint8_t *mq_bufs;     /* every node's buffers, mq.per_node bytes each */
 	uint32_t n_mq, mq_next; /* nodes; the next to hand out is mq_next - 1 */
 	struct mq_sizes mq;
+	sim_time broker_read; /* when the broker reads after its TCP took bytes in */
 	struct backend_cb be_cb;
 	/* A real server's address (remote_server backends): [live] target,
 	 * or the simulator's server address when a namespace holds it. */

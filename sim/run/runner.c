@@ -299,7 +299,7 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 		goto out;
 	}
 	if (r->exchanges) {
-		runner_split_exchanges_path(r, s, cluster_rank(), path, sizeof(path));
+		runner_split_exchanges_path(r, s, r->split ? cluster_rank() : 0, path, sizeof(path));
 		ex = fopen(path, "w");
 		if (!ex) {
 			set_err(s, "%s: cannot write: %s", path, strerror(errno));

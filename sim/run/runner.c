@@ -291,8 +291,9 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 	cfg.live.allow_remote = r->o->allow_remote;
 	/* A live run over MPI ranks: this rank's slice (runner_split.c). */
 	struct runner_split sp = {0};
-	if (r->split && (s->rc = runner_split_begin(r, s, &cfg, &ro, &sp)) < 0)
-		goto out;
+	bool ran = false;
+	if (r->split)
+		runner_split_begin(r, s, &cfg, &ro, &sp);
 	s->res = calloc(1, sizeof(*s->res));
 	if (!s->res) {
 		s->rc = SIM_ERR_NOMEM;
@@ -348,6 +349,7 @@ void runner_do_run(struct runner *r, struct run_slot *s)
 	}
 	ro.err = why;
 	ro.errlen = sizeof(why);
+	ran = true;
 	s->rc = world_run(&cfg, s->seed, &ro, s->res);
 	if (s->rc < 0 && why[0])
 		set_err(s, "%s%s", why, "");
@@ -381,8 +383,13 @@ out:
 			s->rc = SIM_ERR_IO;
 		}
 	}
-	if (r->split)
+	if (r->split) {
+		/* failed before its world ran: the other ranks still wait to
+		 * hear whether it could start */
+		if (!ran)
+			ro.ready(ro.ready_ud, s->rc < 0 ? s->rc : SIM_ERR_IO);
 		runner_split_end(r, s, &cfg, &sp);
+	}
 	scenario_cfg_free(&cfg);
 }
 

@@ -148,8 +148,8 @@ struct runner_split {
 
 /* Before world_run: on rank 0 tell the others which run; make cfg this
  * rank's slice and ro its options (start together, progress, parts). */
-int runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg *cfg,
-		       struct run_opts *ro, struct runner_split *sp);
+void runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg *cfg,
+			struct run_opts *ro, struct runner_split *sp);
 /* After it: ranks 1..n-1 send their slice; rank 0 takes every rank's,
  * makes the run's results from the sum and merges the exchange logs. */
 void runner_split_end(struct runner *r, struct run_slot *s, const struct scenario_cfg *cfg,

@@ -297,8 +297,8 @@ static void split_tick(void *ud, const struct run_tick *t)
 	hist_free(&lag);
 }
 
-int runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg *cfg,
-		       struct run_opts *ro, struct runner_split *sp)
+void runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg *cfg,
+			struct run_opts *ro, struct runner_split *sp)
 {
 	int rank = cluster_rank(), n = cluster_size();
 	*sp = (struct runner_split){.r = r, .s = s};
@@ -308,8 +308,10 @@ int runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg
 			cluster_abort(3);
 		sp->tick = calloc((size_t)n, sizeof(*sp->tick));
 		sp->tick_len = calloc((size_t)n, sizeof(*sp->tick_len));
-		if (!sp->tick || !sp->tick_len)
-			return SIM_ERR_NOMEM;
+		if (!sp->tick || !sp->tick_len) {
+			fprintf(stderr, "coapsim: out of memory\n");
+			cluster_abort(3);
+		}
 	} else {
 		snprintf(sp->suffix, sizeof(sp->suffix), ".rank%d", rank);
 	}
@@ -331,7 +333,6 @@ int runner_split_begin(struct runner *r, struct run_slot *s, struct scenario_cfg
 		ro->tick = split_tick;
 		ro->tick_ud = sp;
 	}
-	return 0;
 }
 
 /* ---- the end: the slices back to rank 0 ---- */

@@ -377,6 +377,14 @@ void world_sec_deliver(struct world *w, struct endpoint *ep, enum net_dir dir,
 		       const uint8_t *buf, size_t len);
 void world_sec_idle(struct world *w, struct endpoint *ep);
 double world_sec_bytes_per_endpoint(void);
+/* A DTLS (stream: TLS) end from [security], the run's tickets, certificate
+ * and key log; its random numbers from rng.  NULL (w->err set) when the
+ * library cannot make one.  world_mqtt.c's TLS uses it too. */
+struct dtls_cb;
+struct dtls_session;
+struct dtls_peer *world_sec_peer(struct world *w, bool server, bool stream,
+				 const struct dtls_session *resume, struct sim_rng *rng,
+				 const struct dtls_cb *cb, void *ud);
 int world_sec_probe(struct world *w);
 
 /* world_mqtt.c */

@@ -160,25 +160,8 @@ static const struct dtls_cb tls_client_cb = {tls_client_out, tls_client_in},
 
 static struct dtls_peer *tls_new(struct world *w, struct mqtt_node *n, bool broker)
 {
-	const struct security_cfg *sc = &w->cfg->security;
-	bool own = broker && sc->server_psk_len;
-	struct dtls_params p = {
-		.server = broker, .stream = true,
-		.tickets = broker ? w->tickets : NULL,
-		.resume = broker ? NULL : n->saved,
-		.suite = (enum dtls_suite)sc->suite, .cert = w->cert,
-		.keylog = broker || !w->opts ? NULL : w->opts->keylog,
-		.psk = own ? sc->server_psk : sc->psk,
-		.psk_len = own ? sc->server_psk_len : sc->psk_len,
-		.identity = sc->psk_identity,
-		.timeout_min = sc->timeout_initial, .timeout_max = sc->timeout_max,
-		.seed = sim_rng_u64(&n->rng),
-	};
-	char err[160];
-	struct dtls_peer *d = dtls_new(&p, broker ? &tls_broker_cb : &tls_client_cb, n, err,
-				       sizeof(err));
-	if (!d)
-		w->err = SIM_ERR_NOMEM;
+	struct dtls_peer *d = world_sec_peer(w, broker, true, n->saved, &n->rng,
+					     broker ? &tls_broker_cb : &tls_client_cb, n);
 	n->hs_seen[broker] = 0;
 	return d;
 }

@@ -98,16 +98,16 @@ static void rearm_sec(struct world *w, struct ep_sec *s)
 	rearm(w, &s->t, a < b ? a : b);
 }
 
-static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server)
+struct dtls_peer *world_sec_peer(struct world *w, bool server, bool stream,
+				 const struct dtls_session *resume, struct sim_rng *rng,
+				 const struct dtls_cb *cb, void *ud)
 {
 	const struct security_cfg *sc = &w->cfg->security;
 	bool own = server && sc->server_psk_len;
-	/* Each association its own random stream: the run's seed, the
-	 * endpoint, and how many handshakes it has begun. */
 	struct dtls_params p = {
-		.server = server,
+		.server = server, .stream = stream,
 		.tickets = server ? w->tickets : NULL,
-		.resume = server ? NULL : s->saved,
+		.resume = server ? NULL : resume,
 		.suite = (enum dtls_suite)sc->suite, .cert = w->cert,
 		.keylog = server || !w->opts ? NULL : w->opts->keylog,
 		.psk = own ? sc->server_psk : sc->psk,
@@ -115,13 +115,20 @@ static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server
 		.identity = sc->psk_identity,
 		.timeout_min = sc->timeout_initial,
 		.timeout_max = sc->timeout_max,
-		.seed = sim_rng_u64(&s->rng),
+		.seed = sim_rng_u64(rng),
 	};
 	char err[160];
-	struct dtls_peer *d = dtls_new(&p, server ? &srv_cb : &cli_cb, s, err, sizeof(err));
+	struct dtls_peer *d = dtls_new(&p, cb, ud, err, sizeof(err));
 	if (!d)
 		w->err = SIM_ERR_NOMEM;
 	return d;
+}
+
+/* Each association its own random stream: the run's seed, the endpoint,
+ * and how many handshakes it has begun. */
+static struct dtls_peer *new_peer(struct world *w, struct ep_sec *s, bool server)
+{
+	return world_sec_peer(w, server, false, s->saved, &s->rng, server ? &srv_cb : &cli_cb, s);
 }
 
 /* Drop the client's association; what it held is lost with it.  With

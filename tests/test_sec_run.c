@@ -33,6 +33,34 @@ static json_t *run_text(const char *dir, const char *ini)
 	return j;
 }
 
+/* The test's scratch folders (each test runs in a process of its own),
+ * removed when it ends, whether it passed or not (the suites' .fini). */
+static char scratch_dirs[4][32];
+static int n_scratch;
+
+static const char *scratch(void)
+{
+	cr_assert_lt(n_scratch, 4);
+	char *d = scratch_dirs[n_scratch++];
+	strcpy(d, "/tmp/coapsim-sec-XXXXXX");
+	cr_assert_not_null(mkdtemp(d));
+	return d;
+}
+
+static void scratch_rm(void)
+{
+	for (int k = 0; k < n_scratch; k++) {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", scratch_dirs[k]);
+		if (system(cmd) != 0)
+			cr_log_warn("%s failed", cmd);
+	}
+	n_scratch = 0;
+}
+
+TestSuite(dtls_run, .fini = scratch_rm);
+TestSuite(tls_run, .fini = scratch_rm);
+
 static json_t *metrics(json_t *j)
 {
 	return json_object_get(json_array_get(json_object_get(j, "runs"), 0), "metrics");
@@ -79,10 +107,8 @@ static const char *lossless =
  * is the same message as in the run without DTLS. */
 Test(dtls_run, handshake_flights_bytes_and_records, .timeout = 120)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX", plain[] = "/tmp/coapsim-sec-XXXXXX";
+	const char *dir = scratch(), *plain = scratch();
 	char ini[1024], f[512];
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_not_null(mkdtemp(plain));
 	snprintf(ini, sizeof(ini), lossless, 40, "");
 	json_t *j = run_text(dir, ini);
 	snprintf(ini, sizeof(ini), lossless, 40, "");
@@ -140,9 +166,6 @@ Test(dtls_run, handshake_flights_bytes_and_records, .timeout = 120)
 	cr_assert_eq(num(j, "bytes_sent"), num(jp, "bytes_sent") + 2 * 29 + sum + n_hs * 48);
 	json_decref(j);
 	json_decref(jp);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, plain);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* The server's key differs: the server cannot verify the client's
@@ -150,8 +173,8 @@ Test(dtls_run, handshake_flights_bytes_and_records, .timeout = 120)
  * fails; no message completes. */
 Test(dtls_run, wrong_key_fails_every_handshake, .timeout = 120)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX", ini[1024], f[512];
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
+	char ini[1024], f[512];
 	snprintf(ini, sizeof(ini), lossless, 16, "[security]\nserver_psk = 00112233\n");
 	json_t *j = run_text(dir, ini);
 	cr_assert_gt(num(j, "handshakes"), 1, "CoAP's retransmissions try again");
@@ -162,9 +185,6 @@ Test(dtls_run, wrong_key_fails_every_handshake, .timeout = 120)
 	cr_assert_eq(test_tshark_count(f, "", "dtls.alert_message.desc == 20"),
 		     (long)num(j, "handshakes"));
 	json_decref(j);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* At 30% loss each way, with the timer's first timeout also its last
@@ -175,8 +195,7 @@ Test(dtls_run, wrong_key_fails_every_handshake, .timeout = 120)
  * standard deviation); 4 of them allowed. */
 Test(dtls_run, failures_at_30_percent_loss_by_hand, .timeout = 300)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
 	json_t *j = run_text(dir, "[scenario]\nduration = 20s\nseed = 11\n"
 				  "[link]\nlatency = 50ms\njitter = none\nloss = 30%\n"
 				  "[group.s]\ncount = 3000\nsecurity = dtls\ntraffic = once\n"
@@ -189,9 +208,6 @@ Test(dtls_run, failures_at_30_percent_loss_by_hand, .timeout = 300)
 	cr_assert(fabs(failed / n - p) < 4 * sd, "failed %.4f, expected %.4f +- %.4f", failed / n,
 		  p, 4 * sd);
 	json_decref(j);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* With the library's own timer (1 s, doubling): a client's ClientHellos
@@ -200,8 +216,8 @@ Test(dtls_run, failures_at_30_percent_loss_by_hand, .timeout = 300)
  * (lost ones too) shows. */
 Test(dtls_run, retransmissions_on_the_library_timer, .timeout = 300)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX", f[512];
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
+	char f[512];
 	json_decref(run_text(dir, "[scenario]\nduration = 20s\nseed = 3\n"
 				  "[link]\nlatency = 50ms\njitter = none\nloss = 30%\n"
 				  "[group.s]\ncount = 200\nsecurity = dtls\ntraffic = once\n"
@@ -237,9 +253,6 @@ Test(dtls_run, retransmissions_on_the_library_timer, .timeout = 300)
 	cr_assert_gt(seen[2], 0, "second after 2 s");
 	cr_assert_gt(seen[3], 0, "third after 4 s");
 	cr_assert_lt(seen[5], seen[1] / 4 + 1, "gaps off the timer: %d", seen[5]);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* A sensor that keeps its session pays one handshake; one that forgets
@@ -253,8 +266,7 @@ Test(dtls_run, per_message_handshakes, .timeout = 120)
 			  "start = const(1s)\n[security]\nhandshake = %s\n";
 	char ini[512];
 	for (int per_msg = 0; per_msg < 2; per_msg++) {
-		char dir[] = "/tmp/coapsim-sec-XXXXXX", cmd[128];
-		cr_assert_not_null(mkdtemp(dir));
+		const char *dir = scratch();
 		snprintf(ini, sizeof(ini), fmt, per_msg ? "per-message" : "per-boot");
 		json_t *j = run_text(dir, ini);
 		cr_assert_eq(num(j, "messages"), 5);
@@ -263,8 +275,6 @@ Test(dtls_run, per_message_handshakes, .timeout = 120)
 		cr_assert_float_eq(stat(j, "latency_ms", "max"), 400.0, 1e-6);
 		cr_assert_float_eq(stat(j, "latency_ms", "mean"), per_msg ? 400.0 : 160.0, 1e-6);
 		json_decref(j);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_assert_eq(system(cmd), 0);
 	}
 }
 
@@ -283,8 +293,7 @@ Test(dtls_run, resumption_by_ticket, .timeout = 120)
 			  "resumption = yes\nsession_lifetime = %s\n[output]\npcap = yes\n";
 	char ini[512], f[512];
 	for (int expire = 0; expire < 2; expire++) {
-		char dir[] = "/tmp/coapsim-sec-XXXXXX", cmd[128];
-		cr_assert_not_null(mkdtemp(dir));
+		const char *dir = scratch();
 		snprintf(ini, sizeof(ini), fmt, expire ? "1s" : "24h");
 		json_t *j = run_text(dir, ini);
 		cr_assert_eq(num(j, "completed"), 5);
@@ -303,8 +312,6 @@ Test(dtls_run, resumption_by_ticket, .timeout = 120)
 					       "== 20"),
 			     expire ? 0 : 4);
 		json_decref(j);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_assert_eq(system(cmd), 0);
 	}
 }
 
@@ -351,9 +358,8 @@ Test(tls_run, mqtt_over_tls_handshake_records_capture, .timeout = 120)
 			  "[link]\nlatency = 50ms\njitter = none\nloss = 0%%\n"
 			  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = %s\n"
 			  "traffic = periodic(2s)\nstart = const(1s)\n[output]\npcap = yes\n";
-	char ini[512], f[512], dir[] = "/tmp/coapsim-sec-XXXXXX", plain[] = "/tmp/coapsim-sec-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_not_null(mkdtemp(plain));
+	const char *dir = scratch(), *plain = scratch();
+	char ini[512], f[512];
 	snprintf(ini, sizeof(ini), fmt, "tls");
 	json_t *j = run_text(dir, ini);
 	snprintf(ini, sizeof(ini), fmt, "none");
@@ -386,9 +392,6 @@ Test(tls_run, mqtt_over_tls_handshake_records_capture, .timeout = 120)
 	cr_assert_eq(app + 5 * n_app, plain_mqtt + 21 * n_app);
 	json_decref(j);
 	json_decref(jp);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, plain);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* The broker's key differs: it cannot verify the client's Finished and
@@ -396,8 +399,8 @@ Test(tls_run, mqtt_over_tls_handshake_records_capture, .timeout = 120)
  * delivered. */
 Test(tls_run, wrong_key_fails_every_tls_handshake, .timeout = 120)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX", f[512];
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
+	char f[512];
 	json_t *j = run_text(dir, "[scenario]\nduration = 20s\nseed = 7\n"
 				  "[link]\nlatency = 50ms\njitter = none\nloss = 0%\n"
 				  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = tls\n"
@@ -411,9 +414,6 @@ Test(tls_run, wrong_key_fails_every_tls_handshake, .timeout = 120)
 	cr_assert_eq(test_tshark_count(f, "", "tls.alert_message.level == 2"),
 		     (long)num(j, "handshakes"));
 	json_decref(j);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* handshake = per-message for MQTT over TLS: the client disconnects once
@@ -422,8 +422,7 @@ Test(tls_run, wrong_key_fails_every_tls_handshake, .timeout = 120)
  * each message 500 ms (see above). */
 Test(tls_run, per_message_connections, .timeout = 120)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
 	json_t *j = run_text(dir, "[scenario]\nduration = 10s\nseed = 7\n"
 				  "[link]\nlatency = 50ms\njitter = none\nloss = 0%\n"
 				  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = tls\n"
@@ -434,9 +433,6 @@ Test(tls_run, per_message_connections, .timeout = 120)
 	cr_assert_eq(num(j, "handshakes"), 5);
 	cr_assert_float_eq(stat(j, "latency_ms", "mean"), 500.0, 1e-6);
 	json_decref(j);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 /* suite = ecdhe-ecdsa-ccm8: the server sends its certificate and signed
@@ -452,8 +448,8 @@ Test(tls_run, ecdhe_ecdsa_and_the_key_log, .timeout = 120)
 			  "traffic = periodic(2s)\nstart = const(1s)\n"
 			  "[security]\nsuite = ecdhe-ecdsa-ccm8\n[output]\npcap = yes\nkeylog = yes\n";
 	for (int mqtt = 0; mqtt < 2; mqtt++) {
-		char dir[] = "/tmp/coapsim-sec-XXXXXX", ini[512], f[512], opt[600], cmd[128];
-		cr_assert_not_null(mkdtemp(dir));
+		const char *dir = scratch();
+		char ini[512], f[512], opt[600];
 		snprintf(ini, sizeof(ini), fmt, mqtt ? "mqtt" : "coap");
 		json_t *j = run_text(dir, ini);
 		cr_assert_eq(num(j, "completed"), 5);
@@ -473,8 +469,6 @@ Test(tls_run, ecdhe_ecdsa_and_the_key_log, .timeout = 120)
 		cr_assert_eq(test_tshark_count(f, opt, "_ws.malformed || _ws.expert.severity == error"),
 			     0);
 		json_decref(j);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_assert_eq(system(cmd), 0);
 	}
 }
 
@@ -484,8 +478,7 @@ Test(tls_run, ecdhe_ecdsa_and_the_key_log, .timeout = 120)
  * the messages (500 + 4 x 400) / 5 = 420 ms. */
 Test(tls_run, resumption_on_reconnect, .timeout = 120)
 {
-	char dir[] = "/tmp/coapsim-sec-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
+	const char *dir = scratch();
 	json_t *j = run_text(dir, "[scenario]\nduration = 10s\nseed = 7\n"
 				  "[link]\nlatency = 50ms\njitter = none\nloss = 0%\n"
 				  "[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\nsecurity = tls\n"
@@ -496,7 +489,4 @@ Test(tls_run, resumption_on_reconnect, .timeout = 120)
 	cr_assert_float_eq(stat(j, "handshake_ms", "mean"), 120.0, 1e-6);
 	cr_assert_float_eq(stat(j, "latency_ms", "mean"), 420.0, 1e-6);
 	json_decref(j);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }

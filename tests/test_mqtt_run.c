@@ -366,11 +366,15 @@ Test(mqtt_run, the_linux_broker_reads_100us_after_its_tcp, .timeout = 60)
 }
 
 /* [tcp] profile = linux with [mqtt] nodelay: a QoS 0 PUBLISH every 10 ms
- * for 2 s over a 400 ms round trip.  With TCP_NODELAY each PUBLISH written
- * after the connection (from 0.8 s: 120 of them) is a segment of its own;
- * with Nagle's algorithm the writes of a round trip wait behind the one
- * small segment in flight and leave together, a few segments a round trip.
- * The 80 published while connecting leave together either way. */
+ * for 2 s over a 400 ms round trip.  With TCP_NODELAY a PUBLISH written
+ * after the connection (from 0.8 s: 120 of them) leaves at once while the
+ * congestion window has room: Linux's counts packets, 10 at first and
+ * doubling a round trip in slow start, so over the three round trips
+ * left at most 10 + 20 + 40 segments (the writes that find it full leave
+ * together when an ACK opens it), and more than Nagle allows.  With
+ * Nagle's algorithm the writes of a round trip wait behind the one small
+ * segment in flight and leave together, a few segments a round trip.  The
+ * 80 published while connecting leave together either way. */
 Test(mqtt_run, nagle_and_nodelay_reach_the_client, .timeout = 60)
 {
 	mk();
@@ -382,7 +386,8 @@ Test(mqtt_run, nagle_and_nodelay_reach_the_client, .timeout = 60)
 			"");
 	long nodelay = num(metrics(j, 0), "transmissions"), nagle = num(metrics(j, 1), "transmissions");
 	cr_assert_eq(num(metrics(j, 0), "messages"), 200);
-	cr_assert_geq(nodelay, 120, "TCP_NODELAY: a segment a PUBLISH, %ld", nodelay);
+	cr_assert(nodelay > 30 && nodelay <= 71, "TCP_NODELAY: as the window lets them, %ld",
+		  nodelay);
 	cr_assert_leq(nagle, 30, "Nagle: a few segments a round trip, %ld", nagle);
 	json_decref(j);
 	rm();

@@ -674,6 +674,36 @@ Test(tcp, linux_rack_times_a_hole_from_its_send_and_restarts_the_rto)
 	cr_assert_eq(k, 1, "A resent %d times", k);
 }
 
+/* Linux's congestion window counts packets (snd_cwnd), not bytes: with
+ * TCP_NODELAY, twenty 10-byte writes at once on an open connection put
+ * the initial window's 10 segments on the wire (a byte window of 10 x 536
+ * would let all twenty go); the other ten writes wait and leave as one
+ * segment of 100 bytes when the first ACK opens the window, a round trip
+ * (100 ms) later. */
+Test(tcp, linux_window_counts_packets)
+{
+	static uint8_t data[10];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	sim_time t0 = n.now;
+	for (int k = 0; k < 20; k++) {
+		memset(data, k, sizeof(data));
+		tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	}
+	cr_assert_eq(data_segments_from(&n, 0, before), 10, "the initial window: 10 packets");
+	run(&n, t0 + SIM_S(1));
+	cr_assert_eq(n.rx_len, 200);
+	cr_assert_eq(data_segments_from(&n, 0, before), 11);
+	int rest = 0;
+	for (int i = before + 1; i <= n.sent; i++)
+		if (n.from[i] == 0 && n.info[i].data_len == 100) {
+			rest++;
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(100), "the rest, at the first ACK");
+		}
+	cr_assert_eq(rest, 1, "the ten waiting writes in one segment");
+}
+
 /* Timestamps end Karn's ambiguity (RFC 7323 §4): the ACK of a
  * retransmission echoes the retransmission's TSval, a 100 ms sample that
  * ends the backoff.  Linux's estimator then gives SRTT 100 ms and RTTVAR
@@ -765,9 +795,9 @@ Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 /* No probe in the loss state (Linux's CA_Loss).  A 100-byte write, lost,
  * is probed at its RTO time (300 ms: the lone segment's 2 SRTT + 200 ms
  * is later), lost again, then timed out at 600 ms (lost again: the RTO
- * doubles to 600 ms).  A second write at 601 ms goes out and is lost.
- * Outside the loss state a probe would resend it at 601 + 2 SRTT + 2 ms
- * = 803 ms; Linux waits for the RTO at 1,200 ms, which resends the head. */
+ * doubles to 600 ms).  After a timeout Linux's window is one packet, and
+ * the resent head is out: a second write at 601 ms waits.  No probe goes
+ * at 601 + 2 SRTT + 2 ms = 803 ms; the RTO at 1,200 ms resends the head. */
 Test(tcp, linux_no_loss_probe_after_a_timeout)
 {
 	static uint8_t data[100];
@@ -784,9 +814,9 @@ Test(tcp, linux_no_loss_probe_after_a_timeout)
 	cr_assert_eq(n.sent_at[before + 3], t0 + SIM_MS(600));
 	n.now = t0 + SIM_MS(601);
 	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
-	cr_assert_eq(n.sent, before + 4, "the second write goes out");
+	cr_assert_eq(n.sent, before + 3, "the second write waits: a window of one packet");
 	run(&n, t0 + SIM_S(5));
 	cr_assert_eq(n.rx_len, 2 * sizeof(data));
-	cr_assert_eq(n.sent_at[before + 5], t0 + SIM_MS(1200), "the next send: the RTO");
-	cr_assert_eq(n.info[before + 5].data_off, 0, "the head");
+	cr_assert_eq(n.sent_at[before + 4], t0 + SIM_MS(1200), "the next send: the RTO");
+	cr_assert_eq(n.info[before + 4].data_off, 0, "the head");
 }

@@ -99,6 +99,8 @@ void tcp_conn_init(struct tcp_conn *c, const struct tcp_params *p, uint16_t lpor
 	c->min_rtt = SIM_TIME_NEVER;
 	if (p->profile == TCP_PROFILE_LINUX) {
 		c->cwnd = TCP_LINUX_INIT_CWND * p->mss; /* RFC 6928, Linux's TCP_INIT_CWND */
+		c->pk_cwnd = TCP_LINUX_INIT_CWND;
+		c->pk_ssthresh = 0x7fffffff;
 		c->ts_off = (uint32_t)sim_rng_u64(rng);
 	} else {
 		c->cwnd = min32(4 * p->mss, max32(2 * p->mss, 4380)); /* RFC 3390 */
@@ -161,6 +163,8 @@ static size_t put_opts(const struct tcp_conn *c, const struct tcp_env *env, sim_
 	return k;
 }
 
+static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n);
+
 /* One segment: header, options and payload. */
 static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, uint32_t seq,
 		 uint8_t flags, const uint8_t *data, uint32_t n, bool retx)
@@ -185,6 +189,11 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, ui
 	};
 	c->st.segments++;
 	c->st.bytes += hl + n;
+	if (n && linux_of(env)) {
+		seg_sent(c, seq, n);
+		if (c->prr_on)
+			c->prr_out++;
+	}
 	if (n) {
 		c->tx_lo[c->tx_next] = seq;
 		c->tx_hi[c->tx_next] = seq + n;
@@ -256,6 +265,152 @@ static uint32_t pipe(const struct tcp_conn *c)
 		}
 	}
 	return fl;
+}
+
+/* ---- linux: the congestion window in packets ----
+ *
+ * Linux counts snd_cwnd, ssthresh and what is in flight in packets
+ * (tcp_packets_in_flight), not bytes.  It matters for small messages:
+ * after a timeout one packet may be out, about two while an
+ * application-limited flow recovers, however small they are; a byte
+ * window of 1,460 would let 47 PUBLISHes of 31 bytes go (make validate's
+ * captures and `ss -tin` in the namespaces: the real ends hold 10% of the
+ * PUBLISHes and 13-14% of the PUBACKs behind it even with TCP_NODELAY). */
+
+static uint32_t seg_end(const struct tcp_conn *c, uint32_t i)
+{
+	return i + 1 < c->n_seg ? c->seg[i + 1] : c->snd_max;
+}
+
+/* Segments meeting [a, b), less those wholly SACKed when skip_sacked. */
+static uint32_t segs_in(const struct tcp_conn *c, uint32_t a, uint32_t b, bool skip_sacked)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		uint32_t lo = c->seg[i], hi = seg_end(c, i);
+		if (!seq_lt(lo, hi) || !seq_lt(lo, b) || !seq_lt(a, hi))
+			continue;
+		if (skip_sacked && sacked_in(c, lo, hi) == hi - lo)
+			continue;
+		k++;
+	}
+	return k;
+}
+
+/* RFC 6675's pipe in packets (tcp_packets_in_flight). */
+static uint32_t pk_pipe(const struct tcp_conn *c)
+{
+	uint32_t fl = segs_in(c, c->snd_una, c->snd_nxt, true);
+	if (c->in_recovery && c->n_sacked) {
+		uint32_t from = seq_lt(c->high_rxt, c->snd_una) ? c->snd_una : c->high_rxt;
+		uint32_t hs = high_sacked(c);
+		if (seq_lt(from, hs) && seq_leq(hs, c->snd_nxt)) {
+			uint32_t lost = segs_in(c, from, hs, true);
+			fl = fl > lost ? fl - lost : 0;
+		}
+	}
+	return fl;
+}
+
+/* Segments wholly delivered: below ack, or SACKed. */
+static uint32_t segs_delivered(const struct tcp_conn *c, uint32_t ack)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		uint32_t lo = c->seg[i], hi = seg_end(c, i);
+		if (seq_lt(lo, hi) && (seq_leq(hi, ack) || sacked_in(c, lo, hi) == hi - lo))
+			k++;
+	}
+	return k;
+}
+
+/* A data segment [s, s + n) went out: new data starts a segment; a
+ * resend over several makes them one (Linux collapses them). */
+static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n)
+{
+	uint32_t e = s + n, k = 0;
+	bool have = false;
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		if (seq_lt(s, c->seg[i]) && seq_lt(c->seg[i], e))
+			continue;
+		have |= c->seg[i] == s;
+		c->seg[k++] = c->seg[i];
+	}
+	c->n_seg = (uint8_t)k;
+	if (!have && !seq_lt(s, c->snd_max) && c->n_seg < TCP_SEGS)
+		c->seg[c->n_seg++] = s;
+}
+
+/* The cumulative ACK moved to ack: the segments it covers go.  Returns
+ * how many. */
+static uint32_t seg_acked(struct tcp_conn *c, uint32_t ack)
+{
+	uint32_t k = 0, gone = 0;
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		uint32_t hi = seg_end(c, i);
+		if (seq_leq(hi, ack) && seq_lt(c->seg[i], hi)) {
+			gone++;
+			continue;
+		}
+		c->seg[k++] = seq_lt(c->seg[i], ack) ? ack : c->seg[i];
+	}
+	c->n_seg = (uint8_t)k;
+	return gone;
+}
+
+/* Linux's tcp_cwnd_validate, after sending: whether the window held data
+ * back, and the most packets out, over a round trip (cwnd_usage_seq). */
+static void pk_validate(struct tcp_conn *c, bool limited)
+{
+	uint32_t out = segs_in(c, c->snd_una, c->snd_max, false);
+	if (!seq_lt(c->snd_una, c->pk_usage_seq) || limited ||
+	    (!c->pk_limited && out > c->pk_max_out)) {
+		c->pk_limited = limited;
+		c->pk_max_out = out;
+		c->pk_usage_seq = c->snd_nxt;
+	}
+}
+
+/* tcp_is_cwnd_limited: an application-limited flow's window does not
+ * grow past twice what it used. */
+static bool pk_may_grow(const struct tcp_conn *c)
+{
+	if (c->pk_cwnd < c->pk_ssthresh)
+		return c->pk_cwnd < 2 * c->pk_max_out;
+	return c->pk_limited;
+}
+
+/* CUBIC's multiplicative decrease (beta 717/1024), at least 2 packets. */
+static uint32_t pk_ssthresh_of(const struct tcp_conn *c)
+{
+	uint32_t t = (uint32_t)((uint64_t)c->pk_cwnd * 717 / 1024);
+	return t < 2 ? 2 : t;
+}
+
+/* Linux's tcp_cwnd_reduction (PRR, RFC 6937), on an ACK in recovery that
+ * delivered `newly` packets: the window becomes what is in flight plus
+ * what PRR lets go; at least one packet at the start of recovery. */
+static void pk_prr(struct tcp_conn *c, uint32_t newly, bool una_advanced)
+{
+	if (!c->prr_on || !newly || !c->prr_prior)
+		return;
+	uint32_t infl = pk_pipe(c);
+	int64_t delta = (int64_t)c->pk_ssthresh - infl, sndcnt;
+	c->prr_delivered += newly;
+	if (delta < 0) {
+		uint64_t d = (uint64_t)c->pk_ssthresh * c->prr_delivered + c->prr_prior - 1;
+		sndcnt = (int64_t)(d / c->prr_prior) - c->prr_out;
+	} else if (una_advanced) {
+		int64_t m = (int64_t)c->prr_delivered - c->prr_out;
+		sndcnt = (m > (int64_t)newly ? m : (int64_t)newly) + 1;
+		if (sndcnt > delta)
+			sndcnt = delta;
+	} else {
+		sndcnt = (int64_t)newly < delta ? (int64_t)newly : delta;
+	}
+	if (sndcnt < (c->prr_out ? 0 : 1))
+		sndcnt = c->prr_out ? 0 : 1;
+	c->pk_cwnd = infl + (uint32_t)sndcnt;
 }
 
 /* Add a block [lo, hi); returns whether it told something new. */
@@ -347,7 +502,7 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now);
 static void sack_xmit(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
 	uint32_t mss = min32(env->p->mss, c->peer_mss), hs = high_sacked(c);
-	while (pipe(c) < c->cwnd) {
+	while (linux_of(env) ? pk_pipe(c) < c->pk_cwnd : pipe(c) < c->cwnd) {
 		uint32_t end, s = seq_lt(c->high_rxt, c->snd_una) ? c->snd_una : c->high_rxt;
 		s = unsacked_from(c, s, &end);
 		if (!seq_lt(s, hs))
@@ -377,6 +532,15 @@ static void sack_recovery(struct tcp_conn *c, const struct tcp_env *env, sim_tim
 	c->cwnd = c->ssthresh;
 	c->recover = c->snd_max;
 	c->in_recovery = 1;
+	if (linux_of(env) && !c->in_loss) {
+		/* tcp_init_cwnd_reduction: PRR from the window before */
+		c->prr_prior = c->pk_cwnd;
+		c->pk_ssthresh = pk_ssthresh_of(c);
+		c->prr_delivered = c->prr_out = 0;
+		c->prr_on = 1;
+		pk_prr(c, c->pk_newly ? c->pk_newly : 1, false);
+		c->pk_newly = 0;
+	}
 	c->high_rxt = c->snd_una;
 	c->timing = 0;
 	c->rack_at = c->tlp_at = SIM_TIME_NEVER;
@@ -406,7 +570,9 @@ static void tlp_fire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 {
 	c->tlp_at = SIM_TIME_NEVER;
 	uint32_t off = c->snd_nxt - c->snd_una, mss = min32(env->p->mss, c->peer_mss);
-	if (off < c->len && in_flight(c) < min32(c->cwnd, c->peer_wnd)) {
+	/* (the probe is not held by the congestion window: tcp_write_xmit's
+	 * push_one) */
+	if (off < c->len && in_flight(c) < c->peer_wnd) {
 		uint32_t n = min32(mss, c->len - off);
 		emit(c, env, now, c->snd_nxt, TCP_ACK | TCP_PSH, c->buf + off, n, false);
 		c->last_seg = c->snd_nxt;
@@ -434,7 +600,7 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT &&
 	    c->state != TCP_CLOSING)
 		return;
-	bool sent = false;
+	bool sent = false, held = false, lx = linux_of(env);
 	for (;;) {
 		uint32_t end = c->snd_nxt + 0x7fffffff;
 		if (c->n_sacked && seq_lt(c->snd_nxt, c->snd_max)) {
@@ -443,15 +609,23 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 				c->snd_nxt = c->snd_max;
 		}
 		uint32_t off = c->snd_nxt - c->snd_una;
-		uint32_t wnd = min32(c->cwnd, c->peer_wnd), fl = pipe(c);
+		uint32_t wnd = lx ? c->peer_wnd : min32(c->cwnd, c->peer_wnd), fl = pipe(c);
 		if (off < c->len) {
 			if (fl >= wnd)
 				break;
+			if (lx && pk_pipe(c) >= c->pk_cwnd) {
+				held = true;
+				break;
+			}
 			uint32_t full = min32(env->p->mss, c->peer_mss);
 			uint32_t n = min32(full, c->len - off);
 			n = min32(n, wnd - fl);
 			n = min32(n, end - c->snd_nxt);
 			bool retx = seq_lt(c->snd_nxt, c->snd_max);
+			/* Linux resends what it sent (the retransmit queue's
+			 * segments), never new bytes with them */
+			if (lx && retx)
+				n = min32(n, c->snd_max - c->snd_nxt);
 			/* Nagle (linux): the last queued bytes, less than a
 			 * segment, wait while a small segment is unacknowledged. */
 			bool small = n < full && n == c->len - off;
@@ -484,6 +658,8 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 			c->rto_at = now + c->rto;
 		sent = true;
 	}
+	if (lx && (sent || held))
+		pk_validate(c, held || pk_pipe(c) >= c->pk_cwnd);
 	if (sent && c->tlp_at == SIM_TIME_NEVER && c->rto_at != SIM_TIME_NEVER)
 		tlp_schedule(c, env, now, c->rto_at - now);
 }
@@ -613,6 +789,7 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	const struct tcp_params *p = env->p;
 	uint32_t acked = ack - c->snd_una, mss = p->mss;
 	uint32_t data = min32(acked, c->len);
+	uint32_t acked_pk = linux_of(env) ? seg_acked(c, ack) : 0;
 
 	memmove(c->buf, c->buf + data, c->len - data);
 	c->len -= data;
@@ -632,6 +809,28 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	c->retries = 0;
 	c->dupacks = 0;
 	sb_trim(c);
+	if (linux_of(env)) {
+		if (c->in_recovery && seq_leq(c->recover, ack)) {
+			c->pk_cwnd = c->pk_ssthresh; /* tcp_end_cwnd_reduction */
+			c->prr_on = 0;
+		} else if (c->in_recovery) {
+			pk_prr(c, c->pk_newly, true);
+		} else if (pk_may_grow(c)) {
+			/* slow start, then one a window (Reno's pace: CUBIC's
+			 * curve is not modelled) */
+			if (c->pk_cwnd < c->pk_ssthresh) {
+				c->pk_cwnd += acked_pk;
+				if (c->pk_cwnd > c->pk_ssthresh)
+					c->pk_cwnd = c->pk_ssthresh;
+			} else if ((c->pk_cnt += acked_pk) >= c->pk_cwnd) {
+				c->pk_cnt = 0;
+				c->pk_cwnd++;
+			}
+			if (c->pk_cwnd > TCP_SEGS)
+				c->pk_cwnd = TCP_SEGS;
+		}
+		c->pk_newly = 0;
+	}
 	if (c->sack_ok) {
 		if (c->in_recovery && seq_leq(c->recover, ack)) {
 			c->cwnd = c->ssthresh;
@@ -678,6 +877,17 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 static void rack_arm(struct tcp_conn *c, const struct tcp_env *env, sim_time now, sim_time proof)
 {
 	sim_time hole = sent_at(c, c->snd_una), sacked = sent_at(c, high_sacked(c) - 1);
+	/* tcp_rack_advance: SACKed data that was sent again less than the
+	 * minimum RTT ago may have been the first copy that arrived (a tail
+	 * loss probe's resend): it proves nothing; the RTO decides. */
+	if (sacked && now - sacked < c->min_rtt) {
+		uint32_t b = high_sacked(c) - 1;
+		int sends = 0;
+		for (int k = 0; k < TCP_TX_SEEN; k++)
+			sends += c->tx_at[k] && seq_leq(c->tx_lo[k], b) && seq_lt(b, c->tx_hi[k]);
+		if (sends >= 2)
+			return;
+	}
 	if ((c->rxt_at && proof > now) || !hole || !sacked) {
 		c->rack_at = (c->rxt_at && proof > now ? proof : now) + reo_wnd(c);
 		return;
@@ -702,12 +912,17 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		sim_time proof = c->rxt_at + c->min_rtt;
 		if (c->n_sacked)
 			c->tlp_at = SIM_TIME_NEVER; /* not the open state: no probe */
-		if (c->in_recovery)
+		if (c->in_recovery) {
+			if (linux_of(env))
+				pk_prr(c, c->pk_newly, false);
+			c->pk_newly = 0;
 			sack_xmit(c, env, now);
-		else if (++c->dupacks >= 3 && (c->rxt_at == 0 || now >= proof))
+		} else if (++c->dupacks >= 3 && (c->rxt_at == 0 || now >= proof)) {
 			sack_recovery(c, env, now);
-		else if (c->rack_at == SIM_TIME_NEVER && c->n_sacked)
+		} else if (c->rack_at == SIM_TIME_NEVER && c->n_sacked && c->newsack) {
+			/* RACK advances only on newly SACKed data */
 			rack_arm(c, env, now, proof);
+		}
 		return;
 	}
 	if (++c->dupacks == 3 && !c->in_recovery) {
@@ -980,13 +1195,20 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->ts_recent = op.tsval;
 	if (flags & TCP_ACK) {
 		c->peer_wnd = get16(seg + 14) << (c->ws_ok ? c->peer_ws : 0);
-		bool sacked = false;
+		bool sacked = false, fresh = seq_lt(c->snd_una, ack) && seq_leq(ack, c->snd_max);
+		uint32_t d0 = linux_of(env) ? segs_delivered(c, c->snd_una) : 0;
 		for (uint32_t i = 0; c->sack_ok && i < op.nsack; i++) {
 			if (sb_add(c, op.slo[i], op.shi[i])) {
 				sacked = true;
 				rack_lost_rxt(c, op.shi[i], now);
 			}
 		}
+		if (linux_of(env)) {
+			/* packets this ACK delivered, for PRR */
+			uint32_t d1 = segs_delivered(c, fresh ? ack : c->snd_una);
+			c->pk_newly = d1 > d0 ? d1 - d0 : 0;
+		}
+		c->newsack = sacked;
 		if (seq_lt(c->snd_una, ack) && seq_leq(ack, c->snd_max))
 			new_ack(c, env, now, ack, ts_rtt(c, &op, now));
 		else if (ack == c->snd_una && in_flight(c) &&
@@ -1120,6 +1342,14 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	/* RFC 5681 §3.1: after a timeout, one segment, slow start again */
 	c->ssthresh = max32(pipe(c) / 2, 2 * p->mss);
 	c->cwnd = p->mss;
+	if (linux_of(env)) {
+		/* tcp_enter_loss: ssthresh kept when already reducing */
+		if (c->retries == 1 && !c->in_recovery)
+			c->pk_ssthresh = pk_ssthresh_of(c);
+		c->pk_cwnd = 1;
+		c->pk_cnt = 0;
+		c->prr_on = 0;
+	}
 	c->in_recovery = 0;
 	c->dupacks = 0;
 	c->rack_at = SIM_TIME_NEVER;

@@ -141,6 +141,10 @@ struct tcp_ooo; /* out-of-order data a receiver keeps (SACK) */
  * window from the first SACK. */
 #define TCP_TX_SEEN 8
 
+/* linux: segments in flight a connection tracks, and so the most its
+ * packet-counted congestion window opens to. */
+#define TCP_SEGS 64
+
 struct tcp_conn {
 	uint8_t state;
 	uint8_t dupacks, in_recovery, timing, retries, ack_pending, fin_queued, fin_acked;
@@ -175,6 +179,17 @@ struct tcp_conn {
 	uint32_t tx_lo[TCP_TX_SEEN], tx_hi[TCP_TX_SEEN];
 	sim_time tx_at[TCP_TX_SEEN];
 	uint8_t tx_next;
+	/* linux: the congestion window counts packets, as Linux's snd_cwnd
+	 * does.  The data from snd_una on as it was sent: segment i is
+	 * [seg[i], seg[i + 1]) (the last one to snd_max); a resend over
+	 * several is one again.  cwnd, ssthresh and the congestion-avoidance
+	 * count in packets; whether the window held data back since
+	 * usage_seq, and the most packets out (tcp_cwnd_validate); PRR's
+	 * counts in recovery (RFC 6937); what the ACK at hand delivered. */
+	uint32_t seg[TCP_SEGS];
+	uint8_t n_seg, pk_limited, prr_on, newsack;
+	uint32_t pk_cwnd, pk_ssthresh, pk_cnt, pk_max_out, pk_usage_seq;
+	uint32_t prr_delivered, prr_out, prr_prior, pk_newly;
 	struct tcp_ooo *ooo; /* receiver, while holes exist (malloc'd) */
 	/* linux: tail loss probe (RFC 8985 §7) */
 	sim_time tlp_at;

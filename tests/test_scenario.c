@@ -856,6 +856,13 @@ Test(scenario_sweep, errors)
 	       F ":2: more than one ${...} in the value of 'jitter' in [link]");
 	err_is("[link]\njitter = ${1ms, ${2ms}}\n" GROUP,
 	       F ":2: nested ${...} in the value of 'jitter' in [link]");
+	/* The runs' seeds are the sweep's: sweeping them would do nothing. */
+	err_is("[scenario]\nseed = ${1, 2}\n" GROUP,
+	       F ":2: 'seed' in [scenario] cannot be swept: every point runs replications "
+		 "with seeds seed, seed + 1, ... (set replications instead)");
+	err_is("[scenario]\nduration = 1min\nreplications = ${1..3 step 1}\n" GROUP,
+	       F ":3: 'replications' in [scenario] cannot be swept: every point runs "
+		 "replications with seeds seed, seed + 1, ... (set replications instead)");
 	err_is("[link]\nlatency = ${0..1 step 0.000001}\n" GROUP,
 	       F ":2: range for 'latency' in [link] has more than 100000 values");
 	err_is("[link]\nlatency = ${1..1000 step 1}\nrate = ${1..1000 step 1}\n" GROUP,

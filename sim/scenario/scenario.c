@@ -1965,6 +1965,15 @@ static int parse_sweep(struct scenario_src *src, size_t ei, char *err, size_t er
 		return fail(src, e->at, err, errlen,
 			    "more than one ${...} in the value of '%s' in [%s]", e->key,
 			    e->section);
+	/* The runs' seeds and their number are the whole sweep's (run r of
+	 * every point has seed + r): a sweep of either would be silently
+	 * ignored, so it is refused. */
+	if (!strcmp(e->section, "scenario") &&
+	    (!strcmp(e->key, "seed") || !strcmp(e->key, "replications")))
+		return fail(src, e->at, err, errlen,
+			    "'%s' in [scenario] cannot be swept: every point runs replications "
+			    "with seeds seed, seed + 1, ... (set replications instead)",
+			    e->key);
 	body = open + 2;
 	nbody = (size_t)(close - body);
 	while (nbody && isspace((unsigned char)*body)) {

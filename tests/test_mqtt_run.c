@@ -97,6 +97,41 @@ Test(mqtt_run, tshark_reads_the_captures, .timeout = 300)
 	rm();
 }
 
+/* Clients that lose their connection (a PINGRESP late past the keepalive
+ * at 10% loss, every 5 s) connect again from a new port, as a kernel's
+ * connect() picks one: every client SYN of the capture opens its own
+ * four-tuple (on the last one's, Wireshark took the new connection's
+ * segments for the old one's retransmissions), and Wireshark's TCP
+ * analysis still counts exactly tcp_retransmissions. */
+Test(mqtt_run, a_reconnection_takes_a_new_port, .timeout = 120)
+{
+	mk();
+	json_t *j = run(dir, "re",
+			"[scenario]\nduration = 60s\nseed = 6\n[link]\nlatency = 20ms\nloss = 10%\n"
+			"[group.s]\ncount = 40\nprotocol = mqtt\nqos = 2\n"
+			"traffic = periodic(1s)\nstart = uniform(0, 1s)\n"
+			"[mqtt]\nclean_session = no\nkeepalive = 5s\n[output]\npcap = yes\n",
+			"");
+	char f[256], cmd[600], out[64] = "";
+	snprintf(f, sizeof(f), "%s/re/pcap/p0-r0.pcap", dir);
+	json_t *m = metrics(j, 0);
+	long conns = num(m, "connections");
+	cr_assert_gt(conns, 40, "no reconnection: the test needs some");
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r '%s' -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields "
+		 "-e ipv6.src -e tcp.srcport 2>/dev/null | sort -u | wc -l",
+		 f);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	cr_assert_eq(strtol(out, NULL, 10), conns, "connections sharing a four-tuple");
+	cr_assert_eq(count(f, "tcp.analysis.retransmission || tcp.analysis.fast_retransmission"),
+		     num(m, "tcp_retransmissions"), "%s", f);
+	json_decref(j);
+	rm();
+}
+
 /* Bytes of one message, from the difference of a 3-message and a 1-message
  * run (same connection, same teardown).  IPv6 40 + TCP 20 per segment:
  *   QoS 0: PUBLISH (2 + 2+9 topic + 16) = 29 -> 89; broker's pure ACK 60: 149
@@ -291,13 +326,13 @@ Test(mqtt_run, latency_counts_from_the_publish, .timeout = 120)
 	rm();
 }
 
-/* The keepalive as paho 1.6 keeps it: a PINGREQ after a keepalive without
- * sending or without receiving.  A QoS 0 publisher (one PUBLISH every
- * 10 s, nothing comes back) still pings every 60 s: CONNACK at 0.4 s (two
- * 200 ms round trips), ping k at 0.4 + 60k + 0.2(k - 1) s (each PINGRESP
- * restarts the count), 9 of them before the 600 s end; PINGREQ and
- * PINGRESP are 62 bytes each (IPv6 40 + TCP 20 + 2).  Counting only what
- * it sends, the publisher never pinged. */
+/* The keepalive as paho 1.6 keeps it: a PINGREQ a keepalive after the
+ * CONNECT or the last PINGREQ, whatever was sent since, and a keepalive
+ * after the last packet received.  A QoS 0 publisher (one PUBLISH every
+ * 10 s, nothing comes back) pings every 60 s: CONNECT at 0.2 s (after the
+ * handshake's round trip), ping k at 0.2 + 60k s, 9 of them before the
+ * 600 s end; PINGREQ and PINGRESP are 62 bytes each (IPv6 40 + TCP 20 +
+ * 2). */
 Test(mqtt_run, a_qos0_publisher_pings_as_paho_does, .timeout = 60)
 {
 	mk();
@@ -306,6 +341,25 @@ Test(mqtt_run, a_qos0_publisher_pings_as_paho_does, .timeout = 60)
 			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 0\ntraffic = periodic(10s)\n"
 			"start = const(0)\n[mqtt]\nkeepalive = 60s\n",
 			"");
+	cr_assert_eq(num(metrics(j, 0), "keepalive_bytes"), 9 * 2 * 62);
+	json_decref(j);
+	rm();
+}
+
+/* paho pings while it publishes (its _last_msg_out moves only at CONNECT
+ * and PINGREQ; make validate's captures: a PINGREQ every ~60.5 s with a
+ * PUBLISH every 500 ms).  A QoS 1 publisher, a PUBLISH every 10 s and its
+ * PUBACK back, pings as the QoS 0 one above: 9 times in 600 s, 62 + 62
+ * bytes each.  A keepalive without sending would never have come. */
+Test(mqtt_run, a_qos1_publisher_pings_while_it_publishes, .timeout = 60)
+{
+	mk();
+	json_t *j = run(dir, "ka1",
+			"[scenario]\nduration = 10min\n[link]\nlatency = 100ms\n"
+			"[group.s]\ncount = 1\nprotocol = mqtt\nqos = 1\ntraffic = periodic(10s)\n"
+			"start = const(0)\n[mqtt]\nkeepalive = 60s\n",
+			"");
+	cr_assert_eq(num(metrics(j, 0), "completed"), 60);
 	cr_assert_eq(num(metrics(j, 0), "keepalive_bytes"), 9 * 2 * 62);
 	json_decref(j);
 	rm();

@@ -40,6 +40,8 @@ struct backend_stream {
 	uint32_t ep;    /* the endpoint's slot */
 	uint8_t broker; /* the broker's end, else the client's */
 	uint16_t port;  /* the broker's port: 1883, 8883 for TLS; 0: 1883 */
+	uint16_t conns; /* connections this client end opened: its next local
+			 * port is a new one, as a kernel's connect() picks */
 };
 
 /* What a backend reports.  deliver is required; the stream calls are

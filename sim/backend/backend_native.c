@@ -54,6 +54,16 @@ static void on_deliver(void *ud, struct net *net, uint32_t ep, enum net_dir dir,
 		return;
 	struct tcp_env te = env_of(n);
 	n->cb->segment(n->cb->ud, ep, dir, true, buf, len, NULL);
+	if (s->broker && len >= 14 && (buf[13] & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    s->tcp.state != TCP_LISTEN && (uint16_t)(buf[0] << 8 | buf[1]) != s->tcp.rport) {
+		/* A client's new connection (a new port) while the broker's end
+		 * still holds its last one: the broker's listener accepts it and
+		 * the broker (mosquitto, on the CONNECT of the same client id)
+		 * drops the old one, here at once and silently.  The run opens
+		 * the broker's next end, which takes this SYN. */
+		n->cb->event(n->cb->ud, ep, true, TCP_EV_RESET);
+		s = n->ends[2 * (size_t)ep + 1];
+	}
 	tcp_conn_recv(&s->tcp, &te, sim_engine_now(n->eng), buf, len);
 	n->cb->changed(n->cb->ud, ep);
 }
@@ -205,9 +215,12 @@ static int native_stream_open(struct backend *b, struct backend_stream *s, uint8
 		tcp_conn_listen(&s->tcp);
 		return 0;
 	}
+	/* A new local port for each connection, as Linux's connect() takes:
+	 * a reconnection on the last one's four-tuple would read, to
+	 * Wireshark, as that connection's retransmissions. */
 	struct tcp_env te = env_of(n);
-	tcp_conn_init(&s->tcp, &n->tcpp, (uint16_t)(49152 + s->ep % 16384),
-		      s->port ? s->port : 1883, buf, cap, rng);
+	uint16_t lport = (uint16_t)(49152 + (s->ep + s->conns++) % 16384);
+	tcp_conn_init(&s->tcp, &n->tcpp, lport, s->port ? s->port : 1883, buf, cap, rng);
 	tcp_conn_set_nodelay(&s->tcp, n->tcpp.client_nodelay);
 	tcp_conn_connect(&s->tcp, &te, sim_engine_now(n->eng));
 	return 0;

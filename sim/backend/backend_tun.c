@@ -31,11 +31,17 @@
 #define TUN_QUEUE 20000        /* the device's queue towards us, packets */
 #define SPAWN_WAIT SIM_S(10)   /* a server the run started has this long to answer */
 
-/* What the broker's kernel sent on an endpoint's connection. */
+/* What the broker's kernel sent on an endpoint's connections: the
+ * current one and the one before, whose last segments (a FIN sent again,
+ * say) may still come after the new one's SYN-ACK.  Each is judged on its
+ * own sequence space, as Wireshark judges each stream. */
+struct peer_conn {
+	uint32_t seq_end; /* past the highest sequence number it sent */
+	uint16_t lport;   /* the endpoint's port of that connection */
+	uint8_t seen;     /* seq_end is set */
+};
 struct peer {
-	uint32_t seq_end;  /* past the highest sequence number it sent */
-	uint16_t conns;    /* connections the endpoint opened: their local ports */
-	uint8_t seen;      /* seq_end is set (this connection) */
+	struct peer_conn c[2]; /* [0] the current connection, [1] the last */
 };
 
 struct tun {
@@ -302,15 +308,21 @@ static void broker_sent(struct tun *t, uint32_t slot, const uint8_t *seg, size_t
 	size_t hl = (size_t)(seg[12] >> 4) * 4;
 	if (hl < TCP_HDR || hl > len)
 		return;
-	struct peer *pe = &t->peer[slot];
+	struct peer *p = &t->peer[slot];
+	uint16_t dport = get16(seg + 2);
 	uint8_t fl = seg[13];
 	uint32_t seq = get32(seg + 4), n = (uint32_t)(len - hl);
 	uint32_t end = seq + n + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
 	struct tcp_seg_info info = {.data_len = n, .flags = fl};
-	info.retx = pe->seen && end != seq && seq_lt(seq, pe->seq_end);
-	if (!pe->seen || seq_lt(pe->seq_end, end))
-		pe->seq_end = end;
-	pe->seen = 1;
+	struct peer_conn *pe = p->c[0].lport == dport ? &p->c[0]
+			       : p->c[1].lport == dport ? &p->c[1]
+							: NULL;
+	if (pe) { /* else older still: a stream Wireshark has seen end */
+		info.retx = pe->seen && end != seq && seq_lt(seq, pe->seq_end);
+		if (!pe->seen || seq_lt(pe->seq_end, end))
+			pe->seq_end = end;
+		pe->seen = 1;
+	}
 	t->cb->segment(t->cb->ud, slot, NET_DOWN, false, seg, len, &info);
 }
 
@@ -533,9 +545,10 @@ static int tun_stream_open(struct backend *b, struct backend_stream *s, uint8_t 
 	t->ends[s->ep] = s;
 	/* A new local port for each connection of an endpoint: the broker's
 	 * kernel may still hold the last one's (TIME_WAIT). */
-	struct peer *pe = &t->peer[s->ep];
-	uint16_t lport = (uint16_t)(49152 + pe->conns++ % 16384);
-	pe->seen = 0;
+	uint16_t lport = (uint16_t)(49152 + s->conns++ % 16384);
+	struct peer *p = &t->peer[s->ep];
+	p->c[1] = p->c[0];
+	p->c[0] = (struct peer_conn){.lport = lport};
 	struct tcp_env te = env_of(t);
 	tcp_conn_init(&s->tcp, &t->tcpp, lport, t->port, buf, cap, rng);
 	tcp_conn_set_nodelay(&s->tcp, t->tcpp.client_nodelay);

@@ -740,6 +740,38 @@ Test(tcp, linux_timestamps_end_the_backoff)
 	}
 }
 
+/* Linux's RTT sample (tcp_clean_rtx_queue, tcp_ack_update_rtt) runs from
+ * the oldest segment an ACK covers, when none of them was sent again; the
+ * echoed timestamp serves only for data sent again.  50 ms each way, the
+ * handshake's sample 100 ms (SRTT 100, RTO 300).  Segment A at t0, its
+ * ACK lost; B at t0 + 150 ms; B's ACK, covering both, at t0 + 250 ms.
+ * Linux's sample is 250 ms: SRTT 100 + 150 / 8 = 118.75 ms, mdev 200 +
+ * 150 - 200 / 4 = 300 ms, which lifts RTTVAR to 300: RTO 418.75 ms.  The
+ * echoed timestamp (B's: A's ACK was sent) would say 100 ms: SRTT 100,
+ * RTO 300. */
+Test(tcp, linux_rtt_runs_from_the_oldest_segment_acked)
+{
+	static uint8_t data[10];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	cr_assert_eq(n.c[0].srtt, SIM_MS(100));
+	cr_assert_eq(n.c[0].rto, SIM_MS(300));
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 2; /* A's ACK */
+	sim_time t0 = n.now;
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(150));
+	cr_assert_eq(tcp_conn_unacked(&n.c[0]), 10);
+	n.now = t0 + SIM_MS(150);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	run(&n, t0 + SIM_MS(260));
+	cr_assert_eq(tcp_conn_unacked(&n.c[0]), 0);
+	for (int i = before + 1; i <= n.sent; i++)
+		cr_assert(!n.info[i].retx, "nothing sent again");
+	cr_assert_eq(n.c[0].srtt, SIM_US(118750));
+	cr_assert_eq(n.c[0].rto, SIM_US(418750));
+}
+
 /* A half-open connection (RFC 9293 §3.10.7.3): the client restarts and
  * sends a SYN on the same ports; the server, still established, answers
  * with an ACK; the client, in SYN-SENT, answers that unacceptable ACK

@@ -14,6 +14,7 @@ typedef uint64_t sim_time;
 #define SIM_TIME_NEVER UINT64_MAX
 #define SIM_NS(x) ((sim_time)(x))
 #define SIM_US(x) ((sim_time)(x) * 1000ull)
+#define SIM_US(x) ((sim_time)(x) * 1000ull)
 #define SIM_MS(x) ((sim_time)(x) * 1000000ull)
 #define SIM_S(x) ((sim_time)(x) * 1000000000ull)
 

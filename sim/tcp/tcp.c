@@ -163,7 +163,7 @@ static size_t put_opts(const struct tcp_conn *c, const struct tcp_env *env, sim_
 	return k;
 }
 
-static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n);
+static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n, sim_time now);
 
 /* One segment: header, options and payload. */
 static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, uint32_t seq,
@@ -190,7 +190,7 @@ static void emit(struct tcp_conn *c, const struct tcp_env *env, sim_time now, ui
 	c->st.segments++;
 	c->st.bytes += hl + n;
 	if (n && linux_of(env)) {
-		seg_sent(c, seq, n);
+		seg_sent(c, seq, n, now);
 		if (c->prr_on)
 			c->prr_out++;
 	}
@@ -324,34 +324,66 @@ static uint32_t segs_delivered(const struct tcp_conn *c, uint32_t ack)
 	return k;
 }
 
-/* A data segment [s, s + n) went out: new data starts a segment; a
- * resend over several makes them one (Linux collapses them). */
-static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n)
+static uint32_t us_of(sim_time t)
+{
+	return (uint32_t)(t / SIM_US(1)) & ~1u;
+}
+
+/* A data segment [s, s + n) went out at now: new data starts a segment;
+ * a resend over several makes them one (Linux collapses them), marked as
+ * sent again. */
+static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n, sim_time now)
 {
 	uint32_t e = s + n, k = 0;
-	bool have = false;
+	bool resend = seq_lt(s, c->snd_max);
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		if (seq_lt(s, c->seg[i]) && seq_lt(c->seg[i], e))
 			continue;
-		have |= c->seg[i] == s;
+		c->seg_us[k] = c->seg_us[i];
 		c->seg[k++] = c->seg[i];
 	}
 	c->n_seg = (uint8_t)k;
-	if (!have && !seq_lt(s, c->snd_max) && c->n_seg < TCP_SEGS)
+	if (resend) {
+		for (uint32_t i = c->n_seg; i-- > 0;)
+			if (seq_leq(c->seg[i], s)) { /* the one it starts in */
+				c->seg_us[i] |= 1;
+				break;
+			}
+	} else if (c->n_seg < TCP_SEGS) {
+		c->seg_us[c->n_seg] = us_of(now);
 		c->seg[c->n_seg++] = s;
+	}
 }
+
+/* What a cumulative ACK's segments say of the round trip, as Linux's
+ * tcp_clean_rtx_queue reads them: from the oldest and the newest
+ * segment acknowledged, unless one of them was sent again (Karn). */
+struct seg_rtt {
+	uint32_t first_us, last_us;
+	bool any, resent;
+};
 
 /* The cumulative ACK moved to ack: the segments it covers go.  Returns
  * how many. */
-static uint32_t seg_acked(struct tcp_conn *c, uint32_t ack)
+static uint32_t seg_acked(struct tcp_conn *c, uint32_t ack, struct seg_rtt *rt)
 {
 	uint32_t k = 0, gone = 0;
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		uint32_t hi = seg_end(c, i);
 		if (seq_leq(hi, ack) && seq_lt(c->seg[i], hi)) {
+			if (c->seg_us[i] & 1) {
+				rt->resent = true;
+			} else if (sacked_in(c, c->seg[i], hi) != hi - c->seg[i]) {
+				/* (one SACKed before told its time then) */
+				if (!rt->any)
+					rt->first_us = c->seg_us[i];
+				rt->last_us = c->seg_us[i];
+				rt->any = true;
+			}
 			gone++;
 			continue;
 		}
+		c->seg_us[k] = c->seg_us[i];
 		c->seg[k++] = seq_lt(c->seg[i], ack) ? ack : c->seg[i];
 	}
 	c->n_seg = (uint8_t)k;
@@ -699,11 +731,11 @@ int tcp_conn_send(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
  * times the mean deviation); RTTVAR follows its largest value over a round
  * trip (mdev_max), decays a quarter of the way down once per round trip
  * and never goes below TCP_RTO_MIN; the RTO is SRTT + RTTVAR. */
-static void linux_rtt(struct tcp_conn *c, sim_time r)
+static void linux_rtt(struct tcp_conn *c, sim_time r, sim_time ca)
 {
 	int64_t m = (int64_t)r;
-	if (r < c->min_rtt)
-		c->min_rtt = r;
+	if (ca < c->min_rtt) /* the newest segment's round trip (ca_rtt_us) */
+		c->min_rtt = ca;
 	if (!c->have_rtt) {
 		c->srtt = r;
 		c->mdev = 2 * r;
@@ -741,7 +773,7 @@ static void linux_rtt(struct tcp_conn *c, sim_time r)
 static void rtt_sample(struct tcp_conn *c, const struct tcp_params *p, sim_time r)
 {
 	if (p->profile == TCP_PROFILE_LINUX) {
-		linux_rtt(c, r);
+		linux_rtt(c, r, r);
 	} else {
 		if (!c->have_rtt) {
 			c->srtt = r;
@@ -789,7 +821,8 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	const struct tcp_params *p = env->p;
 	uint32_t acked = ack - c->snd_una, mss = p->mss;
 	uint32_t data = min32(acked, c->len);
-	uint32_t acked_pk = linux_of(env) ? seg_acked(c, ack) : 0;
+	struct seg_rtt rt = {0};
+	uint32_t acked_pk = linux_of(env) ? seg_acked(c, ack, &rt) : 0;
 
 	memmove(c->buf, c->buf + data, c->len - data);
 	c->len -= data;
@@ -797,9 +830,20 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	c->snd_una = ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
-	/* Every ACK of new data is a sample with timestamps, retransmitted
-	 * data included; else one timed segment a round trip (Karn). */
-	if (ts_sample) {
+	/* linux: every ACK of new data is a sample (tcp_ack_update_rtt): from
+	 * the oldest segment it covers, sent once (the segment's own time: a
+	 * lost ACK makes it long, as on Linux, where the echoed timestamp
+	 * would give the newest one's), else, when it covers data sent again,
+	 * from the timestamp.  rfc6298: the timestamp's, else one timed
+	 * segment a round trip (Karn). */
+	if (rt.any && !rt.resent) {
+		uint32_t u = us_of(now);
+		linux_rtt(c, (sim_time)(u - rt.first_us) * SIM_US(1),
+			  (sim_time)(u - rt.last_us) * SIM_US(1));
+		if (c->rto > p->rto_max)
+			c->rto = p->rto_max;
+		c->timing = 0;
+	} else if (ts_sample) {
 		rtt_sample(c, p, ts_sample);
 		c->timing = 0;
 	} else if (c->timing && seq_leq(c->timed_seq, ack)) {

@@ -187,6 +187,10 @@ struct tcp_conn {
 	 * usage_seq, and the most packets out (tcp_cwnd_validate); PRR's
 	 * counts in recovery (RFC 6937); what the ACK at hand delivered. */
 	uint32_t seg[TCP_SEGS];
+	/* and when each was first sent, in microseconds (modulo 2^32, bit 0
+	 * clear), bit 0 set once it was sent again: Linux's RTT sample is
+	 * taken from the oldest segment an ACK covers that was sent once */
+	uint32_t seg_us[TCP_SEGS];
 	uint8_t n_seg, pk_limited, prr_on, newsack;
 	uint32_t pk_cwnd, pk_ssthresh, pk_cnt, pk_max_out, pk_usage_seq;
 	uint32_t prr_delivered, prr_out, prr_prior, pk_newly;

@@ -2,11 +2,15 @@
 #ifndef COAPSIM_TEST_HELPERS_H
 #define COAPSIM_TEST_HELPERS_H
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* The binary under test, as an absolute path ($COAPSIM or build/coapsim):
  * commands may run inside a temporary folder. */
@@ -27,6 +31,19 @@ static inline const char *test_bin(void)
 	static char cmd[PATH_MAX + 32];
 	snprintf(cmd, sizeof(cmd), "timeout -k 5 600 %s", test_bin_path());
 	return cmd;
+}
+
+/* A loopback UDP port nothing listens on now (the kernel's pick for
+ * port 0), for a server a test starts. */
+static inline int test_free_udp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
 }
 
 /* Drop what depends on the machine or the invocation, everywhere in a

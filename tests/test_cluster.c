@@ -218,17 +218,6 @@ static const char live_ini[] =
 	"start = uniform(0, 1s)\npath = /t\n"
 	"[output]\nexchanges = yes\npcap = no\n";
 
-static int free_udp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -255,7 +244,7 @@ Test(cluster, live_run_split_over_two_ranks_against_coapsim_serve, .init = setup
 {
 	if (!mpi_ready())
 		return;
-	int port = free_udp_port();
+	int port = test_free_udp_port();
 	char path[128], cmd[2048];
 	snprintf(path, sizeof(path), "%s/live.ini", dir);
 	FILE *f = fopen(path, "w");

@@ -21,18 +21,6 @@
 static int leftover_namespaces(void);
 static void rm_dir(const char *dir);
 
-/* A UDP port nothing listens on now (the kernel's pick for port 0). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static bool have_server(void)
 {
 	return system("command -v " SERVER " >/dev/null 2>&1") == 0;
@@ -112,7 +100,7 @@ static json_t *against_libcoap(const char *sets)
 		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
 	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], rm[600];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	pid_t srv = start_server(port);
 	snprintf(out, sizeof(out), "%s/res", dir);
 	json_t *sum = run_live(out, port, sets);
@@ -226,7 +214,7 @@ Test(live, dtls_psk_against_libcoap_openssl, .timeout = 120)
 {
 	if (system("command -v coap-server-openssl >/dev/null 2>&1") != 0)
 		cr_skip_test("coap-server-openssl is not installed (Debian libcoap3-bin)");
-	int port = free_port();
+	int port = test_free_udp_port();
 	char p[16];
 	snprintf(p, sizeof(p), "%d", port);
 	pid_t srv = fork();
@@ -270,7 +258,7 @@ Test(live, no_server_is_exit_3_from_the_probe, .timeout = 30)
 	snprintf(cmd, sizeof(cmd),
 		 "%s run scenarios/live/temperature.ini --quiet --out /tmp/coapsim-live-none-%d "
 		 "--set live.target=coap://127.0.0.1:%d 2>/tmp/coapsim-live-none-%d.err",
-		 test_bin(), getpid(), free_port(), getpid());
+		 test_bin(), getpid(), test_free_udp_port(), getpid());
 	int st = system(cmd);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit %d", WEXITSTATUS(st));
 	char path[128], line[512] = "";
@@ -305,7 +293,7 @@ Test(live, the_server_killed_midway_ends_in_counted_failures, .timeout = 120)
 		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
 	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], rm[600];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	pid_t srv = start_server(port);
 	pid_t killer = fork();
 	cr_assert(killer >= 0);
@@ -341,7 +329,7 @@ Test(live, every_exchange_completes_against_coapsim_serve, .timeout = 120)
 {
 	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], rm[600];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	pid_t srv = start_any_server(port, true);
 	snprintf(out, sizeof(out), "%s/res", dir);
 	json_t *sum = run_live(out, port,
@@ -369,7 +357,7 @@ Test(live, captures_carry_the_real_addresses, .timeout = 120)
 		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
 	char dir[] = "/tmp/coapsim-live-XXXXXX", out[512], cmd[2048], line[256];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	pid_t srv = start_server(port);
 	snprintf(out, sizeof(out), "%s/res", dir);
 	json_t *sum = run_live(out, port,
@@ -425,7 +413,7 @@ Test(live, a_progress_line_every_second, .timeout = 60)
 		cr_skip_test(SERVER " is not installed (Debian libcoap3-bin)");
 	char dir[] = "/tmp/coapsim-live-XXXXXX", cmd[4096], line[512];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	pid_t srv = start_server(port);
 	snprintf(cmd, sizeof(cmd),
 		 "%s run scenarios/live/temperature.ini --out %s/res "
@@ -829,7 +817,7 @@ Test(live, observe_and_block2_against_coapsim_serve, .timeout = 120)
 {
 	char dir[] = "/tmp/coapsim-live-XXXXXX", path[128], cmd[1024];
 	cr_assert_not_null(mkdtemp(dir));
-	int port = free_port();
+	int port = test_free_udp_port();
 	snprintf(path, sizeof(path), "%s/t.ini", dir);
 	FILE *f = fopen(path, "w");
 	cr_assert_not_null(f);

@@ -166,7 +166,7 @@ static char *slurp(FILE *f)
 }
 
 /* The docs' table is the command's output, between its markers. */
-Test(metrics_table, readme_table_is_the_commands_output)
+Test(metrics_table, docs_table_is_the_commands_output)
 {
 	char cmd[4096];
 	snprintf(cmd, sizeof(cmd), "%s metrics --markdown", test_bin());
@@ -177,21 +177,21 @@ Test(metrics_table, readme_table_is_the_commands_output)
 	cr_assert_not_null(table);
 	cr_assert_gt(strlen(table), 0);
 
-	FILE *f = fopen("README.md", "r");
-	cr_assert_not_null(f, "README.md: run the tests from the repository's top");
+	FILE *f = fopen("docs/metrics.md", "r");
+	cr_assert_not_null(f, "docs/metrics.md: run the tests from the repository's top");
 	char *doc = slurp(f);
 	fclose(f);
 	cr_assert_not_null(doc);
 	const char *begin = strstr(doc, "<!-- metrics:begin");
-	cr_assert_not_null(begin, "README.md has no <!-- metrics:begin --> marker");
+	cr_assert_not_null(begin, "docs/metrics.md has no <!-- metrics:begin --> marker");
 	begin = strchr(begin, '\n');
 	cr_assert_not_null(begin);
 	begin++;
 	char *end = strstr(begin, "<!-- metrics:end -->");
-	cr_assert_not_null(end, "README.md has no <!-- metrics:end --> marker");
+	cr_assert_not_null(end, "docs/metrics.md has no <!-- metrics:end --> marker");
 	*end = 0;
 	cr_assert_str_eq(begin, table,
-			 "README.md's metrics table differs from `coapsim metrics --markdown`: "
+			 "docs/metrics.md's table differs from `coapsim metrics --markdown`: "
 			 "paste the command's output between the markers");
 	free(table);
 	free(doc);

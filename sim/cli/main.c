@@ -764,7 +764,7 @@ static const char usage_metrics[] =
 	"usage: coapsim metrics [--markdown]\n"
 	"\n"
 	"The metrics of runs.csv and summary.json, one name a line in their order;\n"
-	"--markdown: the table of them in README.md (name, type, how a run's total\n"
+	"--markdown: the table of them in docs/metrics.md (name, type, how a run's total\n"
 	"comes from its groups, when it is null, which direction is better, meaning).\n";
 
 static int cmd_metrics(int argc, char **argv)

@@ -341,14 +341,7 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 	if (r.split) {
 		/* a live run: a slice of each, on this thread */
 		runner_split_follow(&r);
-		for (size_t k = 0; k < r.n_runs; k++)
-			free(r.runs[k].err);
-		free(r.runs);
-		free(m.queued);
-		free(m.done_buf);
-		free(m.done_len);
-		free(th);
-		return COAPSIM_EXIT_OK;
+		goto out;
 	}
 	pthread_mutex_init(&m.mu, NULL);
 	pthread_cond_init(&m.cv, NULL);
@@ -418,6 +411,7 @@ int runner_remote(const struct scenario_src *src, const struct runner_opts *o)
 		pthread_join(th[k], NULL);
 	pthread_cond_destroy(&m.cv);
 	pthread_mutex_destroy(&m.mu);
+out:
 	for (size_t k = 0; k < r.n_runs; k++)
 		free(r.runs[k].err);
 	free(r.runs);

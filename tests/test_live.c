@@ -676,13 +676,26 @@ Test(live_tun, mqtt_against_mosquitto_at_10_percent_loss, .timeout = 300)
 		cr_assert_eq(segs, (long)num(m, "packets_sent"), "QoS %zu", q);
 		cr_assert_eq(tshark_count(f, "tcp.checksum.status == \"Good\""), segs);
 		cr_assert_eq(tshark_count(f, "_ws.malformed"), 0, "%s", f);
+		/* (the linux profile's RACK resends a hole within Wireshark's
+		 * first RTT of the newest segment: "out of order" to it; on
+		 * this link nothing else arrives out of order) */
 		cr_assert_eq(tshark_count(f, "tcp.analysis.retransmission || "
-					     "tcp.analysis.fast_retransmission"),
+					     "tcp.analysis.fast_retransmission || "
+					     "tcp.analysis.out_of_order"),
 			     (long)num(m, "tcp_retransmissions"), "%s", f);
 		cr_assert_gt(num(m, "tcp_retransmissions"), 0, "10%% loss and no retransmission");
-		/* Every PUBLISH of the run (first copies and repeats) decoded. */
-		cr_assert_geq(tshark_count(f, "mqtt.msgtype == 3 && ipv6.dst == 2001:db8::1"),
-			      (long)n);
+		/* Every PUBLISH of the run (first copies and repeats) decoded,
+		 * counted as MQTT packets: Nagle puts several in a segment. */
+		char cmd[512], out[64] = "";
+		snprintf(cmd, sizeof(cmd),
+			 "tshark -r '%s' -Y 'mqtt.msgtype == 3 && ipv6.dst == 2001:db8::1' "
+			 "-T fields -e mqtt.msgtype 2>/dev/null | tr ',' '\\n' | grep -c '^3$'",
+			 f);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		cr_assert_not_null(fgets(out, sizeof(out), p));
+		pclose(p);
+		cr_assert_geq(strtol(out, NULL, 10), (long)n, "%s", cmd);
 	}
 	json_decref(sum);
 	rm_dir(dir);

@@ -978,14 +978,14 @@ static const struct enumval tcp_profile_vals[] = {
 };
 
 static const struct keydef tcp_keys[] = {
-    {"profile", set_enum, F(tcp_cfg, profile), ANY, tcp_profile_vals, "rfc6298",
-     "`rfc6298`: the textbook model (RTO floor `rto_min`, RFC 3390 window, no Nagle, "
-     "`delayed_ack`); `linux`: Linux's RTO estimator (RTTVAR never below 200 ms), "
-     "timestamps, SACK with RACK-style recovery, tail loss probe, initial window 10 "
-     "segments, Nagle's "
-     "algorithm unless `nodelay`, Linux's quick/delayed ACKs; not the default yet: "
-     "against paho and mosquitto it recovers faster than Linux except at 100 ms and "
-     "5% loss (docs/models.md)"},
+    {"profile", set_enum, F(tcp_cfg, profile), ANY, tcp_profile_vals, "linux",
+     "`linux`: what the usual MQTT baseline runs on, a Linux broker and a paho client "
+     "on Linux: Linux's RTO estimator (RTTVAR never below 200 ms), timestamps, SACK "
+     "with RACK and PRR, a window counted in packets (10 at first), tail loss probe, "
+     "Nagle's algorithm unless `nodelay`, Linux's quick/delayed ACKs, a broker that "
+     "reads as mosquitto does (checked against them by `make validate`: "
+     "docs/models.md); `rfc6298`: the textbook model (RTO floor `rto_min`, RFC 3390 "
+     "window, no Nagle, `delayed_ack`)"},
     {"rto_initial", set_time, F(tcp_cfg, rto_initial), 1, TMAX, "greater than 0", NULL,
      "1s", "RFC 6298 initial retransmission timeout"},
     {"rto_min", set_time, F(tcp_cfg, rto_min), 1, TMAX, "greater than 0", NULL, "1s",

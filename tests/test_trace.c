@@ -194,7 +194,6 @@ Test(trace, ns3_mqtt_captures_agree_with_the_metrics, .timeout = 300)
 	mk();
 	cr_assert_eq(run_scenario("[scenario]\nduration = 10min\nseed = 5\nbackend = ns3\n"
 				  "[link]\nlatency = 100ms\nloss = 10%\n"
-				  "[tcp]\nprofile = rfc6298\n"
 				  "[group.s]\ncount = 50\nprotocol = mqtt\nqos = 1\n"
 				  "traffic = periodic(60s)\nstart = uniform(0, 60s)\n", ""), 0);
 	snprintf(out, sizeof(out), "%s/out", dir);

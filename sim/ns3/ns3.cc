@@ -46,6 +46,11 @@ using namespace ns3;
 
 const uint16_t kPort = 5683; // both ends, as in the native captures
 
+// How long what is in flight may take to land once none of our timers is
+// left: past any datagram's delivery and ns-3's 60 s fragment reassembly
+// timeout, as long as TCP's 60 s maximum RTO five times.
+const Time kDrainMax = Seconds(300);
+
 // ns-3's simulator, node list and RNG seeds are process-wide.
 std::mutex g_lock;
 
@@ -163,6 +168,72 @@ class PairLossModel : public PropagationLossModel
     mutable LossJudge m_up, m_down;
     Ptr<MobilityModel> m_ep;
 };
+
+// ns-3 3.37's TCP socket with two of its departures from Linux mended, for
+// the linux profile (both are still in ns-3's development tree, 2026-12):
+//
+// - Its retransmission timeout resends through SendPendingData, which
+//   applies Nagle's test: with data outstanding (the lost segment itself)
+//   and less than a full segment to send, it sends nothing and arms no
+//   timer, so a connection whose short segment was lost stalls for good.
+//   Linux's timer resends the head regardless of Nagle
+//   (tcp_retransmit_timer).
+// - It records Last.ACK.sent (m_highTxAck) only when it sends a pure ACK,
+//   so an end that acknowledges on its data (a broker answering each
+//   PUBLISH with a PUBACK) keeps echoing the first timestamp it took, and
+//   its peer's RTT samples, and RTO, grow by a minute with every PUBLISH.
+//   RFC 7323 section 4.3 and Linux (tcp_ack_snd_check / tcp_event_ack_sent)
+//   count the acknowledgement on any segment.
+class LinuxTcpSocket : public TcpSocketBase
+{
+  public:
+    LinuxTcpSocket() = default;
+    LinuxTcpSocket(const LinuxTcpSocket& s) = default;
+
+  protected:
+    void ReTxTimeout() override
+    {
+        TcpSocketBase::ReTxTimeout();
+        // Nothing resent and no timer armed, with data outstanding: Nagle
+        // held the retransmission.  Resend the lost head as Linux does; new
+        // data behind it still waits for its ACK.
+        if (m_retxEvent.IsExpired() && (m_endPoint || m_endPoint6) && m_txBuffer->Size() &&
+            (m_state == ESTABLISHED || m_state == CLOSE_WAIT) && BytesInFlight() == 0)
+            DoRetransmit();
+    }
+    uint32_t SendDataPacket(SequenceNumber32 seq, uint32_t max, bool with_ack) override
+    {
+        uint32_t n = TcpSocketBase::SendDataPacket(seq, max, with_ack);
+        SequenceNumber32 ack = m_tcb->m_rxBuffer->NextRxSequence();
+        if (n && with_ack && m_highTxAck < ack)
+            m_highTxAck = ack;
+        return n;
+    }
+    Ptr<TcpSocketBase> Fork() override { return CopyObject<LinuxTcpSocket>(this); }
+};
+
+// A TCP socket on node n as TcpL4Protocol::CreateSocket makes one, with the
+// linux profile's mended socket.
+Ptr<Socket> linux_tcp_socket(Ptr<Node> n)
+{
+    Ptr<TcpL4Protocol> tcp = n->GetObject<TcpL4Protocol>();
+    TypeIdValue rtt, cc, rec;
+    tcp->GetAttribute("RttEstimatorType", rtt);
+    tcp->GetAttribute("SocketType", cc);
+    tcp->GetAttribute("RecoveryType", rec);
+    ObjectFactory f;
+    Ptr<LinuxTcpSocket> s = CreateObject<LinuxTcpSocket>();
+    s->SetNode(n);
+    s->SetTcp(tcp);
+    f.SetTypeId(rtt.Get());
+    s->SetRtt(f.Create<RttEstimator>());
+    f.SetTypeId(cc.Get());
+    s->SetCongestionControlAlgorithm(f.Create<TcpCongestionOps>());
+    f.SetTypeId(rec.Get());
+    s->SetRecoveryAlgorithm(f.Create<TcpRecoveryOps>());
+    tcp->AddSocket(s);
+    return s;
+}
 
 Ptr<ErrorModel> make_loss(const loss_cfg& l, int64_t stream)
 {
@@ -305,10 +376,12 @@ struct Run
         Simulator::Run();
         r->sync();
         if (r->armed == 0 && (!r->in_flight.empty() || r->tcp_sent != r->tcp_rcvd)) {
-            // No timer of ours is left: let what is in flight land (ns-3's
-            // own events are finite), then whatever has not arrived was
-            // dropped where no trace tells (a reassembly that never
-            // completed, say).
+            // No timer of ours is left: let what is in flight land, then
+            // whatever has not arrived was dropped where no trace tells (a
+            // reassembly that never completed, say).  Bounded: ns-3's own
+            // events need not end (its TCP resends a FIN in LAST_ACK at a
+            // fixed interval, without limit, to a peer that ignores it).
+            Simulator::Stop(kDrainMax);
             Simulator::Run();
             r->sync();
             r->st.packets_lost += r->in_flight.size();
@@ -456,6 +529,12 @@ struct Run
 
     // Nagle's algorithm runs only in the linux profile (as in sim/tcp).
     bool lx_nagle() const { return cfg->tcp.profile == TCP_CFG_LINUX; }
+
+    Ptr<Socket> tcp_socket(Ptr<Node> n)
+    {
+        return cfg->tcp.profile == TCP_CFG_LINUX ? linux_tcp_socket(n)
+                                                 : Socket::CreateSocket(n, TcpSocketFactory::GetTypeId());
+    }
 
     SockInfo* info_of(Ptr<const Socket> s)
     {
@@ -618,7 +697,7 @@ struct Run
     {
         Ptr<Node> a = NodeList::GetNode(first_acc_node + ep), e = NodeList::GetNode(ep);
         if (!listener[ep]) {
-            Ptr<Socket> l = Socket::CreateSocket(a, TcpSocketFactory::GetTypeId());
+            Ptr<Socket> l = tcp_socket(a);
             // accepted sockets are forked from the listener: its setting
             l->SetAttribute("TcpNoDelay", BooleanValue(!lx_nagle() || cfg->broker.nodelay));
             l->Bind(Inet6SocketAddress(Ipv6Address::GetAny(), 1883));
@@ -632,7 +711,7 @@ struct Run
             forget(cli_sock[ep]);
             cli_sock[ep]->Close();
         }
-        Ptr<Socket> s = Socket::CreateSocket(e, TcpSocketFactory::GetTypeId());
+        Ptr<Socket> s = tcp_socket(e);
         s->SetAttribute("TcpNoDelay", BooleanValue(!lx_nagle() || cfg->mqtt.nodelay));
         s->Bind6();
         hook(s, ep, false);

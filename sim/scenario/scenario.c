@@ -2478,18 +2478,6 @@ static int finish(struct cc *c)
 		e = find_entry(src, SEC_MQTT, -1, "keepalive");
 		return at_fail(c, e, "'keepalive' in [mqtt] must be whole seconds");
 	}
-	/* ns-3's TCP with the linux profile's settings (SACK, timestamps,
-	 * Nagle) does not finish an MQTT run (seen 2026-12-03, not yet
-	 * understood): refused, not left to hang. */
-	for (i = 0; i < cfg->n_groups; i++)
-		if (cfg->groups[i].protocol == PROTO_MQTT && cfg->backend == BACKEND_NS3 &&
-		    cfg->tcp.profile == TCP_CFG_LINUX) {
-			e = find_entry(src, SEC_TCP, -1, "profile");
-			return at_fail(c, e ? e : find_entry(src, SEC_SCENARIO, -1, "backend"),
-				       "MQTT on backend = ns3 takes [tcp] profile = rfc6298 "
-				       "(the linux profile, the default, does not run on ns-3 "
-				       "yet)");
-		}
 	if (cfg->backend == BACKEND_NS3 && ns3_unsupported(c))
 		return SIM_ERR_INVAL;
 	if (cfg->backend == BACKEND_LIVE && live_unsupported(c))

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -68,16 +69,25 @@ static inline void test_strip_timing(json_t *j)
 
 /* Lines tshark prints for `file` read with its options `opts` (e.g.
  * "-o dtls.psk:HEX", or "") and display filter `filter`. */
-static inline long test_tshark_count(const char *file, const char *opts, const char *filter)
+/* The first line a shell command prints, as a number (a count from
+ * wc -l, say); a command that prints nothing fails the test. */
+static inline long __attribute__((format(printf, 1, 2))) test_sh_num(const char *fmt, ...)
 {
-	char cmd[2048], out[64] = "";
-	snprintf(cmd, sizeof(cmd), "tshark -r '%s' %s -Y '%s' 2>/dev/null | wc -l", file, opts,
-		 filter);
+	char cmd[4096], out[64] = "";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
+	cr_assert_not_null(fgets(out, sizeof(out), p), "no output from: %s", cmd);
 	pclose(p);
 	return strtol(out, NULL, 10);
+}
+
+static inline long test_tshark_count(const char *file, const char *opts, const char *filter)
+{
+	return test_sh_num("tshark -r '%s' %s -Y '%s' 2>/dev/null | wc -l", file, opts, filter);
 }
 
 #endif

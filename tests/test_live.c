@@ -516,16 +516,8 @@ static void rm_dir(const char *dir)
 /* Packets in a capture that match a display filter (checksums checked). */
 static long tshark_count(const char *file, const char *filter)
 {
-	char cmd[1024], out[64] = "";
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE -r '%s' "
-		 "-Y '%s' 2>/dev/null | wc -l",
-		 file, filter);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	return strtol(out, NULL, 10);
+	return test_tshark_count(file, "-o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE",
+				 filter);
 }
 
 /* Namespaces a coapsim run or link made (coapsim-PID-t, -c, -s) whose
@@ -745,25 +737,15 @@ Test(live_tun, mqtt_over_tls_against_mosquitto, .timeout = 300)
 	cr_assert_eq(num(m, "handshakes"), 5);
 	cr_assert_eq(num(m, "connections"), 5);
 	cr_assert_eq(num(m, "handshake_failures"), 0);
-	char f[128], cmd[512], out[64] = "";
+	char f[128];
 	snprintf(f, sizeof(f), "%s/res/pcap/p0-r0.pcap", dir);
 	const char *psk_opt = "-o tls.psk:636f617073696d2d70736b";
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r %s %s -Y 'tls.record.content_type == 22' -T fields -e tcp.len "
-		 "2>/dev/null | awk '{ s += $1 } END { print s + 0 }'",
-		 f, psk_opt);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	cr_assert_eq((long)num(m, "handshake_bytes"), strtol(out, NULL, 10));
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r %s %s -Y 'mqtt.msgtype == 3' 2>/dev/null | wc -l", f, psk_opt);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	cr_assert_eq(strtol(out, NULL, 10), (long)n, "every PUBLISH decrypted");
+	cr_assert_eq((long)num(m, "handshake_bytes"),
+		     test_sh_num("tshark -r %s %s -Y 'tls.record.content_type == 22' -T fields "
+				 "-e tcp.len 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'",
+				 f, psk_opt));
+	cr_assert_eq(test_tshark_count(f, psk_opt, "mqtt.msgtype == 3"), (long)n,
+		     "every PUBLISH decrypted");
 	json_decref(sum);
 	rm_dir(dir);
 	cr_assert_eq(leftover_namespaces(), 0, "a run's namespace was left behind");
@@ -873,16 +855,11 @@ Test(live, observe_and_block2_against_coapsim_serve, .timeout = 120)
 	 * byte; value 0x42: block 4, no more, SZX 2), marker 1, 44 bytes. */
 	char pcap[160];
 	snprintf(pcap, sizeof(pcap), "%s/res/pcap/p0-r0.pcap", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r %s -d udp.port==%d,coap -Y 'coap.code == 69 && coap.opt.block_number "
-		 "== 4 && coap.opt.block_mflag == 0 && udp.length == %d' 2>/dev/null | wc -l",
-		 pcap, port, 8 + 4 + 4 + 3 + 1 + 44);
-	FILE *p = popen(cmd, "r");
-	char out[32] = "";
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	cr_assert_eq(atoi(out), 100, "last blocks: %s (%s)", out, cmd);
+	long last = test_sh_num("tshark -r %s -d udp.port==%d,coap -Y 'coap.code == 69 && "
+				"coap.opt.block_number == 4 && coap.opt.block_mflag == 0 && "
+				"udp.length == %d' 2>/dev/null | wc -l",
+				pcap, port, 8 + 4 + 4 + 3 + 1 + 44);
+	cr_assert_eq(last, 100, "last blocks: %ld", last);
 	json_decref(sum);
 	rm_dir(dir);
 }

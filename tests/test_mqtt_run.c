@@ -40,14 +40,7 @@ static long num(json_t *m, const char *k)
 
 static long count(const char *file, const char *filter)
 {
-	char cmd[1024], out[64] = "";
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -o tcp.check_checksum:TRUE -r '%s' -Y '%s' 2>/dev/null | wc -l", file,
-		 filter);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	return strtol(out, NULL, 10);
+	return test_tshark_count(file, "-o tcp.check_checksum:TRUE", filter);
 }
 
 static char dir[64];
@@ -113,20 +106,15 @@ Test(mqtt_run, a_reconnection_takes_a_new_port, .timeout = 120)
 			"traffic = periodic(1s)\nstart = uniform(0, 1s)\n"
 			"[mqtt]\nclean_session = no\nkeepalive = 5s\n[output]\npcap = yes\n",
 			"");
-	char f[256], cmd[600], out[64] = "";
+	char f[256];
 	snprintf(f, sizeof(f), "%s/re/pcap/p0-r0.pcap", dir);
 	json_t *m = metrics(j, 0);
 	long conns = num(m, "connections");
 	cr_assert_gt(conns, 40, "no reconnection: the test needs some");
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r '%s' -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields "
-		 "-e ipv6.src -e tcp.srcport 2>/dev/null | sort -u | wc -l",
-		 f);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p));
-	pclose(p);
-	cr_assert_eq(strtol(out, NULL, 10), conns, "connections sharing a four-tuple");
+	cr_assert_eq(test_sh_num("tshark -r '%s' -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' "
+				 "-T fields -e ipv6.src -e tcp.srcport 2>/dev/null | sort -u | wc -l",
+				 f),
+		     conns, "connections sharing a four-tuple");
 	cr_assert_eq(count(f, "tcp.analysis.retransmission || tcp.analysis.fast_retransmission"),
 		     num(m, "tcp_retransmissions"), "%s", f);
 	json_decref(j);

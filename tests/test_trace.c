@@ -32,25 +32,10 @@ static void rm(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-/* Output of a shell command, as a number (a count from wc -l, say). */
-static long sh_num(const char *fmt, ...)
-{
-	char cmd[2048], out[64] = "";
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, sizeof(out), p), "no output from: %s", cmd);
-	pclose(p);
-	return strtol(out, NULL, 10);
-}
-
 /* tshark -r FILE -Y FILTER, counting frames; checksums verified. */
 static long count(const char *file, const char *filter)
 {
-	return sh_num("tshark -o udp.check_checksum:TRUE -r '%s' -Y '%s' 2>/dev/null | wc -l",
+	return test_sh_num("tshark -o udp.check_checksum:TRUE -r '%s' -Y '%s' 2>/dev/null | wc -l",
 		      file, filter);
 }
 
@@ -141,7 +126,7 @@ Test(trace, tshark_agrees_with_the_metrics, .timeout = 300)
 		cr_assert_eq(count(tx, "coap && !(ipv6.src == 2001:db8::/32 && "
 				       "ipv6.dst == 2001:db8::/32)"), 0);
 		cr_assert_eq(count(tx, "udp && !(udp.srcport == 5683 && udp.dstport == 5683)"), 0);
-		cr_assert_eq(sh_num("tshark -r '%s' -c 1 -T fields -e frame.time_epoch 2>/dev/null"
+		cr_assert_eq(test_sh_num("tshark -r '%s' -c 1 -T fields -e frame.time_epoch 2>/dev/null"
 				    " | grep -c '\\.[0-9]\\{9\\}'", tx), 1);
 		json_decref(j);
 	}
@@ -209,7 +194,7 @@ Test(trace, ns3_mqtt_captures_agree_with_the_metrics, .timeout = 300)
 	cr_assert_gt(lost, 0);
 	cr_assert_eq(count(tx, "_ws.malformed"), 0);
 	cr_assert_eq(count(rx, "_ws.malformed"), 0);
-	cr_assert_eq(sh_num("tshark -o tcp.check_checksum:TRUE -r '%s' -Y "
+	cr_assert_eq(test_sh_num("tshark -o tcp.check_checksum:TRUE -r '%s' -Y "
 			    "'tcp.checksum.status == \"Good\"' 2>/dev/null | wc -l", tx), sent);
 	cr_assert_eq(count(tx, "tcp"), sent);
 	cr_assert_eq(count(rx, "tcp"), sent - lost);
@@ -389,9 +374,9 @@ Test(trace, endpoint_identity_in_captures_and_exchanges, .timeout = 120)
 			 " | sed 's/2001:db8:1:://; s/\\t.*,/ /' | sort -u > %s/req", dir, pc, dir);
 		cr_assert_eq(system(cmd), 0);
 		/* Address suffix (hex of id + 1) against the path's id. */
-		cr_assert_eq(sh_num("awk '{ if ($1 != sprintf(\"%%x\", $2 + 1)) bad++ } END "
+		cr_assert_eq(test_sh_num("awk '{ if ($1 != sprintf(\"%%x\", $2 + 1)) bad++ } END "
 				    "{ print bad + 0 }' %s/req", dir), 0, "%s", pc);
-		cr_assert_gt(sh_num("wc -l < %s/req", dir), 390, "%s", pc);
+		cr_assert_gt(test_sh_num("wc -l < %s/req", dir), 390, "%s", pc);
 	}
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && tshark -r out/pcap/p0-r0.pcap -Y 'coap.type == 0 && coap.code == 2'"
@@ -399,8 +384,8 @@ Test(trace, endpoint_identity_in_captures_and_exchanges, .timeout = 120)
 		 "tshark -r out/pcap/p0-r0.pcap -Y 'coap.type == 2 && coap.code == 68'"
 		 " -T fields -e ipv6.dst -e coap.token 2>/dev/null | sort -u > ack", dir);
 	cr_assert_eq(system(cmd), 0);
-	cr_assert_gt(sh_num("wc -l < %s/ack", dir), 1000);
-	cr_assert_eq(sh_num("comm -13 %s/rq %s/ack | wc -l", dir, dir), 0);
+	cr_assert_gt(test_sh_num("wc -l < %s/ack", dir), 1000);
+	cr_assert_eq(test_sh_num("comm -13 %s/rq %s/ack | wc -l", dir, dir), 0);
 	rm();
 }
 
@@ -417,10 +402,10 @@ Test(trace, rotation_keeps_every_file_under_the_limit, .timeout = 120)
 	json_decref(m);
 	/* Receive-side files are p0-r0.rx[.N].pcap; the filter looks for the
 	 * dots, as the random folder name may itself contain "rx". */
-	long files = sh_num("ls %s/pcap/p0-r0*.pcap | grep -v '[.]rx[.]' | wc -l", out);
+	long files = test_sh_num("ls %s/pcap/p0-r0*.pcap | grep -v '[.]rx[.]' | wc -l", out);
 	cr_assert_gt(files, 2);
-	cr_assert_eq(sh_num("find %s/pcap -name '*.pcap' -size +20000c | wc -l", out), 0);
-	cr_assert_eq(sh_num("cat $(ls %s/pcap/p0-r0*.pcap | grep -v '[.]rx[.]') >/dev/null; "
+	cr_assert_eq(test_sh_num("find %s/pcap -name '*.pcap' -size +20000c | wc -l", out), 0);
+	cr_assert_eq(test_sh_num("cat $(ls %s/pcap/p0-r0*.pcap | grep -v '[.]rx[.]') >/dev/null; "
 			    "for f in $(ls %s/pcap/p0-r0*.pcap | grep -v '[.]rx[.]'); do "
 			    "tshark -r $f -Y coap 2>/dev/null; done | wc -l", out, out),
 		     sent);
@@ -448,8 +433,8 @@ Test(trace, unwritable_capture_folder_is_exit_3)
 	int st = system(cmd);
 	cr_assert(WIFEXITED(st));
 	cr_assert_eq(WEXITSTATUS(st), 3);
-	cr_assert_eq(sh_num("wc -l < %s/err", dir), 1);
-	cr_assert_eq(sh_num("grep -c blocker %s/err", dir), 1);
+	cr_assert_eq(test_sh_num("wc -l < %s/err", dir), 1);
+	cr_assert_eq(test_sh_num("grep -c blocker %s/err", dir), 1);
 	struct stat sb;
 	snprintf(path, sizeof(path), "%s/out/summary.json", dir);
 	cr_assert_neq(stat(path, &sb), 0, "no summary after a failed run");

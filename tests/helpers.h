@@ -67,8 +67,6 @@ static inline void test_strip_timing(json_t *j)
 	}
 }
 
-/* Lines tshark prints for `file` read with its options `opts` (e.g.
- * "-o dtls.psk:HEX", or "") and display filter `filter`. */
 /* The first line a shell command prints, as a number (a count from
  * wc -l, say); a command that prints nothing fails the test. */
 static inline long __attribute__((format(printf, 1, 2))) test_sh_num(const char *fmt, ...)
@@ -85,6 +83,8 @@ static inline long __attribute__((format(printf, 1, 2))) test_sh_num(const char 
 	return strtol(out, NULL, 10);
 }
 
+/* Lines tshark prints for `file` read with its options `opts` (e.g.
+ * "-o dtls.psk:HEX", or "") and display filter `filter`. */
 static inline long test_tshark_count(const char *file, const char *opts, const char *filter)
 {
 	return test_sh_num("tshark -r '%s' %s -Y '%s' 2>/dev/null | wc -l", file, opts, filter);

@@ -50,7 +50,7 @@ sleep 1; kill \$p; wait \$p" 2>&1 | tail -1)
 	n=$((b * BATCH))
 	ok=0
 	for f in "$d"/*.out; do
-		[ -s "$f" ] && ok=$((ok + 1))
+		if [ -s "$f" ]; then ok=$((ok + 1)); fi
 	done
 	[ "$ok" -gt 0 ] || { echo "validate: no GET answered at $loss: the link or the server did not come up"; exit 1; }
 	# A request's latency: from its first CON on the wire to the first

@@ -511,6 +511,81 @@ Test(tcp, linux_pingpong_lets_answers_carry_the_acks)
 	}
 }
 
+/* What an arriving segment's ACK lets go leaves before the ACK of the
+ * data it brought (tcp_rcv_established runs tcp_data_snd_check, then
+ * __tcp_ack_snd_check; tcp_cleanup_rbuf only when the application reads)
+ * and carries that ACK: no pure ACK goes first.  Five echoed rounds put
+ * the server in pingpong, so its answer carries its ACK; then the client
+ * writes 10 bytes at t and 10 more at t + 1 ms, which Nagle holds.  The
+ * answer to the first arrives at t + 100 ms and acknowledges it: the
+ * client sends one segment then, the held 10 bytes (outside pingpong a
+ * pure ACK of the answer would otherwise go first). */
+Test(tcp, linux_data_the_ack_releases_carries_the_ack)
+{
+	const uint8_t msg[10] = {0};
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), false);
+	n.echo = true;
+	sim_time t = 0;
+	for (int k = 0; k < 6; k++) {
+		t = n.now = SIM_S(2) + (sim_time)k * SIM_MS(200);
+		tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
+		if (k == 5) {
+			n.now = t + SIM_MS(1);
+			tcp_conn_send(&n.c[0], &n.env, n.now, msg, sizeof(msg));
+		}
+		if (k < 5)
+			run(&n, t + SIM_MS(199));
+	}
+	int before = n.sent;
+	run(&n, t + SIM_MS(100));
+	int at = 0;
+	for (int i = before + 1; i <= n.sent; i++) {
+		if (n.from[i] != 0 || n.sent_at[i] != t + SIM_MS(100))
+			continue;
+		at++;
+		cr_assert_eq(n.info[i].data_len, 10, "segment %d at t + 100 ms: the held bytes", at);
+		cr_assert(n.info[i].flags & TCP_ACK);
+	}
+	cr_assert_eq(at, 1, "one segment at t + 100 ms, not %d", at);
+}
+
+/* The same for data out of order: the released segment carries the SACK
+ * block, no duplicate ACK goes first.  The client writes 10 bytes at t
+ * and 10 held ones at t + 1 ms; the server (TCP_NODELAY) writes 4 bytes
+ * at t + 10 ms, lost, and 4 more at t + 60 ms, which acknowledge the
+ * client's first (its pure ACK at t + 50 ms is lost too) and arrive at
+ * t + 110 ms beyond the hole. */
+Test(tcp, linux_data_the_ack_releases_carries_the_sack)
+{
+	const uint8_t msg[10] = {0};
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), false);
+	tcp_conn_set_nodelay(&n.c[1], true);
+	sim_time t = n.now = SIM_S(2);
+	int base = n.sent;
+	n.drop[n.n_drop++] = base + 2; /* the server's first 4 bytes */
+	n.drop[n.n_drop++] = base + 3; /* its pure ACK of the client's 10 */
+	tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
+	n.now = t + SIM_MS(1);
+	tcp_conn_send(&n.c[0], &n.env, n.now, msg, sizeof(msg));
+	run(&n, t + SIM_MS(10));
+	tcp_conn_send(&n.c[1], &n.env, n.now = t + SIM_MS(10), msg, 4);
+	run(&n, t + SIM_MS(60));
+	tcp_conn_send(&n.c[1], &n.env, n.now = t + SIM_MS(60), msg, 4);
+	cr_assert_eq(n.sent, base + 4);
+	cr_assert_eq(n.info[base + 3].flags, TCP_ACK, "the lost pure ACK");
+	run(&n, t + SIM_MS(110));
+	int at = 0;
+	for (int i = base + 5; i <= n.sent; i++) {
+		if (n.from[i] != 0 || n.sent_at[i] != t + SIM_MS(110))
+			continue;
+		at++;
+		cr_assert_eq(n.info[i].data_len, 10, "segment %d at t + 110 ms: the held bytes", at);
+	}
+	cr_assert_eq(at, 1, "one segment at t + 110 ms, not %d", at);
+}
+
 /* ---- the linux profile: options, SACK, timestamps, RACK ---- */
 
 static uint32_t be32(const uint8_t *p)

@@ -1115,9 +1115,16 @@ static bool deliver(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	bool filled = c->ooo != NULL;
 	c->rcv_nxt = to;
 	/* Linux acknowledges in its receive path, before the application
-	 * reads and answers; a filled hole at once (RFC 5681 §4.2). */
-	if (linux_of(env) && (linux_ack_now(c, env, now, n) || filled))
-		emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	 * reads and answers; a filled hole at once (RFC 5681 §4.2).  What
+	 * the arriving ACK let go is sent first (tcp_data_snd_check runs
+	 * before __tcp_ack_snd_check) and carries the ACK: then no pure
+	 * ACK follows. */
+	if (linux_of(env)) {
+		bool at_once = linux_ack_now(c, env, now, n) || filled;
+		push(c, env, now);
+		if (at_once && c->acked_to != c->rcv_nxt)
+			emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
+	}
 	/* Emptied, the ranges go now (no SACK blocks in an answer), their
 	 * bytes after the callbacks; else closing frees them. */
 	struct tcp_ooo *o = c->ooo, *detached = o && !o->n ? o : NULL;
@@ -1285,7 +1292,13 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 			 * duplicate ACK at once */
 			if (c->sack_ok && seq_lt(c->rcv_nxt, seq))
 				ooo_keep(c, seq, data, n);
-			emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
+			/* linux: data the ACK let go goes first and carries
+			 * the SACK blocks (as in deliver) */
+			uint64_t sent = c->st.segments;
+			if (lx)
+				push(c, env, now);
+			if (c->st.segments == sent)
+				emit(c, env, now, c->snd_nxt, TCP_ACK, NULL, 0, false);
 		}
 	}
 	/* A FIN counts once every byte before it has arrived. */

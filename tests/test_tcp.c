@@ -586,6 +586,43 @@ Test(tcp, linux_data_the_ack_releases_carries_the_sack)
 	cr_assert_eq(at, 1, "one segment at t + 110 ms, not %d", at);
 }
 
+/* An ACK that ends inside a segment, acknowledging none whole, takes no
+ * RTT sample and leaves the retransmission timer and its backoff alone
+ * (tcp_clean_rtx_queue stops at a one-packet skb it only partly covers:
+ * no FLAG_ACKED, so neither tcp_ack_update_rtt nor tcp_set_xmit_timer).
+ * The client (TCP_NODELAY, RTO 300 ms after the 100 ms handshake) sends
+ * 10 bytes at t, which arrive, and 10 at t + 1 ms, lost, as are the
+ * server's ACK, the tail loss probe and the timeout's resend of both as
+ * one 20-byte segment.  The server's 4 bytes at t + 600 ms acknowledge
+ * the first 10 only: the client's RTO (600 ms, backed off) and the
+ * timer's expiry stay what they were. */
+Test(tcp, linux_ack_inside_a_merged_resend_keeps_the_backoff)
+{
+	const uint8_t msg[10] = {0};
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int base = n.sent;
+	for (int k = 2; k <= 5; k++)
+		n.drop[n.n_drop++] = base + k;
+	sim_time t = n.now = SIM_S(2);
+	tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
+	n.now = t + SIM_MS(1);
+	tcp_conn_send(&n.c[0], &n.env, n.now, msg, sizeof(msg));
+	run(&n, t + SIM_MS(600));
+	cr_assert_eq(n.sent, base + 5);
+	cr_assert_eq(n.from[base + 3], 1, "the server's ACK");
+	cr_assert(n.from[base + 5] == 0 && n.info[base + 5].retx &&
+		  n.info[base + 5].data_len == 20, "the timeout resends both as one");
+	cr_assert_eq(n.c[0].rto, SIM_MS(600));
+	tcp_conn_send(&n.c[1], &n.env, n.now = t + SIM_MS(600), msg, 4);
+	sim_time rto = n.c[0].rto, at = tcp_conn_expiry(&n.c[0]);
+	run(&n, t + SIM_MS(651));
+	cr_assert_eq(n.c[1].rcv_nxt, n.c[0].iss + 1 + 10, "the server holds the first 10");
+	cr_assert_eq(n.c[0].snd_una, n.c[0].iss + 1 + 10, "the client saw them acknowledged");
+	cr_assert_eq(n.c[0].rto, rto);
+	cr_assert_eq(tcp_conn_expiry(&n.c[0]), at);
+}
+
 /* ---- the linux profile: options, SACK, timestamps, RACK ---- */
 
 static uint32_t be32(const uint8_t *p)

@@ -822,7 +822,16 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	uint32_t acked = ack - c->snd_una, mss = p->mss;
 	uint32_t data = min32(acked, c->len);
 	struct seg_rtt rt = {0};
+	/* linux: an ACK that ends inside a segment and acknowledges none
+	 * whole (part of a resend that merged several) is no RTT sample and
+	 * leaves the timer and its backoff as they are: tcp_clean_rtx_queue
+	 * stops at a one-packet skb it only partly covers, so the ACK has
+	 * no FLAG_ACKED, hence no tcp_ack_update_rtt, no tcp_set_xmit_timer. */
+	bool partial = false;
+	for (uint32_t i = 0; linux_of(env) && i < c->n_seg; i++)
+		partial |= seq_lt(c->seg[i], ack) && seq_lt(ack, seg_end(c, i));
 	uint32_t acked_pk = linux_of(env) ? seg_acked(c, ack, &rt) : 0;
+	partial = partial && !acked_pk;
 
 	memmove(c->buf, c->buf + data, c->len - data);
 	c->len -= data;
@@ -836,7 +845,9 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	 * would give the newest one's), else, when it covers data sent again,
 	 * from the timestamp.  rfc6298: the timestamp's, else one timed
 	 * segment a round trip (Karn). */
-	if (rt.any && !rt.resent) {
+	if (partial) {
+		;
+	} else if (rt.any && !rt.resent) {
 		uint32_t u = us_of(now);
 		linux_rtt(c, (sim_time)(u - rt.first_us) * SIM_US(1),
 			  (sim_time)(u - rt.last_us) * SIM_US(1));
@@ -903,12 +914,14 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	} else {
 		c->cwnd += max32(1, mss * mss / c->cwnd);
 	}
-	c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
+	if (!partial)
+		c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
 	if (c->tlp_out && seq_lt(c->tlp_high, ack + 1))
 		c->tlp_out = 0; /* the probe's episode is over (tcp_process_tlp_ack) */
 	if (c->in_loss && seq_leq(c->loss_high, ack))
 		c->in_loss = 0; /* Linux leaves CA_Loss: probes again */
-	tlp_schedule(c, env, now, c->rto);
+	if (!partial)
+		tlp_schedule(c, env, now, c->rto);
 }
 
 /* The first SACK of a hole, before DupThresh: RACK (RFC 8985 §6.2, Linux

@@ -396,15 +396,19 @@ Test(tcp, linux_initial_window_is_ten_segments)
  * trip: after the handshake's sample SRTT = 20 ms, RTTVAR = 10 ms, so the
  * RTO is 20 + max(40, 200) = 220 ms (RFC 6298 with a 200 ms floor on the
  * whole timeout would say 200; with its 1 s floor, 1 s).  A 200 ms round
- * trip: 200 + max(400, 200) = 600 ms.  A lost segment is resent exactly
- * one RTO after it was sent. */
+ * trip: 200 + max(400, 200) = 600 ms.  A lost segment is resent one RTO
+ * after it was sent, on Linux's timer wheel (HZ=250, a jiffy is 4 ms):
+ * sent at 2 s (jiffy 500), 220 ms is 55 jiffies, under 63, so the timer
+ * fires the jiffy after its expiry, 556: 224 ms; 600 ms is 150 jiffies,
+ * 8-jiffy granularity, so at the first multiple of 8 after 650: 656,
+ * 624 ms. */
 static sim_time linux_rto_after(sim_time one_way)
 {
 	static uint8_t data[100];
 	struct net2 n;
 	setup_linux(&n, one_way, true);
 	n.drop[n.n_drop++] = n.sent + 1;
-	sim_time t0 = n.now;
+	sim_time t0 = n.now = SIM_S(2);
 	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
 	run(&n, t0 + SIM_S(5));
 	for (int i = 1; i <= n.sent; i++)
@@ -415,8 +419,8 @@ static sim_time linux_rto_after(sim_time one_way)
 
 Test(tcp, linux_rto_floors_the_variance_term_at_200ms)
 {
-	cr_assert_eq(linux_rto_after(SIM_MS(10)), SIM_MS(220));
-	cr_assert_eq(linux_rto_after(SIM_MS(100)), SIM_MS(600));
+	cr_assert_eq(linux_rto_after(SIM_MS(10)), SIM_MS(224));
+	cr_assert_eq(linux_rto_after(SIM_MS(100)), SIM_MS(624));
 }
 
 /* Nagle's algorithm (RFC 896, Minshall's variant as Linux runs it): a
@@ -479,7 +483,9 @@ Test(tcp, linux_acks_small_segments_at_once_outside_pingpong)
  * for the very first segment, quick-ACKed before the application read
  * it).  When it then does not answer, the ACK waits the 40 ms timeout,
  * whose firing ends pingpong: the next unanswered segment is ACKed at
- * once again. */
+ * once again.  (The timeout is 10 jiffies of 4 ms on the timer wheel:
+ * the sixth segment arrives at 3.050 s, in jiffy 762, so the ACK leaves
+ * the jiffy after 772, at 3.092 s: 42 ms.) */
 Test(tcp, linux_pingpong_lets_answers_carry_the_acks)
 {
 	const uint8_t msg[10] = {0};
@@ -506,7 +512,7 @@ Test(tcp, linux_pingpong_lets_answers_carry_the_acks)
 		else if (k < 5)
 			cr_assert_eq(pure, 0, "segment %d: the answer carries the ACK", k + 1);
 		else
-			cr_assert_eq(ack_at, t + SIM_MS(50) + (k == 5 ? SIM_MS(40) : 0), "segment %d",
+			cr_assert_eq(ack_at, t + SIM_MS(50) + (k == 5 ? SIM_MS(42) : 0), "segment %d",
 				     k + 1);
 	}
 }
@@ -593,7 +599,7 @@ Test(tcp, linux_data_the_ack_releases_carries_the_sack)
  * The client (TCP_NODELAY, RTO 300 ms after the 100 ms handshake) sends
  * 10 bytes at t, which arrive, and 10 at t + 1 ms, lost, as are the
  * server's ACK, the tail loss probe and the timeout's resend of both as
- * one 20-byte segment.  The server's 4 bytes at t + 600 ms acknowledge
+ * one 20-byte segment.  The server's 4 bytes at t + 700 ms acknowledge
  * the first 10 only: the client's RTO (600 ms, backed off) and the
  * timer's expiry stay what they were. */
 Test(tcp, linux_ack_inside_a_merged_resend_keeps_the_backoff)
@@ -608,15 +614,15 @@ Test(tcp, linux_ack_inside_a_merged_resend_keeps_the_backoff)
 	tcp_conn_send(&n.c[0], &n.env, t, msg, sizeof(msg));
 	n.now = t + SIM_MS(1);
 	tcp_conn_send(&n.c[0], &n.env, n.now, msg, sizeof(msg));
-	run(&n, t + SIM_MS(600));
+	run(&n, t + SIM_MS(700));
 	cr_assert_eq(n.sent, base + 5);
 	cr_assert_eq(n.from[base + 3], 1, "the server's ACK");
 	cr_assert(n.from[base + 5] == 0 && n.info[base + 5].retx &&
 		  n.info[base + 5].data_len == 20, "the timeout resends both as one");
 	cr_assert_eq(n.c[0].rto, SIM_MS(600));
-	tcp_conn_send(&n.c[1], &n.env, n.now = t + SIM_MS(600), msg, 4);
+	tcp_conn_send(&n.c[1], &n.env, n.now = t + SIM_MS(700), msg, 4);
 	sim_time rto = n.c[0].rto, at = tcp_conn_expiry(&n.c[0]);
-	run(&n, t + SIM_MS(651));
+	run(&n, t + SIM_MS(751));
 	cr_assert_eq(n.c[1].rcv_nxt, n.c[0].iss + 1 + 10, "the server holds the first 10");
 	cr_assert_eq(n.c[0].snd_una, n.c[0].iss + 1 + 10, "the client saw them acknowledged");
 	cr_assert_eq(n.c[0].rto, rto);
@@ -727,8 +733,10 @@ Test(tcp, linux_sack_repairs_only_the_hole)
 
 /* RACK's reordering window (RFC 8985 §6.2): two segments, the first lost.
  * One duplicate ACK cannot reach the threshold of three; the hole is sent
- * again a quarter of the minimum RTT (100 ms) after the SACK arrived:
- * 100 + 25 ms after the flight, not at the RTO (300 ms). */
+ * again a quarter of the minimum RTT (100 ms) after the SACK arrived,
+ * plus Linux's TCP_TIMEOUT_MIN (2 jiffies): 33 ms, 9 jiffies of 4 ms.  The
+ * flight leaves at 2 s, the SACK arrives at 2.1 s (jiffy 525), the timer
+ * fires the jiffy after 534: t0 + 140 ms, not at the RTO (300 ms). */
 Test(tcp, linux_rack_resends_a_hole_after_a_quarter_rtt)
 {
 	static uint8_t data[536 * 2];
@@ -736,7 +744,7 @@ Test(tcp, linux_rack_resends_a_hole_after_a_quarter_rtt)
 	setup_linux(&n, SIM_MS(50), true);
 	int before = n.sent;
 	n.drop[n.n_drop++] = before + 1;
-	sim_time t0 = n.now;
+	sim_time t0 = n.now = SIM_S(2);
 	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
 	run(&n, t0 + SIM_S(2));
 	cr_assert_eq(n.rx_len, sizeof(data));
@@ -744,7 +752,7 @@ Test(tcp, linux_rack_resends_a_hole_after_a_quarter_rtt)
 	for (int i = before + 1; i <= n.sent; i++)
 		if (n.from[i] == 0 && n.info[i].retx) {
 			k++;
-			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(125));
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(140));
 		}
 	cr_assert_eq(k, 1);
 }
@@ -820,7 +828,9 @@ Test(tcp, linux_window_counts_packets)
  * retransmission echoes the retransmission's TSval, a 100 ms sample that
  * ends the backoff.  Linux's estimator then gives SRTT 100 ms and RTTVAR
  * at its 200 ms floor: the next lost segment is resent 300 ms after it
- * left, not 600 ms as the rfc6298 profile (no sample, doubled RTO). */
+ * left, not 600 ms as the rfc6298 profile (no sample, doubled RTO).  (On
+ * Linux's timer wheel 300 ms is 75 jiffies of 4 ms: sent at 6 s, jiffy
+ * 1,500, it fires at the first multiple of 8 after 1,575: 304 ms.) */
 Test(tcp, linux_timestamps_end_the_backoff)
 {
 	static uint8_t data[100];
@@ -840,7 +850,8 @@ Test(tcp, linux_timestamps_end_the_backoff)
 		run(&n, n.now + SIM_S(2));
 		cr_assert_eq(tcp_conn_unacked(&n.c[0]), 0);
 		n.drop[n.n_drop++] = n.sent + 1;
-		sim_time t1 = n.now = n.now + SIM_S(1);
+		cr_assert_lt(n.now, SIM_S(6));
+		sim_time t1 = n.now = SIM_S(6);
 		int before = n.sent;
 		tcp_conn_send(&n.c[0], &n.env, t1, data, sizeof(data));
 		run(&n, t1 + SIM_S(3));
@@ -848,7 +859,7 @@ Test(tcp, linux_timestamps_end_the_backoff)
 		for (int i = before + 1; i <= n.sent; i++)
 			if (n.from[i] == 0 && n.info[i].retx && !at)
 				at = n.sent_at[i] - t1;
-		cr_assert_eq(at, linux ? SIM_MS(300) : SIM_MS(600), "profile %d", linux);
+		cr_assert_eq(at, linux ? SIM_MS(304) : SIM_MS(600), "profile %d", linux);
 	}
 }
 
@@ -915,7 +926,9 @@ Test(tcp, half_open_connection_is_reset_by_the_next_syn)
  * round trip) arms the probe at 2 SRTT + 2 ms (two segments still out),
  * before the RTO (300 ms): at 302 ms the last segment goes again, not the
  * first hole at the RTO (400 ms); the probe's SACK then repairs the hole
- * and every byte arrives. */
+ * and every byte arrives.  (On the timer wheel: the flight leaves at 2 s,
+ * the ACK comes in jiffy 525; 202 ms is 51 jiffies, so the probe leaves
+ * the jiffy after 576: t0 + 308 ms.) */
 Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 {
 	static uint8_t data[536 * 3];
@@ -924,13 +937,13 @@ Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 	int before = n.sent;
 	n.drop[n.n_drop++] = before + 2;
 	n.drop[n.n_drop++] = before + 3;
-	sim_time t0 = n.now;
+	sim_time t0 = n.now = SIM_S(2);
 	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
 	run(&n, t0 + SIM_S(3));
 	cr_assert_eq(n.rx_len, sizeof(data));
 	for (int i = before + 1; i <= n.sent; i++)
 		if (n.from[i] == 0 && n.info[i].retx) {
-			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(302), "the probe");
+			cr_assert_eq(n.sent_at[i], t0 + SIM_MS(308), "the probe");
 			cr_assert_eq(n.info[i].data_off, 2 * 536, "the last segment");
 			break;
 		}
@@ -938,10 +951,14 @@ Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 
 /* No probe in the loss state (Linux's CA_Loss).  A 100-byte write, lost,
  * is probed at its RTO time (300 ms: the lone segment's 2 SRTT + 200 ms
- * is later), lost again, then timed out at 600 ms (lost again: the RTO
+ * is later), lost again, then timed out an RTO later (lost again: the RTO
  * doubles to 600 ms).  After a timeout Linux's window is one packet, and
- * the resent head is out: a second write at 601 ms waits.  No probe goes
- * at 601 + 2 SRTT + 2 ms = 803 ms; the RTO at 1,200 ms resends the head. */
+ * the resent head is out: a second write just after waits.  No probe goes
+ * 2 SRTT + 2 ms later; the RTO, 600 ms on, resends the head.  On the
+ * timer wheel (4 ms jiffies; 300 ms is 75, 600 ms 150, both on the
+ * 8-jiffy level): written at 2 s (jiffy 500), the probe at jiffy 576
+ * (t0 + 304 ms), the timeout at 656 (624 ms), the next send at 808
+ * (1,232 ms). */
 Test(tcp, linux_no_loss_probe_after_a_timeout)
 {
 	static uint8_t data[100];
@@ -950,17 +967,17 @@ Test(tcp, linux_no_loss_probe_after_a_timeout)
 	int before = n.sent;
 	for (int k = 1; k <= 4; k++)
 		n.drop[n.n_drop++] = before + k;
-	sim_time t0 = n.now;
+	sim_time t0 = n.now = SIM_S(2);
 	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
-	run(&n, t0 + SIM_MS(601));
+	run(&n, t0 + SIM_MS(625));
 	cr_assert_eq(n.sent, before + 3, "the write, its probe, its timeout");
-	cr_assert_eq(n.sent_at[before + 2], t0 + SIM_MS(300));
-	cr_assert_eq(n.sent_at[before + 3], t0 + SIM_MS(600));
-	n.now = t0 + SIM_MS(601);
+	cr_assert_eq(n.sent_at[before + 2], t0 + SIM_MS(304));
+	cr_assert_eq(n.sent_at[before + 3], t0 + SIM_MS(624));
+	n.now = t0 + SIM_MS(625);
 	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
 	cr_assert_eq(n.sent, before + 3, "the second write waits: a window of one packet");
 	run(&n, t0 + SIM_S(5));
 	cr_assert_eq(n.rx_len, 2 * sizeof(data));
-	cr_assert_eq(n.sent_at[before + 4], t0 + SIM_MS(1200), "the next send: the RTO");
+	cr_assert_eq(n.sent_at[before + 4], t0 + SIM_MS(1232), "the next send: the RTO");
 	cr_assert_eq(n.info[before + 4].data_off, 0, "the head");
 }

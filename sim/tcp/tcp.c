@@ -40,6 +40,24 @@ static uint32_t get32(const uint8_t *p) { return get16(p) << 16 | get16(p + 2); 
 
 static bool linux_of(const struct tcp_env *env) { return env->p->profile == TCP_PROFILE_LINUX; }
 
+/* When a timer armed at now for delay fires.  linux: Linux counts in
+ * jiffies (CONFIG_HZ=250 as Debian builds it: 4 ms), rounds a delay up to
+ * whole jiffies, and its timer wheel (kernel/time/timer.c, calc_index)
+ * fires a timer at the first boundary of its level's granularity after
+ * the expiry: 1 jiffy for up to 63 jiffies ahead, 8 up to 503, 64 up to
+ * 4,031, 512 up to 32,255, 4,096 beyond.  So a 40 ms delayed ACK fires
+ * 40-44 ms later, a 1.6 s RTO up to 36 ms late, a 25.6 s one up to 2 s
+ * late; the real backoff chains land on that grid.  rfc6298: on time. */
+static sim_time timer_at(const struct tcp_env *env, sim_time now, sim_time delay)
+{
+	if (!linux_of(env))
+		return now + delay;
+	const sim_time jiffy = SIM_MS(4);
+	uint64_t d = (delay + jiffy - 1) / jiffy, x = now / jiffy + d;
+	unsigned shift = d < 63 ? 0 : d < 504 ? 3 : d < 4032 ? 6 : d < 32256 ? 9 : 12;
+	return (sim_time)(((x >> shift) + 1) << shift) * jiffy;
+}
+
 /* RFC 7323's clock: milliseconds, from a random offset per connection. */
 static uint32_t ts_now(const struct tcp_conn *c, sim_time now)
 {
@@ -547,13 +565,13 @@ static void sack_xmit(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 		/* the head sent again restarts the RTO (Linux's
 		 * tcp_xmit_retransmit_queue): its ACK is a round trip away */
 		if (s == c->snd_una)
-			c->rto_at = now + c->rto;
+			c->rto_at = timer_at(env, now, c->rto);
 		c->high_rxt = s + n;
 		c->rxt_at = now;
 		c->rxt_high = c->snd_max;
 	}
 	if (c->rto_at == SIM_TIME_NEVER)
-		c->rto_at = now + c->rto;
+		c->rto_at = timer_at(env, now, c->rto);
 	push(c, env, now);
 }
 
@@ -593,7 +611,9 @@ static void tlp_schedule(struct tcp_conn *c, const struct tcp_env *env, sim_time
 	    !in_flight(c) || !c->have_rtt || c->state != TCP_ESTABLISHED)
 		return;
 	sim_time pto = 2 * c->srtt + (c->snd_una == c->last_seg ? TCP_LINUX_RTO_MIN : SIM_MS(2));
-	c->tlp_at = now + (pto < cap ? pto : cap);
+	c->tlp_at = timer_at(env, now, pto < cap ? pto : cap);
+	if (c->tlp_at > c->rto_at) /* Linux's probe takes the RTO's timer */
+		c->tlp_at = c->rto_at;
 }
 
 /* The probe: one new segment if the windows allow (Nagle or not), else
@@ -620,7 +640,7 @@ static void tlp_fire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	}
 	c->tlp_out = 1;
 	c->tlp_high = c->snd_nxt;
-	c->rto_at = now + c->rto;
+	c->rto_at = timer_at(env, now, c->rto);
 }
 
 /* ---- sending ---- */
@@ -687,7 +707,7 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		if (seq_lt(c->snd_max, c->snd_nxt))
 			c->snd_max = c->snd_nxt;
 		if (c->rto_at == SIM_TIME_NEVER)
-			c->rto_at = now + c->rto;
+			c->rto_at = timer_at(env, now, c->rto);
 		sent = true;
 	}
 	if (lx && (sent || held))
@@ -704,7 +724,7 @@ void tcp_conn_connect(struct tcp_conn *c, const struct tcp_env *env, sim_time no
 	c->timed_at = now;
 	emit(c, env, now, c->iss, TCP_SYN, NULL, 0, false);
 	c->snd_nxt = c->snd_max = c->iss + 1;
-	c->rto_at = now + c->rto;
+	c->rto_at = timer_at(env, now, c->rto);
 }
 
 void tcp_conn_listen(struct tcp_conn *c)
@@ -915,7 +935,7 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->cwnd += max32(1, mss * mss / c->cwnd);
 	}
 	if (!partial)
-		c->rto_at = in_flight(c) ? now + c->rto : SIM_TIME_NEVER;
+		c->rto_at = in_flight(c) ? timer_at(env, now, c->rto) : SIM_TIME_NEVER;
 	if (c->tlp_out && seq_lt(c->tlp_high, ack + 1))
 		c->tlp_out = 0; /* the probe's episode is over (tcp_process_tlp_ack) */
 	if (c->in_loss && seq_leq(c->loss_high, ack))
@@ -946,14 +966,15 @@ static void rack_arm(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 			return;
 	}
 	if ((c->rxt_at && proof > now) || !hole || !sacked) {
-		c->rack_at = (c->rxt_at && proof > now ? proof : now) + reo_wnd(c);
+		sim_time from = c->rxt_at && proof > now ? proof : now;
+		c->rack_at = timer_at(env, now, from - now + reo_wnd(c) + TCP_LINUX_TIMEOUT_MIN);
 		return;
 	}
 	sim_time lost = hole + (now - sacked) + reo_wnd(c);
 	if (lost <= now)
 		sack_recovery(c, env, now);
-	else
-		c->rack_at = lost;
+	else /* tcp_rack_mark_lost: the wait, plus TCP_TIMEOUT_MIN */
+		c->rack_at = timer_at(env, now, lost - now + TCP_LINUX_TIMEOUT_MIN);
 }
 
 static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
@@ -1064,7 +1085,7 @@ static bool linux_ack_now(struct tcp_conn *c, const struct tcp_env *env, sim_tim
 		ato = ato < max ? ato : max;
 	}
 	if (c->ack_at == SIM_TIME_NEVER || now + ato < c->ack_at)
-		c->ack_at = now + ato;
+		c->ack_at = timer_at(env, now, ato);
 	return false;
 }
 
@@ -1210,7 +1231,7 @@ void tcp_conn_recv(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 		c->timed_at = now;
 		emit(c, env, now, c->iss, TCP_SYN | TCP_ACK, NULL, 0, false);
 		c->snd_nxt = c->snd_max = c->iss + 1;
-		c->rto_at = now + c->rto;
+		c->rto_at = timer_at(env, now, c->rto);
 		return;
 	case TCP_SYN_SENT:
 		if ((flags & TCP_ACK) && ack != c->iss + 1) {
@@ -1400,7 +1421,7 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	/* RFC 6298 §5.5-5.6: back off, retransmit the earliest segment */
 	c->rto = c->rto * 2 > p->rto_max ? p->rto_max : c->rto * 2;
 	c->timing = 0; /* Karn: no sample from what is retransmitted */
-	c->rto_at = now + c->rto;
+	c->rto_at = timer_at(env, now, c->rto);
 	if (c->state == TCP_SYN_SENT) {
 		emit(c, env, now, c->iss, TCP_SYN, NULL, 0, true);
 		return;
@@ -1433,5 +1454,5 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	c->rto_at = SIM_TIME_NEVER;
 	push(c, env, now);
 	if (c->rto_at == SIM_TIME_NEVER)
-		c->rto_at = now + c->rto;
+		c->rto_at = timer_at(env, now, c->rto);
 }

@@ -85,6 +85,7 @@ enum tcp_profile { TCP_PROFILE_RFC6298, TCP_PROFILE_LINUX };
 #define TCP_LINUX_DELACK_MIN SIM_MS(40)   /* delayed ACK */
 #define TCP_LINUX_MAX_QUICKACKS 16        /* ACKs sent at once on a new connection */
 #define TCP_LINUX_DELACK_MAX SIM_MS(200)  /* longest delay of a pushed segment's ACK */
+#define TCP_LINUX_TIMEOUT_MIN SIM_MS(8)   /* 2 jiffies at HZ=250: added to RACK's wait */
 
 struct tcp_params {
 	uint8_t profile;       /* enum tcp_profile */

@@ -259,16 +259,10 @@ void mqtt_client_down(struct mqtt_client *c, const struct mqtt_client_env *env,
 {
 	const struct mqtt_client_params *p = env->p;
 
-	/* With a clean session the broker forgets the unacknowledged
-	 * messages (§3.1.2.4): they are lost.  Without, they are resent
-	 * after the reconnection (§4.4). */
-	if (p->clean_session)
-		for (int i = 0; i < c->n_inf; i++)
-			if (c->inf[i].state != MQTT_INF_FREE) {
-				struct mqtt_inflight f = c->inf[i];
-				release(c, &c->inf[i]);
-				env->cb->done(env->ud, c, &f, MQTT_RES_LOST, now);
-			}
+	/* The unacknowledged messages stay: they are resent after the
+	 * CONNACK (§4.4), with a clean session too, as paho does (its
+	 * _messages_reconnect_reset_out keeps them whatever clean_session
+	 * says; only the broker forgets its side, §3.1.2.4). */
 	sim_time wait = p->reconnect_min << (c->backoff < 20 ? c->backoff : 20);
 	if (wait > p->reconnect_max)
 		wait = p->reconnect_max;
@@ -308,9 +302,13 @@ static void on_packet(struct mqtt_client *c, const struct mqtt_client_env *env,
 		c->backoff = 0;
 		if (c->connects > 1)
 			c->reconnects++;
-		/* §4.4: resend what is unacknowledged, PUBLISH with DUP */
+		/* §4.4: resend what is unacknowledged, PUBLISH with DUP; a
+		 * QoS 2 message the broker may have forgotten (a clean
+		 * session) starts over with its PUBLISH, as paho's does. */
 		for (int i = 0; i < c->n_inf; i++) {
 			f = &c->inf[i];
+			if (f->state == MQTT_INF_WAIT_PUBCOMP && env->p->clean_session)
+				f->state = MQTT_INF_WAIT_PUBREC;
 			if (f->state == MQTT_INF_WAIT_PUBACK || f->state == MQTT_INF_WAIT_PUBREC)
 				send_publish(c, env, f, true, now);
 			else if (f->state == MQTT_INF_WAIT_PUBCOMP)

@@ -34,7 +34,7 @@ bool mqtt_topic_match(const char *filter, const char *topic);
 enum mqtt_client_state { MQTT_CLI_IDLE, MQTT_CLI_TCP_WAIT, MQTT_CLI_CONNECT_SENT, MQTT_CLI_CONNECTED,
 			 MQTT_CLI_BACKOFF };
 enum mqtt_flight { MQTT_INF_FREE, MQTT_INF_WAIT_PUBACK, MQTT_INF_WAIT_PUBREC, MQTT_INF_WAIT_PUBCOMP };
-enum mqtt_result { MQTT_RES_COMPLETED, MQTT_RES_LOST, MQTT_RES_SENT };
+enum mqtt_result { MQTT_RES_COMPLETED, MQTT_RES_SENT };
 
 struct mqtt_inflight {
 	sim_time published; /* when the application published it */

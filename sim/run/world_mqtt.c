@@ -609,8 +609,7 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 		n->sleeping = 1; /* closed once nothing is left (mq_maybe_finish) */
 	if (!counted(w, f->first_tx))
 		return;
-	const char *outcome = r == MQTT_RES_COMPLETED ? "completed" : r == MQTT_RES_LOST ? "lost"
-											: "sent";
+	const char *outcome = r == MQTT_RES_COMPLETED ? "completed" : "sent";
 	/* Latency counts from the application's publish: a message that
 	 * waited for a connection or an in-flight slot waited in it. */
 	world_log_message(w, ep_of_node(w, n), f->first_tx, outcome,
@@ -624,8 +623,6 @@ static void mq_done(void *ud, struct mqtt_client *c, const struct mqtt_inflight 
 			a->m.delivered++;
 		if (hist_add(&a->lat, now - f->published) < 0)
 			w->err = SIM_ERR_NOMEM;
-	} else if (r == MQTT_RES_LOST) {
-		a->m.failed++;
 	}
 }
 

@@ -960,8 +960,9 @@ static const struct keydef mqtt_keys[] = {
      "drops the connection; the broker drops a client silent for 1.5 x keepalive; `0` "
      "disables. Whole seconds"},
     {"clean_session", set_bool, F(mqtt_cfg, clean_session), ANY, NULL, "yes",
-     "`no`: unacknowledged PUBLISH/PUBREL are resent after a reconnection; `yes`: they "
-     "are lost (counted in `failed`)"},
+     "`yes`: each connection starts a new session at the broker; `no`: the broker keeps it. "
+     "Either way the client resends its unacknowledged PUBLISHes (DUP) after a "
+     "reconnection, as paho does; with `no` a QoS 2 message past PUBREC resends PUBREL"},
     {"inflight", set_uint, F(mqtt_cfg, inflight), 1, 64, "between 1 and 64", NULL, "20",
      "unacknowledged QoS 1/2 PUBLISHes a client may have; more wait in its backlog "
      "(their latency counts from the publish). 20 is paho's `max_inflight_messages` "

@@ -517,6 +517,21 @@ Test(tcp, linux_pingpong_lets_answers_carry_the_acks)
 	}
 }
 
+/* The client's segments put on the wire at `at` after segment `after`:
+ * each must carry 10 bytes and an ACK.  Returns how many. */
+static int client_held_bytes_sent_at(const struct net2 *n, int after, sim_time at)
+{
+	int k = 0;
+	for (int i = after + 1; i <= n->sent; i++) {
+		if (n->from[i] != 0 || n->sent_at[i] != at)
+			continue;
+		k++;
+		cr_assert_eq(n->info[i].data_len, 10, "segment %d: the held bytes", k);
+		cr_assert(n->info[i].flags & TCP_ACK);
+	}
+	return k;
+}
+
 /* What an arriving segment's ACK lets go leaves before the ACK of the
  * data it brought (tcp_rcv_established runs tcp_data_snd_check, then
  * __tcp_ack_snd_check; tcp_cleanup_rbuf only when the application reads)
@@ -545,14 +560,7 @@ Test(tcp, linux_data_the_ack_releases_carries_the_ack)
 	}
 	int before = n.sent;
 	run(&n, t + SIM_MS(100));
-	int at = 0;
-	for (int i = before + 1; i <= n.sent; i++) {
-		if (n.from[i] != 0 || n.sent_at[i] != t + SIM_MS(100))
-			continue;
-		at++;
-		cr_assert_eq(n.info[i].data_len, 10, "segment %d at t + 100 ms: the held bytes", at);
-		cr_assert(n.info[i].flags & TCP_ACK);
-	}
+	int at = client_held_bytes_sent_at(&n, before, t + SIM_MS(100));
 	cr_assert_eq(at, 1, "one segment at t + 100 ms, not %d", at);
 }
 
@@ -582,13 +590,7 @@ Test(tcp, linux_data_the_ack_releases_carries_the_sack)
 	cr_assert_eq(n.sent, base + 4);
 	cr_assert_eq(n.info[base + 3].flags, TCP_ACK, "the lost pure ACK");
 	run(&n, t + SIM_MS(110));
-	int at = 0;
-	for (int i = base + 5; i <= n.sent; i++) {
-		if (n.from[i] != 0 || n.sent_at[i] != t + SIM_MS(110))
-			continue;
-		at++;
-		cr_assert_eq(n.info[i].data_len, 10, "segment %d at t + 110 ms: the held bytes", at);
-	}
+	int at = client_held_bytes_sent_at(&n, base + 4, t + SIM_MS(110));
 	cr_assert_eq(at, 1, "one segment at t + 110 ms, not %d", at);
 }
 

@@ -379,6 +379,7 @@ static void seg_sent(struct tcp_conn *c, uint32_t s, uint32_t n, sim_time now)
 struct seg_rtt {
 	uint32_t first_us, last_us;
 	bool any, resent;
+	bool split; /* the ACK ends inside a segment (it is trimmed) */
 };
 
 /* The cumulative ACK moved to ack: the segments it covers go.  Returns
@@ -401,6 +402,8 @@ static uint32_t seg_acked(struct tcp_conn *c, uint32_t ack, struct seg_rtt *rt)
 			gone++;
 			continue;
 		}
+		if (seq_lt(c->seg[i], ack) && seq_lt(ack, hi))
+			rt->split = true;
 		c->seg_us[k] = c->seg_us[i];
 		c->seg[k++] = seq_lt(c->seg[i], ack) ? ack : c->seg[i];
 	}
@@ -847,11 +850,8 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	 * leaves the timer and its backoff as they are: tcp_clean_rtx_queue
 	 * stops at a one-packet skb it only partly covers, so the ACK has
 	 * no FLAG_ACKED, hence no tcp_ack_update_rtt, no tcp_set_xmit_timer. */
-	bool partial = false;
-	for (uint32_t i = 0; linux_of(env) && i < c->n_seg; i++)
-		partial |= seq_lt(c->seg[i], ack) && seq_lt(ack, seg_end(c, i));
 	uint32_t acked_pk = linux_of(env) ? seg_acked(c, ack, &rt) : 0;
-	partial = partial && !acked_pk;
+	bool partial = rt.split && !acked_pk;
 
 	memmove(c->buf, c->buf + data, c->len - data);
 	c->len -= data;
@@ -866,7 +866,7 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	 * from the timestamp.  rfc6298: the timestamp's, else one timed
 	 * segment a round trip (Karn). */
 	if (partial) {
-		;
+		/* no sample (above) */
 	} else if (rt.any && !rt.resent) {
 		uint32_t u = us_of(now);
 		linux_rtt(c, (sim_time)(u - rt.first_us) * SIM_US(1),

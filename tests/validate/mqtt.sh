@@ -42,7 +42,14 @@ done
 "$PY" -c 'import paho.mqtt.client' 2>/dev/null || { echo "validate: needs python3-paho-mqtt"; exit 1; }
 REAL=${VALIDATE_MQTT_REAL:-}
 if [ -n "$REAL" ]; then
-	OUT=$(cd "$REAL" && pwd) || exit 1
+	# kept runs: one directory per point and nodelay, as this script names them
+	for pt in $POINTS; do
+		for nd in no yes; do
+			r="$REAL/$(echo "$pt" | tr ':%' '_p')-$nd"
+			[ -s "$r/link.log" ] || { echo "validate: VALIDATE_MQTT_REAL=$REAL: no kept run $r (VALIDATE_MQTT_KEEP=1 keeps them)"; exit 2; }
+		done
+	done
+	OUT=$(cd "$REAL" && pwd)
 	VALIDATE_MQTT_KEEP=1
 else
 	OUT=$(mktemp -d /tmp/coapsim-validate-mqtt-XXXXXX)

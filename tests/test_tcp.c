@@ -954,6 +954,43 @@ Test(tcp, linux_tail_loss_probe_resends_the_last_segment_first)
 		}
 }
 
+/* New data sent after the head's RTO time, while the probe armed by an
+ * ACK is still waiting (Linux's tcp_schedule_loss_probe: rto_delta is not
+ * positive, so the cap does not apply): the probe is armed a whole 2 SRTT
+ * + 2 ms after that send, and the RTO armed by the ACK is gone (one timer,
+ * icsk_pending).  A at 0 and B at 20 ms; A's ACK (100 ms) arms the probe
+ * at min(2 SRTT + 200 ms, RTO) = 300 ms, on the wheel 432 ms; B's ACK is
+ * lost, so B's RTO time is 320 ms.  C at 350 ms: the probe goes to 350 +
+ * 202 ms, on the wheel 556 ms, after C's ACK (450 ms), so nothing is
+ * sent again, and that ACK's RTT sample is B's 430 ms (sent once): SRTT
+ * 100 + 330 / 8 ms.  Keeping the ACK's timer instead resends C at 432. */
+Test(tcp, linux_new_data_after_the_heads_rto_time_gets_a_whole_probe_timeout)
+{
+	static uint8_t data[100];
+	struct net2 n;
+	setup_linux(&n, SIM_MS(50), true);
+	int before = n.sent;
+	n.drop[n.n_drop++] = before + 4; /* A, B, A's ACK, B's ACK */
+	sim_time t0 = n.now = SIM_S(2);
+	tcp_conn_send(&n.c[0], &n.env, t0, data, sizeof(data));
+	run(&n, t0 + SIM_MS(20));
+	n.now = t0 + SIM_MS(20);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	run(&n, t0 + SIM_MS(350));
+	cr_assert_eq(n.c[0].srtt, SIM_MS(100));
+	cr_assert_eq(n.c[0].rto, SIM_MS(300));
+	cr_assert_eq(n.c[0].tlp_at, t0 + SIM_MS(432), "the probe A's ACK armed");
+	n.now = t0 + SIM_MS(350);
+	tcp_conn_send(&n.c[0], &n.env, n.now, data, sizeof(data));
+	cr_assert_eq(n.c[0].tlp_at, t0 + SIM_MS(556), "C's send rearms it: 2 SRTT + 2 ms");
+	cr_assert_eq(n.c[0].rto_at, SIM_TIME_NEVER, "one timer: the probe's");
+	run(&n, t0 + SIM_S(3));
+	cr_assert_eq(n.rx_len, 3 * sizeof(data));
+	for (int i = before + 1; i <= n.sent; i++)
+		cr_assert(!(n.from[i] == 0 && n.info[i].retx), "segment %d sent again", i);
+	cr_assert_eq(n.c[0].srtt, SIM_US(141250), "B's round trip, 430 ms");
+}
+
 /* No probe in the loss state (Linux's CA_Loss).  A 100-byte write, lost,
  * is probed at its RTO time (300 ms: the lone segment's 2 SRTT + 200 ms
  * is later), lost again, then timed out an RTO later (lost again: the RTO

@@ -600,30 +600,68 @@ static void sack_recovery(struct tcp_conn *c, const struct tcp_env *env, sim_tim
 	sack_xmit(c, env, now);
 }
 
-/* Linux's tcp_schedule_loss_probe: in the open state (no recovery,
- * nothing SACKed) with data in flight and no probe out, the probe
- * timeout is 2 SRTT plus the 200 ms a lone segment's delayed ACK may take
- * (2 ms with more out), capped by when the RTO would fire: `cap` is the
- * full RTO after an ACK, the time left to it after a send. */
-static void tlp_schedule(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
-			 sim_time cap)
+/* Linux keeps one transmit timer (icsk_pending): while the tail loss
+ * probe is armed it is the probe's, and there is no RTO beside it (here:
+ * tlp_at set, rto_at never); what the RTO becomes is decided when the
+ * probe's timer fires or is rearmed.  The helpers below are Linux's
+ * tcp_rearm_rto, tcp_schedule_loss_probe and tcp_send_loss_probe. */
+
+/* How long until the head segment's RTO, counted from when it was last
+ * sent (tcp_rto_delta_us): not positive once that time has passed.  A
+ * head no longer among the send times kept counts from now. */
+static int64_t head_rto_left(const struct tcp_conn *c, sim_time now)
 {
-	c->tlp_at = SIM_TIME_NEVER;
-	if (!linux_of(env) || !c->sack_ok || c->in_recovery || c->in_loss || c->n_sacked ||
-	    c->tlp_out ||
-	    !in_flight(c) || !c->have_rtt || c->state != TCP_ESTABLISHED)
-		return;
-	sim_time pto = 2 * c->srtt + (c->snd_una == c->last_seg ? TCP_LINUX_RTO_MIN : SIM_MS(2));
-	c->tlp_at = timer_at(env, now, pto < cap ? pto : cap);
-	if (c->tlp_at > c->rto_at) /* Linux's probe takes the RTO's timer */
-		c->tlp_at = c->rto_at;
+	sim_time t = sent_at(c, c->snd_una);
+	return (int64_t)(t ? t : now) + (int64_t)c->rto - (int64_t)now;
 }
 
-/* The probe: one new segment if the windows allow (Nagle or not), else
- * the last segment again; then the RTO restarts from now. */
+/* tcp_rearm_rto: the RTO, a full one from now, or, when it replaces an
+ * armed probe, from when the head was sent (at least a jiffy on). */
+static void lx_rearm_rto(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
+{
+	sim_time d = c->rto;
+	if (c->tlp_at != SIM_TIME_NEVER) {
+		int64_t left = head_rto_left(c, now);
+		d = left > 0 ? (sim_time)left : 1;
+	}
+	c->tlp_at = SIM_TIME_NEVER;
+	c->rto_at = in_flight(c) ? timer_at(env, now, d) : SIM_TIME_NEVER;
+}
+
+/* tcp_schedule_loss_probe: in the open state (no recovery, nothing
+ * SACKed) with data in flight, the probe timeout is 2 SRTT plus the 200 ms
+ * a lone segment's delayed ACK may take (2 ms with more out), cut to when
+ * the RTO would fire if that is sooner: a full RTO from now after an ACK
+ * (advancing), else the head's RTO, and only while that is still ahead:
+ * new data sent after the head's RTO time has passed (the timer had been
+ * armed later, by an ACK) gets the whole probe timeout.  Whether a probe
+ * is already out is not asked here but when the timer fires.  Returns
+ * whether the probe's timer is armed (it replaces the RTO). */
+static bool tlp_schedule(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
+			 bool advancing)
+{
+	if (!linux_of(env) || !c->sack_ok || c->in_recovery || c->in_loss || c->n_sacked ||
+	    !in_flight(c) || !c->have_rtt || c->state != TCP_ESTABLISHED)
+		return false;
+	sim_time pto = 2 * c->srtt + (c->snd_una == c->last_seg ? TCP_LINUX_RTO_MIN : SIM_MS(2));
+	int64_t cap = advancing ? (int64_t)c->rto : head_rto_left(c, now);
+	if (cap > 0 && (sim_time)cap < pto)
+		pto = (sim_time)cap;
+	c->tlp_at = timer_at(env, now, pto);
+	c->rto_at = SIM_TIME_NEVER;
+	return true;
+}
+
+/* The probe's timer fires (tcp_send_loss_probe): with a probe already
+ * out, or nothing to send, the RTO takes the timer back, counted from
+ * the head's send time.  Else one new segment if the windows allow
+ * (Nagle or not), else the last segment again; then a full RTO from now. */
 static void tlp_fire(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 {
-	c->tlp_at = SIM_TIME_NEVER;
+	if (c->tlp_out) {
+		lx_rearm_rto(c, env, now);
+		return;
+	}
 	uint32_t off = c->snd_nxt - c->snd_una, mss = min32(env->p->mss, c->peer_mss);
 	/* (the probe is not held by the congestion window: tcp_write_xmit's
 	 * push_one) */
@@ -637,12 +675,15 @@ static void tlp_fire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	} else {
 		uint32_t from = seq_lt(c->last_seg, c->snd_una) ? c->snd_una : c->last_seg;
 		uint32_t n = min32(min32(mss, c->snd_nxt - from), c->len - (from - c->snd_una));
-		if (!n || from - c->snd_una >= c->len)
+		if (!n || from - c->snd_una >= c->len) {
+			lx_rearm_rto(c, env, now);
 			return;
+		}
 		emit(c, env, now, from, TCP_ACK | TCP_PSH, c->buf + (from - c->snd_una), n, true);
 	}
 	c->tlp_out = 1;
 	c->tlp_high = c->snd_nxt;
+	c->tlp_at = SIM_TIME_NEVER;
 	c->rto_at = timer_at(env, now, c->rto);
 }
 
@@ -655,7 +696,8 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT &&
 	    c->state != TCP_CLOSING)
 		return;
-	bool sent = false, held = false, lx = linux_of(env);
+	bool sent = false, sent_new = false, held = false, lx = linux_of(env);
+	uint32_t prior_out = in_flight(c);
 	for (;;) {
 		uint32_t end = c->snd_nxt + 0x7fffffff;
 		if (c->n_sacked && seq_lt(c->snd_nxt, c->snd_max)) {
@@ -707,16 +749,27 @@ static void push(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		} else {
 			break;
 		}
-		if (seq_lt(c->snd_max, c->snd_nxt))
+		bool fresh = seq_lt(c->snd_max, c->snd_nxt);
+		if (fresh)
 			c->snd_max = c->snd_nxt;
-		if (c->rto_at == SIM_TIME_NEVER)
+		if (lx && fresh) {
+			/* tcp_event_new_data_sent: the first packet out, or one
+			 * sent while the probe is armed, rearms the RTO */
+			if (prior_out == 0 || c->tlp_at != SIM_TIME_NEVER ||
+			    c->rto_at == SIM_TIME_NEVER)
+				lx_rearm_rto(c, env, now);
+			sent_new = true;
+		} else if (c->rto_at == SIM_TIME_NEVER && c->tlp_at == SIM_TIME_NEVER) {
 			c->rto_at = timer_at(env, now, c->rto);
+		}
+		prior_out = in_flight(c);
 		sent = true;
 	}
 	if (lx && (sent || held))
 		pk_validate(c, held || pk_pipe(c) >= c->pk_cwnd);
-	if (sent && c->tlp_at == SIM_TIME_NEVER && c->rto_at != SIM_TIME_NEVER)
-		tlp_schedule(c, env, now, c->rto_at - now);
+	/* tcp_write_xmit: new data sent, the probe is scheduled again */
+	if (sent_new)
+		tlp_schedule(c, env, now, false);
 }
 
 void tcp_conn_connect(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
@@ -934,14 +987,17 @@ static void new_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now,
 	} else {
 		c->cwnd += max32(1, mss * mss / c->cwnd);
 	}
-	if (!partial)
-		c->rto_at = in_flight(c) ? timer_at(env, now, c->rto) : SIM_TIME_NEVER;
 	if (c->tlp_out && seq_lt(c->tlp_high, ack + 1))
 		c->tlp_out = 0; /* the probe's episode is over (tcp_process_tlp_ack) */
 	if (c->in_loss && seq_leq(c->loss_high, ack))
 		c->in_loss = 0; /* Linux leaves CA_Loss: probes again */
-	if (!partial)
-		tlp_schedule(c, env, now, c->rto);
+	/* tcp_set_xmit_timer: the probe if it may go, else the RTO */
+	if (partial)
+		return;
+	if (!linux_of(env))
+		c->rto_at = in_flight(c) ? timer_at(env, now, c->rto) : SIM_TIME_NEVER;
+	else if (!tlp_schedule(c, env, now, true))
+		lx_rearm_rto(c, env, now);
 }
 
 /* The first SACK of a hole, before DupThresh: RACK (RFC 8985 §6.2, Linux
@@ -988,8 +1044,8 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_env *env, sim_time now)
 		 * cannot tell those retransmissions lost (RACK compares send
 		 * times): it waits until it could. */
 		sim_time proof = c->rxt_at + c->min_rtt;
-		if (c->n_sacked)
-			c->tlp_at = SIM_TIME_NEVER; /* not the open state: no probe */
+		if (c->n_sacked && c->tlp_at != SIM_TIME_NEVER)
+			lx_rearm_rto(c, env, now); /* not the open state: no probe */
 		if (c->in_recovery) {
 			if (linux_of(env))
 				pk_prr(c, c->pk_newly, false);

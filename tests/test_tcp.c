@@ -900,6 +900,37 @@ Test(tcp, linux_rtt_runs_from_the_oldest_segment_acked)
 	cr_assert_eq(n.c[0].rto, SIM_US(418750));
 }
 
+/* Linux 6.5 on (tcp_syn_linear_timeouts = 4, as on the machine the
+ * validation ran): an active open's first four timeouts do not back off,
+ * and count on top of tcp_syn_retries (6).  Every SYN lost: SYNs at 0,
+ * 1, 2, 3, 4, 5, 7, 11, 19, 35 and 67 s, then the connect fails at the
+ * eleventh timeout.  On the wheel a 1 s or 2 s timer (250, 500 jiffies)
+ * fires up to 8 jiffies (32 ms) late, a 4 s one up to 64 (256 ms).  The
+ * rfc6298 profile backs off from the first: 1, 2, 4 s. */
+Test(tcp, linux_first_four_syn_timeouts_are_linear)
+{
+	for (int lx = 0; lx < 2; lx++) {
+		struct net2 n;
+		setup(&n, SIM_MS(50), 0);
+		n.p.profile = lx ? TCP_PROFILE_LINUX : TCP_PROFILE_RFC6298;
+		for (int k = 1; k <= 12; k++)
+			n.drop[n.n_drop++] = k;
+		tcp_conn_connect(&n.c[0], &n.env, 0);
+		run(&n, SIM_S(400));
+		cr_assert_eq(n.events[TCP_EV_FAILED], 1);
+		cr_assert_eq(n.sent, lx ? 11 : 7, "SYNs sent");
+		static const int linux_s[] = {1, 1, 1, 1, 1, 2, 4}, rfc_s[] = {1, 2, 4};
+		const int *want = lx ? linux_s : rfc_s;
+		for (int i = 0; i < (lx ? 7 : 3); i++) {
+			sim_time gap = n.sent_at[i + 2] - n.sent_at[i + 1];
+			sim_time late = lx ? (want[i] < 4 ? SIM_MS(32) : SIM_MS(256)) : 0;
+			cr_assert(gap >= SIM_S(want[i]) && gap <= SIM_S(want[i]) + late,
+				  "%s SYN %d: %lld ms after the one before", lx ? "linux" : "rfc6298",
+				  i + 2, (long long)(gap / SIM_MS(1)));
+		}
+	}
+}
+
 /* A half-open connection (RFC 9293 §3.10.7.3): the client restarts and
  * sends a SYN on the same ports; the server, still established, answers
  * with an ACK; the client, in SYN-SENT, answers that unacceptable ACK

@@ -1001,7 +1001,8 @@ static const struct keydef tcp_keys[] = {
      "every second segment at once; `linux`: the delay after the quick ACKs (`0`: "
      "Linux's 40 ms)"},
     {"syn_retries", set_uint, F(tcp_cfg, syn_retries), 1, 10, "between 1 and 10", NULL,
-     "6", "SYN retransmissions before a connect fails (Linux `tcp_syn_retries`)"},
+     "6", "SYN retransmissions before a connect fails (Linux `tcp_syn_retries`; `linux` "
+     "adds its 4 SYN timeouts without backoff)"},
     {"data_retries", set_uint, F(tcp_cfg, data_retries), 1, 30, "between 1 and 30", NULL,
      "15",
      "retransmissions of data before the connection fails (Linux `tcp_retries2`)"},

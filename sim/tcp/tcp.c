@@ -1470,12 +1470,20 @@ void tcp_conn_expire(struct tcp_conn *c, const struct tcp_env *env, sim_time now
 	c->loss_high = c->snd_max;
 	uint32_t limit = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD
 				 ? p->syn_retries : p->data_retries;
+	/* linux (6.5 on): an active open's first TCP_LINUX_SYN_LINEAR
+	 * timeouts keep the RTO (tcp_syn_linear_timeouts: SYNs at 0, 1, 2,
+	 * 3, 4, 5, 7, 11 s...), and they come on top of tcp_syn_retries
+	 * (tcp_write_timeout's max_retransmits) */
+	bool linear = linux_of(env) && c->state == TCP_SYN_SENT;
+	if (linear)
+		limit += TCP_LINUX_SYN_LINEAR;
 	if (++c->retries > limit) {
 		closed(c, env, TCP_EV_FAILED, now);
 		return;
 	}
 	/* RFC 6298 §5.5-5.6: back off, retransmit the earliest segment */
-	c->rto = c->rto * 2 > p->rto_max ? p->rto_max : c->rto * 2;
+	if (!linear || c->retries > TCP_LINUX_SYN_LINEAR)
+		c->rto = c->rto * 2 > p->rto_max ? p->rto_max : c->rto * 2;
 	c->timing = 0; /* Karn: no sample from what is retransmitted */
 	c->rto_at = timer_at(env, now, c->rto);
 	if (c->state == TCP_SYN_SENT) {

@@ -86,6 +86,7 @@ enum tcp_profile { TCP_PROFILE_RFC6298, TCP_PROFILE_LINUX };
 #define TCP_LINUX_MAX_QUICKACKS 16        /* ACKs sent at once on a new connection */
 #define TCP_LINUX_DELACK_MAX SIM_MS(200)  /* longest delay of a pushed segment's ACK */
 #define TCP_LINUX_TIMEOUT_MIN SIM_MS(8)   /* 2 jiffies at HZ=250: added to RACK's wait */
+#define TCP_LINUX_SYN_LINEAR 4            /* SYN timeouts without backoff (Linux 6.5+) */
 
 struct tcp_params {
 	uint8_t profile;       /* enum tcp_profile */

@@ -4,7 +4,8 @@
 # and the RTT samples Linux's tcp_ack_update_rtt would take (from the oldest
 # segment a cumulative ACK covers, sent once; else the echoed timestamp)
 # with the RTO Linux's estimator (tcp_rtt_estimator, tcp_set_rto) makes of
-# them.  Knows the captures, not the model.
+# them, and how much of the time that RTO was above 600 ms.  Knows the
+# captures, not the model.
 #   real (make validate, VALIDATE_MQTT_KEEP=1), the client's side:
 #     tcp_timing.py RUN/c.pcapng 10.213.0.1 RUN/c.pcapng 10.213.0.2
 #   coapsim (output.pcap = yes), the client's side:
@@ -15,6 +16,7 @@ import sys
 
 M = 1 << 32
 RTO_MIN = 0.2  # Linux's TCP_RTO_MIN, the floor of RTTVAR
+RTO_HIGH = 0.6  # an RTO past the next PUBLISH's ACK at 100 ms (500 ms + a round trip)
 
 
 def before(a, b):
@@ -51,7 +53,7 @@ def main(sends_pcap, sender, arrivals_pcap, peer):
     segs = {}        # start -> [end, first sent, sent again]
     ts_sent = {}     # TSval -> when
     una = high = None
-    waits, samples, rtos = [], [], []
+    waits, samples, rtos, rto_at = [], [], [], []
     pending = []     # (end, first sent) of new data waiting for its ACK
     srtt = mdev = mdev_max = rttvar = 0.0
     rtt_seq = None
@@ -112,6 +114,7 @@ def main(sends_pcap, sender, arrivals_pcap, peer):
                     rttvar -= (rttvar - mdev_max) / 4
                 rtt_seq, mdev_max = high, RTO_MIN
         rtos.append(srtt + rttvar)
+        rto_at.append(t)
     qs = (0.5, 0.75, 0.9, 0.99)
     print("ACK wait of new data (s), n=%d: p50 %.3f p75 %.3f p90 %.3f p99 %.3f; over 1 s %.3f, over 4 s %.3f"
           % ((len(waits), *quantiles(waits, qs), sum(w > 1 for w in waits) / max(1, len(waits)),
@@ -120,6 +123,16 @@ def main(sends_pcap, sender, arrivals_pcap, peer):
           % (len(samples), *quantiles(samples, qs)))
     print("RTO after each sample (s): p50 %.3f p75 %.3f p90 %.3f p99 %.3f, mean %.3f"
           % (*quantiles(rtos, qs), sum(rtos) / max(1, len(rtos))))
+    # over time rather than per sample: how long the RTO stayed high (a
+    # lost ACK's long sample holds RTTVAR up; the first 100 s left out)
+    span = over = 0.0
+    for k in range(len(rtos) - 1):
+        if rto_at and rto_at[k] - rto_at[0] >= 100:
+            d = rto_at[k + 1] - rto_at[k]
+            span += d
+            over += d if rtos[k] > RTO_HIGH else 0
+    print("RTO above %.1f s, share of the time after the first 100 s: %.3f"
+          % (RTO_HIGH, over / span if span else float("nan")))
 
 
 if __name__ == "__main__":

@@ -25,12 +25,17 @@ def before(a, b):
 
 def segments(pcap, src):
     """(time, seq, len, ack, TSval, TSecr) of src's non-SYN segments."""
-    out = subprocess.run(
+    run = subprocess.run(
         ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src",
          "-e", "ipv6.src", "-e", "tcp.seq_raw", "-e", "tcp.len", "-e", "tcp.ack_raw",
          "-e", "tcp.flags.syn", "-e", "tcp.options.timestamp.tsval",
          "-e", "tcp.options.timestamp.tsecr"],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True, text=True)
+    if run.returncode != 0:
+        why = (run.stderr.strip().splitlines() or ["tshark failed"])[-1]
+        print("tcp_timing.py: %s: cannot read: %s" % (pcap, why), file=sys.stderr)
+        sys.exit(2)
+    out = run.stdout
     segs = []
     for line in out.splitlines():
         f = line.split("\t")
@@ -137,5 +142,6 @@ def main(sends_pcap, sender, arrivals_pcap, peer):
 
 if __name__ == "__main__":
     if len(sys.argv) != 5:
-        sys.exit("usage: tcp_timing.py SENDS SENDER ARRIVALS PEER")
+        print("usage: tcp_timing.py SENDS SENDER ARRIVALS PEER", file=sys.stderr)
+        sys.exit(2)
     main(*sys.argv[1:])
